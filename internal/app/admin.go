@@ -1,0 +1,95 @@
+package app
+
+import (
+	"context"
+	"errors"
+	"net"
+	"net/http"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"levee/internal/admin"
+)
+
+// adminServer is the admin listener; it is replaced only when its address
+// changes, and the new socket is opened before the old one is closed.
+type adminServer struct {
+	addr string
+	ln   net.Listener
+	srv  *http.Server
+}
+
+// AdminHandlers adds capability endpoints to the admin API (set before Start).
+func (n *Node) AdminHandlers() map[string]http.Handler { return n.adminExtra }
+
+func (n *Node) stageAdmin(g *generation) (func(), error) {
+	want := g.cfg.Admin.Listen
+	if n.admin != nil && n.admin.addr == want {
+		return func() {}, nil
+	}
+	var next *adminServer
+	if want != "off" {
+		ln, err := net.Listen("tcp", want)
+		if err != nil {
+			return nil, errors.New("admin.listen: " + err.Error())
+		}
+		srv := &http.Server{
+			Handler:           admin.Handler(n, n.adminExtra),
+			ReadHeaderTimeout: 10 * time.Second,
+			IdleTimeout:       60 * time.Second,
+			MaxHeaderBytes:    64 << 10,
+		}
+		next = &adminServer{addr: want, ln: ln, srv: srv}
+	}
+	return func() {
+		old := n.admin
+		n.admin = next
+		if next != nil {
+			n.wall.Go("admin", func() { _ = next.srv.Serve(next.ln) })
+		}
+		if old != nil {
+			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+			n.wall.Go("admin-retire", func() { defer cancel(); _ = old.srv.Shutdown(ctx) })
+		}
+	}, nil
+}
+
+// Gatherer returns the node's metrics registry.
+func (n *Node) Gatherer() prometheus.Gatherer { return n.metrics.Registry }
+
+// ActiveConfig returns the source of the active config.
+func (n *Node) ActiveConfig() []byte {
+	if g := n.gen.Load(); g != nil {
+		return g.parsed.Source
+	}
+	return nil
+}
+
+// Status is the JSON of GET /status.
+type Status struct {
+	Version       string         `json:"version"`
+	Generation    uint64         `json:"generation"`
+	LastKnownGood bool           `json:"running_last_known_good"`
+	UptimeSeconds float64        `json:"uptime_seconds"`
+	Sites         []string       `json:"sites"`
+	Listeners     []string       `json:"listeners"`
+	UpgradedConns int            `json:"upgraded_connections"`
+	ConfigPath    string         `json:"config_path,omitempty"`
+	Extra         map[string]any `json:"extra,omitempty"`
+}
+
+// Status reports the node's state.
+func (n *Node) Status() any {
+	st := Status{Version: n.opts.Version, Generation: n.Generation(), LastKnownGood: n.onLKG.Load(),
+		UptimeSeconds: time.Since(n.started).Seconds(), UpgradedConns: n.upgrades.Len(), ConfigPath: n.opts.ConfigPath}
+	if g := n.gen.Load(); g != nil {
+		for _, s := range g.cfg.Sites {
+			st.Sites = append(st.Sites, s.Name)
+		}
+		for _, l := range g.cfg.Listeners {
+			st.Listeners = append(st.Listeners, l.Listen)
+		}
+	}
+	return st
+}

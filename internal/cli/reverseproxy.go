@@ -1,0 +1,95 @@
+package cli
+
+import (
+	"context"
+	"fmt"
+	"net/url"
+	"strings"
+
+	"github.com/spf13/cobra"
+	"go.yaml.in/yaml/v3"
+
+	"levee/internal/app"
+	"levee/internal/config"
+)
+
+// quickOptions are the flags of reverse-proxy. Capabilities add theirs here
+// and turn them into config in quickConfig.
+type quickOptions struct {
+	from, admin string
+	to          []string
+	accessLog   bool
+	originHost  bool
+	insecure    bool
+	h2c         bool
+}
+
+func reverseProxyCmd() *cobra.Command {
+	var q quickOptions
+	c := &cobra.Command{
+		Use:   "reverse-proxy --from ADDR --to URL [--to URL ...]",
+		Short: "Proxy one address to one or more origins, no config file needed",
+		Long: `Quick mode: serve ADDR and send every request to the given origins in
+round-robin. It builds the same config a file would, so every default of the
+config reference applies. The access log is off unless --access-log is given,
+and the admin API is off unless --admin is given.
+
+  levee reverse-proxy --from 127.0.0.1:8080 --to http://127.0.0.1:9000 --to http://127.0.0.1:9001`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			src, err := quickConfig(&q)
+			if err != nil {
+				return usageError{err}
+			}
+			n := app.New(app.Options{Version: Version})
+			if err := n.StartFrom("reverse-proxy", src); err != nil {
+				return usageError{err}
+			}
+			fmt.Fprintf(cmd.ErrOrStderr(), "levee: proxying %s -> %s\n", q.from, strings.Join(q.to, ", "))
+			return n.Run(context.Background())
+		},
+	}
+	f := c.Flags()
+	f.StringVar(&q.from, "from", "127.0.0.1:8080", "address to listen on")
+	f.StringArrayVar(&q.to, "to", nil, "origin URL (repeatable); host:port means http://host:port")
+	f.StringVar(&q.admin, "admin", "off", "admin API address, or off")
+	f.BoolVar(&q.accessLog, "access-log", false, "write the JSON access log to stdout")
+	f.BoolVar(&q.originHost, "change-host-header", false, "send the origin's host as Host instead of the client's")
+	f.BoolVar(&q.insecure, "insecure-origin", false, "do not verify origin TLS certificates (tests only)")
+	f.BoolVar(&q.h2c, "h2c", false, "also accept cleartext HTTP/2 (prior knowledge)")
+	return c
+}
+
+// quickConfig turns the flags into a config file's bytes, so quick mode goes
+// through the same validation as any config.
+func quickConfig(q *quickOptions) ([]byte, error) {
+	if len(q.to) == 0 {
+		return nil, fmt.Errorf("reverse-proxy needs at least one --to URL")
+	}
+	from := q.from
+	if strings.HasPrefix(from, ":") {
+		from = "0.0.0.0" + from
+	}
+	route := config.Route{Path: "/"}
+	for _, t := range q.to {
+		if !strings.Contains(t, "://") {
+			t = "http://" + t
+		}
+		if _, err := url.Parse(t); err != nil {
+			return nil, fmt.Errorf("--to %q: %v", t, err)
+		}
+		route.Origins = append(route.Origins, config.Origin{URL: strings.TrimSuffix(t, "/")})
+	}
+	if q.originHost {
+		route.HostHeader = "origin"
+	}
+	route.OriginTLS.InsecureSkipVerify = q.insecure
+	access := q.accessLog
+	c := config.Config{
+		Admin:     config.Admin{Listen: q.admin},
+		Listeners: []config.Listener{{Listen: from, H2C: q.h2c}},
+		Log:       config.Log{Access: &access},
+		Sites:     []config.Site{{Name: "quick", Hosts: []string{"*"}, Routes: []config.Route{route}}},
+	}
+	return yaml.Marshal(&c)
+}

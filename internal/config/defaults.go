@@ -1,0 +1,101 @@
+package config
+
+import "time"
+
+// Defaults, in one place. The README's config reference quotes them.
+const (
+	DefaultAdminListen          = "127.0.0.1:9090"
+	DefaultMaxHeaderBytes       = 64 << 10
+	DefaultMaxRequestBody       = 100 << 20
+	DefaultReadHeaderTimeout    = 10 * time.Second
+	DefaultReadBodyTimeout      = 60 * time.Second
+	DefaultIdleTimeout          = 120 * time.Second
+	DefaultWriteTimeout         = 60 * time.Second
+	DefaultDrainTimeout         = 30 * time.Second
+	DefaultWatchInterval        = 2 * time.Second
+	DefaultMaxConcurrentStreams = 100
+	DefaultMaxReadFrameSize     = 16 << 10
+	DefaultDialTimeout          = 5 * time.Second
+	DefaultTLSTimeout           = 5 * time.Second
+	DefaultResponseHeader       = 60 * time.Second
+	DefaultMaxIdlePerOrigin     = 256
+	DefaultOriginWeight         = 1
+)
+
+// SetDefaults fills every unset field with its default. It is idempotent.
+func SetDefaults(c *Config) {
+	if c.Admin.Listen == "" {
+		c.Admin.Listen = DefaultAdminListen
+	}
+	setDuration(&c.Timeouts.ReadHeader, DefaultReadHeaderTimeout)
+	setDuration(&c.Timeouts.ReadBody, DefaultReadBodyTimeout)
+	setDuration(&c.Timeouts.Idle, DefaultIdleTimeout)
+	setDuration(&c.Timeouts.Write, DefaultWriteTimeout)
+	setDuration(&c.Timeouts.Drain, DefaultDrainTimeout)
+	setDuration(&c.Reload.WatchInterval, DefaultWatchInterval)
+	if c.Limits.MaxHeaderBytes == 0 {
+		c.Limits.MaxHeaderBytes = DefaultMaxHeaderBytes
+	}
+	if c.Limits.MaxRequestBody == 0 {
+		c.Limits.MaxRequestBody = DefaultMaxRequestBody
+	}
+	if c.Log.Access == nil {
+		on := true
+		c.Log.Access = &on
+	}
+	if c.Log.Level == "" {
+		c.Log.Level = "info"
+	}
+	for i := range c.Listeners {
+		l := &c.Listeners[i]
+		if l.HTTP2.MaxConcurrentStreams == 0 {
+			l.HTTP2.MaxConcurrentStreams = DefaultMaxConcurrentStreams
+		}
+		if l.HTTP2.MaxReadFrameSize == 0 {
+			l.HTTP2.MaxReadFrameSize = DefaultMaxReadFrameSize
+		}
+		if l.TLS != nil && l.TLS.MinVersion == "" {
+			l.TLS.MinVersion = "1.2"
+		}
+	}
+	for i := range c.Pools {
+		setPoolDefaults(&c.Pools[i].PoolSpec)
+	}
+	for i := range c.Sites {
+		s := &c.Sites[i]
+		if s.Name == "" && len(s.Hosts) > 0 {
+			s.Name = s.Hosts[0]
+		}
+		for j := range s.Routes {
+			r := &s.Routes[j]
+			if r.Path == "" {
+				r.Path = "/"
+			}
+			setPoolDefaults(&r.PoolSpec)
+		}
+	}
+	setCapabilityDefaults(c)
+}
+
+func setPoolDefaults(p *PoolSpec) {
+	setDuration(&p.Timeouts.Dial, DefaultDialTimeout)
+	setDuration(&p.Timeouts.TLS, DefaultTLSTimeout)
+	setDuration(&p.Timeouts.ResponseHeader, DefaultResponseHeader)
+	if p.Protocol == "" {
+		p.Protocol = "http1"
+	}
+	if p.MaxIdlePerOrigin == 0 {
+		p.MaxIdlePerOrigin = DefaultMaxIdlePerOrigin
+	}
+	for i := range p.Origins {
+		if p.Origins[i].Weight == 0 {
+			p.Origins[i].Weight = DefaultOriginWeight
+		}
+	}
+}
+
+func setDuration(d *Duration, def time.Duration) {
+	if *d == 0 {
+		*d = Duration(def)
+	}
+}

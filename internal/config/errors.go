@@ -1,0 +1,118 @@
+package config
+
+import (
+	"fmt"
+	"strconv"
+	"strings"
+
+	"go.yaml.in/yaml/v3"
+)
+
+// FieldError is one problem in a config, at a path such as
+// sites[2].routes[0].origins[1].url and, when known, a line.
+type FieldError struct {
+	File string
+	Line int
+	Path string
+	Msg  string
+}
+
+func (e FieldError) Error() string {
+	var b strings.Builder
+	if e.File != "" {
+		b.WriteString(e.File)
+		b.WriteByte(':')
+	}
+	if e.Line > 0 {
+		b.WriteString(strconv.Itoa(e.Line))
+		b.WriteByte(':')
+	}
+	if b.Len() > 0 {
+		b.WriteByte(' ')
+	}
+	if e.Path != "" {
+		b.WriteString(e.Path)
+		b.WriteString(": ")
+	}
+	b.WriteString(e.Msg)
+	return b.String()
+}
+
+// Errors is every problem found in one config, one per line when printed.
+type Errors []FieldError
+
+func (es Errors) Error() string {
+	lines := make([]string, len(es))
+	for i, e := range es {
+		lines[i] = e.Error()
+	}
+	return strings.Join(lines, "\n")
+}
+
+// locate fills in the file name and line of each validation error by walking
+// the YAML tree along the error's path.
+func (p *Parsed) locate(name string, errs Errors) Errors {
+	for i := range errs {
+		errs[i].File = name
+		if n := lookup(p.root, errs[i].Path); n != nil {
+			errs[i].Line = n.Line
+		}
+	}
+	return errs
+}
+
+// lookup follows a path like sites[2].routes[0].url through a YAML tree and
+// returns the deepest node it reaches, so an error about a missing key points
+// at its parent.
+func lookup(root *yaml.Node, path string) *yaml.Node {
+	if root == nil || len(root.Content) == 0 {
+		return nil
+	}
+	n := root.Content[0]
+	for _, part := range splitPath(path) {
+		next := step(n, part)
+		if next == nil {
+			return n
+		}
+		n = next
+	}
+	return n
+}
+
+func step(n *yaml.Node, part string) *yaml.Node {
+	if idx, err := strconv.Atoi(part); err == nil {
+		if n.Kind == yaml.SequenceNode && idx >= 0 && idx < len(n.Content) {
+			return n.Content[idx]
+		}
+		return nil
+	}
+	if n.Kind != yaml.MappingNode {
+		return nil
+	}
+	for i := 0; i+1 < len(n.Content); i += 2 {
+		if n.Content[i].Value == part {
+			return n.Content[i+1]
+		}
+	}
+	return nil
+}
+
+// splitPath turns "sites[2].routes[0].url" into [sites 2 routes 0 url].
+func splitPath(path string) []string {
+	path = strings.ReplaceAll(path, "[", ".")
+	path = strings.ReplaceAll(path, "]", "")
+	var out []string
+	for _, p := range strings.Split(path, ".") {
+		if p != "" {
+			out = append(out, p)
+		}
+	}
+	return out
+}
+
+// errorList collects validation errors with fmt-style messages.
+type errorList struct{ errs Errors }
+
+func (l *errorList) add(path, format string, args ...any) {
+	l.errs = append(l.errs, FieldError{Path: path, Msg: fmt.Sprintf(format, args...)})
+}

@@ -1,0 +1,39 @@
+package pipeline
+
+import "fmt"
+
+// Order is the order of the request phases, outermost first. A phase sees
+// the effects of the phases after it (inner) and must not care about those
+// before it. The wall and access log are not phases: they wrap the chain
+// (wall.go).
+//
+//	requestid  assign the request ID; client address from trusted proxies
+//	limits     request body limits and body read deadline
+//	route      match site by Host and route by path (404 if none)
+//	fault      test-only fault injection (never set from config)
+//	shield     rate limits, admission, waiting room
+//	waf        web application firewall
+//	cache      cache lookup, fill and store
+//	proxy      pick an origin, round trip, stream the response (terminal)
+var Order = []string{"requestid", "limits", "route", "fault", "shield", "waf", "cache", "proxy"}
+
+// Build composes phases in Order around terminal. Phases absent from the map
+// are skipped; a name that is not in Order is a programming error.
+func Build(phases map[string]Phase, terminal Handler) (Handler, error) {
+	known := map[string]bool{}
+	for _, n := range Order {
+		known[n] = true
+	}
+	for n := range phases {
+		if !known[n] {
+			return nil, fmt.Errorf("pipeline: unknown phase %q", n)
+		}
+	}
+	h := Handler(named{name: "proxy", next: terminal})
+	for i := len(Order) - 1; i >= 0; i-- {
+		if p, ok := phases[Order[i]]; ok && p != nil {
+			h = named{name: Order[i], next: p(h)}
+		}
+	}
+	return h, nil
+}

@@ -1,0 +1,110 @@
+// Package proxy is the mechanism of reverse proxying: it sends one request
+// to one origin and streams the answer back. Which origin, and what to do
+// when it fails, is policy passed in by the route (pools and pickers).
+package proxy
+
+import (
+	"net/http"
+	"net/url"
+	"time"
+
+	"levee/internal/pipeline"
+	"levee/internal/pool"
+	"levee/internal/router"
+	"levee/internal/telemetry"
+)
+
+// Proxy is the terminal handler of the chain.
+type Proxy struct {
+	// WriteTimeout bounds each write to the client; it is extended while a
+	// long body streams, so only a stalled client is cut.
+	WriteTimeout time.Duration
+	Metrics      *telemetry.Metrics
+	// Upgrades tracks hijacked connections so shutdown can close them.
+	Upgrades *UpgradeSet
+}
+
+// ServeHTTP proxies r to an origin of its route's first pool.
+func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) error {
+	ex := pipeline.From(w)
+	route := ex.Route
+	if route == nil || len(route.Pools) == 0 {
+		return pipeline.Errorf(pipeline.SourceInternal, http.StatusBadGateway, "no_pool", "no origin pool for this route", nil)
+	}
+	pl := route.Pools[0]
+	o := pl.Picker.Pick(r)
+	if o == nil {
+		return pipeline.Errorf(pipeline.SourceOrigin, http.StatusBadGateway, "no_origin", "no origin available", nil)
+	}
+	return p.Forward(w, r, ex, pl, o)
+}
+
+// Forward sends r to origin o of pool pl and streams the response to w.
+// It is also the building block for retries and failover.
+func (p *Proxy) Forward(w http.ResponseWriter, r *http.Request, ex *pipeline.Exchange, pl *pool.Pool, o *pool.Origin) error {
+	out := p.outbound(r, ex, ex.Route, o)
+	ex.Origin = o.Host
+	start := time.Now()
+	res, err := pl.Transport.RoundTrip(out)
+	ex.OriginNS += time.Since(start)
+	if err != nil {
+		return p.originError(ex, r, err)
+	}
+	if res.StatusCode == http.StatusSwitchingProtocols {
+		return p.upgrade(w, r, ex, res)
+	}
+	return p.stream(w, ex, res)
+}
+
+// outbound prepares the request for the origin. It edits r's headers in
+// place: the inbound request is ours, and copying the map is the largest
+// allocation of a proxied request.
+func (p *Proxy) outbound(r *http.Request, ex *pipeline.Exchange, route *router.Route, o *pool.Origin) *http.Request {
+	h := r.Header
+	upType := upgradeType(h)
+	removeHopHeaders(h)
+	if upType != "" {
+		h["Connection"] = []string{"Upgrade"}
+		h["Upgrade"] = []string{upType}
+	}
+	if r.ProtoMajor >= 2 || teTrailers(r) {
+		h["Te"] = []string{"trailers"}
+	}
+	setForwarded(h, r, ex)
+	for _, kv := range route.SetHeaders {
+		h.Set(kv[0], kv[1])
+	}
+	for _, k := range route.Remove {
+		h.Del(k)
+	}
+	out := new(http.Request)
+	*out = *r
+	u := new(url.URL)
+	*u = *r.URL
+	u.Scheme, u.Host = o.URL.Scheme, o.Host
+	out.URL = u
+	out.RequestURI = ""
+	out.Close = false
+	switch route.HostHeader {
+	case "":
+	case "origin":
+		out.Host = o.Host
+	default:
+		out.Host = route.HostHeader
+	}
+	if r.ContentLength == 0 {
+		out.Body = nil
+	}
+	return out
+}
+
+func teTrailers(r *http.Request) bool {
+	for _, v := range r.Header["Te"] {
+		if v == "trailers" {
+			return true
+		}
+	}
+	return false
+}
+
+var _ pipeline.Handler = (*Proxy)(nil)

@@ -1,0 +1,80 @@
+package proxy
+
+import (
+	"errors"
+	"io"
+	"net/http"
+	"strings"
+	"sync"
+	"time"
+
+	"levee/internal/pipeline"
+)
+
+var bufPool = sync.Pool{New: func() any { b := make([]byte, 32<<10); return &b }}
+
+// stream copies the origin's response to the client. Responses of unknown
+// length and event streams are flushed as they arrive.
+func (p *Proxy) stream(w http.ResponseWriter, ex *pipeline.Exchange, res *http.Response) error {
+	defer res.Body.Close()
+	removeHopHeaders(res.Header)
+	dst := w.Header()
+	for k, vv := range res.Header {
+		dst[k] = vv
+	}
+	if len(res.Trailer) > 0 {
+		names := make([]string, 0, len(res.Trailer))
+		for k := range res.Trailer {
+			names = append(names, k)
+		}
+		dst["Trailer"] = []string{strings.Join(names, ", ")}
+	}
+	w.WriteHeader(res.StatusCode)
+	flush := res.ContentLength == -1 || strings.HasPrefix(res.Header.Get("Content-Type"), "text/event-stream")
+	if err := p.copyBody(w, res.Body, flush); err != nil {
+		return err
+	}
+	for k, vv := range res.Trailer {
+		dst[http.TrailerPrefix+k] = vv
+	}
+	return nil
+}
+
+// copyBody streams body to w, extending the write deadline while data
+// moves, so a slow but live client is not cut and a stalled one is.
+func (p *Proxy) copyBody(w http.ResponseWriter, body io.Reader, flush bool) error {
+	bp := bufPool.Get().(*[]byte)
+	defer bufPool.Put(bp)
+	buf := *bp
+	rc := http.NewResponseController(w)
+	var lastExtend time.Time
+	for {
+		n, rerr := body.Read(buf)
+		if n > 0 {
+			if p.WriteTimeout > 0 {
+				if now := time.Now(); now.Sub(lastExtend) > p.WriteTimeout/4 {
+					_ = rc.SetWriteDeadline(now.Add(p.WriteTimeout))
+					lastExtend = now
+				}
+			}
+			if _, werr := w.Write(buf[:n]); werr != nil {
+				return pipeline.Errorf(pipeline.SourceClient, pipeline.StatusClientClosed, "client_write", "client went away", werr)
+			}
+			if flush {
+				_ = rc.Flush()
+			}
+		}
+		if rerr == io.EOF {
+			return nil
+		}
+		if rerr != nil {
+			if errors.Is(rerr, errClientGone) {
+				return pipeline.Errorf(pipeline.SourceClient, pipeline.StatusClientClosed, "client_gone", "client went away", rerr)
+			}
+			// Headers are out: WriteError will cut the connection.
+			return pipeline.Errorf(pipeline.SourceOrigin, http.StatusBadGateway, "origin_body", "origin response body failed", rerr)
+		}
+	}
+}
+
+var errClientGone = errors.New("client gone")

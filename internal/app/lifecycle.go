@@ -26,6 +26,7 @@ func (n *Node) Start() error {
 		err = n.Reject("start", err)
 	}
 	if err == nil {
+		n.startWatch()
 		return nil
 	}
 	if n.opts.Strict {
@@ -41,6 +42,7 @@ func (n *Node) Start() error {
 	}
 	n.onLKG.Store(true)
 	n.metrics.LastKnownGood.Set(1)
+	n.startWatch()
 	n.log.Error("STARTED ON THE LAST-KNOWN-GOOD CONFIG: the configured file was rejected; fix it and reload",
 		"file", n.opts.ConfigPath, "last_known_good", lkg, "reason", err.Error())
 	return nil
@@ -90,9 +92,6 @@ func (n *Node) Run(ctx context.Context) error {
 	sigs := make(chan os.Signal, 4)
 	signal.Notify(sigs, syscall.SIGHUP, syscall.SIGTERM, syscall.SIGINT)
 	defer signal.Stop(sigs)
-	if n.opts.ConfigPath != "" {
-		n.wall.Go("config-watch", func() { n.watch(ctx) })
-	}
 	for {
 		select {
 		case <-ctx.Done():
@@ -108,14 +107,17 @@ func (n *Node) Run(ctx context.Context) error {
 	}
 }
 
+// startWatch starts polling the file. The baseline is the config just
+// applied, taken now: a change made before the goroutine runs still counts.
+func (n *Node) startWatch() {
+	last := sha256.Sum256(n.gen.Load().parsed.Source)
+	n.wall.Go("config-watch", func() { n.watch(context.Background(), last) })
+}
+
 // watch polls the config file (when reload.watch is on) and reloads when
 // its content changes. Polling needs no extra dependency and works on every
 // file system; the interval bounds the cost.
-func (n *Node) watch(ctx context.Context) {
-	var last [32]byte
-	if src, err := readConfigFile(n.opts.ConfigPath); err == nil {
-		last = sha256.Sum256(src)
-	}
+func (n *Node) watch(ctx context.Context, last [32]byte) {
 	for {
 		g := n.gen.Load()
 		interval := time.Duration(g.cfg.Reload.WatchInterval)

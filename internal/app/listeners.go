@@ -30,7 +30,11 @@ type slot struct {
 
 // handoff is a virtual listener fed by a slot's accept loop.
 type handoff struct {
-	conns chan net.Conn
+	// draining is set when a newer server took over the socket: responses
+	// then carry "Connection: close", so clients move to the new server
+	// between requests instead of having idle connections cut under them.
+	draining atomic.Bool
+	conns    chan net.Conn
 	done  chan struct{}
 	once  sync.Once
 	addr  net.Addr
@@ -110,8 +114,9 @@ func (n *Node) startServer(s *slot, l *config.Listener, c *config.Config) *hando
 	if l.H2C {
 		protos.SetUnencryptedHTTP2(true)
 	}
+	h := newHandoff(s.ln.Addr())
 	srv := &http.Server{
-		Handler:           n,
+		Handler:           drainAware{n: n, h: h},
 		ReadHeaderTimeout: c.Timeouts.ReadHeader.D(),
 		IdleTimeout:       c.Timeouts.Idle.D(),
 		WriteTimeout:      c.Timeouts.Write.D(),
@@ -123,7 +128,6 @@ func (n *Node) startServer(s *slot, l *config.Listener, c *config.Config) *hando
 			MaxReadFrameSize:     int(l.HTTP2.MaxReadFrameSize),
 		},
 	}
-	h := newHandoff(s.ln.Addr())
 	h.srv = srv
 	var ln net.Listener = h
 	if l.TLS != nil {
@@ -149,17 +153,37 @@ func (n *Node) startServer(s *slot, l *config.Listener, c *config.Config) *hando
 	return h
 }
 
-// retire stops a server gracefully: it stops taking connections from the
-// slot, closes idle ones, and lets in-flight requests finish until drain.
+// retire stops a server gracefully: it takes no new connections, each
+// connection closes after its next response, and whatever is left (idle
+// connections) is closed once the drain period has passed.
 func (n *Node) retire(h *handoff, drain time.Duration) {
 	h.Close()
+	h.draining.Store(true)
 	n.wall.Go("retire-server", func() {
-		ctx, cancel := context.WithTimeout(context.Background(), drain)
+		select {
+		case <-time.After(drain):
+		case <-n.stopped:
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
 		defer cancel()
 		if err := h.srv.Shutdown(ctx); err != nil {
 			h.srv.Close()
 		}
 	})
+}
+
+// drainAware is a server's handler: the node, plus "Connection: close" once
+// the server is retiring.
+type drainAware struct {
+	n *Node
+	h *handoff
+}
+
+func (d drainAware) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if d.h.draining.Load() {
+		w.Header().Set("Connection", "close")
+	}
+	d.n.ServeHTTP(w, r)
 }
 
 // serverErrorLog routes net/http's own messages (TLS handshake errors, bad

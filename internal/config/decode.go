@@ -46,7 +46,10 @@ func Decode(name string, src []byte) (*Parsed, error) {
 	if err := yaml.Unmarshal(src, &root); err != nil {
 		return nil, yamlErrors(name, err)
 	}
-	if len(root.Content) == 0 || root.Content[0].Kind != yaml.MappingNode {
+	if len(root.Content) == 0 || root.Content[0].Tag == "!!null" {
+		return nil, Errors{{File: name, Msg: "config is empty"}}
+	}
+	if root.Content[0].Kind != yaml.MappingNode {
 		return nil, Errors{{File: name, Line: firstLine(&root), Msg: "config must be a mapping of keys such as listeners: and sites:"}}
 	}
 	dec := yaml.NewDecoder(bytes.NewReader(src))

@@ -35,10 +35,10 @@ type handoff struct {
 	// between requests instead of having idle connections cut under them.
 	draining atomic.Bool
 	conns    chan net.Conn
-	done  chan struct{}
-	once  sync.Once
-	addr  net.Addr
-	srv   *http.Server
+	done     chan struct{}
+	once     sync.Once
+	addr     net.Addr
+	srv      *http.Server
 }
 
 func newHandoff(addr net.Addr) *handoff {

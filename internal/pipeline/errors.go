@@ -77,6 +77,7 @@ func WriteError(ex *Exchange, err error) {
 	if retryAfter != "" {
 		h.Set("Retry-After", retryAfter)
 	}
+	h.Set(RequestIDHeader, ex.ID)
 	h.Set("Content-Type", "text/plain; charset=utf-8")
 	h.Set("X-Content-Type-Options", "nosniff")
 	h.Set("Cache-Control", "no-store")

@@ -30,6 +30,12 @@ embedded default config. Prints a few commands to try. Ctrl-C stops it.`,
 				return err
 			}
 			out := cmd.OutOrStdout()
+			for _, a := range n.Addrs() {
+				listen = a.String()
+			}
+			if a := n.AdminAddr(); a != nil {
+				admin = a.String()
+			}
 			fmt.Fprintf(out, "levee demo: edge on http://%s -> demo origin %s; admin on http://%s\n\nTry:\n", listen, originURL, admin)
 			for _, l := range []string{
 				"curl -i http://" + listen + "/",

@@ -1,0 +1,107 @@
+package cli
+
+import (
+	"bytes"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+func run(args ...string) (int, string, string) {
+	var out, errb bytes.Buffer
+	code := Main(args, &out, &errb)
+	return code, out.String(), errb.String()
+}
+
+func TestValidatePrintsEveryErrorWithLineAndPath(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "levee.yaml")
+	os.WriteFile(path, []byte(`listeners: [{listen: "127.0.0.1:8080"}]
+sites:
+  - name: a
+    hosts: [a.example]
+    routes:
+      - path: /
+        origins:
+          - url: http://127.0.0.1:9000
+          - url: ftp://127.0.0.1:9001
+  - name: b
+    hosts: [b.example]
+    routes:
+      - path: nope
+        origins: [{url: "http://127.0.0.1:9002"}]
+`), 0o600)
+	code, _, stderr := run("validate", "-c", path)
+	if code != ExitUsage {
+		t.Fatalf("exit %d, want %d", code, ExitUsage)
+	}
+	for _, want := range []string{
+		path + ":9: sites[0].routes[0].origins[1].url: scheme must be http or https",
+		path + ":13: sites[1].routes[0].path: must start with /",
+	} {
+		if !strings.Contains(stderr, want) {
+			t.Errorf("stderr lacks %q:\n%s", want, stderr)
+		}
+	}
+}
+
+func TestValidateAcceptsGoodAndChecksFiles(t *testing.T) {
+	dir := t.TempDir()
+	good := filepath.Join(dir, "good.yaml")
+	os.WriteFile(good, []byte(`listeners: [{listen: "127.0.0.1:8080"}]
+sites: [{name: a, hosts: ["*"], routes: [{origins: [{url: "http://127.0.0.1:9000"}]}]}]
+`), 0o600)
+	if code, out, stderr := run("validate", "-c", good); code != ExitOK || !strings.Contains(out, "valid") {
+		t.Fatalf("good config: exit %d %q %q", code, out, stderr)
+	}
+	missing := filepath.Join(dir, "missing-cert.yaml")
+	os.WriteFile(missing, []byte(`listeners: [{listen: "127.0.0.1:8443", tls: {certificates: [{cert: /nonexistent.crt, key: /nonexistent.key}]}}]
+sites: [{name: a, hosts: ["*"], routes: [{origins: [{url: "http://127.0.0.1:9000"}]}]}]
+`), 0o600)
+	if code, _, stderr := run("validate", "-c", missing); code != ExitUsage || !strings.Contains(stderr, "listeners[0].tls: certificates[0]") {
+		t.Fatalf("missing cert: exit %d %q", code, stderr)
+	}
+	if code, _, _ := run("validate", "-c", filepath.Join(dir, "nope.yaml")); code != ExitUsage {
+		t.Fatalf("missing file: exit %d", code)
+	}
+}
+
+func TestUsageErrorsAndHelp(t *testing.T) {
+	if code, _, _ := run("no-such-command"); code != ExitUsage {
+		t.Errorf("unknown command: exit %d", code)
+	}
+	if code, _, _ := run("serve", "--bogus"); code != ExitUsage {
+		t.Errorf("unknown flag: exit %d", code)
+	}
+	if code, _, _ := run("serve"); code != ExitUsage {
+		t.Errorf("serve without -c: exit %d", code)
+	}
+	if code, _, stderr := run("reverse-proxy"); code != ExitUsage || !strings.Contains(stderr, "--to") {
+		t.Errorf("reverse-proxy without --to: exit %d %q", code, stderr)
+	}
+	for _, cmd := range []string{"serve", "validate", "reverse-proxy", "demo", "version"} {
+		code, out, _ := run(cmd, "--help")
+		if code != ExitOK || !strings.Contains(out, "Usage:") {
+			t.Errorf("%s --help: exit %d %q", cmd, code, out)
+		}
+	}
+	if code, out, _ := run("version"); code != ExitOK || !strings.HasPrefix(out, "levee ") {
+		t.Errorf("version: %d %q", code, out)
+	}
+}
+
+func TestQuickConfigValidates(t *testing.T) {
+	src, err := quickConfig(&quickOptions{from: ":8080", admin: "off", to: []string{"127.0.0.1:9000", "https://o.example/"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := string(src)
+	for _, want := range []string{"0.0.0.0:8080", "http://127.0.0.1:9000", "https://o.example"} {
+		if !strings.Contains(s, want) {
+			t.Errorf("quick config lacks %q:\n%s", want, s)
+		}
+	}
+	if _, err := quickConfig(&quickOptions{from: "127.0.0.1:1", admin: "off", to: []string{"ftp://x"}}); err != nil {
+		t.Fatal(err) // the scheme is checked by config validation, at start
+	}
+}

@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"net/http/pprof"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
@@ -37,6 +38,12 @@ func Handler(n Node, extra map[string]http.Handler) http.Handler {
 		w.Write(n.ActiveConfig())
 	})
 	mux.HandleFunc("POST /config", func(w http.ResponseWriter, r *http.Request) { postConfig(n, w, r) })
+	// Profiles, as Caddy's admin endpoint offers: the admin listener is
+	// loopback by default, and profiling a live edge is how it gets faster.
+	mux.HandleFunc("GET /debug/pprof/", pprof.Index)
+	mux.HandleFunc("GET /debug/pprof/profile", pprof.Profile)
+	mux.HandleFunc("GET /debug/pprof/trace", pprof.Trace)
+	mux.HandleFunc("GET /debug/pprof/symbol", pprof.Symbol)
 	for path, h := range extra {
 		mux.Handle(path, h)
 	}

@@ -41,8 +41,10 @@ func RequestID(trust *Trust) Phase {
 				}
 				ex.Client = clientFromXFF(r.Header.Values("X-Forwarded-For"), trust, ex.Peer)
 			}
-			r.Header.Set(RequestIDHeader, ex.ID)
-			w.Header().Set(RequestIDHeader, ex.ID)
+			// One slice for both headers; len == cap, so no one appends into it.
+			id := []string{ex.ID}
+			r.Header[RequestIDHeader] = id
+			w.Header()[RequestIDHeader] = id
 			return next.ServeHTTP(w, r)
 		})
 	}

@@ -29,36 +29,46 @@ func removeHopHeaders(h http.Header) {
 	}
 }
 
-// via is shared, never appended to in place (len == cap).
-var via = []string{"1.1 levee"}
+// Shared single-value slices; len == cap, so an append elsewhere copies
+// instead of writing into them.
+var (
+	via       = []string{"1.1 levee"}
+	protoHTTP = []string{"http"}
+	protoTLS  = []string{"https"}
+)
 
 // setForwarded writes X-Forwarded-For/-Proto/-Host and Forwarded. Incoming
 // values are extended when the peer is a trusted proxy and replaced
 // otherwise, so an untrusted client cannot forge its address.
 func setForwarded(h http.Header, r *http.Request, ex *pipeline.Exchange) {
-	peer := ex.Peer.String()
-	proto := "http"
+	peer := peerHost(r.RemoteAddr)
+	proto, protoVal := "http", protoHTTP
 	if r.TLS != nil {
-		proto = "https"
+		proto, protoVal = "https", protoTLS
 	}
+	// One backing array for the new values saves three allocations.
+	vals := make([]string, 3)
+	vals[2] = forwardedElement(peer, proto, r.Host)
 	if ex.Trusted {
+		vals[0] = peer
 		if prior := h["X-Forwarded-For"]; len(prior) > 0 {
-			h["X-Forwarded-For"] = []string{strings.Join(prior, ", ") + ", " + peer}
-		} else {
-			h["X-Forwarded-For"] = []string{peer}
+			vals[0] = strings.Join(prior, ", ") + ", " + peer
 		}
+		h["X-Forwarded-For"] = vals[0:1:1]
 		if h.Get("X-Forwarded-Proto") == "" {
-			h["X-Forwarded-Proto"] = []string{proto}
+			h["X-Forwarded-Proto"] = protoVal
 		}
 		if h.Get("X-Forwarded-Host") == "" {
-			h["X-Forwarded-Host"] = []string{r.Host}
+			vals[1] = r.Host
+			h["X-Forwarded-Host"] = vals[1:2:2]
 		}
-		h["Forwarded"] = append(h["Forwarded"], forwardedElement(peer, proto, r.Host))
+		h["Forwarded"] = append(h["Forwarded"], vals[2])
 	} else {
-		h["X-Forwarded-For"] = []string{peer}
-		h["X-Forwarded-Proto"] = []string{proto}
-		h["X-Forwarded-Host"] = []string{r.Host}
-		h["Forwarded"] = []string{forwardedElement(peer, proto, r.Host)}
+		vals[0], vals[1] = peer, r.Host
+		h["X-Forwarded-For"] = vals[0:1:1]
+		h["X-Forwarded-Proto"] = protoVal
+		h["X-Forwarded-Host"] = vals[1:2:2]
+		h["Forwarded"] = vals[2:3:3]
 	}
 	if prior := h["Via"]; len(prior) > 0 {
 		h["Via"] = append(prior[:len(prior):len(prior)], via[0])
@@ -67,34 +77,66 @@ func setForwarded(h http.Header, r *http.Request, ex *pipeline.Exchange) {
 	}
 }
 
-// forwardedElement builds one RFC 7239 element; IPv6 addresses and hosts
-// with unusual characters are quoted.
-func forwardedElement(peer, proto, host string) string {
-	var b strings.Builder
-	b.Grow(len(peer) + len(host) + 32)
-	b.WriteString("for=")
-	if strings.Contains(peer, ":") {
-		b.WriteString(`"[` + peer + `]"`)
-	} else {
-		b.WriteString(peer)
+// peerHost returns the address part of a RemoteAddr ("1.2.3.4:5" or
+// "[::1]:5") without allocating.
+func peerHost(remote string) string {
+	i := strings.LastIndexByte(remote, ':')
+	if i < 0 {
+		return remote
 	}
-	b.WriteString(";proto=")
-	b.WriteString(proto)
-	if host != "" {
-		b.WriteString(";host=")
-		b.WriteString(quoteIfNeeded(host))
+	host := remote[:i]
+	if len(host) > 1 && host[0] == '[' && host[len(host)-1] == ']' {
+		host = host[1 : len(host)-1]
 	}
-	return b.String()
+	return host
 }
 
-func quoteIfNeeded(s string) string {
+// forwardedElement builds one RFC 7239 element; IPv6 addresses and hosts
+// that are not plain tokens are quoted.
+func forwardedElement(peer, proto, host string) string {
+	var sb strings.Builder
+	sb.Grow(len(peer) + len(host) + 32)
+	b := make([]byte, 0, 64)
+	b = append(b, "for="...)
+	if strings.IndexByte(peer, ':') >= 0 {
+		b = append(b, `"[`...)
+		b = append(b, peer...)
+		b = append(b, `]"`...)
+	} else {
+		b = append(b, peer...)
+	}
+	b = append(b, ";proto="...)
+	b = append(b, proto...)
+	if host != "" {
+		b = append(b, ";host="...)
+		b = appendMaybeQuoted(b, host)
+	}
+	sb.Write(b)
+	return sb.String()
+}
+
+// appendMaybeQuoted appends s as an RFC 7230 token, or as a quoted string
+// when it holds anything else (a port's colon, for one).
+func appendMaybeQuoted(b []byte, s string) []byte {
+	plain := true
 	for i := 0; i < len(s); i++ {
 		c := s[i]
 		if !(c == '.' || c == '-' || c >= '0' && c <= '9' || c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z') {
-			return `"` + strings.NewReplacer(`\`, `\\`, `"`, `\"`).Replace(s) + `"`
+			plain = false
+			break
 		}
 	}
-	return s
+	if plain {
+		return append(b, s...)
+	}
+	b = append(b, '"')
+	for i := 0; i < len(s); i++ {
+		if s[i] == '"' || s[i] == '\\' {
+			b = append(b, '\\')
+		}
+		b = append(b, s[i])
+	}
+	return append(b, '"')
 }
 
 // upgradeType returns the protocol a request asks to upgrade to, if its

@@ -19,17 +19,23 @@ import (
 // generation.
 type TransportStore struct {
 	mu    sync.Mutex
-	byKey map[string]*http.Transport
+	byKey map[string]Transport
+}
+
+// Transport is an origin transport that can drop its idle connections.
+type Transport interface {
+	http.RoundTripper
+	CloseIdleConnections()
 }
 
 // NewTransportStore returns an empty store.
 func NewTransportStore() *TransportStore {
-	return &TransportStore{byKey: map[string]*http.Transport{}}
+	return &TransportStore{byKey: map[string]Transport{}}
 }
 
 // Get returns the transport for spec, building it if no transport with the
 // same settings exists. It fails if a TLS file cannot be read.
-func (s *TransportStore) Get(spec *config.PoolSpec) (*http.Transport, string, error) {
+func (s *TransportStore) Get(spec *config.PoolSpec) (Transport, string, error) {
 	key := transportKey(spec)
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -73,10 +79,32 @@ func transportKey(p *config.PoolSpec) string {
 		p.Timeouts.Dial, p.Timeouts.TLS, p.Timeouts.ResponseHeader, p.OriginTLS)
 }
 
-// NewTransport builds an origin transport sized for a busy edge: many idle
-// connections per origin (net/http keeps 2 by default), no proxy from the
-// environment, no transparent decompression.
-func NewTransport(p *config.PoolSpec) (*http.Transport, error) {
+// NewTransport builds an origin transport: for HTTP/1.1 pools the lean
+// path (h1.go) in front of net/http, for h2 pools net/http alone.
+func NewTransport(p *config.PoolSpec) (Transport, error) {
+	std, err := newStdTransport(p)
+	if err != nil {
+		return nil, err
+	}
+	if p.Protocol == "h2" {
+		return std, nil
+	}
+	return &h1Transport{
+		dialer:     &net.Dialer{Timeout: p.Timeouts.Dial.D(), KeepAlive: 30 * time.Second},
+		tlsConfig:  std.TLSClientConfig,
+		tlsTimeout: p.Timeouts.TLS.D(),
+		headerWait: p.Timeouts.ResponseHeader.D(),
+		idleFor:    90 * time.Second,
+		maxIdle:    p.MaxIdlePerOrigin,
+		fallback:   std,
+		idle:       map[string][]*h1conn{},
+	}, nil
+}
+
+// newStdTransport builds a net/http transport sized for a busy edge: many
+// idle connections per origin (net/http keeps 2 by default), no proxy from
+// the environment, no transparent decompression.
+func newStdTransport(p *config.PoolSpec) (*http.Transport, error) {
 	tlsConf, err := originTLS(&p.OriginTLS)
 	if err != nil {
 		return nil, err

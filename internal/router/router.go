@@ -106,3 +106,23 @@ func normalizeHost(h string) string {
 	}
 	return h
 }
+
+// Sites returns every distinct site in the table.
+func (t *Table) Sites() []*Site {
+	seen := map[*Site]bool{}
+	var out []*Site
+	add := func(s *Site) {
+		if s != nil && !seen[s] {
+			seen[s] = true
+			out = append(out, s)
+		}
+	}
+	for _, s := range t.exact {
+		add(s)
+	}
+	for _, w := range t.wildcards {
+		add(w.site)
+	}
+	add(t.fallback)
+	return out
+}

@@ -117,7 +117,9 @@ func (n *Node) buildPool(g *generation, name string, spec *config.PoolSpec) (*po
 		u.Path = ""
 		origins = append(origins, &pool.Origin{URL: u, Host: u.Host, Weight: oc.Weight})
 	}
-	return pool.New(name, origins, rt), nil
+	pl := pool.New(name, origins, rt)
+	pl.Total = spec.Timeouts.Total.D()
+	return pl, nil
 }
 
 func (n *Node) buildChain(g *generation) (http.Handler, error) {

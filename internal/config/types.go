@@ -208,7 +208,7 @@ type OriginTimeouts struct {
 	// response headers arriving. Default 60s.
 	ResponseHeader Duration `yaml:"response_header"`
 	// Total bounds the whole exchange including the body. Default 0: none,
-	// so long downloads and streams are not cut; the write and idle
-	// timeouts still bound stalled ones.
+	// so long downloads and streams are not cut; the write timeout still
+	// bounds a stalled client and response_header a silent origin.
 	Total Duration `yaml:"total"`
 }

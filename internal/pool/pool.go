@@ -6,6 +6,7 @@ package pool
 import (
 	"net/http"
 	"net/url"
+	"time"
 )
 
 // Origin is one origin server of a pool.
@@ -29,6 +30,9 @@ type Pool struct {
 	Transport http.RoundTripper
 	// Picker chooses an origin for each request.
 	Picker Picker
+	// Total bounds a whole exchange with an origin, body included; 0 means
+	// no bound beyond the transport's own timeouts.
+	Total time.Duration
 }
 
 // Picker chooses the origin for one request. Implementations must be safe

@@ -4,6 +4,7 @@
 package proxy
 
 import (
+	"context"
 	"net/http"
 	"net/url"
 	"time"
@@ -43,6 +44,11 @@ func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) error {
 // It is also the building block for retries and failover.
 func (p *Proxy) Forward(w http.ResponseWriter, r *http.Request, ex *pipeline.Exchange, pl *pool.Pool, o *pool.Origin) error {
 	out := p.outbound(r, ex, ex.Route, o)
+	if pl.Total > 0 {
+		ctx, cancel := context.WithTimeout(r.Context(), pl.Total)
+		defer cancel()
+		out = out.WithContext(ctx)
+	}
 	ex.Origin = o.Host
 	start := time.Now()
 	res, err := pl.Transport.RoundTrip(out)

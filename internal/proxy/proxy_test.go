@@ -311,3 +311,32 @@ func TestClientGoneIs499NotOriginFault(t *testing.T) {
 		t.Errorf("client cancel counted as an origin error")
 	}
 }
+
+func TestTotalTimeout(t *testing.T) {
+	o := leveetest.NewOrigin(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Write([]byte("start"))
+		w.(http.Flusher).Flush()
+		select {
+		case <-r.Context().Done():
+		case <-time.After(5 * time.Second):
+		}
+	}))
+	n := leveetest.Start(t, fmt.Sprintf(`
+admin: {listen: "off"}
+listeners: [{listen: "127.0.0.1:0"}]
+sites: [{name: t, hosts: ["*"], routes: [{origins: [{url: %q}], timeouts: {total: 300ms}}]}]
+`, o.URL))
+	start := time.Now()
+	res, err := leveetest.Client().Get(n.URL("/"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = io.ReadAll(res.Body)
+	res.Body.Close()
+	if err == nil {
+		t.Fatal("a response cut by the total timeout read as complete")
+	}
+	if time.Since(start) > 4*time.Second {
+		t.Fatal("total timeout did not cut the exchange")
+	}
+}

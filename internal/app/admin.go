@@ -91,5 +91,6 @@ func (n *Node) Status() any {
 			st.Listeners = append(st.Listeners, l.Listen)
 		}
 	}
+	n.healthStatus(&st)
 	return st
 }

@@ -71,6 +71,7 @@ func (n *Node) buildTable(g *generation, c *config.Config, named map[string]*con
 			rc := &sc.Routes[j]
 			rt := &router.Route{Site: site, Path: rc.Path, Index: j, Name: sc.Name + rc.Path,
 				HostHeader: rc.HostHeader, Remove: rc.RemoveHeaders, Extra: map[string]any{}}
+			rt.Extra[proxy.PolicyKey] = routePolicy(rc)
 			for _, k := range sortedKeys(rc.SetHeaders) {
 				rt.SetHeaders = append(rt.SetHeaders, [2]string{k, rc.SetHeaders[k]})
 			}
@@ -115,9 +116,9 @@ func (n *Node) buildPool(g *generation, name string, spec *config.PoolSpec) (*po
 			return nil, err
 		}
 		u.Path = ""
-		origins = append(origins, &pool.Origin{URL: u, Host: u.Host, Weight: oc.Weight})
+		origins = append(origins, pool.NewOrigin(oc.URL, u, oc.Weight, nil, oc.MaxConns, oc.MaxPending))
 	}
-	pl := pool.New(name, origins, rt)
+	pl := n.bindPool(g, name, spec, origins, rt)
 	pl.Total = spec.Timeouts.Total.D()
 	return pl, nil
 }
@@ -154,7 +155,7 @@ func (n *Node) buildChain(g *generation) (http.Handler, error) {
 	for name, ph := range n.opts.ExtraPhases {
 		phases[name] = ph
 	}
-	px := &proxy.Proxy{WriteTimeout: c.Timeouts.Write.D(), Metrics: n.metrics, Upgrades: n.upgrades}
+	px := &proxy.Proxy{WriteTimeout: c.Timeouts.Write.D(), Metrics: n.metrics, Upgrades: n.upgrades, Failover: n.failover()}
 	chain, err := pipeline.Build(phases, px)
 	if err != nil {
 		return nil, err

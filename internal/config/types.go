@@ -150,6 +150,9 @@ type Route struct {
 	// RemoveHeaders are request headers removed before the request goes to
 	// the origin.
 	RemoveHeaders []string `yaml:"remove_headers"`
+	// Retries and Fallback say what happens when an origin fails (health.go).
+	Retries  Retries   `yaml:"retries"`
+	Fallback *Fallback `yaml:"fallback"`
 	// PoolSpec inlines one anonymous pool: origins, origin_tls, timeouts...
 	PoolSpec `yaml:",inline"`
 }
@@ -174,6 +177,11 @@ type PoolSpec struct {
 	// MaxIdlePerOrigin is the keep-alive connections kept per origin.
 	// Default 256, at most 4096.
 	MaxIdlePerOrigin int `yaml:"max_idle_per_origin"`
+	// Balance, Health and SlowStart: balancing policy, health checks and
+	// ramp-up of recovered origins (health.go).
+	Balance   Balance     `yaml:"balance"`
+	Health    *PoolHealth `yaml:"health"`
+	SlowStart Duration    `yaml:"slow_start"`
 }
 
 // Origin is one origin server.
@@ -183,6 +191,9 @@ type Origin struct {
 	// Weight is the share of traffic relative to the pool's other origins.
 	// Default 1.
 	Weight int `yaml:"weight"`
+	// MaxConns and MaxPending are the origin's circuit breaker (health.go).
+	MaxConns   int `yaml:"max_conns"`
+	MaxPending int `yaml:"max_pending"`
 }
 
 // OriginTLS configures TLS towards origins. Certificates are verified.

@@ -23,21 +23,19 @@ type Proxy struct {
 	Metrics      *telemetry.Metrics
 	// Upgrades tracks hijacked connections so shutdown can close them.
 	Upgrades *UpgradeSet
+	// Failover holds the retry budget and metrics; nil tries once.
+	Failover *Failover
 }
 
-// ServeHTTP proxies r to an origin of its route's first pool.
+// ServeHTTP proxies r to its route's pools, retrying and failing over as
+// the route's policy allows (failover.go).
 func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) error {
 	ex := pipeline.From(w)
 	route := ex.Route
 	if route == nil || len(route.Pools) == 0 {
 		return pipeline.Errorf(pipeline.SourceInternal, http.StatusBadGateway, "no_pool", "no origin pool for this route", nil)
 	}
-	pl := route.Pools[0]
-	o := pl.Picker.Pick(r)
-	if o == nil {
-		return pipeline.Errorf(pipeline.SourceOrigin, http.StatusBadGateway, "no_origin", "no origin available", nil)
-	}
-	return p.Forward(w, r, ex, pl, o)
+	return p.serve(w, r, ex, route)
 }
 
 // Forward sends r to origin o of pool pl and streams the response to w.
@@ -66,6 +64,13 @@ func (p *Proxy) Forward(w http.ResponseWriter, r *http.Request, ex *pipeline.Exc
 // place: the inbound request is ours, and copying the map is the largest
 // allocation of a proxied request.
 func (p *Proxy) outbound(r *http.Request, ex *pipeline.Exchange, route *router.Route, o *pool.Origin) *http.Request {
+	prepareHeaders(r, ex, route)
+	return target(r, route, o)
+}
+
+// prepareHeaders edits the inbound headers for the origin, once per
+// request whatever the number of tries.
+func prepareHeaders(r *http.Request, ex *pipeline.Exchange, route *router.Route) {
 	h := r.Header
 	upType := upgradeType(h)
 	removeHopHeaders(h)
@@ -83,6 +88,10 @@ func (p *Proxy) outbound(r *http.Request, ex *pipeline.Exchange, route *router.R
 	for _, k := range route.Remove {
 		h.Del(k)
 	}
+}
+
+// target returns the request of one try to origin o.
+func target(r *http.Request, route *router.Route, o *pool.Origin) *http.Request {
 	out := new(http.Request)
 	*out = *r
 	u := new(url.URL)

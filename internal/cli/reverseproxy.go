@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net/url"
 	"strings"
+	"time"
 
 	"github.com/spf13/cobra"
 	"go.yaml.in/yaml/v3"
@@ -18,6 +19,9 @@ import (
 type quickOptions struct {
 	from, admin string
 	to          []string
+	backup      []string
+	healthURI   string
+	healthEvery time.Duration
 	accessLog   bool
 	originHost  bool
 	insecure    bool
@@ -34,7 +38,13 @@ round-robin. It builds the same config a file would, so every default of the
 config reference applies. The access log is off unless --access-log is given,
 and the admin API is off unless --admin is given.
 
-  levee reverse-proxy --from 127.0.0.1:8080 --to http://127.0.0.1:9000 --to http://127.0.0.1:9001`,
+  levee reverse-proxy --from 127.0.0.1:8080 --to http://127.0.0.1:9000 --to http://127.0.0.1:9001
+
+With --backup, the --to origins form a primary pool and the --backup
+origins a backup pool that takes the traffic when the primary is down;
+--health-uri turns on active checks of every origin:
+
+  levee reverse-proxy --from 127.0.0.1:8080 --to http://a --to http://b --backup http://c --health-uri /healthz`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			src, err := quickConfig(&q)
@@ -52,6 +62,9 @@ and the admin API is off unless --admin is given.
 	f := c.Flags()
 	f.StringVar(&q.from, "from", "127.0.0.1:8080", "address to listen on")
 	f.StringArrayVar(&q.to, "to", nil, "origin URL (repeatable); host:port means http://host:port")
+	f.StringArrayVar(&q.backup, "backup", nil, "backup origin URL (repeatable): a second pool used when every --to origin is down")
+	f.StringVar(&q.healthURI, "health-uri", "", "path of an active HTTP health check of every origin, e.g. /healthz")
+	f.DurationVar(&q.healthEvery, "health-interval", 0, "interval of the active health check (default 5s; needs --health-uri)")
 	f.StringVar(&q.admin, "admin", "off", "admin API address, or off")
 	f.BoolVar(&q.accessLog, "access-log", false, "write the JSON access log to stdout")
 	f.BoolVar(&q.originHost, "change-host-header", false, "send the origin's host as Host instead of the client's")
@@ -71,25 +84,56 @@ func quickConfig(q *quickOptions) ([]byte, error) {
 		from = "0.0.0.0" + from
 	}
 	route := config.Route{Path: "/"}
-	for _, t := range q.to {
-		if !strings.Contains(t, "://") {
-			t = "http://" + t
+	spec, err := quickPool(q, "--to", q.to)
+	if err != nil {
+		return nil, err
+	}
+	var pools []config.Pool
+	if len(q.backup) > 0 {
+		backup, err := quickPool(q, "--backup", q.backup)
+		if err != nil {
+			return nil, err
 		}
-		if _, err := url.Parse(t); err != nil {
-			return nil, fmt.Errorf("--to %q: %v", t, err)
-		}
-		route.Origins = append(route.Origins, config.Origin{URL: strings.TrimSuffix(t, "/")})
+		pools = []config.Pool{{Name: "primary", PoolSpec: spec}, {Name: "backup", PoolSpec: backup}}
+		route.Pools = []string{"primary", "backup"}
+	} else {
+		route.PoolSpec = spec
 	}
 	if q.originHost {
 		route.HostHeader = "origin"
 	}
-	route.OriginTLS.InsecureSkipVerify = q.insecure
 	access := q.accessLog
 	c := config.Config{
 		Admin:     config.Admin{Listen: q.admin},
 		Listeners: []config.Listener{{Listen: from, H2C: q.h2c}},
 		Log:       config.Log{Access: &access},
+		Pools:     pools,
 		Sites:     []config.Site{{Name: "quick", Hosts: []string{"*"}, Routes: []config.Route{route}}},
 	}
 	return yaml.Marshal(&c)
+}
+
+// quickPool builds one pool from origin flags, with the health check flags.
+func quickPool(q *quickOptions, flag string, urls []string) (config.PoolSpec, error) {
+	var spec config.PoolSpec
+	for _, t := range urls {
+		if !strings.Contains(t, "://") {
+			t = "http://" + t
+		}
+		if _, err := url.Parse(t); err != nil {
+			return spec, fmt.Errorf("%s %q: %v", flag, t, err)
+		}
+		spec.Origins = append(spec.Origins, config.Origin{URL: strings.TrimSuffix(t, "/")})
+	}
+	spec.OriginTLS.InsecureSkipVerify = q.insecure
+	if q.healthEvery != 0 && q.healthURI == "" {
+		return spec, fmt.Errorf("--health-interval needs --health-uri")
+	}
+	if q.healthURI != "" {
+		if !strings.HasPrefix(q.healthURI, "/") {
+			return spec, fmt.Errorf("--health-uri %q must start with /", q.healthURI)
+		}
+		spec.Health = &config.PoolHealth{Active: &config.ActiveCheck{Path: q.healthURI, Interval: config.Duration(q.healthEvery)}}
+	}
+	return spec, nil
 }

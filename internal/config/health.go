@@ -9,17 +9,17 @@ import (
 type HealthConfig struct {
 	// RetryBudget bounds retries across the node so they cannot multiply an
 	// outage.
-	RetryBudget RetryBudget `yaml:"retry_budget"`
+	RetryBudget RetryBudget `yaml:"retry_budget,omitempty"`
 }
 
 // RetryBudget is a token bucket: every client request adds Ratio of a
 // token, every retry that sends a request to an origin again takes one.
 type RetryBudget struct {
 	// Ratio is the extra load retries may add, 0 to 1. Default 0.2 (20%).
-	Ratio *float64 `yaml:"ratio"`
+	Ratio *float64 `yaml:"ratio,omitempty"`
 	// MinPerSecond retries are always allowed, so a quiet node still
 	// retries. Default 10; 0 turns the floor off.
-	MinPerSecond *int `yaml:"min_per_second"`
+	MinPerSecond *int `yaml:"min_per_second,omitempty"`
 }
 
 // Balance chooses the policy that picks an origin in a pool.
@@ -27,14 +27,14 @@ type Balance struct {
 	// Policy is round_robin (default, weighted), least_outstanding (power
 	// of two choices), ewma (latency-aware), hash (rendezvous on HashOn) or
 	// cookie (sticky sessions).
-	Policy string `yaml:"policy"`
+	Policy string `yaml:"policy,omitempty"`
 	// HashOn is the hash policy's key: path (default), uri, client_ip,
 	// header:NAME, cookie:NAME or query:NAME.
-	HashOn string `yaml:"hash_on"`
+	HashOn string `yaml:"hash_on,omitempty"`
 	// Cookie is the cookie policy's cookie name. Default "levee_origin".
-	Cookie string `yaml:"cookie"`
+	Cookie string `yaml:"cookie,omitempty"`
 	// CookieTTL is the cookie's Max-Age; 0 (default) makes a session cookie.
-	CookieTTL Duration `yaml:"cookie_ttl"`
+	CookieTTL Duration `yaml:"cookie_ttl,omitempty"`
 }
 
 // PoolHealth configures a pool's active checks, passive outlier detection
@@ -42,85 +42,85 @@ type Balance struct {
 type PoolHealth struct {
 	// Active checks poll every origin from boot on; absent, only passive
 	// checks run.
-	Active *ActiveCheck `yaml:"active"`
+	Active *ActiveCheck `yaml:"active,omitempty"`
 	// Passive ejects origins whose live traffic fails.
-	Passive Passive `yaml:"passive"`
+	Passive Passive `yaml:"passive,omitempty"`
 	// Damping is the shortest time between two membership changes of one
 	// origin: a flapping origin changes at most once per Damping. Default
 	// 5s; 0 keeps the default.
-	Damping Duration `yaml:"damping"`
+	Damping Duration `yaml:"damping,omitempty"`
 }
 
 // ActiveCheck is an active HTTP or TCP health check.
 type ActiveCheck struct {
 	// Type is http (default) or tcp (connect only).
-	Type string `yaml:"type"`
+	Type string `yaml:"type,omitempty"`
 	// Path is the HTTP path checked. Default "/".
-	Path string `yaml:"path"`
+	Path string `yaml:"path,omitempty"`
 	// Method is the HTTP method. Default GET.
-	Method string `yaml:"method"`
+	Method string `yaml:"method,omitempty"`
 	// Host is the Host header sent; empty sends the origin's host.
-	Host string `yaml:"host"`
+	Host string `yaml:"host,omitempty"`
 	// ExpectStatus is the range of healthy statuses, "200-399" (default)
 	// or a single code.
-	ExpectStatus string `yaml:"expect_status"`
+	ExpectStatus string `yaml:"expect_status,omitempty"`
 	// ExpectBody, if set, must occur in the first 64KiB of the body.
-	ExpectBody string `yaml:"expect_body"`
+	ExpectBody string `yaml:"expect_body,omitempty"`
 	// Interval between two checks of an origin. Default 5s, at least 50ms.
-	Interval Duration `yaml:"interval"`
+	Interval Duration `yaml:"interval,omitempty"`
 	// Timeout of one check. Default 2s, at most Interval.
-	Timeout Duration `yaml:"timeout"`
+	Timeout Duration `yaml:"timeout,omitempty"`
 	// Rise is the successes in a row that bring an origin up. Default 2.
-	Rise int `yaml:"rise"`
+	Rise int `yaml:"rise,omitempty"`
 	// Fall is the failures in a row that take an origin down. Default 2.
-	Fall int `yaml:"fall"`
+	Fall int `yaml:"fall,omitempty"`
 }
 
 // Passive is outlier detection on live traffic.
 type Passive struct {
 	// ConsecutiveFailures (connect errors, timeouts, 5xx) that eject an
 	// origin. Default 5; 0 keeps the default.
-	ConsecutiveFailures int `yaml:"consecutive_failures"`
+	ConsecutiveFailures int `yaml:"consecutive_failures,omitempty"`
 	// BaseEjection is the first ejection's length; each further ejection
 	// doubles it up to MaxEjection. Defaults 10s and 5m.
-	BaseEjection Duration `yaml:"base_ejection"`
-	MaxEjection  Duration `yaml:"max_ejection"`
+	BaseEjection Duration `yaml:"base_ejection,omitempty"`
+	MaxEjection  Duration `yaml:"max_ejection,omitempty"`
 	// MaxEjectedShare is the largest share of a pool passive checks may
 	// eject at once, 0 to 1. Default 0.5. Active checks are not bound by it.
-	MaxEjectedShare *float64 `yaml:"max_ejected_share"`
+	MaxEjectedShare *float64 `yaml:"max_ejected_share,omitempty"`
 }
 
 // Retries is a route's retry policy.
 type Retries struct {
 	// Attempts is the total tries of one request, the first included.
 	// Default 3, at most 10; 1 turns retries off.
-	Attempts int `yaml:"attempts"`
+	Attempts int `yaml:"attempts,omitempty"`
 	// PerPool is the most tries in one pool before the next pool. Default 2.
-	PerPool int `yaml:"per_pool"`
+	PerPool int `yaml:"per_pool,omitempty"`
 	// PerTryTimeout bounds each try up to the response headers. Default 0:
 	// the pool's timeouts.response_header.
-	PerTryTimeout Duration `yaml:"per_try_timeout"`
+	PerTryTimeout Duration `yaml:"per_try_timeout,omitempty"`
 	// Methods are retried besides GET, HEAD, OPTIONS, TRACE, PUT and DELETE.
 	// A request with an Idempotency-Key header is retryable too.
-	Methods []string `yaml:"methods"`
+	Methods []string `yaml:"methods,omitempty"`
 	// OnStatus are origin statuses retried elsewhere. Default [502, 503, 504].
-	OnStatus []int `yaml:"on_status"`
+	OnStatus []int `yaml:"on_status,omitempty"`
 	// MaxBody is the largest request body buffered so it can be sent
 	// again; a larger body is sent once. Default 64KiB, at most 8MiB.
-	MaxBody Size `yaml:"max_body"`
+	MaxBody Size `yaml:"max_body,omitempty"`
 }
 
 // Fallback is what a route answers when every pool failed.
 type Fallback struct {
 	// Stale only: answer the classified error, so the cache can serve a
 	// stale copy. Default when fallback is absent.
-	Stale bool `yaml:"stale"`
+	Stale bool `yaml:"stale,omitempty"`
 	// Static is a page answered with 503 when every pool failed.
-	Static string `yaml:"static"`
+	Static string `yaml:"static,omitempty"`
 	// ContentType of Static. Default "text/html; charset=utf-8".
-	ContentType string `yaml:"content_type"`
+	ContentType string `yaml:"content_type,omitempty"`
 	// RetryAfter is sent with Static. Default 30s.
-	RetryAfter Duration `yaml:"retry_after"`
+	RetryAfter Duration `yaml:"retry_after,omitempty"`
 }
 
 // Health and retry defaults and bounds.

@@ -151,8 +151,8 @@ type Route struct {
 	// the origin.
 	RemoveHeaders []string `yaml:"remove_headers"`
 	// Retries and Fallback say what happens when an origin fails (health.go).
-	Retries  Retries   `yaml:"retries"`
-	Fallback *Fallback `yaml:"fallback"`
+	Retries  Retries   `yaml:"retries,omitempty"`
+	Fallback *Fallback `yaml:"fallback,omitempty"`
 	// PoolSpec inlines one anonymous pool: origins, origin_tls, timeouts...
 	PoolSpec `yaml:",inline"`
 }
@@ -179,9 +179,9 @@ type PoolSpec struct {
 	MaxIdlePerOrigin int `yaml:"max_idle_per_origin"`
 	// Balance, Health and SlowStart: balancing policy, health checks and
 	// ramp-up of recovered origins (health.go).
-	Balance   Balance     `yaml:"balance"`
-	Health    *PoolHealth `yaml:"health"`
-	SlowStart Duration    `yaml:"slow_start"`
+	Balance   Balance     `yaml:"balance,omitempty"`
+	Health    *PoolHealth `yaml:"health,omitempty"`
+	SlowStart Duration    `yaml:"slow_start,omitempty"`
 }
 
 // Origin is one origin server.
@@ -192,8 +192,8 @@ type Origin struct {
 	// Default 1.
 	Weight int `yaml:"weight"`
 	// MaxConns and MaxPending are the origin's circuit breaker (health.go).
-	MaxConns   int `yaml:"max_conns"`
-	MaxPending int `yaml:"max_pending"`
+	MaxConns   int `yaml:"max_conns,omitempty"`
+	MaxPending int `yaml:"max_pending,omitempty"`
 }
 
 // OriginTLS configures TLS towards origins. Certificates are verified.

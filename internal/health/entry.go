@@ -120,7 +120,8 @@ func (s *Store) countEjected(ps *poolState, now time.Time) (total, ejected int) 
 
 // activeResult folds one active check result into the rise and fall runs.
 // The first result decides at once; after it, rise successes or fall
-// failures in a row are needed to change.
+// failures in a row are needed to change. A recovery seen by the active
+// checks ends a passive ejection.
 func (e *entry) activeResult(ok bool, msg string, rise, fall int) {
 	now := e.s.now()
 	e.mu.Lock()
@@ -134,7 +135,10 @@ func (e *entry) activeResult(ok bool, msg string, rise, fall int) {
 	case ok:
 		e.okRun, e.failRun = e.okRun+1, 0
 		if !e.activeUp && e.okRun >= rise {
+			// Recovered by active checks: a passive ejection from the
+			// outage ends too (as Envoy's uneject on active success).
 			e.activeUp = true
+			e.ejUntil.Store(0)
 		}
 	default:
 		e.failRun, e.okRun = e.failRun+1, 0

@@ -336,3 +336,31 @@ func TestManyOriginsRoundIsBounded(t *testing.T) {
 		}
 	}
 }
+
+func TestActiveRecoveryEndsEjection(t *testing.T) {
+	s, c, _ := newTestStore(t)
+	srv, ok := toggle(t)
+	h := healthCfg(&config.ActiveCheck{Interval: config.Duration(time.Hour), Rise: 1, Fall: 1})
+	h.Damping = config.Duration(time.Millisecond)
+	os, d := bind(s, "p", h, 0, nil, srv.URL)
+	s.Sync([]*Def{d})
+	for range 5 {
+		os[0].Report.Report(pool.Timeout, int64(time.Second))
+	}
+	if os[0].State.Up() {
+		t.Fatal("not ejected")
+	}
+	c.add(time.Second)
+	s.Round("p")
+	if os[0].State.Up() {
+		t.Fatal("a passing check while active-up ended the ejection early")
+	}
+	ok.Store(false)
+	s.Round("p")
+	ok.Store(true)
+	c.add(time.Second)
+	s.Round("p")
+	if !os[0].State.Up() {
+		t.Fatal("an active recovery did not end the ejection")
+	}
+}

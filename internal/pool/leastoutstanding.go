@@ -29,16 +29,16 @@ func (lo *LeastOutstanding) Pick(*http.Request) *Origin {
 // returns the one with the lower cost. The ramp gate applies to the winner.
 func twoChoices(origins []*Origin, cost func(*Origin) float64) *Origin {
 	n := len(origins)
+	u := -1.0
 	switch n {
 	case 0:
 		return nil
 	case 1:
-		if o := origins[0]; o.usable() && o.State.admit() {
+		if o := origins[0]; o.usable() && gate(o, &u) {
 			return o
 		}
 		return nil
 	}
-	var refused *Origin
 	for range maxTries {
 		a := rand.IntN(n)
 		b := rand.IntN(n - 1)
@@ -61,11 +61,11 @@ func twoChoices(origins []*Origin, cost func(*Origin) float64) *Origin {
 		default:
 			continue
 		}
-		if gate(o, &refused) {
+		if gate(o, &u) {
 			return o
 		}
 	}
-	return scan(origins, rand.IntN(n), refused)
+	return scan(origins, rand.IntN(n), &u)
 }
 
 var _ Picker = (*LeastOutstanding)(nil)

@@ -33,18 +33,18 @@ func (rr *RoundRobin) Pick(*http.Request) *Origin {
 		return nil
 	}
 	total := rr.cum[n-1]
-	var refused *Origin
+	u := -1.0
 	for range maxTries {
 		v := (rr.next.Add(1) - 1) % total
 		i := 0
 		if n > 1 {
 			i = sort.Search(n, func(i int) bool { return rr.cum[i] > v })
 		}
-		if o := rr.origins[i]; o.usable() && gate(o, &refused) {
+		if o := rr.origins[i]; o.usable() && gate(o, &u) {
 			return o
 		}
 	}
-	return scan(rr.origins, int(rr.next.Load()%uint64(n)), refused)
+	return scan(rr.origins, int(rr.next.Load()%uint64(n)), &u)
 }
 
 var _ Picker = (*RoundRobin)(nil)

@@ -4,6 +4,7 @@ import (
 	"math/rand/v2"
 	"net/http"
 	"sync/atomic"
+	"time"
 )
 
 type counter = atomic.Uint64
@@ -40,13 +41,14 @@ func (p *Pool) Pick(r *http.Request, tried []*Origin, mode Mode) *Origin {
 		for range maxRepicks {
 			o := p.Picker.Pick(r)
 			if o == nil {
-				break
+				return nil // the policy scanned already
 			}
 			if !contains(tried, o) {
 				return o
 			}
 		}
 	}
+	u := -1.0
 	var start int
 	if mode == Any {
 		start = int(p.panicNext.Add(1) % uint64(n))
@@ -61,7 +63,7 @@ func (p *Pool) Pick(r *http.Request, tried []*Origin, mode Mode) *Origin {
 		switch {
 		case mode == Any,
 			mode == Healthy && o.usable(),
-			mode == Ramp && o.usable() && o.State.admit():
+			mode == Ramp && o.usable() && gate(o, &u):
 			return o
 		}
 	}
@@ -90,29 +92,29 @@ func contains(tried []*Origin, o *Origin) bool {
 
 // scan returns the first usable, admitted origin from start on, or nil:
 // the policies' way out when their random or rotating choices all failed.
-// skip was refused by the slow start gate already.
-func scan(origins []*Origin, start int, skip *Origin) *Origin {
+func scan(origins []*Origin, start int, u *float64) *Origin {
 	n := len(origins)
 	for i := range n {
-		if o := origins[(start+i)%n]; o != skip && o.usable() && o.State.admit() {
+		if o := origins[(start+i)%n]; o.usable() && gate(o, u) {
 			return o
 		}
 	}
 	return nil
 }
 
-// gate applies the slow start gate once per origin and pick: an origin it
-// refused (remembered in refused) is not offered again, so a ramping
-// origin's share is its ramp share, not compounded over retries.
-func gate(o *Origin, refused **Origin) bool {
-	if o == *refused {
-		return false
-	}
-	if o.State.admit() {
+// gate is the slow start gate. One uniform draw u serves a whole pick
+// (drawn lazily: *u < 0 means not yet), and an origin is admitted when u
+// is under its ramp share. So a pick whose usable origins all ramp at
+// share f succeeds with probability f, however many it looks at: the
+// pool's share of traffic grows with f, and a backup pool keeps the rest.
+func gate(o *Origin, u *float64) bool {
+	if o.State.rampStart.Load() == 0 {
 		return true
 	}
-	*refused = o
-	return false
+	if *u < 0 {
+		*u = rand.Float64()
+	}
+	return *u < o.State.Ramp(time.Now().UnixNano())
 }
 
 // maxTries bounds a policy's random or rotating choices before it scans.

@@ -3,7 +3,6 @@ package pool
 import (
 	"context"
 	"math"
-	"math/rand/v2"
 	"sync/atomic"
 	"time"
 )
@@ -89,15 +88,6 @@ func (s *State) Ramp(now int64) float64 {
 		return 1
 	}
 	return math.Max(minRamp, float64(now-start)/float64(end-start))
-}
-
-// admit is the slow start gate: a ramping origin is accepted with the
-// probability of its ramp share.
-func (s *State) admit() bool {
-	if s.rampStart.Load() == 0 {
-		return true
-	}
-	return rand.Float64() < s.Ramp(time.Now().UnixNano())
 }
 
 // limiter is an origin's circuit breaker: a slot per allowed exchange and

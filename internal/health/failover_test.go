@@ -5,6 +5,7 @@ import (
 	"io"
 	"net/http"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -430,4 +431,121 @@ func gather(t *testing.T, n *leveetest.Node, name, match string) float64 {
 		}
 	}
 	return sum
+}
+
+// Nothing is retried once the response has started: an origin that dies
+// mid-body costs that one request (cut), and is not asked again.
+func TestNoRetryAfterResponseStarted(t *testing.T) {
+	cut := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Length", "1000")
+		w.WriteHeader(200)
+		io.WriteString(w, "partial")
+		w.(http.Flusher).Flush()
+		panic(http.ErrAbortHandler)
+	})
+	a, b := newOrigin(t, cut), newOrigin(t, cut)
+	n := leveetest.Start(t, head+site+fmt.Sprintf(`  - {path: /, origins: [{url: %q}, {url: %q}]}
+`, a.URL(), b.URL()))
+	rs, err := leveetest.Client().Get(n.URL("/"))
+	if err == nil {
+		_, err = io.ReadAll(rs.Body)
+		rs.Body.Close()
+	}
+	if err == nil {
+		t.Fatal("a response cut mid-body reached the client whole")
+	}
+	if total := a.hits.Load() + b.hits.Load(); total != 1 {
+		t.Fatalf("%d origin requests: retried after the response started", total)
+	}
+}
+
+// A body over retries.max_body is streamed once and never retried.
+func TestLargeBodyNotRetried(t *testing.T) {
+	a, b := newOrigin(t, status(503)), newOrigin(t, status(503))
+	n := leveetest.Start(t, head+site+fmt.Sprintf(`  - {path: /, origins: [{url: %q}, {url: %q}], retries: {max_body: 1KiB}}
+`, a.URL(), b.URL()))
+	for _, size := range []int{100, 5000} {
+		before := a.hits.Load() + b.hits.Load()
+		req, _ := http.NewRequest("PUT", n.URL("/"), strings.NewReader(strings.Repeat("x", size)))
+		rs, err := leveetest.Client().Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		rs.Body.Close()
+		tries := a.hits.Load() + b.hits.Load() - before
+		if size < 1024 && tries != 2 {
+			t.Fatalf("PUT of %d bytes: %d tries, want 2 (one per origin)", size, tries)
+		}
+		if size > 1024 && tries != 1 {
+			t.Fatalf("PUT of %d bytes over max_body: %d tries, want 1", size, tries)
+		}
+	}
+}
+
+// An origin at max_conns with no pending room is skipped at once for the
+// next choice (circuit breaking).
+func TestCircuitBreakerSkipsFullOrigin(t *testing.T) {
+	release := make(chan struct{})
+	var once sync.Once
+	t.Cleanup(func() { once.Do(func() { close(release) }) })
+	slow := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		<-release
+		io.WriteString(w, "slow")
+	})
+	a, b := newOrigin(t, slow), newOrigin(t, text("b"))
+	n := leveetest.Start(t, head+site+fmt.Sprintf(`  - {path: /, origins: [{url: %q, max_conns: 1}, {url: %q}], balance: {policy: round_robin}}
+`, a.URL(), b.URL()))
+	first := make(chan string, 1)
+	go func() {
+		rs, err := leveetest.Client().Get(n.URL("/"))
+		if err != nil {
+			first <- err.Error()
+			return
+		}
+		b, _ := io.ReadAll(rs.Body)
+		rs.Body.Close()
+		first <- string(b)
+	}()
+	defer once.Do(func() { close(release) })
+	if !eventually(5*time.Second, func() bool { return a.hits.Load() == 1 }) {
+		// Round robin may have sent the first request to b: then try
+		// until a holds one.
+		t.Skip("first request did not land on the limited origin")
+	}
+	if got := get(t, n.URL("/"), 6); got["b"] != 6 || a.hits.Load() != 1 {
+		t.Fatalf("with a at max_conns: %v, a got %d", got, a.hits.Load())
+	}
+	once.Do(func() { close(release) })
+	if body := <-first; body != "slow" {
+		t.Fatalf("held request answered %q", body)
+	}
+}
+
+// A client that went away (499) is never counted against the origin.
+func TestClientGoneNotCounted(t *testing.T) {
+	slowH := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		select {
+		case <-time.After(2 * time.Second):
+		case <-r.Context().Done():
+		}
+	})
+	a := newOrigin(t, slowH)
+	n := leveetest.Start(t, head+site+fmt.Sprintf(`  - {path: /, origins: [{url: %q}], health: {passive: {consecutive_failures: 1}}}
+`, a.URL()))
+	c := &http.Client{Timeout: 50 * time.Millisecond}
+	for range 3 {
+		if rs, err := c.Get(n.URL("/")); err == nil {
+			rs.Body.Close()
+			t.Fatal("the slow origin answered before the client gave up")
+		}
+	}
+	if !eventually(2*time.Second, func() bool { return n.Access.Count(`"status":499`) == 3 }) {
+		t.Fatalf("client-gone requests not logged as 499:\n%s", n.Access.String())
+	}
+	if up, known := n.HealthState("s/", a.URL()); !up || known {
+		t.Fatalf("origin up=%v known=%v after clients went away: counted against it", up, known)
+	}
+	if v := gather(t, n, "levee_proxy_retries_total", ""); v != 0 {
+		t.Fatalf("%v retries of requests whose client was gone", v)
+	}
 }

@@ -106,7 +106,8 @@ type Retries struct {
 	// OnStatus are origin statuses retried elsewhere. Default [502, 503, 504].
 	OnStatus []int `yaml:"on_status,omitempty"`
 	// MaxBody is the largest request body buffered so it can be sent
-	// again; a larger body is sent once. Default 64KiB, at most 8MiB.
+	// again; a larger body, or one of unknown length, is sent once.
+	// Default 64KiB, at most 8MiB.
 	MaxBody Size `yaml:"max_body,omitempty"`
 }
 

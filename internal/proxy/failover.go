@@ -41,17 +41,21 @@ func (a *attempt) release() {
 
 // retrier is one request's way through its route's pools.
 type retrier struct {
-	p       *Proxy
-	r       *http.Request
-	ex      *pipeline.Exchange
-	route   *router.Route
-	pol     *RoutePolicy
-	body    []byte // buffered request body, replayed on each try
-	replay  bool   // the body may be sent again
-	tried   [maxTried]*pool.Origin
-	nTried  int
-	tries   int
-	held    *attempt // a response with a retryable status, kept in case no retry may follow
+	p      *Proxy
+	r      *http.Request
+	ex     *pipeline.Exchange
+	route  *router.Route
+	pol    *RoutePolicy
+	body   []byte // buffered request body, replayed on each try
+	replay bool   // the body may be sent again
+	tried  [maxTried]*pool.Origin
+	nTried int
+	tries  int
+	// slots hold the current try and a response with a retryable status
+	// kept in case no retry may follow (held: its index, -1 for none).
+	// Indexes, not pointers, keep the retrier on the stack.
+	slots   [2]attempt
+	held    int
 	lastErr *pipeline.Error
 	reason  string // why the last try failed: connect, error or status
 }
@@ -63,7 +67,7 @@ type retrier struct {
 // the next pool, when the method and body allow it and the budget has a
 // token. Nothing is retried once the response has started.
 func (p *Proxy) serve(w http.ResponseWriter, r *http.Request, ex *pipeline.Exchange, route *router.Route) error {
-	rt := &retrier{p: p, r: r, ex: ex, route: route, pol: policyOf(route)}
+	rt := &retrier{p: p, r: r, ex: ex, route: route, pol: policyOf(route), held: -1}
 	if p.Failover == nil {
 		rt.pol = singleTry
 	} else {
@@ -89,8 +93,8 @@ func (p *Proxy) serve(w http.ResponseWriter, r *http.Request, ex *pipeline.Excha
 			break
 		}
 	}
-	if rt.held != nil {
-		return p.finish(w, r, ex, rt.held)
+	if rt.held >= 0 {
+		return p.finish(w, r, ex, &rt.slots[rt.held])
 	}
 	return rt.fallback(w)
 }
@@ -114,7 +118,9 @@ func (rt *retrier) pass(mode pool.Mode) (*attempt, bool, error) {
 			if mode == pool.Any {
 				rt.panicked(pl)
 			}
-			a, perr := rt.p.try(rt.r, rt.ex, rt.route, pl, o, rt.pol, rt.body)
+			k := rt.free()
+			a := &rt.slots[k]
+			perr := rt.p.try(rt.r, rt.ex, rt.route, pl, o, rt.pol, rt.body, a)
 			if perr == errCircuitOpen {
 				continue
 			}
@@ -140,17 +146,28 @@ func (rt *retrier) pass(mode pool.Mode) (*attempt, bool, error) {
 				return a, true, nil
 			}
 			rt.drop()
-			rt.held, rt.reason = a, "status"
+			rt.held, rt.reason = k, "status"
 		}
 	}
 	return nil, false, nil
 }
 
+// free returns the index of the slot not holding the held response,
+// cleared.
+func (rt *retrier) free() int {
+	k := 0
+	if rt.held == 0 {
+		k = 1
+	}
+	rt.slots[k] = attempt{}
+	return k
+}
+
 // drop releases a held response that a newer one replaces.
 func (rt *retrier) drop() {
-	if rt.held != nil {
-		rt.held.release()
-		rt.held = nil
+	if rt.held >= 0 {
+		rt.slots[rt.held].release()
+		rt.held = -1
 	}
 }
 
@@ -210,22 +227,22 @@ func (rt *retrier) fallback(w http.ResponseWriter) error {
 	return nil
 }
 
-// try sends one request to o. It returns the attempt once response
-// headers arrived, or the classified error; errCircuitOpen when o's
-// limits turned it away before anything was sent.
+// try sends one request to o, filling a once response headers arrived;
+// else it returns the classified error, errCircuitOpen when o's limits
+// turned it away before anything was sent.
 func (p *Proxy) try(r *http.Request, ex *pipeline.Exchange, route *router.Route, pl *pool.Pool, o *pool.Origin,
-	pol *RoutePolicy, body []byte) (*attempt, *pipeline.Error) {
+	pol *RoutePolicy, body []byte, a *attempt) *pipeline.Error {
 	if !o.Acquire(r.Context(), pl.QueueWait) {
 		if p.Failover != nil {
 			p.Failover.Metrics.CircuitOpen.Inc()
 		}
-		return nil, errCircuitOpen
+		return errCircuitOpen
 	}
-	a := &attempt{pl: pl, o: o}
+	a.pl, a.o = pl, o
 	out := target(r, route, o)
 	setBody(out, body)
 	var timer *time.Timer
-	var timedOut atomic.Bool
+	var timedOut *atomic.Bool // set by the per-try timer when it fires
 	ctx := r.Context()
 	var cancelTotal context.CancelFunc
 	if pl.Total > 0 {
@@ -239,7 +256,9 @@ func (p *Proxy) try(r *http.Request, ex *pipeline.Exchange, route *router.Route,
 		if cancelTotal != nil {
 			a.cancel = func() { cancelTry(); cancelTotal() }
 		}
-		timer = time.AfterFunc(pol.PerTry, func() { timedOut.Store(true); cancelTry() })
+		fired := new(atomic.Bool)
+		timedOut = fired
+		timer = time.AfterFunc(pol.PerTry, func() { fired.Store(true); cancelTry() })
 	}
 	if ctx != r.Context() {
 		out = out.WithContext(ctx)
@@ -256,7 +275,7 @@ func (p *Proxy) try(r *http.Request, ex *pipeline.Exchange, route *router.Route,
 	if err != nil {
 		a.release()
 		var perr *pipeline.Error
-		if timedOut.Load() && r.Context().Err() == nil {
+		if timedOut != nil && timedOut.Load() && r.Context().Err() == nil {
 			perr = pipeline.Errorf(pipeline.SourceOrigin, http.StatusGatewayTimeout, "try_timeout", "origin did not answer within the per-try timeout", err)
 			p.countOriginError(ex, perr.Kind)
 		} else {
@@ -265,7 +284,7 @@ func (p *Proxy) try(r *http.Request, ex *pipeline.Exchange, route *router.Route,
 		if perr.Source == pipeline.SourceOrigin {
 			report(o, outcomeOf(perr.Kind), lat)
 		}
-		return nil, perr
+		return perr
 	}
 	a.res = res
 	outcome := pool.Success
@@ -273,7 +292,7 @@ func (p *Proxy) try(r *http.Request, ex *pipeline.Exchange, route *router.Route,
 		outcome = pool.ServerError
 	}
 	report(o, outcome, lat)
-	return a, nil
+	return nil
 }
 
 func (p *Proxy) countOriginError(ex *pipeline.Exchange, kind string) {

@@ -9,14 +9,16 @@ import (
 	"levee/internal/pipeline"
 )
 
-// bufferBody reads a request body of at most pol.MaxBody bytes into memory
-// so that it can be sent again on a retry. A larger body is left to stream
-// once (replay false); a request without a body replays trivially.
+// bufferBody reads a request body of a known length of at most
+// pol.MaxBody bytes into memory so that it can be sent again on a retry.
+// A larger body, or one of unknown length (chunked, which may be a stream
+// the client is still producing), is left to stream once (replay false);
+// a request without a body replays trivially.
 func bufferBody(r *http.Request, pol *RoutePolicy) (body []byte, replay bool, err error) {
 	if r.Body == nil || r.Body == http.NoBody || r.ContentLength == 0 {
 		return nil, true, nil
 	}
-	if pol.Attempts < 2 || r.ContentLength > pol.MaxBody {
+	if pol.Attempts < 2 || r.ContentLength < 0 || r.ContentLength > pol.MaxBody {
 		return nil, false, nil
 	}
 	buf, err := io.ReadAll(io.LimitReader(r.Body, pol.MaxBody+1))

@@ -259,6 +259,9 @@ func validateHealth(l *errorList, c *Config) {
 			p := fmt.Sprintf("sites[%d].routes[%d]", i, j)
 			validatePoolHealth(l, p, &r.PoolSpec)
 			validateRetries(l, p, r)
+			if len(r.Pools) > 0 && (r.Health != nil || r.SlowStart != 0 || r.Balance.Policy != "round_robin") {
+				l.add(p, "health, balance and slow_start of a route with pools: belong on the pools")
+			}
 		}
 	}
 }

@@ -72,6 +72,8 @@ sites:
 		{"", ", fallback: {}", "", "fallback: set either stale: true or static: PAGE"},
 		{"", ", fallback: {stale: true, static: x}", "", "fallback: set either"},
 		{"", "", "health: {retry_budget: {ratio: 2}}", "health.retry_budget.ratio: must be 0 to 1"},
+		{"", ", health: {active: {path: /}}", "", "belong on the pools"},
+		{"", ", balance: {policy: ewma}", "", "belong on the pools"},
 	} {
 		src := healthBase + c.pool + "\n" + c.top + "\n" + strings.Replace(route, "%s", c.route, 1)
 		_, err := Load("t", []byte(src))

@@ -22,10 +22,11 @@ const maxCheckBody = 64 << 10
 // checker runs one pool's active checks: a round at start, then one per
 // interval, until halted.
 type checker struct {
-	s    *Store
-	ps   *poolState
-	stop chan struct{}
-	once sync.Once
+	s        *Store
+	ps       *poolState
+	interval time.Duration
+	stop     chan struct{}
+	once     sync.Once
 }
 
 func checkKey(h *config.PoolHealth) string {
@@ -35,8 +36,8 @@ func checkKey(h *config.PoolHealth) string {
 	return fmt.Sprintf("%+v", *h.Active)
 }
 
-func (s *Store) startChecker(ps *poolState) *checker {
-	c := &checker{s: s, ps: ps, stop: make(chan struct{})}
+func (s *Store) startChecker(ps *poolState, interval time.Duration) *checker {
+	c := &checker{s: s, ps: ps, interval: interval, stop: make(chan struct{})}
 	s.wall.Go("health-check:"+ps.name, c.loop)
 	return c
 }
@@ -46,8 +47,7 @@ func (c *checker) halt() { c.once.Do(func() { close(c.stop) }) }
 func (c *checker) loop() {
 	round := func() { c.s.wall.Run("health-round:"+c.ps.name, func() { c.s.Round(c.ps.name) }) }
 	round()
-	a := c.ps.set.Load().cfg.Active
-	t := time.NewTicker(a.Interval.D())
+	t := time.NewTicker(c.interval)
 	defer t.Stop()
 	for {
 		select {

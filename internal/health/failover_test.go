@@ -549,3 +549,25 @@ func TestClientGoneNotCounted(t *testing.T) {
 		t.Fatalf("%v retries of requests whose client was gone", v)
 	}
 }
+
+// A named pool no route uses (DNS GSLB may ask about it) is checked from
+// boot too, and HealthState answers for it by the URL as configured.
+func TestUnreferencedPoolCheckedFromBoot(t *testing.T) {
+	up, down := newOrigin(t, text("ok")), newOrigin(t, text("ok"))
+	down.kill()
+	n := leveetest.Start(t, head+fmt.Sprintf(`
+pools:
+- name: gslb
+  origins: [{url: %q}, {url: %q}]
+  health: {active: {path: /hz, interval: 100ms}}
+`, up.URL(), down.URL())+site+fmt.Sprintf(`  - {path: /, origins: [{url: %q}]}
+`, up.URL()))
+	ok := eventually(5*time.Second, func() bool {
+		h1, k1 := n.HealthState("gslb", up.URL())
+		h2, k2 := n.HealthState("gslb", down.URL())
+		return h1 && k1 && !h2 && k2
+	})
+	if !ok {
+		t.Fatal("the unreferenced pool was not checked from boot")
+	}
+}

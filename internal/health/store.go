@@ -155,7 +155,7 @@ func (s *Store) syncPool(ps *poolState, d *Def) {
 		ps.stopChecker()
 		ps.checkKey = key
 		if key != "" && !s.manual {
-			ps.checker = s.startChecker(ps)
+			ps.checker = s.startChecker(ps, set.cfg.Active.Interval.D())
 		}
 	}
 	for _, e := range ps.entries {

@@ -146,3 +146,5 @@ func (n *Node) HealthSweep() { n.healthCap().store.Sweep() }
 func (n *Node) HealthState(pool, originURL string) (healthy, known bool) {
 	return n.healthCap().store.State(pool, originURL)
 }
+
+var _ proxy.PanicReporter = (*health.Store)(nil)

@@ -200,3 +200,5 @@ func (e *entry) sweep(now time.Time) {
 	e.mu.Unlock()
 	e.st.EndRampIfDone(now.UnixNano())
 }
+
+var _ pool.Reporter = (*entry)(nil)

@@ -92,7 +92,7 @@ func (s *Store) Round(poolName string) {
 			start := time.Now()
 			err := probe(e, a, set.rt)
 			ok := err == nil
-			msg := "checks pass"
+			msg := ""
 			if ok {
 				e.st.Observe(time.Since(start).Nanoseconds())
 			} else {

@@ -127,11 +127,19 @@ func (e *entry) activeResult(ok bool, msg string, rise, fall int) {
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	e.lastCheck = now
-	e.lastErr = msg
+	if !ok {
+		e.lastErr = msg
+	}
 	switch {
 	case !e.activeKnown:
+		// The first result is learning, not a change: it decides at once
+		// and does not start a damping window, so an origin that was not
+		// yet listening at boot comes up as soon as its checks pass.
 		e.activeKnown, e.activeUp = true, ok
 		e.okRun, e.failRun = 0, 0
+		e.evaluateLocked(now)
+		e.lastChange = time.Time{}
+		return
 	case ok:
 		e.okRun, e.failRun = e.okRun+1, 0
 		if !e.activeUp && e.okRun >= rise {

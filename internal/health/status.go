@@ -22,7 +22,7 @@ type OriginStatus struct {
 	LatencyMS    float64    `json:"latency_ewma_ms"`
 	Ramp         float64    `json:"slow_start_share"`
 	LastCheck    *time.Time `json:"last_check,omitempty"`
-	LastError    string     `json:"last_error,omitempty"`
+	LastError    string     `json:"last_error,omitempty"` // the last failure, kept after recovery
 	Changes      int        `json:"membership_changes"`
 }
 

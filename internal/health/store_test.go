@@ -364,3 +364,36 @@ func TestActiveRecoveryEndsEjection(t *testing.T) {
 		t.Fatal("an active recovery did not end the ejection")
 	}
 }
+
+// An origin not yet listening at boot is marked down by the first check
+// and comes back as soon as its checks pass: the first result starts no
+// damping window.
+func TestBootFailureIsNotDamped(t *testing.T) {
+	s, c, _ := newTestStore(t)
+	srv, ok := toggle(t)
+	ok.Store(false)
+	h := healthCfg(&config.ActiveCheck{Interval: config.Duration(time.Hour), Rise: 1})
+	h.Damping = config.Duration(time.Minute)
+	_, d := bind(s, "p", h, 0, nil, srv.URL)
+	s.Sync([]*Def{d})
+	s.Round("p")
+	if up, _ := s.State("p", srv.URL); up {
+		t.Fatal("first failing check did not mark the origin down")
+	}
+	ok.Store(true)
+	c.add(time.Second)
+	s.Round("p")
+	if up, _ := s.State("p", srv.URL); !up {
+		t.Fatal("recovery after the boot check was held by damping")
+	}
+	if st := s.Status()["p"].Origins[0]; !strings.Contains(st.LastError, "status 500") {
+		t.Fatalf("last_error = %q, want the last failure kept", st.LastError)
+	}
+	ok.Store(false)
+	c.add(time.Second)
+	s.Round("p")
+	s.Round("p")
+	if up, _ := s.State("p", srv.URL); !up {
+		t.Fatal("a change within the damping window of the last one was published")
+	}
+}

@@ -6,6 +6,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 )
@@ -25,6 +26,10 @@ func TestGoRecoversAndCounts(t *testing.T) {
 		panic("boom")
 	})
 	wg.Wait()
+	// wg.Done runs before the wall records the panic: wait for the record.
+	for i := 0; i < 500 && w.Count("goroutine:worker") == 0; i++ {
+		time.Sleep(2 * time.Millisecond)
+	}
 	if ok := w.Run("inline", func() { var p *int; _ = *p }); ok {
 		t.Fatal("Run reported success for a panicking func")
 	}

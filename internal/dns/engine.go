@@ -52,6 +52,9 @@ func (s *Server) respond(w *worker, q []byte, client netip.Addr, tcp bool) (out 
 	if v == nil {
 		return s.finish(errorReply(w.out, q, p.qend, mdns.RcodeRefused), p.qtype, client, tcp)
 	}
+	if s.testPanic != nil {
+		s.testPanic(p.key)
+	}
 	t := v.cache.get(p.key)
 	if t == nil {
 		if t = s.miss(v, w, p, client); t == nil {

@@ -42,6 +42,10 @@ type Server struct {
 	health Health
 	m      *metrics
 
+	// testPanic, when set, is called with each query's key (tests of the
+	// panic wall).
+	testPanic func(name []byte)
+
 	view atomic.Pointer[view]
 	rrl  atomic.Pointer[rrl]
 

@@ -1,0 +1,5 @@
+package dns
+
+import "os"
+
+func getenv(k string) string { return os.Getenv(k) }

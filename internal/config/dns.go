@@ -95,11 +95,12 @@ type DNSSteer struct {
 	// Name is relative to the zone origin ("app", "@") or absolute.
 	Name string `yaml:"name"`
 	// Pool names the primary pool. Its origin URLs' hosts must be IP
-	// literals; IPv4 hosts answer A, IPv6 hosts AAAA.
+	// literals; IPv4 hosts answer A, IPv6 hosts AAAA. Optional for proxied
+	// names, which answer with dns.edge_pool instead.
 	Pool string `yaml:"pool"`
 	// Mode is "dns_only" (default: answer the pool's healthy origins) or
-	// "proxied" (answer the healthy edge nodes of dns.edge_pool, as long as
-	// the pool has a healthy origin behind them).
+	// "proxied" (answer the healthy edge nodes of dns.edge_pool; origin
+	// health stays the proxy's job).
 	Mode string `yaml:"mode"`
 	// Policy is "all" (default: every healthy member, order rotated per
 	// answer), "failover" (the first healthy member in pool order) or
@@ -310,7 +311,9 @@ func validateSteer(l *errorList, p string, s *DNSSteer, d *DNSConfig, pools map[
 	if s.Name == "" {
 		l.add(p+".name", "a name is required")
 	}
-	checkDNSPool(l, p+".pool", s.Pool, pools)
+	if s.Mode != "proxied" || s.Pool != "" {
+		checkDNSPool(l, p+".pool", s.Pool, pools)
+	}
 	if s.FallbackPool != "" {
 		checkDNSPool(l, p+".fallback_pool", s.FallbackPool, pools)
 	}

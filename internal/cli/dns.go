@@ -55,6 +55,9 @@ off altogether.
 			if err != nil {
 				return usageError{err}
 			}
+			sigs := make(chan os.Signal, 1)
+			signal.Notify(sigs, syscall.SIGTERM, syscall.SIGINT)
+			defer signal.Stop(sigs)
 			log := telemetry.NewLogger(cmd.ErrOrStderr(), "info")
 			srv := dns.New(dns.Options{Log: log, Wall: guard.New(log, nil)})
 			srv.Apply(&cfg, zs)
@@ -63,8 +66,6 @@ off altogether.
 				return fmt.Errorf("cannot listen on %s", listen)
 			}
 			fmt.Fprintf(cmd.ErrOrStderr(), "levee: serving %s from %s on %s (udp+tcp)\n", origin, zone, listen)
-			sigs := make(chan os.Signal, 1)
-			signal.Notify(sigs, syscall.SIGTERM, syscall.SIGINT)
 			<-sigs
 			return nil
 		},

@@ -154,11 +154,12 @@ func TestMalformedAndUnsupported(t *testing.T) {
 
 func TestPanicWallAnswersServfail(t *testing.T) {
 	s, addr := startYAML(t, baseYAML, nil)
-	s.testPanic = func(name []byte) {
+	hook := func(name []byte) {
 		if strings.Contains(string(name), "boom") {
 			panic("test panic")
 		}
 	}
+	s.testPanic.Store(&hook)
 	r := ask(t, addr, "boom.example.com.", mdns.TypeA)
 	if r.Rcode != mdns.RcodeServerFailure {
 		t.Fatalf("rcode %s, want SERVFAIL", mdns.RcodeToString[r.Rcode])

@@ -14,6 +14,7 @@ type worker struct {
 	gkey    []byte
 	scratch []byte
 	out     []byte
+	in      []byte // a TCP query, packed again from miekg's message
 }
 
 func newWorker() *worker {
@@ -52,8 +53,8 @@ func (s *Server) respond(w *worker, q []byte, client netip.Addr, tcp bool) (out 
 	if v == nil {
 		return s.finish(errorReply(w.out, q, p.qend, mdns.RcodeRefused), p.qtype, client, tcp)
 	}
-	if s.testPanic != nil {
-		s.testPanic(p.key)
+	if hook := s.testPanic.Load(); hook != nil {
+		(*hook)(p.key)
 	}
 	t := v.cache.get(p.key)
 	if t == nil {

@@ -13,6 +13,9 @@ import (
 	"golang.org/x/sys/unix"
 )
 
+// udpBuffer is the socket buffer asked for on each UDP socket.
+const udpBuffer = 4 << 20
+
 // listener is one configured address: several UDP sockets bound with
 // SO_REUSEPORT (the kernel spreads packets over them, one reader each) and
 // a TCP listener served by miekg's server.
@@ -85,6 +88,10 @@ func (s *Server) tryOpen(addr string, n int) (*listener, error) {
 			return nil, err
 		}
 		uc := pc.(*net.UDPConn)
+		// Bursts outrun one reader for a moment; a deeper queue loses fewer
+		// packets. The kernel caps it at net.core.rmem_max.
+		_ = uc.SetReadBuffer(udpBuffer)
+		_ = uc.SetWriteBuffer(udpBuffer)
 		l.udp = append(l.udp, uc)
 		bind = uc.LocalAddr().String()
 	}

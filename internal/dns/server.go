@@ -44,7 +44,7 @@ type Server struct {
 
 	// testPanic, when set, is called with each query's key (tests of the
 	// panic wall).
-	testPanic func(name []byte)
+	testPanic atomic.Pointer[func(name []byte)]
 
 	view atomic.Pointer[view]
 	rrl  atomic.Pointer[rrl]

@@ -30,13 +30,13 @@ func (h *tcpHandler) ServeDNS(w mdns.ResponseWriter, req *mdns.Msg) {
 	h.pools.Do(func() { h.pool.New = func() any { return newWorker() } })
 	wk := h.pool.Get().(*worker)
 	defer h.pool.Put(wk)
-	b, err := req.PackBuffer(wk.scratch[:0])
+	b, err := req.PackBuffer(wk.in[:0])
 	if err != nil {
 		m := errorMsg(req, mdns.RcodeFormatError)
 		_ = w.WriteMsg(m)
 		return
 	}
-	wk.scratch = b[:0]
+	wk.in = b[:0]
 	if out := s.respond(wk, b, client, true); out != nil {
 		_, _ = w.Write(out)
 	}

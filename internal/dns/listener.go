@@ -125,8 +125,10 @@ func (l *listener) close() {
 	}
 }
 
-// serveUDP reads and answers packets on one socket until it is closed.
-func (s *Server) serveUDP(uc *net.UDPConn) {
+// serveUDPPlain reads and answers packets on one socket, one system call
+// per datagram each way, until it is closed. serveUDP batches instead where
+// the platform allows.
+func (s *Server) serveUDPPlain(uc *net.UDPConn) {
 	w := newWorker()
 	buf := make([]byte, 65535)
 	for {

@@ -148,6 +148,25 @@ func TestMalformedAndUnsupported(t *testing.T) {
 	if r.Rcode != mdns.RcodeNotImplemented {
 		t.Fatalf("AXFR over UDP: %s, want NOTIMP", mdns.RcodeToString[r.Rcode])
 	}
+	r = ask(t, addr, "www.example.com.", mdns.TypeA, func(m *mdns.Msg) {
+		m.Opcode = mdns.OpcodeStatus
+		m.SetEdns0(1232, false)
+	})
+	if r.Rcode != mdns.RcodeNotImplemented || r.IsEdns0() == nil {
+		t.Fatalf("STATUS with EDNS: %s, OPT %v; want NOTIMP with an OPT", mdns.RcodeToString[r.Rcode], r.IsEdns0())
+	}
+	r = ask(t, addr, "www.example.com.", mdns.TypeA, func(m *mdns.Msg) {
+		m.Zero = true
+		m.SetEdns0(1232, false)
+		m.IsEdns0().Option = append(m.IsEdns0().Option, &mdns.EDNS0_LOCAL{Code: 65001, Data: []byte{1, 2}})
+	})
+	if r.Rcode != 0 || len(r.Answer) != 1 || r.Zero || len(r.IsEdns0().Option) != 0 {
+		t.Fatalf("Z bit and an unknown option: %v; want an answer, Z clear, the option not echoed", r)
+	}
+	r = ask(t, addr, "www.example.com.", 666)
+	if r.Rcode != 0 || !r.Authoritative || len(r.Answer) != 0 || len(r.Ns) != 1 {
+		t.Fatalf("unknown type: %v, want NODATA", r)
+	}
 	if s.Queries(mdns.TypeA, mdns.RcodeFormatError) == 0 && s.Queries(0, mdns.RcodeFormatError) == 0 {
 		t.Fatal("FORMERR not counted")
 	}

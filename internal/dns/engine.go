@@ -41,13 +41,10 @@ func (s *Server) respond(w *worker, q []byte, client netip.Addr, tcp bool) (out 
 	case vDrop:
 		s.m.malformed.Inc()
 		return nil
-	case vSlow:
+	case vSlow, vNotImp: // NOTIMP via the full parser, to echo an OPT
 		return s.slow(v, w, q, client, tcp)
 	case vFormErr:
 		out = errorReply(w.out, q, 12, mdns.RcodeFormatError)
-		return s.finish(out, 0, client, tcp)
-	case vNotImp:
-		out = errorReply(w.out, q, 12, mdns.RcodeNotImplemented)
 		return s.finish(out, 0, client, tcp)
 	}
 	if v == nil {

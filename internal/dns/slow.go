@@ -49,47 +49,59 @@ func (s *Server) slowAnswer(v *view, req *mdns.Msg, client netip.Addr) (*mdns.Ms
 	if req.Response {
 		return nil, 0, 0
 	}
-	if req.Opcode != mdns.OpcodeQuery {
-		return errorMsg(req, mdns.RcodeNotImplemented), 0, 512
+	opt, bad := requestOPT(req)
+	limit := 512
+	if opt != nil && !bad {
+		limit = max(int(opt.UDPSize()), 512)
 	}
-	if len(req.Question) != 1 || len(req.Answer) > 0 || len(req.Ns) > 0 {
-		return errorMsg(req, mdns.RcodeFormatError), 0, 512
+	// fail answers rcode, with an OPT when the query had a usable one
+	// (RFC 6891 section 7).
+	fail := func(rcode int) *mdns.Msg {
+		m := errorMsg(req, rcode)
+		if opt != nil && !bad {
+			m.SetEdns0(uint16(v.udpSize()), opt.Do())
+		}
+		return m
+	}
+	var qtype uint16
+	if len(req.Question) > 0 {
+		qtype = req.Question[0].Qtype
+	}
+	switch {
+	case bad:
+		return errorMsg(req, mdns.RcodeFormatError), qtype, limit
+	case opt != nil && opt.Version() != 0:
+		m := fail(mdns.RcodeBadVers)
+		m.Question = nil
+		return m, qtype, limit
+	case req.Opcode != mdns.OpcodeQuery:
+		return fail(mdns.RcodeNotImplemented), qtype, limit
+	case len(req.Question) != 1 || len(req.Answer) > 0 || len(req.Ns) > 0:
+		return fail(mdns.RcodeFormatError), qtype, limit
 	}
 	qq := req.Question[0]
-	limit := 512
-	opt, bad := requestOPT(req)
-	if bad {
-		return errorMsg(req, mdns.RcodeFormatError), qq.Qtype, limit
-	}
 	var fl flags
 	if opt != nil {
 		fl |= fEDNS
 		if opt.Do() {
 			fl |= fDO
 		}
-		limit = max(int(opt.UDPSize()), 512)
-		if opt.Version() != 0 {
-			m := errorMsg(req, mdns.RcodeBadVers)
-			m.Question = nil
-			m.SetEdns0(uint16(v.udpSize()), false)
-			return m, qq.Qtype, limit
-		}
 	}
 	switch {
 	case req.IsTsig() != nil:
-		return errorMsg(req, mdns.RcodeNotAuth), qq.Qtype, limit
+		return fail(mdns.RcodeNotAuth), qq.Qtype, limit
 	case qq.Qclass != mdns.ClassINET:
-		return errorMsg(req, mdns.RcodeRefused), qq.Qtype, limit
+		return fail(mdns.RcodeRefused), qq.Qtype, limit
 	case qq.Qtype == mdns.TypeAXFR || qq.Qtype == mdns.TypeIXFR || qq.Qtype >= mdns.TypeTKEY && qq.Qtype < mdns.TypeANY || qq.Qtype == mdns.TypeOPT:
-		return errorMsg(req, mdns.RcodeNotImplemented), qq.Qtype, limit
+		return fail(mdns.RcodeNotImplemented), qq.Qtype, limit
 	case v == nil:
-		return errorMsg(req, mdns.RcodeRefused), qq.Qtype, limit
+		return fail(mdns.RcodeRefused), qq.Qtype, limit
 	}
 	ecs := subnetOf(opt)
 	steerBy := client
 	if ecs != nil {
 		if !validSubnet(ecs) {
-			return errorMsg(req, mdns.RcodeFormatError), qq.Qtype, limit
+			return fail(mdns.RcodeFormatError), qq.Qtype, limit
 		}
 		a, _ := netip.AddrFromSlice(ecs.Address)
 		steerBy = a.Unmap()
@@ -102,7 +114,7 @@ func (s *Server) slowAnswer(v *view, req *mdns.Msg, client netip.Addr) (*mdns.Ms
 	}
 	m, err := v.message(res, mdns.Question{Name: qname, Qtype: qq.Qtype, Qclass: qq.Qclass}, fl, alt)
 	if err != nil {
-		return errorMsg(req, mdns.RcodeServerFailure), qq.Qtype, limit
+		return fail(mdns.RcodeServerFailure), qq.Qtype, limit
 	}
 	if res.steer != nil {
 		v.m.steered.WithLabelValues(res.steer.state).Inc()

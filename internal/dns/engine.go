@@ -2,7 +2,6 @@ package dns
 
 import (
 	"net/netip"
-	"time"
 
 	mdns "github.com/miekg/dns"
 )
@@ -76,7 +75,7 @@ func (s *Server) respond(w *worker, q []byte, client netip.Addr, tcp bool) (out 
 func (s *Server) finish(out []byte, qtype uint16, client netip.Addr, tcp bool) []byte {
 	if !tcp {
 		if r := s.rrl.Load(); r != nil {
-			switch r.check(client, responseClass(out), time.Now().UnixNano()) {
+			switch r.check(client, responseClass(out)) {
 			case rrlDrop:
 				s.m.rrl.WithLabelValues("drop").Inc()
 				return nil

@@ -77,6 +77,14 @@ func TestNodeServesZonesAndKeepsThemOnBadReload(t *testing.T) {
 		t.Fatalf("steered app: %v", r)
 	}
 
+	_, metrics, _ := leveetest.Get(t, n.AdminURL("/metrics"))
+	for _, want := range []string{`levee_dns_queries_total{qtype="A",rcode="NOERROR"} 2`, "levee_dns_response_bytes_count 2",
+		`levee_dns_steered_answers_total{state="primary"} 1`, "levee_dns_zones 1"} {
+		if !strings.Contains(metrics, want) {
+			t.Fatalf("no %q in /metrics", want)
+		}
+	}
+
 	validate := func(yaml string) (int, string) {
 		p := filepath.Join(dir, "check.yaml")
 		os.WriteFile(p, []byte(yaml), 0o600)

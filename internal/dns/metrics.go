@@ -1,6 +1,7 @@
 package dns
 
 import (
+	"strconv"
 	"sync/atomic"
 
 	mdns "github.com/miekg/dns"
@@ -97,7 +98,11 @@ func (m *metrics) Collect(ch chan<- prometheus.Metric) {
 		}
 		for rc := range m.queries[i] {
 			if n := m.queries[i][rc].Load(); n > 0 {
-				ch <- prometheus.MustNewConstMetric(m.queryDesc, prometheus.CounterValue, float64(n), qt, mdns.RcodeToString[rc])
+				name, ok := mdns.RcodeToString[rc]
+				if !ok {
+					name = strconv.Itoa(rc)
+				}
+				ch <- prometheus.MustNewConstMetric(m.queryDesc, prometheus.CounterValue, float64(n), qt, name)
 			}
 		}
 	}

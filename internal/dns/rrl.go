@@ -64,12 +64,17 @@ func newRRL(c *config.DNSRRL, evictions func()) *rrl {
 	return r
 }
 
-// check decides the fate of one response of class to client at now (ns).
-func (r *rrl) check(client netip.Addr, class uint8, now int64) rrlAction {
+// check decides the fate of one response of class to client, now.
+func (r *rrl) check(client netip.Addr, class uint8) rrlAction {
 	client = client.Unmap()
 	if !client.IsValid() || r.loopback && client.IsLoopback() || containsAddr(r.allow, client) {
 		return rrlSend
 	}
+	return r.limit(client, class, time.Now().UnixNano())
+}
+
+// limit applies the rate to a client that is not exempt, at now (ns).
+func (r *rrl) limit(client netip.Addr, class uint8, now int64) rrlAction {
 	key := r.prefixKey(client)
 	h := (key[0]*0x9E3779B97F4A7C15 ^ key[1]*0xC2B2AE3D27D4EB4F ^ uint64(class)*0x165667B19E3779F9)
 	h ^= h >> 29

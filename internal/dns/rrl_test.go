@@ -33,27 +33,27 @@ func TestRRLLimitsPerPrefixWithSlip(t *testing.T) {
 		if i%2 == 1 {
 			client = same
 		}
-		counts[r.check(client, 0, now)]++
+		counts[r.limit(client, 0, now)]++
 	}
 	// The burst is one second at 10/s: about 10 sent, the other 90 limited,
 	// every second one of those slipped as TC.
 	if counts[rrlSend] < 10 || counts[rrlSend] > 12 || counts[rrlSlip] < 40 || counts[rrlDrop] < 40 {
 		t.Fatalf("one prefix, 100 answers at once: %v", counts)
 	}
-	if r.check(netip.MustParseAddr("203.0.113.9"), 0, now) != rrlSend {
+	if r.limit(netip.MustParseAddr("203.0.113.9"), 0, now) != rrlSend {
 		t.Fatal("another prefix was limited")
 	}
-	if r.check(a, 1, now) != rrlSend {
+	if r.limit(a, 1, now) != rrlSend {
 		t.Fatal("another response class was limited")
 	}
-	if r.check(a, 0, now+int64(time.Second)) != rrlSend {
+	if r.limit(a, 0, now+int64(time.Second)) != rrlSend {
 		t.Fatal("still limited a second later")
 	}
 	for i := 0; i < 50; i++ {
-		if r.check(netip.MustParseAddr("198.51.100.3"), 0, now) != rrlSend {
+		if r.check(netip.MustParseAddr("198.51.100.3"), 0) != rrlSend {
 			t.Fatal("an allow-listed client was limited")
 		}
-		if r.check(netip.MustParseAddr("127.0.0.1"), 0, now) != rrlSend {
+		if r.check(netip.MustParseAddr("127.0.0.1"), 0) != rrlSend {
 			t.Fatal("loopback was limited while exempt")
 		}
 	}
@@ -65,7 +65,7 @@ func TestRRLTableBounded(t *testing.T) {
 	evicted := 0
 	r := newRRL(c, func() { evicted++ })
 	for i := 0; i < 1000; i++ {
-		r.check(netip.AddrFrom4([4]byte{10, byte(i >> 8), byte(i), 1}), 0, 0)
+		r.limit(netip.AddrFrom4([4]byte{10, byte(i >> 8), byte(i), 1}), 0, 0)
 	}
 	if len(r.entries) != 4 || evicted == 0 {
 		t.Fatalf("table %d entries, %d evictions", len(r.entries), evicted)

@@ -8,6 +8,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	mdns "github.com/miekg/dns"
 
@@ -157,5 +158,20 @@ func TestDelvValidates(t *testing.T) {
 		if err != nil || !strings.Contains(string(out), q.want) {
 			t.Fatalf("delv %s %s: %v\n%s", q.name, q.typ, err, out)
 		}
+	}
+}
+
+func TestSignedViewRenewedBeforeSignaturesAge(t *testing.T) {
+	yaml := strings.Replace(baseYAML, "      file: testdata/example.com.zone\n",
+		"      file: testdata/example.com.zone\n      dnssec: {key_file: "+filepath.Join(t.TempDir(), "K")+"}\n", 1)
+	s, _ := startYAML(t, yaml, nil)
+	if !s.polling {
+		t.Fatal("a signed zone without steered names has no renewal poller")
+	}
+	old := s.view.Load()
+	old.built = old.built.Add(-viewMaxAge - time.Minute)
+	s.Refresh()
+	if s.view.Load() == old {
+		t.Fatal("a view older than viewMaxAge was not rebuilt")
 	}
 }

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"fmt"
 	"net"
+	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
@@ -196,4 +197,78 @@ func queryNet(t *testing.T, network, addr, name string, qtype uint16) *mdns.Msg 
 		t.Fatal(err)
 	}
 	return r
+}
+
+// TestNodeSteersByRealHealth takes a pool's primary origin down for real
+// and expects the answers to move to the backup pool within the health
+// checker's interval, then come back. It needs the health capability
+// (app.Node.HealthState reporting known states); without it, it skips.
+func TestNodeSteersByRealHealth(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.2:0")
+	if err != nil {
+		t.Skipf("127.0.0.2 not usable: %v", err)
+	}
+	primary := "http://" + ln.Addr().String()
+	srv := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { w.Write([]byte("ok")) })}
+	go srv.Serve(ln)
+	defer srv.Close()
+	backup := leveetest.NewOrigin(t, leveetest.Text("backup"))
+	dir := t.TempDir()
+	zf := filepath.Join(dir, "example.com.zone")
+	os.WriteFile(zf, []byte(zoneV1), 0o600)
+	n := leveetest.Start(t, fmt.Sprintf(`
+listeners: [{listen: "127.0.0.1:0"}]
+pools:
+  - {name: web, origins: [{url: %q}]}
+  - {name: backup, origins: [{url: %q}]}
+sites: [{name: s, hosts: ["*"], routes: [{pools: [web, backup]}]}]
+dns:
+  listen: ["127.0.0.1:0"]
+  health_poll: 50ms
+  restore_after: 200ms
+  zones:
+    - origin: example.com.
+      file: %s
+      steer: [{name: app, pool: web, fallback_pool: backup}]
+`, primary, backup.URL, zf))
+	addr := dnsAddr(t, n)
+	answer := func() string {
+		r := query(t, addr, "app.example.com.", mdns.TypeA)
+		if len(r.Answer) != 1 {
+			t.Fatalf("steered answer: %v", r)
+		}
+		return r.Answer[0].(*mdns.A).A.String()
+	}
+	if got := answer(); got != "127.0.0.2" {
+		t.Fatalf("healthy primary: %s", got)
+	}
+	// A real checker reports the healthy primary as known soon after boot.
+	for start := time.Now(); ; time.Sleep(50 * time.Millisecond) {
+		if _, known := n.HealthState("web", primary); known {
+			break
+		}
+		if time.Since(start) > 3*time.Second {
+			t.Skip("no health checker reports origin state in this build (app.Node.HealthState is the stub)")
+		}
+	}
+	srv.Close()
+	waitAnswer := func(want, step string) {
+		t.Helper()
+		deadline := time.Now().Add(30 * time.Second)
+		for got := answer(); got != want; got = answer() {
+			if time.Now().After(deadline) {
+				t.Fatalf("%s: still answering %s, want %s", step, got, want)
+			}
+			time.Sleep(50 * time.Millisecond)
+		}
+	}
+	waitAnswer("127.0.0.1", "primary down")
+	ln, err = net.Listen("tcp", strings.TrimPrefix(primary, "http://"))
+	if err != nil {
+		t.Fatalf("cannot bring the primary back: %v", err)
+	}
+	srv = &http.Server{Handler: srv.Handler}
+	go srv.Serve(ln)
+	defer srv.Close()
+	waitAnswer("127.0.0.2", "primary back")
 }

@@ -113,7 +113,9 @@ func (s *Server) Apply(c *config.Config, zs *Zones) {
 	s.m.zones.Set(float64(len(zs.zones)))
 	s.sockets = c.DNS.UDPSockets
 	s.reconcileLocked(c.DNS.Listen)
-	if len(zs.members) > 0 && !s.polling {
+	// Steered names need health; signed zones need their packed answers
+	// (and so signatures) renewed before the signatures expire.
+	if (len(zs.members) > 0 || zs.signed()) && !s.polling {
 		s.polling = true
 		s.wall.Go("dns-health", s.pollHealth)
 	}
@@ -135,7 +137,8 @@ func (s *Server) refreshLocked(force bool) {
 }
 
 // pollHealth re-reads health every poll interval until Stop. It runs from
-// the first config with a steered name, never lazily on a query.
+// the first config with a steered name or a signed zone, never lazily on
+// a query.
 func (s *Server) pollHealth() {
 	for {
 		s.mu.Lock()

@@ -91,6 +91,16 @@ func buildZone(zc *config.DNSZone, maxRecords int, pools map[string]*config.Pool
 	return z, nil
 }
 
+// signed reports whether any zone is signed.
+func (zs *Zones) signed() bool {
+	for _, z := range zs.zones {
+		if z.signer != nil {
+			return true
+		}
+	}
+	return false
+}
+
 // findName returns the zone that holds name (lowercase presentation form):
 // the one with the longest matching origin.
 func (zs *Zones) findName(name string) *Zone {

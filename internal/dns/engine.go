@@ -149,7 +149,7 @@ func (s *Server) miss(v *view, w *worker, p *query, client netip.Addr) *tmpl {
 // generic returns the name-independent template of kind 'N' (NXDOMAIN in
 // zone z) or 'R' (REFUSED), building it once per view and flags.
 func (s *Server) generic(v *view, w *worker, kind byte, z *Zone, p *query) *tmpl {
-	w.gkey = append(w.gkey[:0], 0, kind)
+	w.gkey = append(w.gkey[:0], 0xFF, kind) // 0xFF starts no name: no clash with a name's key
 	if z != nil {
 		w.gkey = append(w.gkey, z.wire...)
 	}

@@ -141,3 +141,5 @@ func (s *Server) notify(z *Zone, addr string) {
 	}
 	s.m.notify.WithLabelValues("error").Inc()
 }
+
+var _ mdns.Handler = (*tcpHandler)(nil)

@@ -36,6 +36,12 @@ type batchConn struct {
 	oiovs [batch]unix.Iovec
 	omsgs [batch]mmsghdr
 	outs  [batch][]byte
+
+	// The system call closures are made once: a closure passed to
+	// RawConn.Read escapes, and would cost allocations per batch.
+	readFn, writeFn func(fd uintptr) bool
+	n, sent, todo   int
+	err             error
 }
 
 func newBatchConn() *batchConn {
@@ -46,6 +52,30 @@ func newBatchConn() *batchConn {
 		b.msgs[i].hdr.Iovlen = 1
 		b.msgs[i].hdr.Name = (*byte)(unsafe.Pointer(&b.names[i]))
 		b.outs[i] = make([]byte, 0, 65535)
+	}
+	b.readFn = func(fd uintptr) bool {
+		r, _, errno := unix.Syscall6(unix.SYS_RECVMMSG, fd, uintptr(unsafe.Pointer(&b.msgs[0])), batch, unix.MSG_DONTWAIT, 0, 0)
+		switch errno {
+		case 0:
+			b.n = int(r)
+		case unix.EAGAIN, unix.EINTR:
+			return false
+		default:
+			b.err = errno
+		}
+		return true
+	}
+	b.writeFn = func(fd uintptr) bool {
+		r, _, errno := unix.Syscall6(unix.SYS_SENDMMSG, fd, uintptr(unsafe.Pointer(&b.omsgs[b.sent])), uintptr(b.todo-b.sent), unix.MSG_DONTWAIT, 0, 0)
+		switch errno {
+		case 0:
+			b.sent += int(r)
+		case unix.EAGAIN, unix.EINTR:
+			return false
+		default:
+			b.sent++ // skip the datagram that failed
+		}
+		return true
 	}
 	return b
 }
@@ -100,43 +130,19 @@ func (b *batchConn) read(rc syscall.RawConn) (int, error) {
 		b.msgs[i].hdr.Namelen = uint32(unsafe.Sizeof(b.names[i]))
 		b.msgs[i].hdr.Flags = 0
 	}
-	var n int
-	var serr error
-	err := rc.Read(func(fd uintptr) bool {
-		r, _, errno := unix.Syscall6(unix.SYS_RECVMMSG, fd, uintptr(unsafe.Pointer(&b.msgs[0])), batch, unix.MSG_DONTWAIT, 0, 0)
-		switch errno {
-		case 0:
-			n = int(r)
-		case unix.EAGAIN, unix.EINTR:
-			return false
-		default:
-			serr = errno
-		}
-		return true
-	})
-	if err != nil {
+	b.n, b.err = 0, nil
+	if err := rc.Read(b.readFn); err != nil {
 		return 0, err
 	}
-	return n, serr
+	return b.n, b.err
 }
 
 // write sends the first n prepared answers; a send that fails (an
 // unreachable client) is skipped, as a lost datagram would be.
 func (b *batchConn) write(rc syscall.RawConn, n int) {
-	for sent := 0; sent < n; {
-		err := rc.Write(func(fd uintptr) bool {
-			r, _, errno := unix.Syscall6(unix.SYS_SENDMMSG, fd, uintptr(unsafe.Pointer(&b.omsgs[sent])), uintptr(n-sent), unix.MSG_DONTWAIT, 0, 0)
-			switch errno {
-			case 0:
-				sent += int(r)
-			case unix.EAGAIN, unix.EINTR:
-				return false
-			default:
-				sent++ // skip the datagram that failed
-			}
-			return true
-		})
-		if err != nil {
+	b.sent, b.todo = 0, n
+	for b.sent < b.todo {
+		if err := rc.Write(b.writeFn); err != nil {
 			return
 		}
 	}

@@ -2,6 +2,7 @@ package dns
 
 import (
 	"net/netip"
+	"strings"
 	"testing"
 
 	mdns "github.com/miekg/dns"
@@ -56,6 +57,21 @@ func FuzzRespond(f *testing.F) {
 			if !tcp && len(out) > 4096 {
 				t.Fatalf("UDP answer of %d bytes", len(out))
 			}
+		}
+	})
+}
+
+// FuzzParseZone feeds arbitrary zone text to the zone gate: it must return
+// a zone or an error, never panic, and never hold more records than the
+// bound.
+func FuzzParseZone(f *testing.F) {
+	f.Add("@ 3600 IN SOA ns1 h 1 2 3 4 5\n@ IN NS ns1\nwww IN A 192.0.2.1\n*.w IN CNAME www\n")
+	f.Add("$ORIGIN example.com.\n@ SOA a b 1 2 3 4 5\n@ NS a\n$GENERATE 1-50 h$ A 10.0.0.$\n")
+	f.Add("@ IN NS ns1\nx IN TXT \"a\" \"b\"\nsub IN NS ns.sub\nns.sub IN AAAA ::1\n")
+	f.Fuzz(func(t *testing.T, text string) {
+		z, err := parseZone("example.com.", []zoneSource{{name: "fuzz", r: strings.NewReader(text)}}, 20)
+		if err == nil && z.Records > 20 {
+			t.Fatalf("%d records past the bound of 20", z.Records)
 		}
 	})
 }

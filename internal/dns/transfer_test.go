@@ -2,6 +2,7 @@ package dns
 
 import (
 	"fmt"
+	"os/exec"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -85,6 +86,14 @@ func TestAXFRAndNotify(t *testing.T) {
 	}
 	if got, want := len(rrs), s.view.Load().zones.byName["example.com."].Records+1; got != want {
 		t.Fatalf("AXFR: %d records, want %d", got, want)
+	}
+
+	if _, err := exec.LookPath("dig"); err == nil {
+		host, port, _ := strings.Cut(addr, ":")
+		out, err := exec.Command("dig", "@"+host, "-p", port, "example.com.", "AXFR").CombinedOutput()
+		if err != nil || !strings.Contains(string(out), fmt.Sprintf("XFR size: %d records", len(rrs))) {
+			t.Fatalf("dig AXFR: %v\n%s", err, out)
+		}
 	}
 
 	m.SetAxfr("other.test.")

@@ -201,8 +201,9 @@ func queryNet(t *testing.T, network, addr, name string, qtype uint16) *mdns.Msg 
 
 // TestNodeSteersByRealHealth takes a pool's primary origin down for real
 // and expects the answers to move to the backup pool within the health
-// checker's interval, then come back. It needs the health capability
-// (app.Node.HealthState reporting known states); without it, it skips.
+// checker's interval, then come back, no sooner than the damping allows.
+// Health comes from the node's own active checks through
+// app.Node.HealthState, as the proxy's does.
 func TestNodeSteersByRealHealth(t *testing.T) {
 	ln, err := net.Listen("tcp", "127.0.0.2:0")
 	if err != nil {
@@ -219,8 +220,8 @@ func TestNodeSteersByRealHealth(t *testing.T) {
 	n := leveetest.Start(t, fmt.Sprintf(`
 listeners: [{listen: "127.0.0.1:0"}]
 pools:
-  - {name: web, origins: [{url: %q}]}
-  - {name: backup, origins: [{url: %q}]}
+  - {name: web, origins: [{url: %q}], health: {active: {interval: 100ms, timeout: 90ms, rise: 1, fall: 1}, damping: 1s}}
+  - {name: backup, origins: [{url: %q}], health: {active: {interval: 100ms, timeout: 90ms, rise: 1, fall: 1}, damping: 1s}}
 sites: [{name: s, hosts: ["*"], routes: [{pools: [web, backup]}]}]
 dns:
   listen: ["127.0.0.1:0"]
@@ -247,8 +248,8 @@ dns:
 		if _, known := n.HealthState("web", primary); known {
 			break
 		}
-		if time.Since(start) > 3*time.Second {
-			t.Skip("no health checker reports origin state in this build (app.Node.HealthState is the stub)")
+		if time.Since(start) > 5*time.Second {
+			t.Fatal("the health checker reports nothing of the primary after 5s")
 		}
 	}
 	srv.Close()
@@ -268,7 +269,11 @@ dns:
 		t.Fatalf("cannot bring the primary back: %v", err)
 	}
 	srv = &http.Server{Handler: srv.Handler}
+	back := time.Now()
 	go srv.Serve(ln)
 	defer srv.Close()
 	waitAnswer("127.0.0.2", "primary back")
+	if d := time.Since(back); d < 200*time.Millisecond {
+		t.Fatalf("primary back in answers after %v, before restore_after (200ms)", d)
+	}
 }

@@ -99,6 +99,9 @@ func (s *Server) Apply(c *config.Config, zs *Zones) {
 	}
 	old := s.zones
 	s.zones = zs
+	for _, w := range zs.warnings {
+		s.log.Warn(w)
+	}
 	s.poll = c.DNS.HealthPoll.D()
 	s.tracker.restoreAfter = c.DNS.RestoreAfter.D()
 	s.rrl.Store(newRRL(&c.DNS.RRL, s.m.rrlEvict.Inc))

@@ -51,6 +51,11 @@ func TestZoneFileOverBoundAndSteerClash(t *testing.T) {
 	if _, err := Build(c); err == nil || !strings.Contains(err.Error(), "already has A") {
 		t.Fatalf("steer on a name with A records: %v", err)
 	}
+	c = loadConfig(t, baseYAML+"      steer: [{name: app, pool: web}]\n")
+	zs, err := Build(c)
+	if err != nil || len(zs.warnings) != 1 || !strings.Contains(zs.warnings[0], "no health.active checks") {
+		t.Fatalf("steered pool without active checks: %v %q", err, zs.warnings)
+	}
 	dir := t.TempDir()
 	bad := filepath.Join(dir, "bad.zone")
 	os.WriteFile(bad, []byte("@ 3600 IN SOA ns1 h 1 2 3 4 5\n@ IN NS ns1\nwww IN A not-an-address\n"), 0o600)

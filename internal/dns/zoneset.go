@@ -19,6 +19,8 @@ type Zones struct {
 	zones   []*Zone
 	members []*member // every member of every steered name
 	udpSize int
+	// warnings are logged when the zones are applied.
+	warnings []string
 }
 
 // Build parses and checks every zone of c's dns: section (files, inline
@@ -74,6 +76,10 @@ func buildZone(zc *config.DNSZone, maxRecords int, pools map[string]*config.Pool
 		}
 		n.steer = s
 		for _, p := range s.pools() {
+			if pc := pools[p.name]; pc != nil && (pc.Health == nil || pc.Health.Active == nil) {
+				zs.warnings = append(zs.warnings, fmt.Sprintf("dns.zones %s: steered name %s uses pool %s, which has no health.active checks: "+
+					"only proxied traffic (passive checks) can mark its origins down", z.Origin, s.owner, p.name))
+			}
 			for k := range p.members {
 				zs.members = append(zs.members, &p.members[k])
 			}

@@ -1,14 +1,51 @@
 package app
 
-import "levee/internal/pipeline"
+import (
+	"net"
 
-// dnsCap is the dns capability's node-level state.
-type dnsCap struct{ n *Node }
+	"levee/internal/dns"
+	"levee/internal/pipeline"
+)
 
-func newDNS(n *Node) capability { return &dnsCap{n: n} }
-
-func (c *dnsCap) stage(g *generation) (map[string]pipeline.Phase, func(), error) {
-	return nil, nil, nil
+// dnsCap is the dns capability: one DNS server per node, kept across
+// reloads. A config's zones are built (parsed, bounded, keys loaded) when
+// the generation is staged, so a bad zone rejects the whole config and the
+// old zones keep answering; they are swapped in by the commit.
+type dnsCap struct {
+	n   *Node
+	srv *dns.Server
 }
 
-func (c *dnsCap) stop() {}
+func newDNS(n *Node) capability {
+	return &dnsCap{n: n, srv: dns.New(dns.Options{Log: n.log, Wall: n.wall, Health: n, Registry: n.metrics.Registry})}
+}
+
+func (c *dnsCap) stage(g *generation) (map[string]pipeline.Phase, func(), error) {
+	zs, err := dns.Build(g.cfg)
+	if err != nil {
+		return nil, nil, err
+	}
+	cfg := g.cfg
+	return nil, func() { c.srv.Apply(cfg, zs) }, nil
+}
+
+func (c *dnsCap) stop() { c.srv.Stop() }
+
+// DNS returns the node's DNS server (tests, status).
+func (n *Node) DNS() *dns.Server {
+	for _, c := range n.caps {
+		if d, ok := c.(*dnsCap); ok {
+			return d.srv
+		}
+	}
+	return nil
+}
+
+// DNSAddrs returns the bound address of each DNS address, keyed as
+// configured.
+func (n *Node) DNSAddrs() map[string]net.Addr {
+	if d := n.DNS(); d != nil {
+		return d.Addrs()
+	}
+	return nil
+}

@@ -35,12 +35,13 @@ func New(log *slog.Logger, reg prometheus.Registerer) *Wall {
 // Record logs and counts a recovered panic value. It is for walls that must
 // answer something themselves (an HTTP 500, a DNS SERVFAIL) after recovering.
 func (w *Wall) Record(where string, v any, attrs ...slog.Attr) {
-	w.panics.WithLabelValues(where).Inc()
 	args := []any{"where", where, "panic", fmt.Sprint(v), "stack", string(debug.Stack())}
 	for _, a := range attrs {
 		args = append(args, a)
 	}
 	w.log.Error("panic recovered", args...)
+	// Counted after logging, so a count always has its log line.
+	w.panics.WithLabelValues(where).Inc()
 }
 
 // Count returns how many panics were recorded for where; for tests and status.

@@ -4,6 +4,7 @@ import (
 	"context"
 	"net"
 	"net/http"
+	"time"
 
 	"levee/internal/config"
 	"levee/internal/pipeline"
@@ -28,7 +29,11 @@ func newShield(n *Node) capability {
 	for pattern, h := range st.AdminHandlers() {
 		n.adminExtra[pattern] = h
 	}
+	if err := st.LoadRooms(n.opts.DataDir); err != nil {
+		n.log.Error("shield: waiting rooms start empty (with their start-up hold)", "err", err)
+	}
 	n.wall.Go("shield-overload", func() { st.RunOverload(n.stopped) })
+	n.wall.Go("shield-rooms", func() { st.RunSnapshots(n.opts.DataDir, 5*time.Second, n.stopped) })
 	return &shieldCap{n: n, st: st}
 }
 
@@ -50,7 +55,11 @@ func (c *shieldCap) stage(g *generation) (map[string]pipeline.Phase, func(), err
 	return map[string]pipeline.Phase{"shield": sh.Phase()}, sh.Commit, nil
 }
 
-func (c *shieldCap) stop() {}
+func (c *shieldCap) stop() {
+	if err := c.st.SaveRooms(c.n.opts.DataDir); err != nil {
+		c.n.log.Warn("shield: cannot save waiting rooms", "err", err)
+	}
+}
 
 // firstPools maps each route's name to the name of the pool it uses first,
 // as buildTable names them.

@@ -61,6 +61,7 @@ type State struct {
 	tables   map[string]*Table   // by rule name
 	limiters map[string]*Limiter // by pool name
 	rooms    map[string]*Room    // by route name
+	snaps    map[string]roomSnap // from the previous run, used once
 	overload atomic.Pointer[overloadCfg]
 
 	// PanicHook, when set (tests only), is called at the start of each
@@ -175,6 +176,10 @@ func (st *State) room(name string, cfg RoomConfig) *Room {
 	r := st.rooms[name]
 	if r == nil {
 		r = NewRoom(cfg, st.start)
+		if snap, ok := st.snaps[name]; ok {
+			r.restore(snap, st.start)
+			delete(st.snaps, name)
+		}
 		st.rooms[name] = r
 	} else {
 		r.SetConfig(cfg)

@@ -29,17 +29,20 @@ type Limiter struct {
 	mu      sync.Mutex
 	cur     float64
 	minRTT  float64 // ns
+	winMin  float64 // lowest sample of the window
 	sum     float64
 	samples int
 }
 
 // Limiter tuning: tolerance is how far latency may rise over its minimum
 // before the limit shrinks; queue the headroom added each window; drift
-// lets minRTT rise slowly, so a permanently slower origin is relearned.
+// moves minRTT a little towards each window's mean, so an origin that got
+// slower for good is relearned over about ten thousand windows, while an
+// overload of a few minutes does not teach the limiter that slow is normal.
 const (
-	limitTolerance = 1.5
+	limitTolerance = 1.3
 	limitQueue     = 2
-	minRTTDrift    = 1.01
+	minRTTDrift    = 1e-4
 )
 
 // NewLimiter returns a limiter starting at initial.
@@ -85,16 +88,19 @@ func (l *Limiter) Release(rtt time.Duration, ok bool) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	l.sum += float64(rtt)
+	if l.samples == 0 || float64(rtt) < l.winMin {
+		l.winMin = float64(rtt)
+	}
 	l.samples++
 	if l.samples < max(16, int(l.cur)) {
 		return
 	}
 	mean := l.sum / float64(l.samples)
 	l.sum, l.samples = 0, 0
-	if l.minRTT == 0 || mean < l.minRTT {
-		l.minRTT = mean
+	if l.minRTT == 0 || l.winMin < l.minRTT {
+		l.minRTT = l.winMin
 	} else {
-		l.minRTT *= minRTTDrift
+		l.minRTT += (mean - l.minRTT) * minRTTDrift
 	}
 	grad := math.Max(0.5, math.Min(1, limitTolerance*l.minRTT/mean))
 	next := l.cur*grad + limitQueue

@@ -21,12 +21,19 @@ var errTooSlow = errors.New("transfer below the minimum rate")
 // aborts the connection.
 func (s *Shield) serveMinRate(w http.ResponseWriter, r *http.Request, next pipeline.Handler, q *req) error {
 	rc := http.NewResponseController(w)
+	var sb *slowBody
 	if r.Body != nil && r.Body != http.NoBody {
-		deadline := q.now.Add(s.readBody)
-		r.Body = &slowBody{ReadCloser: r.Body, rc: rc, s: s, start: q.now, end: deadline}
+		sb = &slowBody{ReadCloser: r.Body, rc: rc, s: s, start: q.now, end: q.now.Add(s.readBody)}
+		r.Body = sb
 	}
 	sw := &slowWriter{ResponseWriter: w, rc: rc, s: s}
 	err := s.proceed(sw, r, next, q)
+	if sb != nil && sb.cut {
+		// Whatever the origin made of a truncated body, the client that
+		// trickled it loses the connection.
+		q.ex.ClientGone = true
+		panic(http.ErrAbortHandler)
+	}
 	if sw.cut {
 		s.st.m.MinRateCuts.WithLabelValues("response").Inc()
 		q.ex.ClientGone = true
@@ -41,6 +48,7 @@ type slowBody struct {
 	s          *Shield
 	start, end time.Time
 	n          int64
+	cut        bool
 }
 
 func (b *slowBody) Read(p []byte) (int, error) {
@@ -48,7 +56,12 @@ func (b *slowBody) Read(p []byte) (int, error) {
 	_ = b.rc.SetReadDeadline(minTime(now.Add(b.s.window), b.end))
 	n, err := b.ReadCloser.Read(p)
 	b.n += int64(n)
+	if err != nil && errors.Is(err, os.ErrDeadlineExceeded) {
+		b.cut = true
+		b.s.st.m.MinRateCuts.WithLabelValues("request").Inc()
+	}
 	if err == nil && b.s.tooSlow(b.n, time.Since(b.start)) {
+		b.cut = true
 		b.s.st.m.MinRateCuts.WithLabelValues("request").Inc()
 		return n, pipeline.Errorf(pipeline.SourceClient, http.StatusRequestTimeout, "too_slow", "request body too slow", errTooSlow)
 	}

@@ -6,7 +6,6 @@ import (
 	"time"
 )
 
-
 // TestAdmissionAtThreeTimesCapacity drives a limiter with three times what
 // a simulated origin (8 in flight, 5 ms each: 1,600 req/s) can take, and
 // checks the numbers on the model: goodput at least 90% of the

@@ -230,20 +230,31 @@ func percentile(ds []time.Duration, p float64) time.Duration {
 	return ds[min(len(ds)-1, int(float64(len(ds))*p))]
 }
 
-// legit sends n requests at the given interval and returns the successes
-// and latencies.
+// legit sends n requests, a new one every interval (at most 4 at once),
+// and returns the successes and latencies.
 func legit(c *http.Client, url string, n int, every time.Duration) (ok int, lat []time.Duration) {
 	tick := time.NewTicker(every)
 	defer tick.Stop()
+	var mu sync.Mutex
+	var wg sync.WaitGroup
+	sem := make(chan struct{}, 4)
 	for i := 0; i < n; i++ {
 		<-tick.C
-		start := time.Now()
-		code, _, _, err := get(c, url)
-		lat = append(lat, time.Since(start))
-		if err == nil && code == 200 {
-			ok++
-		}
+		sem <- struct{}{}
+		wg.Add(1)
+		go func() {
+			defer func() { <-sem; wg.Done() }()
+			start := time.Now()
+			code, _, _, err := get(c, url)
+			mu.Lock()
+			defer mu.Unlock()
+			lat = append(lat, time.Since(start))
+			if err == nil && code == 200 {
+				ok++
+			}
+		}()
 	}
+	wg.Wait()
 	return ok, lat
 }
 
@@ -260,14 +271,19 @@ shield:
   connections: {max_per_ip: 64}
 `))
 	url := n.URL("/dyn")
-	lc := clientFrom("127.0.0.9", 2)
-	_, base := legit(lc, url, 200, 5*time.Millisecond)
+	attackers := 8 // loops per attacking address
+	if raceOn {
+		attackers = 2
+	}
+	lc := clientFrom("127.0.0.9", 4)
+	// The legitimate client sends 80 req/s, under the per-IP limit.
+	_, base := legit(lc, url, 100, 12500*time.Microsecond)
 	ctx, cancel := context.WithCancel(context.Background())
 	var wg sync.WaitGroup
 	var attack, limited atomic.Int64
 	for a := 2; a <= 5; a++ {
 		c := clientFrom(fmt.Sprintf("127.0.0.%d", a), 8)
-		for i := 0; i < 8; i++ {
+		for i := 0; i < attackers; i++ {
 			wg.Add(1)
 			go func() {
 				defer wg.Done()
@@ -282,7 +298,7 @@ shield:
 		}
 	}
 	time.Sleep(300 * time.Millisecond)
-	ok, lat := legit(lc, url, 1000, 5*time.Millisecond)
+	ok, lat := legit(lc, url, 1000, 12500*time.Microsecond)
 	cancel()
 	wg.Wait()
 	rate := float64(ok) / 1000
@@ -293,5 +309,69 @@ shield:
 	}
 	if limited.Load() == 0 {
 		t.Fatal("the attackers were never limited")
+	}
+}
+
+// At 3x origin capacity the admission limit sheds the excess at once with
+// 503 + Retry-After, keeps goodput near the origin's maximum and keeps
+// the origin's queue short. Bounds are generous: this machine is shared.
+func TestAdmissionSheds(t *testing.T) {
+	if testing.Short() {
+		t.Skip("load test")
+	}
+	const latency, inflight = 20 * time.Millisecond, 4 // 200 req/s
+	o := newSmallOrigin(t, latency, inflight)
+	n := leveetest.Start(t, nodeYAML(o.URL, `
+shield:
+  admission: {enabled: true, initial_limit: 8, min_limit: 2, keep: {paths: [/healthz]}}
+`))
+	url := n.URL("/dyn")
+	c := clientFrom("127.0.0.1", 64)
+	_, base := legit(c, url, 50, 25*time.Millisecond)
+	var mu sync.Mutex
+	var okLat, shedLat []time.Duration
+	badShed := 0
+	var wg sync.WaitGroup
+	const dur = 4 * time.Second
+	tick := time.NewTicker(time.Second / 600) // 3x the origin's 200/s
+	start := time.Now()
+	for time.Since(start) < dur {
+		<-tick.C
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			t0 := time.Now()
+			code, h, _, err := get(c, url)
+			d := time.Since(t0)
+			mu.Lock()
+			defer mu.Unlock()
+			switch {
+			case err == nil && code == 200:
+				okLat = append(okLat, d)
+			case err == nil && code == 503:
+				shedLat = append(shedLat, d)
+				if h.Get("Retry-After") == "" {
+					badShed++
+				}
+			}
+		}()
+	}
+	tick.Stop()
+	wg.Wait()
+	goodput := float64(len(okLat)) / dur.Seconds()
+	maxRate := float64(inflight) / latency.Seconds()
+	t.Logf("goodput %.0f/s of the origin's %.0f/s (%.0f%%); %d shed, shed p99 %v; admitted p99 %v vs unloaded p99 %v; origin held at most %d",
+		goodput, maxRate, 100*goodput/maxRate, len(shedLat), percentile(shedLat, .99), percentile(okLat, .99), percentile(base, .99), o.maxHeld.Load())
+	if len(shedLat) == 0 || badShed > 0 {
+		t.Fatalf("%d shed, %d of them without Retry-After", len(shedLat), badShed)
+	}
+	if goodput < 0.6*maxRate {
+		t.Errorf("goodput %.0f/s, under 60%% of the origin's %.0f/s", goodput, maxRate)
+	}
+	if p := percentile(shedLat, .5); p > 100*time.Millisecond {
+		t.Errorf("median shed answer took %v: shedding must be fast", p)
+	}
+	if code, _, _, err := get(c, n.URL("/healthz")); err != nil || code != 200 {
+		t.Errorf("keep path: %d %v", code, err)
 	}
 }

@@ -150,12 +150,12 @@ func (r *Room) find(arrival int64, id string) int {
 // admit moves the head of the queue to admitting, as far as free capacity
 // and the admission rate allow. r.mu is held.
 func (r *Room) admit(ns int64) {
-	if ns < r.holdUntil {
-		r.lastFill = ns
-		return
-	}
 	rate := float64(r.cfg.AdmitPerMinute) / float64(time.Minute)
 	burst := math.Max(1, float64(r.cfg.AdmitPerMinute)*float64(r.cfg.Refresh)/float64(time.Minute))
+	if ns < r.holdUntil {
+		r.tokens, r.lastFill = burst, ns // a refresh's worth goes in when the hold ends
+		return
+	}
 	r.tokens = math.Min(burst, r.tokens+float64(ns-r.lastFill)*rate)
 	r.lastFill = ns
 	free := r.cfg.Capacity - len(r.active) - len(r.admitting)

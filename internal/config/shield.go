@@ -133,7 +133,7 @@ func ParseRate(s string) (Rate, error) {
 		return Rate{}, fmt.Errorf("bad rate %q: want N/s, N/m or N/h", s)
 	}
 	n, err := strconv.ParseFloat(strings.TrimSpace(num), 64)
-	if err != nil || n <= 0 || n > 1e9 {
+	if err != nil || !(n > 0 && n <= 1e9) {
 		return Rate{}, fmt.Errorf("bad rate %q: N must be a number above 0 and at most 1e9", s)
 	}
 	per := map[string]time.Duration{"s": time.Second, "sec": time.Second, "m": time.Minute, "min": time.Minute,

@@ -118,7 +118,11 @@ func validateLists(l *errorList, ls *ShieldLists) {
 	if ls.MaxBytes < 1 || ls.MaxBytes > 256<<20 {
 		l.add("shield.lists.max_bytes", "must be 1 to 256MiB")
 	}
-	for name, list := range map[string][]string{"allow": ls.Allow, "deny": ls.Deny} {
+	for _, nl := range []struct {
+		name string
+		list []string
+	}{{"allow", ls.Allow}, {"deny", ls.Deny}} {
+		name, list := nl.name, nl.list
 		if len(list) > ls.MaxEntries {
 			l.add("shield.lists."+name, "%d entries, over the limit of %d", len(list), ls.MaxEntries)
 			continue

@@ -77,6 +77,9 @@ var defaultFailOpen = [numKills]bool{KillOverload: true, KillLists: false, KillR
 // the name of their first pool.
 func Build(c *config.Config, st *State, trust *pipeline.Trust, pools map[string]string) (*Shield, error) {
 	sc := &c.Shield
+	if trust == nil {
+		trust = &pipeline.Trust{}
+	}
 	s := &Shield{st: st, seed: maphash.MakeSeed(), limiters: map[string]*Limiter{}, rooms: map[string]*roomRef{},
 		minRate: float64(sc.MinRate), window: sc.MinRateWindow.D(), readBody: c.Timeouts.ReadBody.D(),
 		factor: sc.AttackFactor, attack: sc.UnderAttack, admission: sc.Admission.Enabled}
@@ -154,11 +157,21 @@ func compileRule(rc *config.ShieldRule, st *State, maxKeys int, factor float64) 
 		r.methods = append(r.methods, strings.ToUpper(m))
 	}
 	ps := rc.Rate.PerSecond()
-	r.interval = int64(float64(time.Second) / ps)
-	r.tau = r.interval * int64(rc.Burst)
-	r.strictInterval = int64(float64(time.Second) / (ps * factor))
-	r.strictTau = r.strictInterval * int64(max(1, int(float64(rc.Burst)*factor)))
+	r.interval = clampNS(float64(time.Second) / ps)
+	r.tau = clampNS(float64(r.interval) * float64(rc.Burst))
+	r.strictInterval = clampNS(float64(time.Second) / (ps * factor))
+	r.strictTau = clampNS(float64(r.strictInterval) * math.Max(1, math.Floor(float64(rc.Burst)*factor)))
 	return r
+}
+
+// clampNS keeps GCRA arithmetic far from int64 overflow: 2^60 ns is over
+// 36 years, so a clamped rate is "practically never".
+func clampNS(v float64) int64 {
+	const limit = 1 << 60
+	if !(v < limit) {
+		return limit
+	}
+	return max(1, int64(v))
 }
 
 func setOf(xs []string) map[string]bool {

@@ -271,3 +271,74 @@ limits: {max_header_bytes: 16KiB}
 }
 
 var _ = http.StatusOK
+
+// A well-behaved HTTP/2 client making many quick requests on one
+// connection is not mistaken for a rapid-reset attacker.
+func TestH2LegitClientNotCut(t *testing.T) {
+	o := newSmallOrigin(t, 0, 100)
+	n := leveetest.Start(t, nodeYAML(o.URL, `
+shield:
+  h2_max_resets_per_second: 5
+`))
+	var p http.Protocols
+	p.SetUnencryptedHTTP2(true)
+	c := &http.Client{Timeout: 5 * time.Second, Transport: &http.Transport{Protocols: &p}}
+	var wg sync.WaitGroup
+	errs := make(chan error, 8)
+	for g := 0; g < 8; g++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := 0; i < 100; i++ {
+				res, err := c.Get(n.URL("/ok"))
+				if err != nil {
+					errs <- err
+					return
+				}
+				io.Copy(io.Discard, res.Body)
+				res.Body.Close()
+				if res.ProtoMajor != 2 || res.StatusCode != 200 {
+					errs <- fmt.Errorf("%s %d", res.Proto, res.StatusCode)
+					return
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Fatal(err)
+	}
+	_, _, body, _ := get(clientFrom("127.0.0.1", 1), n.AdminURL("/metrics"))
+	if !strings.Contains(body, "levee_shield_h2_reset_disconnects_total 0") {
+		t.Fatal("a legitimate h2 client was cut")
+	}
+}
+
+// PROXY protocol from a trusted proxy gives the real client address, which
+// the lists and rate limits then see.
+func TestProxyProtocolFromTrustedProxy(t *testing.T) {
+	o := newSmallOrigin(t, 0, 100)
+	n := leveetest.Start(t, "trusted_proxies: [127.0.0.1]\n"+nodeYAML(o.URL, `
+shield:
+  connections: {proxy_protocol: true}
+  lists: {deny: [203.0.113.0/24]}
+`))
+	send := func(src string) string {
+		c, err := net.Dial("tcp", n.Addr(""))
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer c.Close()
+		c.SetDeadline(time.Now().Add(5 * time.Second))
+		fmt.Fprintf(c, "PROXY TCP4 %s 127.0.0.1 40000 80\r\nGET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n", src)
+		line, _ := bufio.NewReader(c).ReadString('\n')
+		return line
+	}
+	if got := send("203.0.113.7"); !strings.Contains(got, "403") {
+		t.Fatalf("denied client behind the proxy: %q", got)
+	}
+	if got := send("198.51.100.7"); !strings.Contains(got, "200") {
+		t.Fatalf("allowed client behind the proxy: %q", got)
+	}
+}

@@ -52,6 +52,9 @@ func (c *shieldCap) stage(g *generation) (map[string]pipeline.Phase, func(), err
 	if err != nil {
 		return nil, nil, err
 	}
+	if sh.Idle() {
+		return nil, sh.Commit, nil
+	}
 	return map[string]pipeline.Phase{"shield": sh.Phase()}, sh.Commit, nil
 }
 

@@ -128,6 +128,16 @@ func Build(c *config.Config, st *State, trust *pipeline.Trust, pools map[string]
 	return s, nil
 }
 
+// Idle reports whether the shield phase has nothing to do for requests
+// (no rules, lists, admission, rooms, overload thresholds or minimum
+// rate), so the node can leave it out of the chain. The gate and the
+// HTTP/2 guard work either way.
+func (s *Shield) Idle() bool {
+	o := s.overload
+	return len(s.rules) == 0 && s.allow.Len() == 0 && s.deny.Len() == 0 && !s.admission && len(s.rooms) == 0 &&
+		o.heap == 0 && o.goroutines == 0 && o.conns == 0 && s.minRate == 0
+}
+
 // Commit makes this generation's node-level settings current: the gate's
 // limits and lists, overload thresholds, under-attack sites from config.
 // It runs after the generation is swapped in.

@@ -11,6 +11,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
+	"levee/internal/pipeline"
 	"levee/internal/telemetry"
 )
 
@@ -138,6 +139,30 @@ func BenchmarkTableAllow(b *testing.B) {
 			ip := netip.AddrFrom4([4]byte{10, byte(i >> 16), byte(i >> 8), byte(i)})
 			k, _ := keyHash(seed, parts, r, ip)
 			tb.Allow(k, int64(time.Since(start)), int64(time.Millisecond), int64(100*time.Millisecond))
+		}
+	})
+}
+
+// BenchmarkPhase is one allowed request through the shield phase with two
+// rules, lists and admission on.
+func BenchmarkPhase(b *testing.B) {
+	s, _ := testShield(b, `
+shield:
+  rules: [{name: a, rate: 1000000/s, burst: 1000000}, {name: b, key: [prefix, path], rate: 1000000/s, burst: 1000000}]
+  lists: {deny: [203.0.113.0/24]}
+  admission: {enabled: true, max_limit: 100000, initial_limit: 100000}
+`)
+	h := s.Phase()(pipeline.HandlerFunc(func(w http.ResponseWriter, r *http.Request) error { return nil }))
+	r := httptest.NewRequest("GET", "/x", nil)
+	b.ReportAllocs()
+	b.RunParallel(func(pb *testing.PB) {
+		ex := pipeline.NewExchange(httptest.NewRecorder(), time.Now())
+		ex.Client = netip.MustParseAddr("192.0.2.1")
+		ex.Site, ex.Route = testSite, testRoute
+		for pb.Next() {
+			if err := h.ServeHTTP(ex, r); err != nil {
+				b.Fatal(err)
+			}
 		}
 	})
 }

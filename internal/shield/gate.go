@@ -123,6 +123,15 @@ type gatedConn struct {
 	once    sync.Once
 }
 
+// CloseWrite lets net/http half-close (it then gives the client time to
+// read an error response before the connection goes).
+func (c *gatedConn) CloseWrite() error {
+	if cw, ok := c.Conn.(interface{ CloseWrite() error }); ok {
+		return cw.CloseWrite()
+	}
+	return c.Conn.Close()
+}
+
 func (c *gatedConn) Close() error {
 	err := c.Conn.Close()
 	c.once.Do(func() { c.g.release(c.key, c.counted) })

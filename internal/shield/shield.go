@@ -60,15 +60,18 @@ func (s *Shield) serve(w http.ResponseWriter, r *http.Request, next pipeline.Han
 }
 
 // proceed calls the rest of the chain, holding the admission slot if any.
+// The limiter learns from the time spent waiting on the origin for
+// response headers (Exchange.OriginNS), not from the whole exchange: a
+// long download says nothing about the origin's load. Requests that did
+// not reach an origin (cache hits) or failed teach it nothing.
 func (s *Shield) proceed(w http.ResponseWriter, r *http.Request, next pipeline.Handler, q *req) error {
 	if q.lim == nil {
 		return next.ServeHTTP(w, r)
 	}
-	start := time.Now()
 	ok := false
-	defer func() { q.lim.Release(time.Since(start), ok) }()
+	defer func() { q.lim.Release(q.ex.OriginNS, ok) }()
 	err := next.ServeHTTP(w, r)
-	ok = err == nil && !q.ex.ClientGone
+	ok = err == nil && !q.ex.ClientGone && q.ex.OriginNS > 0
 	return err
 }
 

@@ -4,6 +4,7 @@ import (
 	"context"
 	"net"
 	"net/http"
+	"sync"
 	"time"
 
 	"levee/internal/config"
@@ -15,8 +16,9 @@ import (
 // tables, admission limits, waiting rooms and connection gate that outlive
 // config generations (internal/shield State).
 type shieldCap struct {
-	n  *Node
-	st *shield.State
+	n     *Node
+	st    *shield.State
+	start sync.Once // background work starts with the first generation
 }
 
 func newShield(n *Node) capability {
@@ -32,15 +34,23 @@ func newShield(n *Node) capability {
 	if err := st.LoadRooms(n.opts.DataDir); err != nil {
 		n.log.Error("shield: waiting rooms start empty (with their start-up hold)", "err", err)
 	}
-	n.wall.Go("shield-overload", func() { st.RunOverload(n.stopped) })
-	n.wall.Go("shield-rooms", func() { st.RunSnapshots(n.opts.DataDir, 5*time.Second, n.stopped) })
 	return &shieldCap{n: n, st: st}
+}
+
+// run starts the overload sampler and room snapshots once a generation is
+// committed (not for `levee validate`, which only stages).
+func (c *shieldCap) run() {
+	c.start.Do(func() {
+		n, st := c.n, c.st
+		n.wall.Go("shield-overload", func() { st.RunOverload(n.stopped) })
+		n.wall.Go("shield-rooms", func() { st.RunSnapshots(n.opts.DataDir, 5*time.Second, n.stopped) })
+	})
 }
 
 func (c *shieldCap) stage(g *generation) (map[string]pipeline.Phase, func(), error) {
 	cfg := g.cfg
 	if !*cfg.Shield.Enabled {
-		return nil, func() { c.st.SetEnabled(false) }, nil
+		return nil, func() { c.run(); c.st.SetEnabled(false) }, nil
 	}
 	trust := &pipeline.Trust{}
 	for _, s := range cfg.TrustedProxies {
@@ -52,10 +62,11 @@ func (c *shieldCap) stage(g *generation) (map[string]pipeline.Phase, func(), err
 	if err != nil {
 		return nil, nil, err
 	}
+	commit := func() { c.run(); sh.Commit() }
 	if sh.Idle() {
-		return nil, sh.Commit, nil
+		return nil, commit, nil
 	}
-	return map[string]pipeline.Phase{"shield": sh.Phase()}, sh.Commit, nil
+	return map[string]pipeline.Phase{"shield": sh.Phase()}, commit, nil
 }
 
 func (c *shieldCap) stop() {

@@ -244,8 +244,11 @@ func (st *State) sampleOverload(c *overloadCfg, samples []metrics.Sample) {
 // setOverload installs thresholds; a heap cap also becomes the Go soft
 // memory limit, so the collector works harder before the cap is reached.
 func (st *State) setOverload(c *overloadCfg) {
-	if c.heap > 0 {
+	switch old := st.overload.Load(); {
+	case c.heap > 0:
 		debug.SetMemoryLimit(int64(c.heap * 1.2))
+	case old != nil && old.heap > 0:
+		debug.SetMemoryLimit(math.MaxInt64) // the cap was removed: back to Go's default
 	}
 	st.overload.Store(c)
 }

@@ -79,10 +79,23 @@ func (st *State) Status() Status {
 //	GET  /shield                                  status (JSON)
 //	POST /shield/kill?phase=NAME&on=true|false    kill switch (NAME: all, overload, lists, ratelimit, waitingroom, admission)
 //	POST /shield/under-attack?site=NAME&on=true|false
+//	POST /shield/waiting-room?room=SITE/ROUTE&mode=queue|auto|config
 //
 // The kill switch needs nothing but this process: no config, no reload.
 func (st *State) AdminHandlers() map[string]http.Handler {
 	return map[string]http.Handler{
+		"POST /shield/waiting-room": http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			name, mode := r.URL.Query().Get("room"), r.URL.Query().Get("mode")
+			st.mu.Lock()
+			room := st.rooms[name]
+			st.mu.Unlock()
+			if room == nil || !room.SetEvent(mode) {
+				http.Error(w, "want ?room=SITE/ROUTE (a configured room, e.g. shop/) &mode=queue|auto|config", http.StatusBadRequest)
+				return
+			}
+			st.log.Warn("shield waiting room event mode", "room", name, "mode", mode)
+			w.WriteHeader(http.StatusNoContent)
+		}),
 		"GET /shield": http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 			w.Header().Set("Content-Type", "application/json")
 			_ = json.NewEncoder(w).Encode(st.Status())

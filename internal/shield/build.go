@@ -14,13 +14,14 @@ import (
 
 // rule is a compiled rate limit.
 type rule struct {
-	name    string
-	sites   map[string]bool // nil: every site
-	routes  map[string]bool // route paths; nil: every route
-	methods []string
-	prefix  string
-	key     []keyPart
-	action  string
+	name     string
+	decision string          // "limited:<name>", for the access log
+	sites    map[string]bool // nil: every site
+	routes   map[string]bool // route paths; nil: every route
+	methods  []string
+	prefix   string
+	key      []keyPart
+	action   string
 	// interval and tau are the GCRA parameters in ns; strict ones apply
 	// to sites under attack.
 	interval, tau             int64
@@ -155,7 +156,7 @@ func (s *Shield) Commit() {
 }
 
 func compileRule(rc *config.ShieldRule, st *State, maxKeys int, factor float64) *rule {
-	r := &rule{name: rc.Name, prefix: rc.PathPrefix, key: parseKey(rc.Key), action: rc.Action,
+	r := &rule{name: rc.Name, decision: "limited:" + rc.Name, prefix: rc.PathPrefix, key: parseKey(rc.Key), action: rc.Action,
 		table: st.table(rc.Name, maxKeys)}
 	if len(rc.Sites) > 0 {
 		r.sites = setOf(rc.Sites)

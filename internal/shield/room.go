@@ -41,6 +41,20 @@ type Room struct {
 	lastFill  int64
 	lastSweep int64
 	holdUntil int64
+	event     int // run-time event mode: 0 as configured, 1 queue everyone, 2 not
+}
+
+// SetEvent switches the room's event mode at run time: "queue" (everyone
+// queues and is admitted at the rate), "auto", or "config" to go back to
+// the configured mode. It outlives reloads.
+func (r *Room) SetEvent(mode string) bool {
+	m, ok := map[string]int{"config": 0, "queue": 1, "auto": 2}[mode]
+	if ok {
+		r.mu.Lock()
+		r.event = m
+		r.mu.Unlock()
+	}
+	return ok
 }
 
 type ticket struct {
@@ -94,7 +108,8 @@ func (r *Room) Enter(id string, now time.Time, busy bool) bool {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	r.sweep(ns)
-	if r.cfg.Queue || busy || ns < r.holdUntil || len(r.queue) > 0 ||
+	queue := r.cfg.Queue && r.event != 2 || r.event == 1
+	if queue || busy || ns < r.holdUntil || len(r.queue) > 0 ||
 		len(r.active)+len(r.admitting) >= r.cfg.Capacity {
 		return false
 	}

@@ -243,3 +243,24 @@ func contains(xs []string, x string) bool {
 	}
 	return false
 }
+
+func TestRoomEventMode(t *testing.T) {
+	now := time.Unix(1000, 0)
+	r := NewRoom(RoomConfig{Capacity: 10, AdmitPerMinute: 60, Session: time.Minute, Refresh: time.Second, MaxQueue: 10}, now.Add(-time.Hour))
+	if !r.Enter("a", now, false) {
+		t.Fatal("an empty room in auto mode must let a newcomer in")
+	}
+	if !r.SetEvent("queue") || r.Enter("b", now, false) {
+		t.Fatal("in event mode everyone queues")
+	}
+	r.SetEvent("config")
+	if !r.Enter("c", now, false) {
+		t.Fatal("back to the configured mode")
+	}
+	if r.Enter("d", now, true) {
+		t.Fatal("auto mode queues newcomers while the pool sheds")
+	}
+	if r.SetEvent("bogus") {
+		t.Fatal("unknown mode accepted")
+	}
+}

@@ -113,13 +113,23 @@ func shed(kind string) error {
 	return pipeline.Errorf(pipeline.SourceInternal, http.StatusServiceUnavailable, kind, "the service is busy; retry shortly", nil)
 }
 
+// Verdicts answered often under attack are built once: errors are
+// read-only once made, so one value serves every request.
+var (
+	errOverload  = shed("overload")
+	errAdmission = shed("admission")
+	errDenied    = pipeline.Errorf(pipeline.SourceClient, http.StatusForbidden, "denied", "access denied", nil)
+	errBlocked   = pipeline.Errorf(pipeline.SourceClient, http.StatusForbidden, "rate_blocked", "request blocked", nil)
+	errLimited   = pipeline.Errorf(pipeline.SourceClient, http.StatusTooManyRequests, "rate_limited", "too many requests", nil)
+)
+
 func (s *Shield) overloadStep(q *req) error {
 	switch lvl := s.st.OverloadLevel(); {
 	case lvl >= 2 && !q.keep:
 		s.st.m.Decisions.WithLabelValues("overload", "shed").Inc()
 		q.w.Header().Set("Retry-After", "1")
 		q.ex.Decide("overload-shed")
-		return shed("overload")
+		return errOverload
 	case lvl >= 1:
 		q.w.Header().Set("Connection", "close")
 	}
@@ -130,7 +140,7 @@ func (s *Shield) listsStep(q *req) error {
 	if !q.allowed && s.deny.Contains(q.ex.Client) {
 		s.st.m.Decisions.WithLabelValues("lists", "denied").Inc()
 		q.ex.Decide("denied")
-		return pipeline.Errorf(pipeline.SourceClient, http.StatusForbidden, "denied", "access denied", nil)
+		return errDenied
 	}
 	return nil
 }
@@ -166,14 +176,14 @@ func (s *Shield) rateStep(q *req) error {
 }
 
 func (s *Shield) overLimit(q *req, rl *rule, wait int64) error {
-	q.ex.Decide("limited:" + rl.name)
+	q.ex.Decide(rl.decision)
 	switch rl.action {
 	case "log":
 		s.st.m.Decisions.WithLabelValues("ratelimit", "logged").Inc()
 		return nil
 	case "block":
 		s.st.m.Decisions.WithLabelValues("ratelimit", "blocked").Inc()
-		return pipeline.Errorf(pipeline.SourceClient, http.StatusForbidden, "rate_blocked", "request blocked", nil)
+		return errBlocked
 	case "challenge":
 		if s.Challenge != nil {
 			return s.Challenge(q.ex, rl.name)
@@ -182,7 +192,7 @@ func (s *Shield) overLimit(q *req, rl *rule, wait int64) error {
 	s.st.m.Decisions.WithLabelValues("ratelimit", "limited").Inc()
 	secs := max(1, (wait+int64(time.Second)-1)/int64(time.Second))
 	q.w.Header().Set("Retry-After", strconv.FormatInt(secs, 10))
-	return pipeline.Errorf(pipeline.SourceClient, http.StatusTooManyRequests, "rate_limited", "too many requests", nil)
+	return errLimited
 }
 
 func (rl *rule) matches(site, route string, r *http.Request) bool {
@@ -215,7 +225,7 @@ func (s *Shield) admissionStep(q *req) error {
 		s.st.m.Decisions.WithLabelValues("admission", "shed").Inc()
 		q.ex.Decide("shed")
 		q.w.Header().Set("Retry-After", "1")
-		return shed("admission")
+		return errAdmission
 	}
 	q.lim = lim
 	return nil

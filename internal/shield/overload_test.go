@@ -1,6 +1,7 @@
 package shield
 
 import (
+	"fmt"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -108,4 +109,50 @@ func appendHex(b []byte, v uint64) []byte {
 		b = append(b, hex[(v>>uint(i))&15])
 	}
 	return b
+}
+
+type addrConn struct {
+	net.Conn
+	ip net.IP
+}
+
+func (c addrConn) RemoteAddr() net.Addr { return &net.TCPAddr{IP: c.ip, Port: 1} }
+
+// The gate's total and per-prefix limits, and the per-IP limit tightened
+// while a site is under attack.
+func TestGateLimits(t *testing.T) {
+	_, st := testShield(t, `
+shield:
+  attack_factor: 0.5
+  connections: {max_total: 6, max_per_ip: 4, key: prefix}
+`)
+	admit := func(ip string) net.Conn {
+		a, _ := net.Pipe()
+		return st.Gate.Admit(addrConn{Conn: a, ip: net.ParseIP(ip)})
+	}
+	var open []net.Conn
+	for i := 1; i <= 4; i++ {
+		if c := admit(fmt.Sprintf("192.0.2.%d", i)); c == nil {
+			t.Fatalf("connection %d of a /24 refused under its limit of 4", i)
+		} else {
+			open = append(open, c)
+		}
+	}
+	if admit("192.0.2.200") != nil {
+		t.Fatal("a fifth connection from the same /24 was admitted")
+	}
+	open = append(open, admit("198.51.100.1"), admit("198.51.100.2"))
+	if open[4] == nil || open[5] == nil {
+		t.Fatal("another prefix refused")
+	}
+	if admit("203.0.113.1") != nil {
+		t.Fatal("a seventh connection over max_total 6 was admitted")
+	}
+	for _, c := range open {
+		c.Close()
+	}
+	st.SetUnderAttack("s", true)
+	if admit("192.0.2.1") == nil || admit("192.0.2.2") == nil || admit("192.0.2.3") != nil {
+		t.Fatal("under attack the per-IP limit must halve to 2")
+	}
 }

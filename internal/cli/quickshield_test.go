@@ -20,6 +20,9 @@ func TestQuickShieldFlags(t *testing.T) {
 	if len(s.Rules) != 1 || s.Rules[0].Rate.PerSecond() != 100 || s.Rules[0].Burst != 200 || s.Rules[0].Key[0] != "ip" {
 		t.Fatalf("rule = %+v", s.Rules)
 	}
+	if s.Tarpit.D() == 0 {
+		t.Fatal("quick mode rate limit without a tarpit")
+	}
 	if s.Connections.MaxPerIP != 64 {
 		t.Fatalf("max_per_ip = %d", s.Connections.MaxPerIP)
 	}

@@ -72,7 +72,7 @@ origins a backup pool that takes the traffic when the primary is down;
 	f.BoolVar(&q.originHost, "change-host-header", false, "send the origin's host as Host instead of the client's")
 	f.BoolVar(&q.insecure, "insecure-origin", false, "do not verify origin TLS certificates (tests only)")
 	f.BoolVar(&q.h2c, "h2c", false, "also accept cleartext HTTP/2 (prior knowledge)")
-	f.StringVar(&q.rateLimit, "rate-limit", "", "rate limit per client IP, e.g. 100/s (burst: twice the rate per second); over it: 429")
+	f.StringVar(&q.rateLimit, "rate-limit", "", "rate limit per client IP, e.g. 100/s (burst: twice the rate per second); over it: 429 after 500ms")
 	f.IntVar(&q.maxConnsIP, "max-conns-per-ip", 0, "open connections allowed per client IP (0: no limit)")
 	return c
 }
@@ -147,7 +147,8 @@ func quickPool(q *quickOptions, flag string, urls []string) (config.PoolSpec, er
 
 // quickShield turns --rate-limit and --max-conns-per-ip into the shield
 // section: one rule keyed by client IP with a burst of two seconds of rate
-// (as nginx's limit_req burst), and a per-IP connection limit.
+// (as nginx's limit_req burst) and a 500ms tarpit on its 429s, and a
+// per-IP connection limit.
 func quickShield(q *quickOptions, s *config.ShieldConfig) error {
 	if q.maxConnsIP < 0 {
 		return fmt.Errorf("--max-conns-per-ip must not be negative")
@@ -162,5 +163,8 @@ func quickShield(q *quickOptions, s *config.ShieldConfig) error {
 	}
 	burst := max(1, int(2*r.PerSecond()))
 	s.Rules = []config.ShieldRule{{Name: "quick", Key: []string{"ip"}, Rate: r, Burst: burst, Action: "reject"}}
+	// Hold 429s half a second, so a flooding client's connections wait
+	// instead of costing the node CPU (bounded by max_tarpitted).
+	s.Tarpit = config.Duration(500 * time.Millisecond)
 	return nil
 }

@@ -64,6 +64,14 @@ type ShieldConfig struct {
 	MinRate Size `yaml:"min_rate"`
 	// MinRateWindow is the window MinRate is measured over. Default 10s.
 	MinRateWindow Duration `yaml:"min_rate_window"`
+	// Tarpit holds a rejected (429) or blocked (403) answer this long
+	// before sending it, so a flooding client's connections spend their
+	// time waiting instead of costing the node CPU. Default 0: answer at
+	// once. At most 10s; at most MaxTarpitted answers are held at once,
+	// the rest are sent at once.
+	Tarpit Duration `yaml:"tarpit"`
+	// MaxTarpitted bounds the answers held by Tarpit. Default 10000.
+	MaxTarpitted int `yaml:"max_tarpitted"`
 	// H2MaxResetsPerSecond is how many client stream resets one HTTP/2
 	// connection may send per second before it is closed (rapid reset,
 	// CVE-2023-44487). Default 100.
@@ -289,6 +297,7 @@ func setShieldDefaults(c *Config) {
 		s.H2MaxResetsPerSecond = DefaultH2MaxResetsPerSecond
 	}
 	setDuration(&s.MinRateWindow, DefaultMinRateWindow)
+	setInt(&s.MaxTarpitted, 10000)
 	if s.Connections.Key == "" {
 		s.Connections.Key = "ip"
 	}

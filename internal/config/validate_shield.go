@@ -41,6 +41,9 @@ func validateShield(l *errorList, c *Config) {
 	if s.H2MaxResetsPerSecond < 1 || s.H2MaxResetsPerSecond > 100000 {
 		l.add("shield.h2_max_resets_per_second", "must be 1 to 100000")
 	}
+	if s.Tarpit.D() > 10e9 || s.MaxTarpitted < 1 || s.MaxTarpitted > 1_000_000 {
+		l.add("shield.tarpit", "tarpit must be at most 10s and max_tarpitted 1 to 1000000")
+	}
 	if s.MinRate < 0 || s.MinRate > 1<<30 {
 		l.add("shield.min_rate", "must be 0 to 1GiB (per second)")
 	}

@@ -52,6 +52,8 @@ type Shield struct {
 	overload  *overloadCfg
 	factor    float64
 	attack    []string
+	tarpit    time.Duration
+	maxHeld   int64
 
 	// Challenge, when set, answers requests over a rule whose action is
 	// "challenge" (the proof-of-work challenge plugs in here). It returns
@@ -83,7 +85,8 @@ func Build(c *config.Config, st *State, trust *pipeline.Trust, pools map[string]
 	}
 	s := &Shield{st: st, seed: maphash.MakeSeed(), limiters: map[string]*Limiter{}, rooms: map[string]*roomRef{},
 		minRate: float64(sc.MinRate), window: sc.MinRateWindow.D(), readBody: c.Timeouts.ReadBody.D(),
-		factor: sc.AttackFactor, attack: sc.UnderAttack, admission: sc.Admission.Enabled}
+		factor: sc.AttackFactor, attack: sc.UnderAttack, admission: sc.Admission.Enabled,
+		tarpit: sc.Tarpit.D(), maxHeld: int64(sc.MaxTarpitted)}
 	s.failOpen = defaultFailOpen
 	for k, v := range sc.OnPanic {
 		s.failOpen[KillIndex(k)] = v == "open"

@@ -269,6 +269,7 @@ func TestFloodLegitClient(t *testing.T) {
 shield:
   rules: [{name: per-ip, key: [ip], rate: 100/s, burst: 200}]
   connections: {max_per_ip: 64}
+  tarpit: 500ms
 `))
 	url := n.URL("/dyn")
 	attackers := 8 // loops per attacking address
@@ -297,11 +298,13 @@ shield:
 			}()
 		}
 	}
-	time.Sleep(300 * time.Millisecond)
+	time.Sleep(time.Second) // past the attackers' initial bursts
 	ok, lat := legit(lc, url, 1000, 12500*time.Microsecond)
 	cancel()
 	wg.Wait()
 	rate := float64(ok) / 1000
+	t.Logf("p50/p90/p99 unloaded %v/%v/%v, under attack %v/%v/%v", percentile(base, .5), percentile(base, .9), percentile(base, .99),
+		percentile(lat, .5), percentile(lat, .9), percentile(lat, .99))
 	t.Logf("legit success %.1f%%, p99 unloaded %v, under attack %v; attackers sent %d, %d limited; origin held at most %d",
 		100*rate, percentile(base, .99), percentile(lat, .99), attack.Load(), limited.Load(), o.maxHeld.Load())
 	if rate < 0.999 {

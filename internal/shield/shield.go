@@ -183,6 +183,7 @@ func (s *Shield) overLimit(q *req, rl *rule, wait int64) error {
 		return nil
 	case "block":
 		s.st.m.Decisions.WithLabelValues("ratelimit", "blocked").Inc()
+		s.hold(q)
 		return errBlocked
 	case "challenge":
 		if s.Challenge != nil {
@@ -192,7 +193,27 @@ func (s *Shield) overLimit(q *req, rl *rule, wait int64) error {
 	s.st.m.Decisions.WithLabelValues("ratelimit", "limited").Inc()
 	secs := max(1, (wait+int64(time.Second)-1)/int64(time.Second))
 	q.w.Header().Set("Retry-After", strconv.FormatInt(secs, 10))
+	s.hold(q)
 	return errLimited
+}
+
+// hold is the tarpit: it keeps an over-limit answer back for s.tarpit (or
+// until the client goes), while fewer than maxHeld answers are held.
+func (s *Shield) hold(q *req) {
+	if s.tarpit <= 0 {
+		return
+	}
+	if s.st.held.Add(1) > s.maxHeld {
+		s.st.held.Add(-1)
+		return
+	}
+	defer s.st.held.Add(-1)
+	t := time.NewTimer(s.tarpit)
+	defer t.Stop()
+	select {
+	case <-t.C:
+	case <-q.r.Context().Done():
+	}
 }
 
 func (rl *rule) matches(site, route string, r *http.Request) bool {

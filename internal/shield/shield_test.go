@@ -1,10 +1,12 @@
 package shield
 
 import (
+	"context"
 	"net/http"
 	"net/http/httptest"
 	"strings"
 	"testing"
+	"time"
 )
 
 func TestRateLimitActions(t *testing.T) {
@@ -127,5 +129,35 @@ shield:
 		if code == 503 && !strings.Contains(rec.Body.String(), "busy") {
 			t.Errorf("%s: body %q", phase, rec.Body.String())
 		}
+	}
+}
+
+// The tarpit lets go of a held answer when the client leaves, and its
+// count returns to zero.
+func TestTarpitReleasesOnClientGone(t *testing.T) {
+	s, st := testShield(t, `
+shield:
+  tarpit: 10s
+  rules: [{name: a, rate: 1/m, burst: 1}]
+`)
+	call(s, httptest.NewRequest("GET", "/", nil), "192.0.2.1", okNext)
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	r := httptest.NewRequest("GET", "/", nil).WithContext(ctx)
+	done := make(chan int)
+	go func() {
+		rec, _ := call(s, r, "192.0.2.1", okNext)
+		done <- rec.Code
+	}()
+	select {
+	case code := <-done:
+		if code != 429 {
+			t.Fatalf("status %d, want 429", code)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("a tarpitted answer was held after its client left")
+	}
+	if st.held.Load() != 0 {
+		t.Fatalf("%d answers still counted as held", st.held.Load())
 	}
 }

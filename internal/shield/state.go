@@ -56,6 +56,7 @@ type State struct {
 	cfgAtk atomic.Pointer[map[string]bool] // sites under attack by config
 	factor atomic.Uint64                   // float64 bits of the attack factor
 	level  atomic.Int32
+	held   atomic.Int64 // answers held in the tarpit
 
 	mu       sync.Mutex
 	tables   map[string]*Table   // by rule name

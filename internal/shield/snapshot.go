@@ -15,8 +15,10 @@ import (
 const RoomsFile = "shield-rooms.json"
 
 // maxRoomsFile bounds the snapshot read back; a bigger file is ignored
-// (logged), and the rooms start empty with their start-up hold.
-const maxRoomsFile = 256 << 20
+// (logged), and the rooms start empty with their start-up hold. Within
+// it, each room takes back at most its bounds (2×capacity active,
+// capacity admitting, max_queue queued); the rest is dropped.
+const maxRoomsFile = 64 << 20
 
 type roomSnap struct {
 	Active    map[string]int64 `json:"active"`
@@ -59,7 +61,9 @@ func (r *Room) restore(s roomSnap, now time.Time) {
 		}
 	}
 	for k, v := range s.Admitting {
-		r.admitting[k] = v
+		if len(r.admitting) < r.cfg.Capacity {
+			r.admitting[k] = v
+		}
 	}
 	for _, t := range s.Tickets {
 		if len(r.queue) < r.cfg.MaxQueue && len(t.ID) == 32 {

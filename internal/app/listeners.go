@@ -74,6 +74,9 @@ func (n *Node) acceptLoop(s *slot) {
 			continue
 		}
 		delay = 5 * time.Millisecond
+		if c = n.admitConn(c); c == nil {
+			continue // refused by the shield's connection limits
+		}
 		n.deliver(s, c)
 	}
 }
@@ -115,8 +118,10 @@ func (n *Node) startServer(s *slot, l *config.Listener, c *config.Config) *hando
 		protos.SetUnencryptedHTTP2(true)
 	}
 	h := newHandoff(s.ln.Addr())
+	handler, connCtx := n.shieldHandler(drainAware{n: n, h: h})
 	srv := &http.Server{
-		Handler:           drainAware{n: n, h: h},
+		Handler:           handler,
+		ConnContext:       connCtx,
 		ReadHeaderTimeout: c.Timeouts.ReadHeader.D(),
 		IdleTimeout:       c.Timeouts.Idle.D(),
 		WriteTimeout:      c.Timeouts.Write.D(),
@@ -126,6 +131,14 @@ func (n *Node) startServer(s *slot, l *config.Listener, c *config.Config) *hando
 		HTTP2: &http.HTTP2Config{
 			MaxConcurrentStreams: l.HTTP2.MaxConcurrentStreams,
 			MaxReadFrameSize:     int(l.HTTP2.MaxReadFrameSize),
+			// Set deliberately (shield): HPACK tables at the protocol's
+			// default, bounded receive windows, pings to find dead peers.
+			MaxDecoderHeaderTableSize:     4096,
+			MaxEncoderHeaderTableSize:     4096,
+			MaxReceiveBufferPerConnection: 1 << 20,
+			MaxReceiveBufferPerStream:     256 << 10,
+			SendPingTimeout:               c.Timeouts.Idle.D(),
+			PingTimeout:                   15 * time.Second,
 		},
 	}
 	h.srv = srv

@@ -26,6 +26,8 @@ type quickOptions struct {
 	originHost  bool
 	insecure    bool
 	h2c         bool
+	rateLimit   string // shield: "N/s" per client IP
+	maxConnsIP  int    // shield: open connections per client IP
 }
 
 func reverseProxyCmd() *cobra.Command {
@@ -70,6 +72,8 @@ origins a backup pool that takes the traffic when the primary is down;
 	f.BoolVar(&q.originHost, "change-host-header", false, "send the origin's host as Host instead of the client's")
 	f.BoolVar(&q.insecure, "insecure-origin", false, "do not verify origin TLS certificates (tests only)")
 	f.BoolVar(&q.h2c, "h2c", false, "also accept cleartext HTTP/2 (prior knowledge)")
+	f.StringVar(&q.rateLimit, "rate-limit", "", "rate limit per client IP, e.g. 100/s (burst: twice the rate per second); over it: 429 after 500ms")
+	f.IntVar(&q.maxConnsIP, "max-conns-per-ip", 0, "open connections allowed per client IP (0: no limit)")
 	return c
 }
 
@@ -110,6 +114,9 @@ func quickConfig(q *quickOptions) ([]byte, error) {
 		Pools:     pools,
 		Sites:     []config.Site{{Name: "quick", Hosts: []string{"*"}, Routes: []config.Route{route}}},
 	}
+	if err := quickShield(q, &c.Shield); err != nil {
+		return nil, err
+	}
 	return yaml.Marshal(&c)
 }
 
@@ -136,4 +143,28 @@ func quickPool(q *quickOptions, flag string, urls []string) (config.PoolSpec, er
 		spec.Health = &config.PoolHealth{Active: &config.ActiveCheck{Path: q.healthURI, Interval: config.Duration(q.healthEvery)}}
 	}
 	return spec, nil
+}
+
+// quickShield turns --rate-limit and --max-conns-per-ip into the shield
+// section: one rule keyed by client IP with a burst of two seconds of rate
+// (as nginx's limit_req burst) and a 500ms tarpit on its 429s, and a
+// per-IP connection limit.
+func quickShield(q *quickOptions, s *config.ShieldConfig) error {
+	if q.maxConnsIP < 0 {
+		return fmt.Errorf("--max-conns-per-ip must not be negative")
+	}
+	s.Connections.MaxPerIP = q.maxConnsIP
+	if q.rateLimit == "" {
+		return nil
+	}
+	r, err := config.ParseRate(q.rateLimit)
+	if err != nil {
+		return fmt.Errorf("--rate-limit: %v", err)
+	}
+	burst := max(1, int(2*r.PerSecond()))
+	s.Rules = []config.ShieldRule{{Name: "quick", Key: []string{"ip"}, Rate: r, Burst: burst, Action: "reject"}}
+	// Hold 429s half a second, so a flooding client's connections wait
+	// instead of costing the node CPU (bounded by max_tarpitted).
+	s.Tarpit = config.Duration(500 * time.Millisecond)
+	return nil
 }

@@ -1,8 +1,349 @@
 package config
 
-// ShieldConfig is the top-level shield: section. (Filled in by the shield capability.)
-type ShieldConfig struct{}
+import (
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
 
-func setShieldDefaults(c *Config) {}
+	"go.yaml.in/yaml/v3"
+)
 
-func validateShield(l *errorList, c *Config) {}
+// Shield bounds. Over any of them the config is rejected.
+const (
+	MaxShieldRules       = 256
+	MaxShieldKeyParts    = 4
+	MaxShieldKeysCap     = 10_000_000 // upper bound of shield.max_keys
+	MaxShieldListEntries = 1_000_000  // upper bound of shield.lists.max_entries
+	MaxWaitingRooms      = 256
+	MaxKeepEntries       = 256
+)
+
+// Shield defaults.
+const (
+	DefaultShieldMaxKeys         = 100_000
+	DefaultShieldListMaxEntries  = 100_000
+	DefaultShieldListMaxBytes    = 4 << 20
+	DefaultAttackFactor          = 0.2
+	DefaultH2MaxResetsPerSecond  = 100
+	DefaultMinRateWindow         = 10 * time.Second
+	DefaultAdmissionMinLimit     = 4
+	DefaultAdmissionMaxLimit     = 1000
+	DefaultAdmissionInitialLimit = 32
+	DefaultAdmissionKeepReserve  = 0.2
+	DefaultRoomRefresh           = 5 * time.Second
+	DefaultRoomSession           = 10 * time.Minute
+	DefaultRoomMaxQueue          = 100_000
+	DefaultRoomCookie            = "levee_wr"
+)
+
+// ShieldConfig is the top-level shield: section: rate limits, connection
+// limits, allow/deny lists, adaptive admission, the overload guard and
+// waiting rooms. All of it is off unless configured.
+type ShieldConfig struct {
+	// Enabled is the shield's kill switch in config: false removes every
+	// shield phase. Default true. At run time POST /shield/kill does the
+	// same without a reload.
+	Enabled *bool `yaml:"enabled"`
+	// Disable names shield sub-phases to skip: lists, ratelimit,
+	// admission, overload, waitingroom.
+	Disable []string `yaml:"disable"`
+	// MaxKeys bounds each rate-limit rule's key table. Default 100000, at
+	// most 10000000. Past it the least useful entries are evicted and
+	// counted in levee_shield_evictions_total.
+	MaxKeys int `yaml:"max_keys"`
+	// Rules are rate limits, evaluated in order; every matching rule applies.
+	Rules []ShieldRule `yaml:"rules"`
+	// Lists are IP/CIDR allow and deny lists.
+	Lists ShieldLists `yaml:"lists"`
+	// Connections limit client connections at accept time.
+	Connections ConnLimits `yaml:"connections"`
+	// MinRate is the minimum transfer rate of request bodies and responses,
+	// e.g. "1KiB"/s. A transfer slower than it over MinRateWindow is cut.
+	// Default 0: off (the read/write timeouts still apply).
+	MinRate Size `yaml:"min_rate"`
+	// MinRateWindow is the window MinRate is measured over. Default 10s.
+	MinRateWindow Duration `yaml:"min_rate_window"`
+	// Tarpit holds a rejected (429) or blocked (403) answer this long
+	// before sending it, so a flooding client's connections spend their
+	// time waiting instead of costing the node CPU. Default 0: answer at
+	// once. At most 10s; at most MaxTarpitted answers are held at once,
+	// the rest are sent at once.
+	Tarpit Duration `yaml:"tarpit"`
+	// MaxTarpitted bounds the answers held by Tarpit. Default 10000.
+	MaxTarpitted int `yaml:"max_tarpitted"`
+	// H2MaxResetsPerSecond is how many client stream resets one HTTP/2
+	// connection may send per second before it is closed (rapid reset,
+	// CVE-2023-44487). Default 100.
+	H2MaxResetsPerSecond int `yaml:"h2_max_resets_per_second"`
+	// Admission is the adaptive concurrency limit per origin pool.
+	Admission Admission `yaml:"admission"`
+	// Overload is the node-level overload guard.
+	Overload Overload `yaml:"overload"`
+	// WaitingRooms are per-route queues for flash crowds.
+	WaitingRooms []WaitingRoom `yaml:"waiting_rooms"`
+	// UnderAttack lists site names whose limits start tightened.
+	// POST /shield/under-attack switches a site at run time.
+	UnderAttack []string `yaml:"under_attack"`
+	// AttackFactor multiplies rates, bursts and connection limits of a site
+	// under attack. Default 0.2 (five times stricter); 0 < f <= 1.
+	AttackFactor float64 `yaml:"attack_factor"`
+	// OnPanic sets each sub-phase's policy when it panics: "open" lets the
+	// request through, "closed" answers 503. Defaults: lists closed,
+	// ratelimit open, admission open, overload open, waitingroom closed.
+	OnPanic map[string]string `yaml:"on_panic"`
+}
+
+// ShieldRule is one rate limit.
+type ShieldRule struct {
+	// Name identifies the rule in logs and metrics. Required.
+	Name string `yaml:"name"`
+	// Sites limits the rule to these site names; empty means every site.
+	Sites []string `yaml:"sites"`
+	// Routes limits the rule to routes with these paths; empty means all.
+	Routes []string `yaml:"routes"`
+	// Methods limits the rule to these methods; empty means all.
+	Methods []string `yaml:"methods"`
+	// PathPrefix limits the rule to request paths under it.
+	PathPrefix string `yaml:"path_prefix"`
+	// Key is what requests are counted by, combined: "ip", "prefix" (/24
+	// for IPv4, /64 for IPv6), "path", "header:NAME", "cookie:NAME".
+	// Default [ip].
+	Key []string `yaml:"key"`
+	// Rate is the sustained rate, "100/s", "600/m" or "1000/h". Required.
+	Rate Rate `yaml:"rate"`
+	// Burst is how many requests may come at once. Default: one second of Rate, at least 1.
+	Burst int `yaml:"burst"`
+	// Action over the limit: "reject" (429 with Retry-After, default),
+	// "block" (403), "log" (count and let through) or "challenge" (the
+	// challenge hook; 429 while none is installed).
+	Action string `yaml:"action"`
+}
+
+// Rate is a number of events per period, written "100/s", "600/m", "10/h".
+type Rate struct {
+	N   float64
+	Per time.Duration
+}
+
+// PerSecond returns the rate in events per second.
+func (r Rate) PerSecond() float64 {
+	if r.Per <= 0 {
+		return 0
+	}
+	return r.N / r.Per.Seconds()
+}
+
+// ParseRate parses "N/s", "N/m" or "N/h" (also "N/sec", "N/min", "N/hour").
+func ParseRate(s string) (Rate, error) {
+	num, unit, ok := strings.Cut(strings.TrimSpace(s), "/")
+	if !ok {
+		return Rate{}, fmt.Errorf("bad rate %q: want N/s, N/m or N/h", s)
+	}
+	n, err := strconv.ParseFloat(strings.TrimSpace(num), 64)
+	if err != nil || !(n > 0 && n <= 1e9) {
+		return Rate{}, fmt.Errorf("bad rate %q: N must be a number above 0 and at most 1e9", s)
+	}
+	per := map[string]time.Duration{"s": time.Second, "sec": time.Second, "m": time.Minute, "min": time.Minute,
+		"h": time.Hour, "hour": time.Hour}[strings.TrimSpace(unit)]
+	if per == 0 {
+		return Rate{}, fmt.Errorf("bad rate %q: unit must be s, m or h", s)
+	}
+	return Rate{N: n, Per: per}, nil
+}
+
+// UnmarshalYAML reads "100/s".
+func (r *Rate) UnmarshalYAML(n *yaml.Node) error {
+	if n.Kind != yaml.ScalarNode {
+		return fmt.Errorf("line %d: want a rate such as \"100/s\"", n.Line)
+	}
+	v, err := ParseRate(n.Value)
+	if err != nil {
+		return fmt.Errorf("line %d: %v", n.Line, err)
+	}
+	*r = v
+	return nil
+}
+
+// MarshalYAML writes the rate back as "N/s", "N/m" or "N/h".
+func (r Rate) MarshalYAML() (any, error) {
+	if r.Per == 0 {
+		return "", nil
+	}
+	u := map[time.Duration]string{time.Second: "s", time.Minute: "m", time.Hour: "h"}[r.Per]
+	return strconv.FormatFloat(r.N, 'f', -1, 64) + "/" + u, nil
+}
+
+// IsZero lets omitempty-style marshalling skip an unset rate.
+func (r Rate) IsZero() bool { return r.Per == 0 }
+
+// ShieldLists are IP/CIDR allow and deny lists. Allowed clients skip rate
+// limits and are shed last; denied clients get 403. Files are re-read on
+// every reload and pass the same gate as config: a file over MaxBytes or
+// MaxEntries, or with a malformed line, rejects the reload and the old
+// lists stay in force.
+type ShieldLists struct {
+	Allow     []string `yaml:"allow"`
+	AllowFile string   `yaml:"allow_file"`
+	Deny      []string `yaml:"deny"`
+	DenyFile  string   `yaml:"deny_file"`
+	// MaxEntries bounds each list (inline plus file). Default 100000.
+	MaxEntries int `yaml:"max_entries"`
+	// MaxBytes bounds each list file. Default 4MiB.
+	MaxBytes Size `yaml:"max_bytes"`
+}
+
+// ConnLimits bound client connections, enforced when they are accepted.
+type ConnLimits struct {
+	// MaxTotal bounds open client connections of the node. 0: no limit.
+	MaxTotal int `yaml:"max_total"`
+	// MaxPerIP bounds open connections per client key. 0: no limit.
+	MaxPerIP int `yaml:"max_per_ip"`
+	// Key is "ip" (default) or "prefix" (/24, /64).
+	Key string `yaml:"key"`
+	// ProxyProtocol reads a PROXY protocol (v1/v2) header from connections
+	// whose peer is in trusted_proxies; others are served as they are.
+	ProxyProtocol bool `yaml:"proxy_protocol"`
+}
+
+// Admission is the adaptive concurrency limit per origin pool, a gradient
+// limit from measured latency: the limit grows while latency stays near its
+// minimum and shrinks as it rises. Requests past the limit get 503 with
+// Retry-After at once.
+type Admission struct {
+	Enabled bool `yaml:"enabled"`
+	// MinLimit, MaxLimit and InitialLimit bound the limit. Defaults 4, 1000, 32.
+	MinLimit     int `yaml:"min_limit"`
+	MaxLimit     int `yaml:"max_limit"`
+	InitialLimit int `yaml:"initial_limit"`
+	// KeepReserve is the share of the limit only "keep" requests may use,
+	// so they are shed last. Default 0.2.
+	KeepReserve float64 `yaml:"keep_reserve"`
+	// Keep defines the requests shed last.
+	Keep Keep `yaml:"keep"`
+}
+
+// Keep defines requests shed last: any match makes a request "keep".
+// Allow-listed clients are always keep.
+type Keep struct {
+	// Cookies: a request carrying any of these cookies (e.g. a session).
+	Cookies []string `yaml:"cookies"`
+	// Prefixes: client addresses or CIDRs.
+	Prefixes []string `yaml:"prefixes"`
+	// Paths: path prefixes such as "/healthz".
+	Paths []string `yaml:"paths"`
+}
+
+// Overload is the node-level guard. Past a threshold, in steps: level 1
+// disables keep-alive, level 2 sheds new requests (except keep), level 3
+// stops accepting connections. 0 turns a signal off.
+type Overload struct {
+	// MaxHeap is the heap size of level 2; level 1 is at 80%, level 3 at
+	// 120%. It is also set as the Go soft memory limit.
+	MaxHeap Size `yaml:"max_heap"`
+	// MaxGoroutines is the goroutine count of level 2 (same steps).
+	MaxGoroutines int `yaml:"max_goroutines"`
+	// MaxConns is the open-connection count of level 2 (same steps).
+	MaxConns int `yaml:"max_conns"`
+	// Interval is how often the signals are sampled. Default 250ms.
+	Interval Duration `yaml:"interval"`
+}
+
+// WaitingRoom queues new users of a route once its active users reach
+// Capacity.
+type WaitingRoom struct {
+	// Site and Route name the route (site name and route path).
+	Site  string `yaml:"site"`
+	Route string `yaml:"route"`
+	// Capacity is the number of active users let through. Required.
+	Capacity int `yaml:"capacity"`
+	// AdmitPerMinute is how many queued users are admitted per minute as
+	// capacity frees. Default: Capacity.
+	AdmitPerMinute int `yaml:"admit_per_minute"`
+	// Session is how long an admitted user stays active after their last
+	// request. Default 10m.
+	Session Duration `yaml:"session"`
+	// Refresh is how often the queue page refreshes. Default 5s.
+	Refresh Duration `yaml:"refresh"`
+	// MaxQueue bounds the queue; past it arrivals get 503. Default 100000.
+	MaxQueue int `yaml:"max_queue"`
+	// Mode: "auto" (queue when full or when the pool's admission limit
+	// sheds; default), "queue" (event mode: everyone queues and is admitted
+	// at the rate) or "off".
+	Mode string `yaml:"mode"`
+	// Cookie names the signed cookie. Default "levee_wr".
+	Cookie string `yaml:"cookie"`
+}
+
+func setShieldDefaults(c *Config) {
+	s := &c.Shield
+	if s.Enabled == nil {
+		on := true
+		s.Enabled = &on
+	}
+	if s.MaxKeys == 0 {
+		s.MaxKeys = DefaultShieldMaxKeys
+	}
+	if s.Lists.MaxEntries == 0 {
+		s.Lists.MaxEntries = DefaultShieldListMaxEntries
+	}
+	if s.Lists.MaxBytes == 0 {
+		s.Lists.MaxBytes = DefaultShieldListMaxBytes
+	}
+	if s.AttackFactor == 0 {
+		s.AttackFactor = DefaultAttackFactor
+	}
+	if s.H2MaxResetsPerSecond == 0 {
+		s.H2MaxResetsPerSecond = DefaultH2MaxResetsPerSecond
+	}
+	setDuration(&s.MinRateWindow, DefaultMinRateWindow)
+	setInt(&s.MaxTarpitted, 10000)
+	if s.Connections.Key == "" {
+		s.Connections.Key = "ip"
+	}
+	for i := range s.Rules {
+		setRuleDefaults(&s.Rules[i])
+	}
+	a := &s.Admission
+	setInt(&a.MinLimit, DefaultAdmissionMinLimit)
+	setInt(&a.MaxLimit, DefaultAdmissionMaxLimit)
+	setInt(&a.InitialLimit, DefaultAdmissionInitialLimit)
+	if a.KeepReserve == 0 {
+		a.KeepReserve = DefaultAdmissionKeepReserve
+	}
+	setDuration(&s.Overload.Interval, 250*time.Millisecond)
+	for i := range s.WaitingRooms {
+		w := &s.WaitingRooms[i]
+		setInt(&w.AdmitPerMinute, w.Capacity)
+		setDuration(&w.Session, DefaultRoomSession)
+		setDuration(&w.Refresh, DefaultRoomRefresh)
+		setInt(&w.MaxQueue, DefaultRoomMaxQueue)
+		if w.Mode == "" {
+			w.Mode = "auto"
+		}
+		if w.Cookie == "" {
+			w.Cookie = DefaultRoomCookie
+		}
+		if w.Route == "" {
+			w.Route = "/"
+		}
+	}
+}
+
+func setRuleDefaults(r *ShieldRule) {
+	if len(r.Key) == 0 {
+		r.Key = []string{"ip"}
+	}
+	if r.Action == "" {
+		r.Action = "reject"
+	}
+	if r.Burst == 0 {
+		r.Burst = max(1, int(r.Rate.PerSecond()))
+	}
+}
+
+func setInt(p *int, def int) {
+	if *p == 0 {
+		*p = def
+	}
+}

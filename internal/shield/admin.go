@@ -1,0 +1,126 @@
+package shield
+
+import (
+	"encoding/json"
+	"net/http"
+	"strconv"
+)
+
+// Status is the JSON of GET /shield on the admin API.
+type Status struct {
+	Killed        []string                 `json:"killed,omitempty"`
+	UnderAttack   []string                 `json:"under_attack,omitempty"`
+	OverloadLevel int                      `json:"overload_level"`
+	OpenConns     int64                    `json:"open_connections"`
+	Tables        map[string]TableStatus   `json:"rate_tables,omitempty"`
+	Limits        map[string]LimiterStatus `json:"admission,omitempty"`
+	Rooms         map[string]RoomStatus    `json:"waiting_rooms,omitempty"`
+}
+
+// TableStatus describes a rule's key table.
+type TableStatus struct {
+	Keys      int    `json:"keys"`
+	Cap       int    `json:"cap"`
+	Evictions uint64 `json:"evictions"`
+}
+
+// LimiterStatus describes a pool's admission limit.
+type LimiterStatus struct {
+	Limit    int64 `json:"limit"`
+	Inflight int64 `json:"inflight"`
+}
+
+// RoomStatus describes a waiting room.
+type RoomStatus struct {
+	Active int `json:"active"`
+	Queued int `json:"queued"`
+}
+
+// Status reports the shield's state and refreshes the room gauges.
+func (st *State) Status() Status {
+	out := Status{OverloadLevel: st.OverloadLevel(), OpenConns: st.Gate.Open(), Tables: map[string]TableStatus{},
+		Limits: map[string]LimiterStatus{}, Rooms: map[string]RoomStatus{}}
+	for i, n := range phaseNames {
+		if st.kills[i].Load() {
+			out.Killed = append(out.Killed, n)
+		}
+	}
+	st.mu.Lock()
+	defer st.mu.Unlock()
+	for site := range *st.attack.Load() {
+		if st.UnderAttack(site) {
+			out.UnderAttack = append(out.UnderAttack, site)
+		}
+	}
+	for site := range *st.cfgAtk.Load() {
+		if _, ok := (*st.attack.Load())[site]; !ok {
+			out.UnderAttack = append(out.UnderAttack, site)
+		}
+	}
+	for name, t := range st.tables {
+		out.Tables[name] = TableStatus{Keys: t.Len(), Cap: t.Cap(), Evictions: t.Evictions()}
+	}
+	for name, l := range st.limiters {
+		out.Limits[name] = LimiterStatus{Limit: l.Limit(), Inflight: l.Inflight()}
+		st.m.AdmitLimit.WithLabelValues(name).Set(float64(l.Limit()))
+		st.m.AdmitInflight.WithLabelValues(name).Set(float64(l.Inflight()))
+	}
+	for name, r := range st.rooms {
+		a, q := r.Stats()
+		out.Rooms[name] = RoomStatus{Active: a, Queued: q}
+		st.m.RoomActive.WithLabelValues(name).Set(float64(a))
+		st.m.RoomQueued.WithLabelValues(name).Set(float64(q))
+	}
+	return out
+}
+
+// AdminHandlers returns the shield's admin endpoints:
+//
+//	GET  /shield                                  status (JSON)
+//	POST /shield/kill?phase=NAME&on=true|false    kill switch (NAME: all, overload, lists, ratelimit, waitingroom, admission)
+//	POST /shield/under-attack?site=NAME&on=true|false
+//	POST /shield/waiting-room?room=SITE/ROUTE&mode=queue|auto|config
+//
+// The kill switch needs nothing but this process: no config, no reload.
+func (st *State) AdminHandlers() map[string]http.Handler {
+	return map[string]http.Handler{
+		"POST /shield/waiting-room": http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			name, mode := r.URL.Query().Get("room"), r.URL.Query().Get("mode")
+			st.mu.Lock()
+			room := st.rooms[name]
+			st.mu.Unlock()
+			if room == nil || !room.SetEvent(mode) {
+				http.Error(w, "want ?room=SITE/ROUTE (a configured room, e.g. shop/) &mode=queue|auto|config", http.StatusBadRequest)
+				return
+			}
+			st.log.Warn("shield waiting room event mode", "room", name, "mode", mode)
+			w.WriteHeader(http.StatusNoContent)
+		}),
+		"GET /shield": http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			w.Header().Set("Content-Type", "application/json")
+			_ = json.NewEncoder(w).Encode(st.Status())
+		}),
+		"POST /shield/kill": http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			i := KillIndex(r.URL.Query().Get("phase"))
+			on, err := strconv.ParseBool(r.URL.Query().Get("on"))
+			if i < 0 || err != nil {
+				http.Error(w, "want ?phase=all|overload|lists|ratelimit|waitingroom|admission&on=true|false", http.StatusBadRequest)
+				return
+			}
+			st.Kill(i, on)
+			st.log.Warn("shield kill switch", "phase", phaseNames[i], "on", on)
+			w.WriteHeader(http.StatusNoContent)
+		}),
+		"POST /shield/under-attack": http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			site := r.URL.Query().Get("site")
+			on, err := strconv.ParseBool(r.URL.Query().Get("on"))
+			if site == "" || err != nil {
+				http.Error(w, "want ?site=NAME&on=true|false", http.StatusBadRequest)
+				return
+			}
+			st.SetUnderAttack(site, on)
+			st.log.Warn("shield under-attack switch", "site", site, "on", on)
+			w.WriteHeader(http.StatusNoContent)
+		}),
+	}
+}

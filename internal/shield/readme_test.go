@@ -1,0 +1,39 @@
+package shield
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"levee/internal/config"
+)
+
+// The README's config example is valid (its deny_file pointed at a
+// temporary file) and builds.
+func TestReadmeExample(t *testing.T) {
+	b, err := os.ReadFile("README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, rest, _ := strings.Cut(string(b), "```yaml\n")
+	example, _, _ := strings.Cut(rest, "```")
+	deny := filepath.Join(t.TempDir(), "deny.txt")
+	os.WriteFile(deny, []byte("198.51.100.0/24\n"), 0o600)
+	example = strings.Replace(example, "/etc/levee/deny.txt", deny, 1)
+	src := `
+listeners: [{listen: "127.0.0.1:0"}]
+sites:
+  - name: shop
+    hosts: ["*"]
+    routes: [{path: /, origins: [{url: "http://127.0.0.1:9"}]}]
+` + example
+	p, err := config.Load("readme", []byte(src))
+	if err != nil {
+		t.Fatalf("README example: %v", err)
+	}
+	_, st := testShield(t, "")
+	if _, err := Build(p.Config, st, nil, map[string]string{"shop/": "shop/"}); err != nil {
+		t.Fatalf("README example does not build: %v", err)
+	}
+}

@@ -1,0 +1,122 @@
+package shield_test
+
+import (
+	"encoding/json"
+	"io"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"levee/internal/app"
+	"levee/internal/leveetest"
+	"levee/internal/shield"
+)
+
+// roomUser is a client of the waiting room keeping its own cookie.
+type roomUser struct{ cookie string }
+
+func (u *roomUser) visit(t *testing.T, base string, json bool) (int, http.Header, string) {
+	t.Helper()
+	req, _ := http.NewRequest("GET", base+"/", nil)
+	if u.cookie != "" {
+		req.Header.Set("Cookie", u.cookie)
+	}
+	if json {
+		req.Header.Set("Accept", "application/json")
+	}
+	res, err := leveetest.Client().Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer res.Body.Close()
+	b, _ := io.ReadAll(res.Body)
+	if cs := res.Cookies(); len(cs) > 0 {
+		u.cookie = cs[0].Name + "=" + cs[0].Value
+	}
+	return res.StatusCode, res.Header, string(b)
+}
+
+func startAt(t *testing.T, cfg, dir string) (*app.Node, string) {
+	t.Helper()
+	path := filepath.Join(dir, "levee.yaml")
+	os.WriteFile(path, []byte(cfg), 0o600)
+	n := app.New(app.Options{ConfigPath: path, DataDir: filepath.Join(dir, "data"), Log: io.Discard, Access: io.Discard})
+	if err := n.Start(); err != nil {
+		t.Fatal(err)
+	}
+	for _, a := range n.Addrs() {
+		return n, "http://" + a.String()
+	}
+	t.Fatal("no listener")
+	return nil, ""
+}
+
+// The waiting room through a real node: the queue page (HTML and JSON)
+// never reaches the origin, admitted users do, and a restart of the node
+// (same data dir) keeps everyone's place.
+func TestWaitingRoomNodeRestart(t *testing.T) {
+	o := newSmallOrigin(t, 0, 100)
+	cfg := nodeYAML(o.URL, `
+shield:
+  waiting_rooms: [{site: s, route: /, capacity: 2, admit_per_minute: 600, refresh: 1s, session: 1m}]
+`)
+	dir := t.TempDir()
+	n, base := startAt(t, cfg, dir)
+	users := make([]*roomUser, 5)
+	for i := range users {
+		users[i] = &roomUser{}
+		users[i].visit(t, base, false) // first arrival, in order
+		time.Sleep(5 * time.Millisecond)
+	}
+	if o.Hits() != 0 {
+		t.Fatalf("during the start-up hold nobody may reach the origin; it saw %d", o.Hits())
+	}
+	code, h, body := users[4].visit(t, base, false)
+	if code != 200 || h.Get("Refresh") == "" || !strings.Contains(body, "in line") || !strings.Contains(body, "<b>5</b>") {
+		t.Fatalf("queue page: %d %v %q", code, h, body)
+	}
+	// After the hold (2 refreshes) the first two get in, the rest wait.
+	time.Sleep(2100 * time.Millisecond)
+	for i, u := range users {
+		code, h, body := u.visit(t, base, true)
+		if i < 2 && (code != 200 || body != "ok") {
+			t.Fatalf("user %d should be admitted: %d %q", i, code, body)
+		}
+		if i >= 2 {
+			var st shield.QueueStatus
+			if err := json.Unmarshal([]byte(body), &st); err != nil || st.Position != i-1 || h.Get("Levee-Queue") == "" {
+				t.Fatalf("user %d: %q (%v), want position %d", i, body, err, i-1)
+			}
+		}
+	}
+	hits := o.Hits()
+	if hits != 2 {
+		t.Fatalf("origin saw %d requests, want only the 2 admitted users'", hits)
+	}
+	// Restart on the same data dir: queued users keep their places and
+	// admitted users their sessions.
+	if err := n.Shutdown(); err != nil {
+		t.Fatal(err)
+	}
+	n, base = startAt(t, cfg, dir)
+	defer n.Shutdown()
+	for i, u := range users {
+		code, _, body := u.visit(t, base, true)
+		if i < 2 && body != "ok" {
+			t.Fatalf("admitted user %d lost their session over the restart: %d %q", i, code, body)
+		}
+		if i >= 2 {
+			var st shield.QueueStatus
+			json.Unmarshal([]byte(body), &st)
+			if st.Position != i-1 {
+				t.Fatalf("user %d is at %d after the restart, was at %d", i, st.Position, i-1)
+			}
+		}
+	}
+	if o.Hits() != hits+2 {
+		t.Fatalf("the queue page reached the origin: %d hits, want %d", o.Hits(), hits+2)
+	}
+}

@@ -28,6 +28,7 @@ type quickOptions struct {
 	h2c         bool
 	rateLimit   string // shield: "N/s" per client IP
 	maxConnsIP  int    // shield: open connections per client IP
+	cache       bool
 }
 
 func reverseProxyCmd() *cobra.Command {
@@ -74,6 +75,7 @@ origins a backup pool that takes the traffic when the primary is down;
 	f.BoolVar(&q.h2c, "h2c", false, "also accept cleartext HTTP/2 (prior knowledge)")
 	f.StringVar(&q.rateLimit, "rate-limit", "", "rate limit per client IP, e.g. 100/s (burst: twice the rate per second); over it: 429 after 500ms")
 	f.IntVar(&q.maxConnsIP, "max-conns-per-ip", 0, "open connections allowed per client IP (0: no limit)")
+	f.BoolVar(&q.cache, "cache", false, "cache responses (memory tier, origin headers honoured)")
 	return c
 }
 
@@ -105,6 +107,9 @@ func quickConfig(q *quickOptions) ([]byte, error) {
 	}
 	if q.originHost {
 		route.HostHeader = "origin"
+	}
+	if q.cache {
+		route.Cache = &config.RouteCache{}
 	}
 	access := q.accessLog
 	c := config.Config{

@@ -153,6 +153,8 @@ type Route struct {
 	// Retries and Fallback say what happens when an origin fails (health.go).
 	Retries  Retries   `yaml:"retries,omitempty"`
 	Fallback *Fallback `yaml:"fallback,omitempty"`
+	// Cache turns the CDN cache on for this route (cache.go). Default off.
+	Cache *RouteCache `yaml:"cache"`
 	// PoolSpec inlines one anonymous pool: origins, origin_tls, timeouts...
 	PoolSpec `yaml:",inline"`
 }

@@ -1,0 +1,150 @@
+// Package cache is levee's CDN cache: an RFC 9111 shared cache phase that
+// answers from a node-level Store, fills misses from the origin once per
+// key (coalescing followers onto the streaming fill), revalidates, serves
+// stale within stale-while-revalidate, stale-if-error and the operator's
+// always-online grace, invalidates after unsafe methods, and purges.
+package cache
+
+import (
+	"errors"
+	"log/slog"
+	"net/http"
+	"sync"
+	"time"
+
+	"levee/internal/pipeline"
+)
+
+// ExtraKey is the key of a route's *Rules in router.Route.Extra.
+const ExtraKey = "cache"
+
+// Cache is the cache phase of one config generation: timeouts from the
+// config, over the node's Store.
+type Cache struct {
+	store       *Store
+	m           *Metrics
+	log         *slog.Logger
+	lockTimeout time.Duration
+	hitForMiss  time.Duration
+	fillTimeout time.Duration
+	goFn        func(name string, fn func())
+}
+
+// Settings are the generation-level settings of the cache phase.
+type Settings struct {
+	LockTimeout, HitForMiss, FillTimeout time.Duration
+}
+
+// New returns the cache phase over store.
+func New(store *Store, st Settings) *Cache {
+	c := &Cache{store: store, m: store.m, log: store.log, lockTimeout: st.LockTimeout,
+		hitForMiss: st.HitForMiss, fillTimeout: st.FillTimeout, goFn: store.goFn}
+	return c
+}
+
+// Bind resolves a route's per-site counters; call it at stage time.
+func (c *Cache) Bind(ru *Rules, site string) { ru.site = c.m.site(site) }
+
+// Phase returns the pipeline phase.
+func (c *Cache) Phase() pipeline.Phase {
+	return func(next pipeline.Handler) pipeline.Handler {
+		return pipeline.HandlerFunc(func(w http.ResponseWriter, r *http.Request) error {
+			return c.handle(next, w, r)
+		})
+	}
+}
+
+var errDiskGone = errors.New("cache: disk entry vanished")
+
+var keyPool = sync.Pool{New: func() any { return &key{buf: make([]byte, 0, 256)} }}
+
+func (c *Cache) handle(next pipeline.Handler, w http.ResponseWriter, r *http.Request) error {
+	ex := pipeline.From(w)
+	var ru *Rules
+	if ex != nil && ex.Route != nil {
+		ru, _ = ex.Route.Extra[ExtraKey].(*Rules)
+	}
+	if ru == nil {
+		return next.ServeHTTP(w, r)
+	}
+	if r.Method != http.MethodGet && r.Method != http.MethodHead {
+		return c.unsafe(next, w, r, ru, ex)
+	}
+	if len(r.Header["Upgrade"]) > 0 {
+		return c.pass(next, w, r, ru, csUpgrade)
+	}
+	if ru.bypass(r) {
+		return c.pass(next, w, r, ru, csBypass)
+	}
+	rd := parseDirectives(r.Header["Cache-Control"])
+	k := keyPool.Get().(*key)
+	defer keyPool.Put(k)
+	k.build(ru, r)
+	primary, urlLen := string(k.buf), k.urlLen
+	h := k.hash()
+	now := time.Now().UnixNano()
+	o := c.store.lookup(h, k.buf)
+	if o != nil && o.HitForMiss {
+		if now < o.Until {
+			return c.lead(next, w, r, ru, &rd, nil, primary, urlLen, h, nil, csHFM)
+		}
+		o = nil
+	}
+	if o != nil && o.Marker {
+		k.variant(o, r)
+		h = k.hash()
+		o = c.store.lookup(h, k.buf)
+	}
+	if o != nil && len(r.Header["Authorization"]) > 0 && !o.AuthOK {
+		o = nil
+	}
+	if o != nil {
+		if ok, swr := o.usable(&rd, now); ok {
+			cs := csHit
+			switch {
+			case swr:
+				cs = csSWR
+				ru.site.stale.Inc()
+				c.refresh(next, ex, r, ru, primary, urlLen, h, o)
+			case o.freshFor(now) <= 0:
+				cs = csMaxStale
+				ru.site.stale.Inc()
+			default:
+				ru.site.hit.Inc()
+			}
+			err := c.serve(w, r, o, cs, now)
+			if err != errDiskGone {
+				return err
+			}
+			c.store.remove(h)
+			o = nil
+		}
+	}
+	if rd.onlyIfCached {
+		w.Header()["Cache-Status"] = csOnlyIf
+		return pipeline.Errorf(pipeline.SourceClient, http.StatusGatewayTimeout, "only_if_cached", "not in cache (only-if-cached)", nil)
+	}
+	return c.fetch(next, w, r, ru, &rd, primary, urlLen, h, o)
+}
+
+// pass sends r to the origin untouched, marking the response.
+func (c *Cache) pass(next pipeline.Handler, w http.ResponseWriter, r *http.Request, ru *Rules, cs []string) error {
+	ru.site.bypass.Inc()
+	w.Header()["Cache-Status"] = cs
+	return next.ServeHTTP(w, r)
+}
+
+// unsafe forwards a request with another method; after a successful
+// unsafe one it invalidates the URL and same-host Location and
+// Content-Location (RFC 9111 4.4).
+func (c *Cache) unsafe(next pipeline.Handler, w http.ResponseWriter, r *http.Request, ru *Rules, ex *pipeline.Exchange) error {
+	err := c.pass(next, w, r, ru, csMethod)
+	switch r.Method {
+	case http.MethodOptions, http.MethodTrace, "PRI":
+		return err
+	}
+	if err == nil && ex.Status >= 200 && ex.Status < 400 {
+		c.invalidate(ru, r, w.Header())
+	}
+	return err
+}

@@ -1,0 +1,178 @@
+package cache
+
+import (
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// heuristicStatus are the status codes cacheable by default (RFC 9110
+// 15.1): they may get heuristic freshness.
+var heuristicStatus = map[int]bool{200: true, 203: true, 204: true, 206: true, 300: true, 301: true,
+	308: true, 404: true, 405: true, 410: true, 414: true, 501: true}
+
+// maxHeuristic caps heuristic freshness (10% of the time since
+// Last-Modified, RFC 9111 4.2.2).
+const maxHeuristic = 24 * time.Hour
+
+// responseDirectives returns the directives that govern this cache: the
+// levee-targeted field, else CDN-Cache-Control, else Cache-Control
+// (RFC 9213). targeted reports that a targeted field was used, which
+// also makes Expires irrelevant.
+func responseDirectives(h http.Header) (d directives, targeted bool) {
+	if v := h["Levee-Cache-Control"]; len(v) > 0 {
+		return parseDirectives(v), true
+	}
+	if v := h["Cdn-Cache-Control"]; len(v) > 0 {
+		return parseDirectives(v), true
+	}
+	return parseDirectives(h["Cache-Control"]), false
+}
+
+// analysis is what the store decision needs from one response.
+type analysis struct {
+	obj    *Object
+	reason string // why it is not storable; "" when it is
+}
+
+// analyze decides whether a response to a GET may be stored and builds the
+// object's freshness fields (RFC 9111 3 and 4.2). The body is not set.
+func analyze(status int, h http.Header, rd *directives, hasAuth bool, ru *Rules, reqTime, respTime time.Time) analysis {
+	d, targeted := responseDirectives(h)
+	switch {
+	case rd.noStore:
+		return analysis{reason: "request-no-store"}
+	case d.noStore:
+		return analysis{reason: "no-store"}
+	case d.private:
+		return analysis{reason: "private"}
+	case status < 200 || status == http.StatusPartialContent || status == http.StatusNotModified:
+		return analysis{reason: "status"}
+	case d.mustUnderstand && !heuristicStatus[status] && status != 302 && status != 307:
+		return analysis{reason: "must-understand"}
+	case hasAuth && !(d.public || d.sMaxAge >= 0 || d.mustRevalidate):
+		return analysis{reason: "authorization"}
+	case len(h["Set-Cookie"]) > 0 && !ru.StoreSetCookie:
+		return analysis{reason: "set-cookie"}
+	case hasVaryStar(h["Vary"]):
+		return analysis{reason: "vary-star"}
+	}
+	o := &Object{Status: status, SWR: -1, SIE: -1, RespTime: respTime.UnixNano(), Grace: int64(ru.Grace)}
+	date := respTime
+	if t, err := http.ParseTime(h.Get("Date")); err == nil {
+		date = t
+	}
+	o.InitAge = initialAge(h, date, reqTime, respTime)
+	fresh, explicit := lifetime(status, h, &d, targeted, ru, date)
+	o.Fresh = int64(fresh)
+	if d.swr >= 0 {
+		o.SWR = d.swr * int64(time.Second)
+	}
+	if d.sie >= 0 {
+		o.SIE = d.sie * int64(time.Second)
+	}
+	o.NoStale = d.mustRevalidate || d.proxyRevalidate || d.sMaxAge >= 0
+	o.NoCache = d.noCache
+	o.AuthOK = d.public || d.sMaxAge >= 0 || d.mustRevalidate
+	o.ETag = h.Get("Etag")
+	o.LastMod = h.Get("Last-Modified")
+	if !explicit && !heuristicStatus[status] && !d.public {
+		return analysis{reason: "status"}
+	}
+	if o.Fresh <= 0 && o.ETag == "" && o.LastMod == "" {
+		return analysis{reason: "no-freshness"}
+	}
+	o.Header = storedHeader(h, d.privateFields, ru.StoreSetCookie)
+	return analysis{obj: o}
+}
+
+// lifetime returns the freshness lifetime and whether it was explicit
+// (RFC 9111 4.2.1), or from an operator override or default.
+func lifetime(status int, h http.Header, d *directives, targeted bool, ru *Rules, date time.Time) (time.Duration, bool) {
+	if ttl, ok := ru.TTL[status]; ok {
+		return ttl, true
+	}
+	switch {
+	case d.sMaxAge >= 0:
+		return time.Duration(d.sMaxAge) * time.Second, true
+	case d.maxAge >= 0:
+		return time.Duration(d.maxAge) * time.Second, true
+	}
+	if exp := h["Expires"]; len(exp) > 0 && !targeted {
+		t, err := http.ParseTime(exp[0])
+		if err != nil {
+			return 0, true // an invalid Expires means already expired
+		}
+		return t.Sub(date), true
+	}
+	if ru.DefaultTTL > 0 {
+		return ru.DefaultTTL, true
+	}
+	if !heuristicStatus[status] && !d.public {
+		return 0, false
+	}
+	if lm, err := http.ParseTime(h.Get("Last-Modified")); err == nil && lm.Before(date) {
+		return min(date.Sub(lm)/10, maxHeuristic), false
+	}
+	return 0, false
+}
+
+// initialAge is the corrected initial age of RFC 9111 4.2.3.
+func initialAge(h http.Header, date, reqTime, respTime time.Time) int64 {
+	apparent := max(respTime.Sub(date), 0)
+	var ageValue time.Duration
+	if v := h.Get("Age"); v != "" {
+		ageValue = time.Duration(parseDelta(strings.TrimSpace(v))) * time.Second
+	}
+	corrected := ageValue + respTime.Sub(reqTime)
+	return int64(max(apparent, corrected))
+}
+
+func hasVaryStar(values []string) bool {
+	for _, v := range values {
+		for _, f := range strings.Split(v, ",") {
+			if strings.TrimSpace(f) == "*" {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// notStored are response fields never kept in the cache: hop-by-hop ones,
+// those computed per answer, and the one targeted at levee itself.
+var notStored = []string{"Connection", "Keep-Alive", "Proxy-Connection", "Te", "Trailer",
+	"Transfer-Encoding", "Upgrade", "Age", "Cache-Status", "Levee-Cache-Control", "X-Request-Id"}
+
+// storedHeader copies the response header for storage.
+func storedHeader(h http.Header, private []string, stripCookie bool) http.Header {
+	out := make(http.Header, len(h))
+	for k, vv := range h {
+		out[k] = append([]string(nil), vv...)
+	}
+	for _, v := range h["Connection"] {
+		for _, f := range strings.Split(v, ",") {
+			delete(out, http.CanonicalHeaderKey(strings.TrimSpace(f)))
+		}
+	}
+	for _, k := range notStored {
+		delete(out, k)
+	}
+	for _, k := range private {
+		delete(out, k)
+	}
+	if stripCookie {
+		delete(out, "Set-Cookie")
+	}
+	if len(out["Date"]) == 0 {
+		out["Date"] = []string{time.Now().UTC().Format(http.TimeFormat)}
+	}
+	return out
+}
+
+// setLength records the body length in the stored header.
+func (o *Object) setLength(n int64) {
+	o.Size = n
+	o.Header["Content-Length"] = []string{strconv.FormatInt(n, 10)}
+}

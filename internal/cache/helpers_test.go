@@ -1,0 +1,68 @@
+package cache_test
+
+import (
+	"fmt"
+	"io"
+	"net/http"
+	"strings"
+	"testing"
+
+	"levee/internal/leveetest"
+)
+
+// node starts a node with one caching route to origin; extra is YAML
+// added under the route's cache: block, top under the top-level cache:.
+func node(t testing.TB, origin string, routeCache, top string) *leveetest.Node {
+	t.Helper()
+	if routeCache == "" {
+		routeCache = "{}"
+	}
+	if top == "" {
+		top = "{}"
+	}
+	y := fmt.Sprintf(`
+admin: {listen: "127.0.0.1:0"}
+listeners: [{listen: "127.0.0.1:0"}]
+log: {access: false}
+cache: %s
+sites:
+  - name: s
+    hosts: ["*"]
+    routes:
+      - path: /
+        origins: [{url: %q}]
+        cache: %s
+`, top, origin, routeCache)
+	return leveetest.Start(t, y)
+}
+
+// get sends a request with extra headers ("Name: value") and returns the
+// response with its body read.
+func get(t testing.TB, method, url string, hdrs ...string) (*http.Response, string) {
+	t.Helper()
+	req, err := http.NewRequest(method, url, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, h := range hdrs {
+		k, v, _ := strings.Cut(h, ":")
+		req.Header.Add(strings.TrimSpace(k), strings.TrimSpace(v))
+	}
+	res, err := leveetest.Client().Do(req)
+	if err != nil {
+		t.Fatalf("%s %s: %v", method, url, err)
+	}
+	defer res.Body.Close()
+	b, _ := io.ReadAll(res.Body)
+	return res, string(b)
+}
+
+func wantStatus(t testing.TB, res *http.Response, code int, cs string) {
+	t.Helper()
+	if res.StatusCode != code {
+		t.Fatalf("status %d, want %d (Cache-Status %q)", res.StatusCode, code, res.Header.Get("Cache-Status"))
+	}
+	if got := res.Header.Get("Cache-Status"); !strings.Contains(got, cs) {
+		t.Fatalf("Cache-Status %q, want it to contain %q", got, cs)
+	}
+}

@@ -1,0 +1,80 @@
+package cache
+
+import (
+	"sync"
+
+	"github.com/prometheus/client_golang/prometheus"
+)
+
+// Metrics are the cache's Prometheus metrics, registered once per node.
+type Metrics struct {
+	Requests    *prometheus.CounterVec // site, result
+	Coalesced   *prometheus.CounterVec // site
+	FillErrors  *prometheus.CounterVec // site
+	Evictions   *prometheus.CounterVec // tier
+	DiskErrors  *prometheus.CounterVec // op
+	Corrupt     prometheus.Counter
+	Purged      *prometheus.CounterVec // kind
+	Overflow    *prometheus.CounterVec // what (inflight, disk_queue)
+	siteMu      sync.Mutex
+	sites       map[string]*siteMetrics
+}
+
+// Results counted in levee_cache_requests_total.
+const (
+	resHit         = "hit"
+	resMiss        = "miss"
+	resStale       = "stale"
+	resRevalidated = "revalidated"
+	resBypass      = "bypass"
+)
+
+// siteMetrics are one site's counters, resolved once so the hit path does
+// no label lookups.
+type siteMetrics struct {
+	hit, miss, stale, revalidated, bypass prometheus.Counter
+	coalesced, fillErrors                 prometheus.Counter
+}
+
+// NewMetrics registers the cache metrics in reg.
+func NewMetrics(reg prometheus.Registerer) *Metrics {
+	m := &Metrics{
+		Requests: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "levee_cache_requests_total",
+			Help: "Cacheable-route requests by site and result (hit, miss, stale, revalidated, bypass)."}, []string{"site", "result"}),
+		Coalesced: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "levee_cache_coalesced_total",
+			Help: "Requests that waited for another request's fill of the same object, by site."}, []string{"site"}),
+		FillErrors: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "levee_cache_fill_errors_total",
+			Help: "Fills from the origin that failed (error, 5xx, over size mid-stream), by site."}, []string{"site"}),
+		Evictions: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "levee_cache_evictions_total",
+			Help: "Objects evicted for space, by tier (memory, disk)."}, []string{"tier"}),
+		DiskErrors: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "levee_cache_disk_errors_total",
+			Help: "Disk tier I/O errors, by operation; each turned into a bypass of the disk tier."}, []string{"op"}),
+		Corrupt: prometheus.NewCounter(prometheus.CounterOpts{Name: "levee_cache_disk_corrupt_total",
+			Help: "Disk entries found truncated or failing their checksum, dropped unserved."}),
+		Purged: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "levee_cache_purged_objects_total",
+			Help: "Objects touched by purges, by kind (hard, soft)."}, []string{"kind"}),
+		Overflow: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "levee_cache_overflow_total",
+			Help: "Times a bounded cache table was full: inflight (fills not coalesced), disk_queue (disk write skipped)."}, []string{"what"}),
+		sites: map[string]*siteMetrics{},
+	}
+	reg.MustRegister(m.Requests, m.Coalesced, m.FillErrors, m.Evictions, m.DiskErrors, m.Corrupt,
+		m.Purged, m.Overflow)
+	return m
+}
+
+// site returns the counters of one site, creating them once.
+func (m *Metrics) site(name string) *siteMetrics {
+	m.siteMu.Lock()
+	defer m.siteMu.Unlock()
+	if s, ok := m.sites[name]; ok {
+		return s
+	}
+	s := &siteMetrics{
+		hit: m.Requests.WithLabelValues(name, resHit), miss: m.Requests.WithLabelValues(name, resMiss),
+		stale: m.Requests.WithLabelValues(name, resStale), revalidated: m.Requests.WithLabelValues(name, resRevalidated),
+		bypass: m.Requests.WithLabelValues(name, resBypass), coalesced: m.Coalesced.WithLabelValues(name),
+		fillErrors: m.FillErrors.WithLabelValues(name),
+	}
+	m.sites[name] = s
+	return s
+}

@@ -1,0 +1,135 @@
+package cache
+
+import (
+	"net/http"
+	"sync/atomic"
+	"time"
+)
+
+// Object is one stored response (a variant, for responses with Vary), or a
+// marker: a Vary marker says which request headers select the variant; a
+// hit-for-miss marker says the URL's last response could not be stored.
+// Everything but the atomics is read-only once the object is published, so
+// the hit path shares its header slices without copying.
+type Object struct {
+	Key    string // the full variant key, checked against hash collisions
+	URL    string // host + path + keyed query, for purges
+	Tags   []string
+	Status int
+	// Header is the stored response header: no hop-by-hop fields, no Age,
+	// no Cache-Status; Content-Length is set from the body.
+	Header http.Header
+	Body   []byte // nil when the body lives only on disk
+	Size   int64  // body length
+
+	RespTime int64 // unix ns the response arrived (or was revalidated)
+	InitAge  int64 // corrected initial age, ns (RFC 9111 4.2.3)
+	Fresh    int64 // freshness lifetime, ns
+	SWR, SIE int64 // stale-while-revalidate, stale-if-error, ns; -1 absent
+	Grace    int64 // operator always-online window, ns
+	// NoStale is set by must-revalidate, proxy-revalidate or s-maxage: the
+	// object is never served stale (except by an explicit stale-if-error).
+	NoStale bool
+	NoCache bool // every use needs revalidation
+	AuthOK  bool // may answer requests carrying Authorization
+	ETag    string
+	LastMod string
+
+	// VaryNames is set on a Vary marker: the canonical request header
+	// names, and Nonce ties its variants to this marker, so variants of an
+	// invalidated marker are never found again.
+	VaryNames []string
+	Nonce     uint64
+	Marker    bool
+	// HitForMiss markers expire at Until (unix ns).
+	HitForMiss bool
+	Until      int64
+
+	onDisk    atomic.Bool
+	invalidAt atomic.Int64 // soft purge: stale from this unix ns on
+}
+
+// age returns the object's current age at now (RFC 9111 4.2.3).
+func (o *Object) age(now int64) int64 {
+	a := o.InitAge + now - o.RespTime
+	if a < 0 {
+		return 0
+	}
+	return a
+}
+
+// freshFor returns how much freshness is left at now: negative when stale,
+// by how much it is stale.
+func (o *Object) freshFor(now int64) int64 {
+	left := o.Fresh - o.age(now)
+	if inv := o.invalidAt.Load(); inv != 0 {
+		if soft := inv - now; soft < left {
+			left = soft
+		}
+	}
+	return left
+}
+
+// weight is the object's cost in the memory tier.
+func (o *Object) weight() uint32 {
+	w := int64(len(o.Key)+len(o.URL)) + o.Size + 256
+	for k, vv := range o.Header {
+		w += int64(len(k)) + 16
+		for _, v := range vv {
+			w += int64(len(v)) + 16
+		}
+	}
+	if o.Body == nil {
+		w -= o.Size
+	}
+	if w > 1<<31 {
+		return 1 << 31
+	}
+	return uint32(w)
+}
+
+// usable reports whether o may answer a request with directives rd at now
+// without contacting the origin: fresh enough, or stale within what the
+// request allows. swr reports that it is usable only as
+// stale-while-revalidate.
+func (o *Object) usable(rd *directives, now int64) (ok, swr bool) {
+	if o.NoCache || rd.noCache {
+		return false, false
+	}
+	left := o.freshFor(now)
+	if rd.maxAge >= 0 && o.age(now) > rd.maxAge*int64(time.Second) {
+		return false, false
+	}
+	if rd.minFresh >= 0 && left < rd.minFresh*int64(time.Second) {
+		return false, false
+	}
+	if left > 0 {
+		return true, false
+	}
+	if o.NoStale {
+		return false, false
+	}
+	stale := -left
+	if rd.maxStaleAny || (rd.maxStale >= 0 && stale <= rd.maxStale*int64(time.Second)) {
+		return true, false
+	}
+	if o.SWR >= 0 && stale <= o.SWR {
+		return true, true
+	}
+	return false, false
+}
+
+// staleOnError reports whether o may be served because the origin failed.
+func (o *Object) staleOnError(rd *directives, now int64) bool {
+	stale := -o.freshFor(now)
+	if stale < 0 {
+		stale = 0
+	}
+	if o.SIE >= 0 && stale <= o.SIE {
+		return true
+	}
+	if rd.sie >= 0 && stale <= rd.sie*int64(time.Second) && !o.NoStale {
+		return true
+	}
+	return !o.NoStale && !o.NoCache && stale <= o.Grace
+}

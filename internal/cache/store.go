@@ -1,0 +1,160 @@
+package cache
+
+import (
+	"log/slog"
+	"sync/atomic"
+
+	"github.com/maypok86/otter/v2"
+	"github.com/prometheus/client_golang/prometheus"
+)
+
+// Store is a node's cached objects: a memory tier bounded in bytes with
+// W-TinyLFU admission and eviction (otter), keyed by the 64-bit hash of the
+// cache key with the full key kept in the object for collision checks, and
+// an optional disk tier. It outlives config generations.
+type Store struct {
+	mem     *otter.Cache[uint64, *Object]
+	disk    *disk // nil without a disk tier
+	m       *Metrics
+	log     *slog.Logger
+	flights flights
+	// memMaxObject is the largest body kept in memory; larger objects
+	// live only on disk (or are not stored without a disk tier).
+	memMaxObject int64
+	purgeSeq     atomic.Uint64
+	goFn         func(name string, fn func())
+}
+
+// Options configure a Store.
+type Options struct {
+	MemoryBytes int64
+	DiskPath    string // "" for no disk tier
+	DiskBytes   int64
+	Metrics     *Metrics
+	Registry    prometheus.Registerer // for the tier gauges; may be nil
+	Log         *slog.Logger
+	// Go starts a background goroutine behind a panic wall (guard.Wall.Go).
+	Go func(name string, fn func())
+}
+
+// maxInflight bounds the fills tracked for coalescing; past it requests
+// are not coalesced (counted in levee_cache_overflow_total{what="inflight"}).
+const maxInflight = 16384
+
+// NewStore opens a store. With a disk path it loads the disk index
+// synchronously, so a restarted node serves its disk tier at once.
+func NewStore(o Options) (*Store, error) {
+	s := &Store{m: o.Metrics, log: o.Log, memMaxObject: max(o.MemoryBytes/8, 1<<20), goFn: o.Go}
+	if s.goFn == nil {
+		s.goFn = func(_ string, fn func()) { go fn() }
+	}
+	if s.log == nil {
+		s.log = slog.New(slog.DiscardHandler)
+	}
+	s.flights.init()
+	mem, err := otter.New(&otter.Options[uint64, *Object]{
+		MaximumWeight: uint64(o.MemoryBytes),
+		Weigher:       func(_ uint64, v *Object) uint32 { return v.weight() },
+		Executor:      func(fn func()) { fn() },
+		OnDeletion: func(e otter.DeletionEvent[uint64, *Object]) {
+			if e.Cause == otter.CauseOverflow {
+				s.m.Evictions.WithLabelValues("memory").Inc()
+			}
+		},
+	})
+	if err != nil {
+		return nil, err
+	}
+	s.mem = mem
+	if o.DiskPath != "" {
+		if s.disk, err = openDisk(o.DiskPath, o.DiskBytes, s.m, s.log, s.goFn); err != nil {
+			return nil, err
+		}
+	}
+	if o.Registry != nil {
+		s.registerGauges(o.Registry)
+	}
+	return s, nil
+}
+
+func (s *Store) registerGauges(reg prometheus.Registerer) {
+	gauge := func(name, help, tier string, f func() float64) {
+		_ = reg.Register(prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: name, Help: help,
+			ConstLabels: prometheus.Labels{"tier": tier}}, f))
+	}
+	gauge("levee_cache_objects", "Objects stored, by tier.", "memory", func() float64 { return float64(s.mem.EstimatedSize()) })
+	gauge("levee_cache_bytes", "Bytes stored, by tier (memory: weighted size; disk: file bytes).", "memory",
+		func() float64 { return float64(s.mem.WeightedSize()) })
+	if s.disk != nil {
+		gauge("levee_cache_objects", "Objects stored, by tier.", "disk", func() float64 { n, _ := s.disk.stats(); return float64(n) })
+		gauge("levee_cache_bytes", "Bytes stored, by tier (memory: weighted size; disk: file bytes).", "disk",
+			func() float64 { _, b := s.disk.stats(); return float64(b) })
+	}
+}
+
+// SetMemory resizes the memory tier (on reload).
+func (s *Store) SetMemory(bytes int64) {
+	s.mem.SetMaximum(uint64(bytes))
+	s.memMaxObject = max(bytes/8, 1<<20)
+}
+
+// DiskPath returns the disk tier's directory, or "".
+func (s *Store) DiskPath() string {
+	if s.disk == nil {
+		return ""
+	}
+	return s.disk.dir
+}
+
+// Close stops the disk writer after it drains its queue.
+func (s *Store) Close() {
+	if s.disk != nil {
+		s.disk.close()
+	}
+}
+
+// lookup returns the object stored under k, from memory or disk, or nil.
+// A disk object whose body is too large for memory comes back with a nil
+// Body; serve it with openBody.
+func (s *Store) lookup(h uint64, k []byte) *Object {
+	if o, ok := s.mem.GetIfPresent(h); ok {
+		if o.Key == string(k) {
+			return o
+		}
+		return nil
+	}
+	if s.disk == nil {
+		return nil
+	}
+	o := s.disk.get(h, s.memMaxObject)
+	if o == nil || o.Key != string(k) {
+		return nil
+	}
+	if o.Body != nil || o.Marker {
+		s.mem.Set(h, o)
+	}
+	return o
+}
+
+// put stores o under h in memory (when small enough) and on disk.
+func (s *Store) put(h uint64, o *Object) {
+	if o.Size <= s.memMaxObject {
+		s.mem.Set(h, o)
+	} else {
+		s.mem.Invalidate(h)
+	}
+	if s.disk != nil && !o.HitForMiss {
+		s.disk.put(h, o)
+	}
+}
+
+// putMarker stores a hit-for-miss marker in memory only.
+func (s *Store) putMarker(h uint64, o *Object) { s.mem.Set(h, o) }
+
+// remove deletes h from both tiers.
+func (s *Store) remove(h uint64) {
+	s.mem.Invalidate(h)
+	if s.disk != nil {
+		s.disk.remove(h)
+	}
+}

@@ -63,14 +63,14 @@ type disk struct {
 	garbage int
 	used    int64
 
-	queue    chan diskJob
-	done     chan struct{}
+	queue chan diskJob
+	done  chan struct{}
 	// pending counts queued and in-progress writes; while any, removals
 	// leave a tombstone (guarded by mu) so a write queued before a purge
 	// does not bring the purged entry back. Cleared when pending is 0.
-	pending atomic.Int64
-	tombs   map[uint64]uint64 // hash -> removal sequence
-	seq     uint64            // guarded by mu
+	pending  atomic.Int64
+	tombs    map[uint64]uint64 // hash -> removal sequence
+	seq      uint64            // guarded by mu
 	warnOnce atomic.Bool
 }
 

@@ -7,10 +7,10 @@ import (
 
 // Outcomes of a fill, as waiters see them.
 const (
-	flightStream    = iota + 1 // a storable response is streaming in: follow it
-	flightObject               // obj is complete (revalidated, or stored)
-	flightNoShare              // the response may not be shared: fetch your own
-	flightFailed               // the origin failed: serve stale or fail
+	flightStream  = iota + 1 // a storable response is streaming in: follow it
+	flightObject             // obj is complete (revalidated, or stored)
+	flightNoShare            // the response may not be shared: fetch your own
+	flightFailed             // the origin failed: serve stale or fail
 )
 
 // flight is one origin fill that concurrent requests for the same key

@@ -8,16 +8,16 @@ import (
 
 // Metrics are the cache's Prometheus metrics, registered once per node.
 type Metrics struct {
-	Requests    *prometheus.CounterVec // site, result
-	Coalesced   *prometheus.CounterVec // site
-	FillErrors  *prometheus.CounterVec // site
-	Evictions   *prometheus.CounterVec // tier
-	DiskErrors  *prometheus.CounterVec // op
-	Corrupt     prometheus.Counter
-	Purged      *prometheus.CounterVec // kind
-	Overflow    *prometheus.CounterVec // what (inflight, disk_queue)
-	siteMu      sync.Mutex
-	sites       map[string]*siteMetrics
+	Requests   *prometheus.CounterVec // site, result
+	Coalesced  *prometheus.CounterVec // site
+	FillErrors *prometheus.CounterVec // site
+	Evictions  *prometheus.CounterVec // tier
+	DiskErrors *prometheus.CounterVec // op
+	Corrupt    prometheus.Counter
+	Purged     *prometheus.CounterVec // kind
+	Overflow   *prometheus.CounterVec // what (inflight, disk_queue)
+	siteMu     sync.Mutex
+	sites      map[string]*siteMetrics
 }
 
 // Results counted in levee_cache_requests_total.

@@ -313,6 +313,7 @@ func (fl *fill) failed(err error) error {
 	fl.ru.site.fillErrors.Inc()
 	fl.f.err = err
 	fl.f.publish(flightFailed, nil)
+	fl.client.Header()["Cache-Status"] = []string{"levee; fwd=miss; detail=origin-" + e.Kind}
 	now := time.Now().UnixNano()
 	if fl.stale != nil && fl.stale.staleOnError(fl.rd, now) {
 		fl.ru.site.stale.Inc()
@@ -329,7 +330,9 @@ func staleStatus(why string) []string {
 
 // storeFill stores a completed fill, with its Vary marker if it varies.
 func (c *Cache) storeFill(fl *fill) {
-	o := fl.obj
+	// Followers may still read the object the flight published: store a
+	// copy with its own header map.
+	o := fl.obj.clone()
 	o.Body = fl.f.buf[:fl.size:fl.size]
 	if o.Body == nil {
 		o.Body = []byte{}

@@ -46,6 +46,7 @@ func (c *Cache) follow(next pipeline.Handler, w http.ResponseWriter, r *http.Req
 			}
 		}
 		if f.err != nil {
+			w.Header()["Cache-Status"] = []string{"levee; fwd=miss; collapsed; detail=origin-error"}
 			return f.err
 		}
 	}

@@ -66,3 +66,21 @@ func wantStatus(t testing.TB, res *http.Response, code int, cs string) {
 		t.Fatalf("Cache-Status %q, want it to contain %q", got, cs)
 	}
 }
+
+// metric sums every series of a metric family in the node's registry.
+func metric(n *leveetest.Node, name string) float64 {
+	mfs, err := n.Metrics().Registry.Gather()
+	if err != nil {
+		return -1
+	}
+	var sum float64
+	for _, mf := range mfs {
+		if mf.GetName() != name {
+			continue
+		}
+		for _, m := range mf.GetMetric() {
+			sum += m.GetCounter().GetValue() + m.GetGauge().GetValue()
+		}
+	}
+	return sum
+}

@@ -133,3 +133,16 @@ func (o *Object) staleOnError(rd *directives, now int64) bool {
 	}
 	return !o.NoStale && !o.NoCache && stale <= o.Grace
 }
+
+// clone copies o's plain fields and its header map (not the values).
+func (o *Object) clone() *Object {
+	c := &Object{Key: o.Key, URL: o.URL, Tags: o.Tags, Status: o.Status, Body: o.Body, Size: o.Size,
+		RespTime: o.RespTime, InitAge: o.InitAge, Fresh: o.Fresh, SWR: o.SWR, SIE: o.SIE, Grace: o.Grace,
+		NoStale: o.NoStale, NoCache: o.NoCache, AuthOK: o.AuthOK, ETag: o.ETag, LastMod: o.LastMod,
+		VaryNames: o.VaryNames, Nonce: o.Nonce, Marker: o.Marker, HitForMiss: o.HitForMiss, Until: o.Until}
+	c.Header = make(http.Header, len(o.Header)+1)
+	for k, vv := range o.Header {
+		c.Header[k] = vv
+	}
+	return c
+}

@@ -71,6 +71,7 @@ func WriteError(ex *Exchange, err error) {
 	}
 	h := ex.Header()
 	retryAfter := h.Get("Retry-After")
+	cacheStatus := h["Cache-Status"] // RFC 9211: on every response of a cached route
 	for k := range h {
 		delete(h, k)
 	}
@@ -78,6 +79,9 @@ func WriteError(ex *Exchange, err error) {
 		h.Set("Retry-After", retryAfter)
 	}
 	h.Set(RequestIDHeader, ex.ID)
+	if cacheStatus != nil {
+		h["Cache-Status"] = cacheStatus
+	}
 	h.Set("Content-Type", "text/plain; charset=utf-8")
 	h.Set("X-Content-Type-Options", "nosniff")
 	h.Set("Cache-Control", "no-store")

@@ -80,13 +80,15 @@ func (c *Cache) handle(next pipeline.Handler, w http.ResponseWriter, r *http.Req
 	k := keyPool.Get().(*key)
 	defer keyPool.Put(k)
 	k.build(ru, r)
-	primary, urlLen := string(k.buf), k.urlLen
+	plen, urlLen := len(k.buf), k.urlLen
 	h := k.hash()
-	now := time.Now().UnixNano()
+	// The exchange's start time is microseconds old: good enough for
+	// freshness, counted in seconds, and it saves a clock read per hit.
+	now := ex.Start.UnixNano()
 	o := c.store.lookup(h, k.buf)
 	if o != nil && o.HitForMiss {
 		if now < o.Until {
-			return c.lead(next, w, r, ru, &rd, nil, primary, urlLen, h, nil, csHFM)
+			return c.lead(next, w, r, ru, heapDirectives(rd), nil, string(k.buf), urlLen, h, nil, csHFM)
 		}
 		o = nil
 	}
@@ -105,7 +107,7 @@ func (c *Cache) handle(next pipeline.Handler, w http.ResponseWriter, r *http.Req
 			case swr:
 				cs = csSWR
 				ru.site.stale.Inc()
-				c.refresh(next, ex, r, ru, primary, urlLen, h, o)
+				c.refresh(next, pipeline.From(w), r, ru, string(k.buf[:plen]), urlLen, h, o)
 			case o.freshFor(now) <= 0:
 				cs = csMaxStale
 				ru.site.stale.Inc()
@@ -121,10 +123,24 @@ func (c *Cache) handle(next pipeline.Handler, w http.ResponseWriter, r *http.Req
 		}
 	}
 	if rd.onlyIfCached {
-		w.Header()["Cache-Status"] = csOnlyIf
-		return pipeline.Errorf(pipeline.SourceClient, http.StatusGatewayTimeout, "only_if_cached", "not in cache (only-if-cached)", nil)
+		return onlyIfCached(w)
 	}
-	return c.fetch(next, w, r, ru, &rd, primary, urlLen, h, o)
+	return c.fetch(next, w, r, ru, heapDirectives(rd), string(k.buf[:plen]), urlLen, h, o)
+}
+
+// heapDirectives moves directives to the heap for the miss path only, so
+// the hit path allocates nothing for them.
+func heapDirectives(rd directives) *directives { return &rd }
+
+// onlyIfCached answers a request that forbids going to the origin when
+// nothing usable is stored: 504 (RFC 9111 5.2.1.7).
+func onlyIfCached(w http.ResponseWriter) error {
+	h := w.Header()
+	h["Cache-Status"] = csOnlyIf
+	h.Set("Content-Type", "text/plain; charset=utf-8")
+	w.WriteHeader(http.StatusGatewayTimeout)
+	_, _ = w.Write([]byte("504 Gateway Timeout: not in cache (only-if-cached)\n"))
+	return nil
 }
 
 // pass sends r to the origin untouched, marking the response.

@@ -46,6 +46,10 @@ func get(t testing.TB, method, url string, hdrs ...string) (*http.Response, stri
 	}
 	for _, h := range hdrs {
 		k, v, _ := strings.Cut(h, ":")
+		if strings.EqualFold(k, "Host") {
+			req.Host = strings.TrimSpace(v)
+			continue
+		}
 		req.Header.Add(strings.TrimSpace(k), strings.TrimSpace(v))
 	}
 	res, err := leveetest.Client().Do(req)

@@ -68,9 +68,15 @@ func (p *Purge) matcher() (func(u string, tags []string) bool, error) {
 	exact := normURL(p.URL)
 	sorted := sortedQuery(exact)
 	return func(u string, _ []string) bool {
-		return u == exact || u == sorted || (strings.HasPrefix(u, "/") && u == pathOf(exact))
+		if strings.HasPrefix(exact, "/") {
+			p := pathOf(u)
+			return p == exact || p == sorted
+		}
+		return u == exact || u == sorted
 	}, nil
 }
+
+// A URL or prefix that starts with "/" matches on every host.
 
 // normURL turns "https://Example.com:443/a?b" into "example.com/a?b", the
 // form of Object.URL; a path is left as is.

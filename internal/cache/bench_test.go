@@ -1,0 +1,121 @@
+package cache
+
+import (
+	"fmt"
+	"net/http"
+	"runtime"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"levee/internal/config"
+	"levee/internal/pipeline"
+	"levee/internal/router"
+)
+
+// nopWriter is a reusable ResponseWriter, so the benchmark measures the
+// cache phase and not a recorder.
+type nopWriter struct{ h http.Header }
+
+func (w *nopWriter) Header() http.Header         { return w.h }
+func (w *nopWriter) Write(p []byte) (int, error) { return len(p), nil }
+func (w *nopWriter) WriteHeader(int)             {}
+
+func benchHit(b *testing.B, size int) {
+	st, err := NewStore(Options{MemoryBytes: 64 << 20, Metrics: NewMetrics(prometheus.NewRegistry())})
+	if err != nil {
+		b.Fatal(err)
+	}
+	c := New(st, Settings{LockTimeout: time.Second, HitForMiss: time.Second, FillTimeout: time.Second})
+	ru := Compile(&config.RouteCache{}, 64<<20)
+	c.Bind(ru, "bench")
+	rt := &router.Route{Extra: map[string]any{ExtraKey: ru}}
+	body := []byte(strings.Repeat("x", size))
+	origin := pipeline.HandlerFunc(func(w http.ResponseWriter, r *http.Request) error {
+		w.Header().Set("Cache-Control", "public, max-age=3600")
+		w.Header().Set("Content-Type", "application/octet-stream")
+		w.WriteHeader(200)
+		w.Write(body)
+		return nil
+	})
+	h := c.Phase()(origin)
+	req, _ := http.NewRequest("GET", "http://bench.example/obj/1k", nil)
+	req.RequestURI = "/obj/1k"
+	nw := &nopWriter{h: http.Header{}}
+	serve := func() {
+		clear(nw.h)
+		ex := pipeline.NewExchange(nw, time.Now())
+		ex.Route = rt
+		if err := h.ServeHTTP(ex, req); err != nil {
+			b.Fatal(err)
+		}
+	}
+	serve()
+	if nw.h.Get("Cache-Status") != "levee; fwd=miss; stored" {
+		b.Fatalf("fill: %v", nw.h)
+	}
+	serve()
+	if nw.h.Get("Cache-Status") != "levee; hit" {
+		b.Fatalf("hit: %v", nw.h)
+	}
+	b.ReportAllocs()
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		serve()
+	}
+}
+
+// BenchmarkHit1K and BenchmarkHit100K measure the cache phase's hit path
+// (key, lookup, freshness, headers, body write), without the network.
+func BenchmarkHit1K(b *testing.B)   { benchHit(b, 1<<10) }
+func BenchmarkHit100K(b *testing.B) { benchHit(b, 100<<10) }
+
+// BenchmarkIndex2M indexes two million objects in the disk tier's index
+// and reports its bytes per object and the GC's mark cost with it live.
+func BenchmarkIndex2M(b *testing.B) {
+	const n = 2_000_000
+	for i := 0; i < b.N; i++ {
+		runtime.GC()
+		var before, after runtime.MemStats
+		runtime.ReadMemStats(&before)
+		d := &disk{idx: make(map[uint64]diskEntry)}
+		meta := &diskMeta{}
+		for j := 0; j < n; j++ {
+			meta.URL = fmt.Sprintf("example.com/obj/%d", j)
+			d.indexLocked(uint64(j)*0x9E3779B97F4A7C15, meta, 1024, true)
+		}
+		runtime.GC()
+		runtime.ReadMemStats(&after)
+		start := time.Now()
+		runtime.GC()
+		gc := time.Since(start)
+		b.ReportMetric(float64(after.HeapAlloc-before.HeapAlloc)/n, "bytes/object")
+		b.ReportMetric(float64(gc.Microseconds()), "gc-µs")
+		runtime.KeepAlive(d)
+	}
+}
+
+// BenchmarkMemoryIndex2M does the same for the memory tier's otter index
+// with small objects, including each Object's own fields.
+func BenchmarkMemoryIndex2M(b *testing.B) {
+	const n = 2_000_000
+	for i := 0; i < b.N; i++ {
+		runtime.GC()
+		var before, after runtime.MemStats
+		runtime.ReadMemStats(&before)
+		st, _ := NewStore(Options{MemoryBytes: 64 << 30, Metrics: NewMetrics(prometheus.NewRegistry())})
+		for j := 0; j < n; j++ {
+			st.mem.Set(uint64(j)*0x9E3779B97F4A7C15, &Object{Body: []byte{}})
+		}
+		runtime.GC()
+		runtime.ReadMemStats(&after)
+		start := time.Now()
+		runtime.GC()
+		gc := time.Since(start)
+		b.ReportMetric(float64(after.HeapAlloc-before.HeapAlloc)/n, "bytes/object")
+		b.ReportMetric(float64(gc.Microseconds()), "gc-µs")
+		runtime.KeepAlive(st)
+	}
+}

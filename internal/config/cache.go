@@ -2,9 +2,9 @@ package config
 
 import (
 	"fmt"
-	"net/textproto"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"time"
 )
 
@@ -218,8 +218,20 @@ func checkNames(l *errorList, p string, names []string, max int, header bool) {
 	for i, n := range names {
 		if n == "" || len(n) > MaxNameLength {
 			l.add(fmt.Sprintf("%s[%d]", p, i), "empty or longer than %d", MaxNameLength)
-		} else if header && textproto.CanonicalMIMEHeaderKey(n) == "" {
+		} else if header && !isToken(n) {
 			l.add(fmt.Sprintf("%s[%d]", p, i), "%q is not a header name", n)
 		}
 	}
+}
+
+// isToken reports whether s is an HTTP token (RFC 9110 5.6.2), as a
+// header name must be.
+func isToken(s string) bool {
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || strings.IndexByte("!#$%&'*+-.^_`|~", c) >= 0) {
+			return false
+		}
+	}
+	return s != ""
 }

@@ -401,3 +401,105 @@ func TestCorruptDiskEntryNeverServed(t *testing.T) {
 		})
 	}
 }
+
+// stale-while-revalidate refreshes in the background exactly once, and the
+// refreshed object is then served fresh.
+func TestStaleWhileRevalidateRefreshesOnce(t *testing.T) {
+	var version atomic.Int64
+	release := make(chan struct{})
+	o := leveetest.NewOrigin(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		v := version.Add(1)
+		if v == 1 {
+			w.Header().Set("Cache-Control", "max-age=1, stale-while-revalidate=600")
+			w.Header().Set("Age", "5")
+		} else {
+			<-release // hold the refresh while stale answers go out
+			w.Header().Set("Cache-Control", "max-age=600")
+		}
+		fmt.Fprintf(w, "v%d", v)
+	}))
+	n := node(t, o.URL, "", "")
+	get(t, "GET", n.URL("/w"))
+	for i := 0; i < 5; i++ {
+		res, body := get(t, "GET", n.URL("/w"))
+		wantStatus(t, res, 200, "stale-while-revalidate")
+		if body != "v1" {
+			t.Fatalf("body %q", body)
+		}
+	}
+	close(release)
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		res, body := get(t, "GET", n.URL("/w"))
+		if body == "v2" {
+			wantStatus(t, res, 200, "hit")
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("background refresh never stored v2")
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	if o.Hits() != 2 {
+		t.Fatalf("origin hits %d, want 2 (fill + one refresh)", o.Hits())
+	}
+}
+
+// Followers get the body as it streams in, before the fill completes.
+func TestFollowersStream(t *testing.T) {
+	release := make(chan struct{})
+	o := leveetest.NewOrigin(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Cache-Control", "max-age=600")
+		w.Header().Set("Content-Length", "2000")
+		io.WriteString(w, strings.Repeat("a", 1000))
+		w.(http.Flusher).Flush()
+		<-release
+		io.WriteString(w, strings.Repeat("b", 1000))
+	}))
+	n := node(t, o.URL, "", "")
+	type result struct {
+		first []byte
+		rest  string
+	}
+	start := func() chan result {
+		ch := make(chan result, 1)
+		go func() {
+			res, err := leveetest.Client().Get(n.URL("/s"))
+			if err != nil {
+				ch <- result{}
+				return
+			}
+			defer res.Body.Close()
+			first := make([]byte, 1000)
+			io.ReadFull(res.Body, first)
+			ch <- result{first: first}
+			rest, _ := io.ReadAll(res.Body)
+			ch <- result{rest: string(rest)}
+		}()
+		return ch
+	}
+	leader := start()
+	for i := 0; o.Hits() == 0 && i < 500; i++ {
+		time.Sleep(10 * time.Millisecond)
+	}
+	follower := start()
+	select {
+	case r := <-follower:
+		if string(r.first) != strings.Repeat("a", 1000) {
+			t.Fatalf("follower's first bytes %q", r.first[:10])
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("follower got nothing while the fill was in progress")
+	}
+	close(release)
+	if r := <-follower; r.rest != strings.Repeat("b", 1000) {
+		t.Fatalf("follower's rest: %d bytes", len(r.rest))
+	}
+	if r := <-leader; string(r.first) != strings.Repeat("a", 1000) {
+		t.Fatal("leader's body")
+	}
+	<-leader
+	if o.Hits() != 1 {
+		t.Fatalf("origin hits %d", o.Hits())
+	}
+}

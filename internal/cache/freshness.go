@@ -40,17 +40,20 @@ type analysis struct {
 // object's freshness fields (RFC 9111 3 and 4.2). The body is not set.
 func analyze(status int, h http.Header, rd *directives, hasAuth bool, ru *Rules, reqTime, respTime time.Time) analysis {
 	d, targeted := responseDirectives(h)
+	understood := heuristicStatus[status] || status == 302 || status == 307
 	switch {
 	case rd.noStore:
 		return analysis{reason: "request-no-store"}
-	case d.noStore:
+	case d.mustUnderstand && !understood:
+		return analysis{reason: "must-understand"}
+	case d.noStore && !d.mustUnderstand:
+		// must-understand lets a cache that understands the status code
+		// ignore no-store (RFC 9111 5.2.2.3).
 		return analysis{reason: "no-store"}
 	case d.private:
 		return analysis{reason: "private"}
 	case status < 200 || status == http.StatusPartialContent || status == http.StatusNotModified:
 		return analysis{reason: "status"}
-	case d.mustUnderstand && !heuristicStatus[status] && status != 302 && status != 307:
-		return analysis{reason: "must-understand"}
 	case hasAuth && !(d.public || d.sMaxAge >= 0 || d.mustRevalidate):
 		return analysis{reason: "authorization"}
 	case len(h["Set-Cookie"]) > 0 && !ru.StoreSetCookie:
@@ -149,7 +152,11 @@ var notStored = []string{"Connection", "Keep-Alive", "Proxy-Connection", "Te", "
 func storedHeader(h http.Header, private []string, stripCookie bool) http.Header {
 	out := make(http.Header, len(h))
 	for k, vv := range h {
-		out[k] = append([]string(nil), vv...)
+		// len == cap: a later Add on a served copy never writes into the
+		// shared backing array.
+		c := make([]string, len(vv))
+		copy(c, vv)
+		out[k] = c
 	}
 	for _, v := range h["Connection"] {
 		for _, f := range strings.Split(v, ",") {

@@ -287,8 +287,12 @@ func rfcCases() []rfcCase {
 			{path: "/x", cs: "too-large", body: "body", hits: 1}, {path: "/x", cs: "hit-for-miss", body: "body", hits: 2}}},
 		{name: "operator: cache off", route: "{enabled: false}", origin: cc("max-age=60"), steps: []step{
 			{path: "/x", cs: "none", hits: 1}, {path: "/x", cs: "none", hits: 2}}},
-		{name: "must-understand with an understood status is stored", origin: cc("must-understand, no-store, max-age=60"), steps: []step{
-			{path: "/x", hits: 1}, {path: "/x", hits: 2}}},
+		{name: "must-understand with an understood status ignores no-store", origin: cc("must-understand, no-store, max-age=60"), steps: []step{
+			{path: "/x", hits: 1}, {path: "/x", cs: "hit", hits: 1}}},
+		{name: "must-understand with an unknown status is not stored", origin: func(w http.ResponseWriter, r *http.Request, n int64) {
+			w.Header().Set("Cache-Control", "must-understand, no-store, max-age=60")
+			w.WriteHeader(299)
+		}, steps: []step{{path: "/x", status: 299, cs: "must-understand", hits: 1}, {path: "/x", status: 299, hits: 2}}},
 	}
 }
 

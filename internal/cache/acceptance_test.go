@@ -503,3 +503,50 @@ func TestFollowersStream(t *testing.T) {
 		t.Fatalf("origin hits %d", o.Hits())
 	}
 }
+
+// Objects too large for the memory tier are served from their disk file
+// (sendfile), ranges included, and a 304 revalidation is written back.
+func TestLargeObjectFromDisk(t *testing.T) {
+	body := strings.Repeat("0123456789", 150_000) // 1.5 MB, over the memory tier's per-object cap
+	o := leveetest.NewOrigin(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("ETag", `"big"`)
+		if r.Header.Get("If-None-Match") == `"big"` {
+			w.Header().Set("Cache-Control", "max-age=600")
+			w.WriteHeader(http.StatusNotModified)
+			return
+		}
+		w.Header().Set("Cache-Control", "max-age=1")
+		w.Header().Set("Age", "5")
+		io.WriteString(w, body)
+	}))
+	dir := t.TempDir()
+	n := node(t, o.URL, "", fmt.Sprintf("{memory: 1MiB, disk: {path: %q, max_size: 100MiB}}", dir))
+	res, b := get(t, "GET", n.URL("/big"))
+	wantStatus(t, res, 200, "stored")
+	waitFor(t, func() bool { return metric(n, "levee_cache_objects") >= 1 })
+	res, b = get(t, "GET", n.URL("/big"))
+	wantStatus(t, res, 200, "fwd-status=304")
+	if b != body {
+		t.Fatalf("revalidated body: %d bytes", len(b))
+	}
+	waitFor(t, func() bool {
+		res, _ := get(t, "GET", n.URL("/big"), "Range: bytes=10-19")
+		return res.Header.Get("Cache-Status") == "levee; hit"
+	})
+	res, b = get(t, "GET", n.URL("/big"), "Range: bytes=10-19")
+	if res.StatusCode != 206 || b != "0123456789" || o.Hits() != 2 {
+		t.Fatalf("range from disk: %d %q, hits %d", res.StatusCode, b, o.Hits())
+	}
+}
+
+// waitFor polls cond for up to 5s: for the disk writer, which is async.
+func waitFor(t *testing.T, cond func() bool) {
+	t.Helper()
+	for i := 0; i < 500; i++ {
+		if cond() {
+			return
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	t.Fatal("condition not met in 5s")
+}

@@ -1,6 +1,7 @@
 package cache
 
 import (
+	"bytes"
 	"encoding/binary"
 	"encoding/json"
 	"errors"
@@ -321,10 +322,9 @@ func (d *disk) openBody(h uint64, size int64) (*os.File, error) {
 }
 
 // put queues o for writing; a full queue skips the disk tier (counted).
+// An object without a body in memory (revalidated, too large for memory)
+// is rewritten with the body of its current file.
 func (d *disk) put(h uint64, o *Object) {
-	if o.Body == nil && !o.Marker {
-		return
-	}
 	d.mu.Lock()
 	d.seq++
 	seq := d.seq
@@ -364,7 +364,12 @@ func (d *disk) write(j diskJob) {
 	if err != nil || len(mb) > maxMetaLen {
 		return
 	}
-	size := int64(diskHdrLen+len(mb)) + int64(len(o.Body))
+	body, crc, closeBody, ok := d.bodySource(h, o)
+	if !ok {
+		return
+	}
+	defer closeBody()
+	size := int64(diskHdrLen+len(mb)) + o.Size
 	if size > d.max/2 {
 		return
 	}
@@ -373,8 +378,8 @@ func (d *disk) write(j diskJob) {
 	copy(hdr[:8], diskMagic)
 	binary.LittleEndian.PutUint32(hdr[8:12], uint32(len(mb)))
 	binary.LittleEndian.PutUint32(hdr[12:16], crc32.Checksum(mb, castagnoli))
-	binary.LittleEndian.PutUint64(hdr[16:24], uint64(len(o.Body)))
-	binary.LittleEndian.PutUint32(hdr[24:28], crc32.Checksum(o.Body, castagnoli))
+	binary.LittleEndian.PutUint64(hdr[16:24], uint64(o.Size))
+	binary.LittleEndian.PutUint32(hdr[24:28], crc)
 	final := d.path(h)
 	if err := os.MkdirAll(filepath.Dir(final), 0o750); err != nil {
 		d.ioError("mkdir", err)
@@ -390,7 +395,10 @@ func (d *disk) write(j diskJob) {
 		_, err = tmp.Write(mb)
 	}
 	if err == nil {
-		_, err = tmp.Write(o.Body)
+		var n int64
+		if n, err = io.Copy(tmp, body); err == nil && n != o.Size {
+			err = io.ErrUnexpectedEOF
+		}
 	}
 	if cerr := tmp.Close(); err == nil {
 		err = cerr
@@ -414,9 +422,28 @@ func (d *disk) write(j diskJob) {
 		d.ioError("rename", err)
 		return
 	}
-	d.indexLocked(h, meta, size, true)
+	d.indexLocked(h, meta, size, o.Body != nil)
 	d.mu.Unlock()
 	o.onDisk.Store(true)
+}
+
+// bodySource returns the body to write for o: its bytes, or the body of
+// h's current file (whose checksum is kept) when o has none in memory.
+func (d *disk) bodySource(h uint64, o *Object) (io.Reader, uint32, func(), bool) {
+	if o.Body != nil || o.Marker {
+		return bytes.NewReader(o.Body), crc32.Checksum(o.Body, castagnoli), func() {}, true
+	}
+	f, err := os.Open(d.path(h))
+	if err != nil {
+		return nil, 0, nil, false
+	}
+	crc, start, err := bodyCRC(f)
+	st, serr := f.Stat()
+	if err != nil || serr != nil || st.Size() != start+o.Size {
+		f.Close()
+		return nil, 0, nil, false
+	}
+	return io.NewSectionReader(f, start, o.Size), crc, func() { f.Close() }, true
 }
 
 // evict removes sampled least-recently-used entries until need more bytes

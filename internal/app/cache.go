@@ -68,7 +68,7 @@ func (c *cacheCap) storeFor(cc *config.CacheConfig) (*cache.Store, error) {
 	}
 	st, err := cache.NewStore(cache.Options{MemoryBytes: int64(cc.Memory), DiskPath: cc.Disk.Path,
 		DiskBytes: int64(cc.Disk.MaxSize), Metrics: c.metrics, Registry: c.n.metrics.Registry, Log: c.n.log,
-		Go: c.n.wall.Go})
+		Go: c.n.wall.Go, OnPanic: func(where string, v any) { c.n.wall.Record(where, v) }})
 	if err != nil {
 		return nil, err
 	}

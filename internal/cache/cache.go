@@ -28,6 +28,7 @@ type Cache struct {
 	hitForMiss  time.Duration
 	fillTimeout time.Duration
 	goFn        func(name string, fn func())
+	hookFind    func() // tests: runs inside find, e.g. to panic
 }
 
 // Settings are the generation-level settings of the cache phase.
@@ -79,23 +80,19 @@ func (c *Cache) handle(next pipeline.Handler, w http.ResponseWriter, r *http.Req
 	rd := parseDirectives(r.Header["Cache-Control"])
 	k := keyPool.Get().(*key)
 	defer keyPool.Put(k)
-	k.build(ru, r)
-	plen, urlLen := len(k.buf), k.urlLen
-	h := k.hash()
 	// The exchange's start time is microseconds old: good enough for
 	// freshness, counted in seconds, and it saves a clock read per hit.
 	now := ex.Start.UnixNano()
-	o := c.store.lookup(h, k.buf)
+	o, h, plen, ok := c.find(ru, r, k, now)
+	if !ok {
+		return c.pass(next, w, r, ru, csFailOpen)
+	}
+	urlLen := k.urlLen
 	if o != nil && o.HitForMiss {
 		if now < o.Until {
-			return c.lead(next, w, r, ru, heapDirectives(rd), nil, string(k.buf), urlLen, h, nil, csHFM)
+			return c.lead(next, w, r, ru, heapDirectives(rd), nil, string(k.buf[:plen]), urlLen, h, nil, csHFM)
 		}
 		o = nil
-	}
-	if o != nil && o.Marker {
-		k.variant(o, r)
-		h = k.hash()
-		o = c.store.lookup(h, k.buf)
 	}
 	if o != nil && len(r.Header["Authorization"]) > 0 && !o.AuthOK {
 		o = nil
@@ -126,6 +123,30 @@ func (c *Cache) handle(next pipeline.Handler, w http.ResponseWriter, r *http.Req
 		return onlyIfCached(w)
 	}
 	return c.fetch(next, w, r, ru, heapDirectives(rd), string(k.buf[:plen]), urlLen, h, o)
+}
+
+// find looks r up, following a Vary marker to the variant. A panic in it
+// is contained and the request bypasses the cache: the cache fails open.
+func (c *Cache) find(ru *Rules, r *http.Request, k *key, now int64) (o *Object, h uint64, plen int, ok bool) {
+	defer func() {
+		if v := recover(); v != nil {
+			c.store.onPanic("cache-lookup", v)
+			ok = false
+		}
+	}()
+	if c.hookFind != nil {
+		c.hookFind()
+	}
+	k.build(ru, r)
+	plen = len(k.buf)
+	h = k.hash()
+	o = c.store.lookup(h, k.buf)
+	if o != nil && o.Marker {
+		k.variant(o, r)
+		h = k.hash()
+		o = c.store.lookup(h, k.buf)
+	}
+	return o, h, plen, true
 }
 
 // heapDirectives moves directives to the heap for the miss path only, so

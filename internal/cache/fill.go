@@ -71,6 +71,12 @@ func (c *Cache) lead(next pipeline.Handler, w http.ResponseWriter, r *http.Reque
 	if f == nil {
 		f = newFlight() // untracked: nobody follows it
 	}
+	defer func() {
+		if v := recover(); v != nil {
+			f.abandon()
+			panic(v)
+		}
+	}()
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(r.Context()), c.fillTimeout)
 	defer cancel()
 	out := r.Clone(ctx)

@@ -1,8 +1,11 @@
 package cache
 
 import (
+	"net/http"
 	"sync"
 	"sync/atomic"
+
+	"levee/internal/pipeline"
 )
 
 // Outcomes of a fill, as waiters see them.
@@ -17,8 +20,9 @@ const (
 // share. The leader publishes the outcome once (closing ready), then, for
 // a streaming outcome, appends the body and wakes the followers.
 type flight struct {
-	ready   chan struct{}
-	kind    int
+	ready     chan struct{}
+	published bool // leader only
+	kind      int
 	obj     *Object // response header and status (stream) or the object
 	varySel string  // the leader's Vary selection, for followers to compare
 	err     error
@@ -38,8 +42,26 @@ func newFlight() *flight {
 // publish sets the outcome; it must be called exactly once.
 func (f *flight) publish(kind int, o *Object) {
 	f.kind, f.obj = kind, o
+	f.published = true
 	close(f.ready)
 }
+
+// abandon ends the flight of a leader that panicked, so followers do not
+// wait for it: they get a failure (stale if allowed) at once.
+func (f *flight) abandon() {
+	if !f.published {
+		f.err = errFillAbandoned
+		f.publish(flightFailed, nil)
+	}
+	f.mu.Lock()
+	done := f.done
+	f.mu.Unlock()
+	if !done {
+		f.finish(true)
+	}
+}
+
+var errFillAbandoned = pipeline.Errorf(pipeline.SourceInternal, http.StatusBadGateway, "fill_abandoned", "the shared fill failed", nil)
 
 // append adds body bytes and wakes followers.
 func (f *flight) append(p []byte) {

@@ -12,6 +12,10 @@ import (
 var heuristicStatus = map[int]bool{200: true, 203: true, 204: true, 206: true, 300: true, 301: true,
 	308: true, 404: true, 405: true, 410: true, 414: true, 501: true}
 
+// maxVaryNames bounds the request fields one response may vary on; a
+// response varying on more is not stored.
+const maxVaryNames = 16
+
 // maxHeuristic caps heuristic freshness (10% of the time since
 // Last-Modified, RFC 9111 4.2.2).
 const maxHeuristic = 24 * time.Hour
@@ -60,6 +64,8 @@ func analyze(status int, h http.Header, rd *directives, hasAuth bool, ru *Rules,
 		return analysis{reason: "set-cookie"}
 	case hasVaryStar(h["Vary"]):
 		return analysis{reason: "vary-star"}
+	case len(h["Vary"]) > 0 && len(varyNames(h["Vary"])) > maxVaryNames:
+		return analysis{reason: "vary-too-many"}
 	}
 	o := &Object{Status: status, SWR: -1, SIE: -1, RespTime: respTime.UnixNano(), Grace: int64(ru.Grace)}
 	date := respTime

@@ -42,6 +42,7 @@ var (
 	csHFM       = []string{"levee; fwd=miss; detail=hit-for-miss"}
 	csLockWait  = []string{"levee; fwd=miss; detail=lock-timeout"}
 	csOnlyIf    = []string{"levee; fwd=miss; detail=only-if-cached"}
+	csFailOpen  = []string{"levee; fwd=bypass; detail=cache-error"}
 )
 
 // notModifiedDrop are representation fields left out of a 304.

@@ -23,6 +23,7 @@ type Store struct {
 	memMaxObject int64
 	purgeSeq     atomic.Uint64
 	goFn         func(name string, fn func())
+	onPanic      func(where string, v any)
 }
 
 // Options configure a Store.
@@ -35,6 +36,8 @@ type Options struct {
 	Log         *slog.Logger
 	// Go starts a background goroutine behind a panic wall (guard.Wall.Go).
 	Go func(name string, fn func())
+	// OnPanic records a panic the cache contained (guard.Wall.Record).
+	OnPanic func(where string, v any)
 }
 
 // maxInflight bounds the fills tracked for coalescing; past it requests
@@ -47,6 +50,10 @@ func NewStore(o Options) (*Store, error) {
 	s := &Store{m: o.Metrics, log: o.Log, memMaxObject: max(o.MemoryBytes/8, 1<<20), goFn: o.Go}
 	if s.goFn == nil {
 		s.goFn = func(_ string, fn func()) { go fn() }
+	}
+	s.onPanic = o.OnPanic
+	if s.onPanic == nil {
+		s.onPanic = func(string, any) {}
 	}
 	if s.log == nil {
 		s.log = slog.New(slog.DiscardHandler)

@@ -23,10 +23,10 @@ type flight struct {
 	ready     chan struct{}
 	published bool // leader only
 	kind      int
-	obj     *Object // response header and status (stream) or the object
-	varySel string  // the leader's Vary selection, for followers to compare
-	err     error
-	status  int // origin status when failed with a 5xx
+	obj       *Object // response header and status (stream) or the object
+	varySel   string  // the leader's Vary selection, for followers to compare
+	err       error
+	status    int // origin status when failed with a 5xx
 
 	mu     sync.Mutex
 	buf    []byte

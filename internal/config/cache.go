@@ -58,8 +58,9 @@ type CacheConfig struct {
 // CacheDisk is the disk tier.
 type CacheDisk struct {
 	// Path is a directory for cached objects; it is created if missing.
-	// Default empty: no disk tier. Danger: levee deletes files in it that
-	// do not look like its own cache entries' temporaries.
+	// Default empty: no disk tier. Danger: give levee its own directory;
+	// files named like its entries (16 hex digits) that fail their checks,
+	// and ".tmp-*" files, are deleted at start.
 	Path string `yaml:"path"`
 	// MaxSize bounds the bytes of the files in Path. Default 10GiB.
 	MaxSize Size `yaml:"max_size"`

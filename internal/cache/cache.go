@@ -90,7 +90,9 @@ func (c *Cache) handle(next pipeline.Handler, w http.ResponseWriter, r *http.Req
 	urlLen := k.urlLen
 	if o != nil && o.HitForMiss {
 		if now < o.Until {
-			return c.lead(next, w, r, ru, heapDirectives(rd), nil, string(k.buf[:plen]), urlLen, h, nil, csHFM)
+			// Known uncacheable: straight to the origin, in parallel, at
+			// the cost of a plain proxy (no fill machinery).
+			return c.pass(next, w, r, ru, csHFM)
 		}
 		o = nil
 	}

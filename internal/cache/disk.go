@@ -64,8 +64,10 @@ type disk struct {
 	garbage int
 	used    int64
 
-	queue chan diskJob
-	done  chan struct{}
+	queue  chan diskJob
+	done   chan struct{}
+	qmu    sync.RWMutex // guards sends on queue against close
+	closed bool         // guarded by qmu
 	// pending counts queued and in-progress writes; while any, removals
 	// leave a tombstone (guarded by mu) so a write queued before a purge
 	// does not bring the purged entry back. Cleared when pending is 0.
@@ -329,6 +331,11 @@ func (d *disk) put(h uint64, o *Object) {
 	d.seq++
 	seq := d.seq
 	d.mu.Unlock()
+	d.qmu.RLock()
+	defer d.qmu.RUnlock()
+	if d.closed {
+		return // shutting down: a late fill is not written
+	}
 	d.pending.Add(1)
 	select {
 	case d.queue <- diskJob{h: h, o: o, seq: seq}:
@@ -352,8 +359,14 @@ func (d *disk) writer() {
 	}
 }
 
+// close drains the queue and stops the writer; later puts are dropped.
 func (d *disk) close() {
-	close(d.queue)
+	d.qmu.Lock()
+	if !d.closed {
+		d.closed = true
+		close(d.queue)
+	}
+	d.qmu.Unlock()
 	<-d.done
 }
 

@@ -89,3 +89,19 @@ func telemetryValue(c prometheus.Counter) float64 {
 	_ = c.Write(&m)
 	return m.GetCounter().GetValue()
 }
+
+// A fill that completes after shutdown closed the disk writer is dropped,
+// not a panic on a closed queue.
+func TestDiskPutAfterClose(t *testing.T) {
+	st, err := NewStore(Options{MemoryBytes: 1 << 20, DiskPath: t.TempDir(), DiskBytes: 1 << 20,
+		Metrics: NewMetrics(prometheus.NewRegistry())})
+	if err != nil {
+		t.Fatal(err)
+	}
+	st.Close()
+	st.Close()
+	st.put(1, &Object{Key: "k", Body: []byte("x"), Header: http.Header{}})
+	if n, _ := st.disk.stats(); n != 0 {
+		t.Fatalf("%d entries written after close", n)
+	}
+}

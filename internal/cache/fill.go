@@ -32,7 +32,6 @@ type fill struct {
 	f      *flight
 	hdr    http.Header
 	stale  *Object
-	cs     []string // Cache-Status for a passed-through answer
 
 	primary string
 	urlLen  int
@@ -61,13 +60,13 @@ func (c *Cache) fetch(next pipeline.Handler, w http.ResponseWriter, r *http.Requ
 		c.m.Overflow.WithLabelValues("inflight").Inc()
 	}
 	defer c.store.flights.leave(h, f)
-	return c.lead(next, w, r, ru, rd, f, primary, urlLen, h, stale, nil)
+	return c.lead(next, w, r, ru, rd, f, primary, urlLen, h, stale)
 }
 
 // lead fetches from the origin for w's request and, if f is not nil, for
-// the followers of f. cs, if set, marks a passed-through answer.
+// the followers of f.
 func (c *Cache) lead(next pipeline.Handler, w http.ResponseWriter, r *http.Request, ru *Rules, rd *directives, f *flight,
-	primary string, urlLen int, h uint64, stale *Object, cs []string) error {
+	primary string, urlLen int, h uint64, stale *Object) error {
 	if f == nil {
 		f = newFlight() // untracked: nobody follows it
 	}
@@ -92,7 +91,7 @@ func (c *Cache) lead(next pipeline.Handler, w http.ResponseWriter, r *http.Reque
 			out.Header["If-Modified-Since"] = []string{stale.LastMod}
 		}
 	}
-	fl := &fill{c: c, client: w, r: r, ru: ru, rd: rd, f: f, hdr: http.Header{}, stale: stale, cs: cs,
+	fl := &fill{c: c, client: w, r: r, ru: ru, rd: rd, f: f, hdr: http.Header{}, stale: stale,
 		primary: primary, urlLen: urlLen, h: h, reqTime: time.Now(), purgeSeqStart: c.store.purgeSeq.Load()}
 	err := next.ServeHTTP(fl, out)
 	return fl.end(err)
@@ -180,11 +179,7 @@ func (fl *fill) fresh(code int, now time.Time) {
 		fl.mode = modePass
 		fl.f.publish(flightNoShare, nil)
 		fl.rememberUncacheable(a.reason, now)
-		if fl.cs != nil {
-			dst["Cache-Status"] = fl.cs
-		} else {
-			dst["Cache-Status"] = []string{"levee; fwd=miss; detail=" + a.reason}
-		}
+		dst["Cache-Status"] = []string{"levee; fwd=miss; detail=" + a.reason}
 	}
 	if fl.stale == nil || fl.mode != modeTee {
 		fl.ru.site.miss.Inc()
@@ -417,7 +412,7 @@ func (c *Cache) refresh(next pipeline.Handler, ex *pipeline.Exchange, r *http.Re
 		}
 		defer c.store.flights.leave(h, f)
 		rd := directives{maxAge: -1, sMaxAge: -1, maxStale: -1, minFresh: -1, swr: -1, sie: -1}
-		_ = c.lead(next, bg, r2, ru, &rd, f, primary, urlLen, h, o, nil)
+		_ = c.lead(next, bg, r2, ru, &rd, f, primary, urlLen, h, o)
 	})
 }
 

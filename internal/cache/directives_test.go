@@ -107,3 +107,17 @@ func FuzzDirectives(f *testing.F) {
 		parseRange(s, 1000)
 	})
 }
+
+// A stored 204 or 304-class object carries no Content-Length (RFC 9110 8.6).
+func TestSetLengthNoBodyStatus(t *testing.T) {
+	for _, c := range []struct {
+		status int
+		want   string
+	}{{204, ""}, {200, "0"}, {404, "0"}} {
+		o := &Object{Status: c.status, Header: http.Header{"Content-Length": {"5"}}}
+		o.setLength(0)
+		if got := o.Header.Get("Content-Length"); got != c.want {
+			t.Errorf("%d: Content-Length %q, want %q", c.status, got, c.want)
+		}
+	}
+}

@@ -184,8 +184,13 @@ func storedHeader(h http.Header, private []string, stripCookie bool) http.Header
 	return out
 }
 
-// setLength records the body length in the stored header.
+// setLength records the body length in the stored header (none for the
+// statuses that never have a body, RFC 9110 8.6).
 func (o *Object) setLength(n int64) {
 	o.Size = n
+	if !bodyAllowed(o.Status) {
+		delete(o.Header, "Content-Length")
+		return
+	}
 	o.Header["Content-Length"] = []string{strconv.FormatInt(n, 10)}
 }

@@ -262,6 +262,10 @@ func rfcCases() []rfcCase {
 			{path: "/x", hits: 1}, {path: "/x", hdrs: []string{"Cache-Control: only-if-cached"}, cs: "hit", hits: 1}}},
 		{name: "request no-store is not stored", origin: cc("max-age=60"), steps: []step{
 			{path: "/x", hdrs: []string{"Cache-Control: no-store"}, hits: 1}, {path: "/x", hits: 2}}},
+		{name: "a 204 with max-age is cached", origin: func(w http.ResponseWriter, r *http.Request, n int64) {
+			w.Header().Set("Cache-Control", "max-age=60")
+			w.WriteHeader(204)
+		}, steps: []step{{path: "/x", status: 204, hits: 1}, {path: "/x", status: 204, cs: "hit", hits: 1}}},
 		{name: "a 404 with max-age is cached", origin: func(w http.ResponseWriter, r *http.Request, n int64) {
 			w.Header().Set("Cache-Control", "max-age=60")
 			w.WriteHeader(404)

@@ -298,7 +298,6 @@ func (d *disk) get(h uint64, promoteMax int64) *Object {
 		}
 		d.mu.Unlock()
 	}
-	o.onDisk.Store(true)
 	return o
 }
 
@@ -437,7 +436,6 @@ func (d *disk) write(j diskJob) {
 	}
 	d.indexLocked(h, meta, size, o.Body != nil)
 	d.mu.Unlock()
-	o.onDisk.Store(true)
 }
 
 // bodySource returns the body to write for o: its bytes, or the body of

@@ -45,7 +45,6 @@ type Object struct {
 	HitForMiss bool
 	Until      int64
 
-	onDisk    atomic.Bool
 	invalidAt atomic.Int64 // soft purge: stale from this unix ns on
 }
 

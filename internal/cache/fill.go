@@ -43,6 +43,9 @@ type fill struct {
 	obj           *Object
 	size          int64
 	clientSkip    bool // HEAD or 304 to the client: body not sent
+	ranged        bool // the client gets bytes [rStart, rEnd) of the body
+	rStart, rEnd  int64
+	pos           int64 // body bytes seen, for ranged
 	clientErr     bool
 	answer        *Object // modeDiscard: the object to answer with
 	answerCS      []string
@@ -197,10 +200,57 @@ func (fl *fill) fresh(code int, now time.Time) {
 			return
 		}
 	}
+	if code == http.StatusOK {
+		code = fl.applyRange(dst, code)
+	}
 	if fl.r.Method == http.MethodHead {
 		fl.clientSkip = true
 	}
 	fl.client.WriteHeader(code)
+}
+
+// applyRange answers a Range request on a miss with 206 (or 416), cut
+// from the full response that is fetched and stored; it needs the
+// response's Content-Length.
+func (fl *fill) applyRange(dst http.Header, code int) int {
+	rg := fl.r.Header["Range"]
+	if len(rg) == 0 || !ifRange(fl.r, &Object{ETag: fl.hdr.Get("Etag"), LastMod: fl.hdr.Get("Last-Modified")}) {
+		return code
+	}
+	size, err := strconv.ParseInt(fl.hdr.Get("Content-Length"), 10, 64)
+	if err != nil || size < 0 {
+		return code
+	}
+	start, n, ok := parseRange(rg[0], size)
+	switch {
+	case !ok:
+		return code
+	case n < 0:
+		delete(dst, "Content-Length")
+		dst["Content-Range"] = []string{"bytes */" + strconv.FormatInt(size, 10)}
+		fl.clientSkip = true
+		return http.StatusRequestedRangeNotSatisfiable
+	}
+	dst["Content-Range"] = []string{"bytes " + strconv.FormatInt(start, 10) + "-" +
+		strconv.FormatInt(start+n-1, 10) + "/" + strconv.FormatInt(size, 10)}
+	dst["Content-Length"] = []string{strconv.FormatInt(n, 10)}
+	fl.ranged, fl.rStart, fl.rEnd = true, start, start+n
+	return http.StatusPartialContent
+}
+
+// clientWrite sends body bytes to the client, only those in its range.
+func (fl *fill) clientWrite(p []byte) (int, error) {
+	if !fl.ranged {
+		return fl.client.Write(p)
+	}
+	lo, hi := fl.pos, fl.pos+int64(len(p))
+	fl.pos = hi
+	a, b := max(lo, fl.rStart), min(hi, fl.rEnd)
+	if a >= b {
+		return len(p), nil
+	}
+	_, err := fl.client.Write(p[a-lo : b-lo])
+	return len(p), err
 }
 
 // shareable reports whether an unstorable response may still be streamed
@@ -247,7 +297,7 @@ func (fl *fill) Write(p []byte) (int, error) {
 		if fl.clientSkip {
 			return len(p), nil
 		}
-		return fl.client.Write(p)
+		return fl.clientWrite(p)
 	}
 	if fl.store && fl.size+int64(len(p)) > fl.ru.MaxObject {
 		// Too large after all (no or wrong Content-Length): stop storing;
@@ -261,7 +311,7 @@ func (fl *fill) Write(p []byte) (int, error) {
 	fl.f.append(p)
 	fl.size += int64(len(p))
 	if !fl.clientSkip && !fl.clientErr {
-		if _, err := fl.client.Write(p); err != nil {
+		if _, err := fl.clientWrite(p); err != nil {
 			// Keep filling for the store and the followers.
 			fl.clientErr = true
 		}

@@ -180,6 +180,22 @@ func rfcCases() []rfcCase {
 			{path: "/x", hdrs: []string{"Range: bytes=2-4"}, status: 206, body: "234", hits: 1, hdrWant: "Content-Range: bytes 2-4/10"},
 			{path: "/x", hdrs: []string{"Range: bytes=-3"}, status: 206, body: "789", hits: 1},
 			{path: "/x", hdrs: []string{"Range: bytes=8-"}, status: 206, body: "89", hits: 1}}},
+		{name: "a Range on a miss is cut from the full response, which is stored", origin: func(w http.ResponseWriter, r *http.Request, n int64) {
+			if r.Header.Get("Range") != "" {
+				w.WriteHeader(500) // the cache must fetch the whole object
+				return
+			}
+			w.Header().Set("Cache-Control", "max-age=60")
+			w.Write([]byte("0123456789"))
+		}, steps: []step{
+			{path: "/x", hdrs: []string{"Range: bytes=2-4"}, status: 206, cs: "stored", body: "234", hits: 1, hdrWant: "Content-Range: bytes 2-4/10"},
+			{path: "/x", cs: "hit", body: "0123456789", hits: 1}}},
+		{name: "a Range on an uncacheable response is cut too", origin: func(w http.ResponseWriter, r *http.Request, n int64) {
+			w.Header().Set("Cache-Control", "no-store")
+			w.Write([]byte("0123456789"))
+		}, steps: []step{
+			{path: "/x", hdrs: []string{"Range: bytes=-2"}, status: 206, body: "89", hits: 1},
+			{path: "/x", hdrs: []string{"Range: bytes=50-"}, status: 200, cs: "hit-for-miss", body: "0123456789", hits: 2}}},
 		{name: "an unsatisfiable Range is 416", origin: func(w http.ResponseWriter, r *http.Request, n int64) {
 			w.Header().Set("Cache-Control", "max-age=60")
 			w.Write([]byte("0123456789"))

@@ -51,7 +51,7 @@ func (c *cacheCap) stage(g *generation) (map[string]pipeline.Phase, func(), erro
 			}
 		}
 	}
-	return map[string]pipeline.Phase{"cache": ph.Phase()}, nil, nil
+	return map[string]pipeline.Phase{"cache": ph.Phase()}, st.Start, nil
 }
 
 // storeFor returns the node's store, opening it the first time. Later

@@ -64,10 +64,11 @@ type disk struct {
 	garbage int
 	used    int64
 
-	queue  chan diskJob
-	done   chan struct{}
-	qmu    sync.RWMutex // guards sends on queue against close
-	closed bool         // guarded by qmu
+	queue   chan diskJob
+	done    chan struct{}
+	qmu     sync.RWMutex // guards sends on queue against close
+	closed  bool         // guarded by qmu
+	started bool         // guarded by qmu
 	// pending counts queued and in-progress writes; while any, removals
 	// leave a tombstone (guarded by mu) so a write queued before a purge
 	// does not bring the purged entry back. Cleared when pending is 0.
@@ -104,18 +105,33 @@ type diskMeta struct {
 	bodyLen       int64
 }
 
-func openDisk(dir string, max int64, m *Metrics, log *slog.Logger, goFn func(string, func())) (*disk, error) {
-	if err := os.MkdirAll(dir, 0o750); err != nil {
+// openDisk loads the index of dir (if it exists) without writing
+// anything or starting anything: staging a config (and levee validate)
+// has no side effects. start makes the directory and starts the writer.
+func openDisk(dir string, max int64, m *Metrics, log *slog.Logger) (*disk, error) {
+	if st, err := os.Stat(dir); err == nil && !st.IsDir() {
+		return nil, fmt.Errorf("cache.disk.path: %s is not a directory", dir)
+	} else if err != nil && !errors.Is(err, os.ErrNotExist) {
 		return nil, fmt.Errorf("cache.disk.path: %w", err)
 	}
 	d := &disk{dir: dir, max: max, m: m, log: log, idx: map[uint64]diskEntry{},
 		queue: make(chan diskJob, diskQueue), done: make(chan struct{})}
 	d.scan()
-	if goFn == nil {
-		goFn = func(_ string, fn func()) { go fn() }
+	return d, nil
+}
+
+// start creates the directory and starts the writer, once.
+func (d *disk) start(goFn func(string, func())) {
+	d.qmu.Lock()
+	defer d.qmu.Unlock()
+	if d.started || d.closed {
+		return
+	}
+	d.started = true
+	if err := os.MkdirAll(d.dir, 0o750); err != nil {
+		d.ioError("mkdir", err)
 	}
 	goFn("cache-disk-writer", d.writer)
-	return d, nil
 }
 
 func (d *disk) path(h uint64) string {
@@ -365,8 +381,11 @@ func (d *disk) close() {
 		d.closed = true
 		close(d.queue)
 	}
+	started := d.started
 	d.qmu.Unlock()
-	<-d.done
+	if started {
+		<-d.done
+	}
 }
 
 func (d *disk) write(j diskJob) {

@@ -6,10 +6,12 @@ import (
 	"fmt"
 	"net/http"
 	"os"
+	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
 
+	"levee/internal/app"
 	"levee/internal/cli"
 	"levee/internal/leveetest"
 )
@@ -209,5 +211,22 @@ func TestDiskErrorIsBypass(t *testing.T) {
 	}
 	if c := n.Logs.Count("disk tier error"); c != 1 {
 		t.Fatalf("disk error logged %d times, want once", c)
+	}
+}
+
+// Validating a config (levee validate) opens nothing: no disk directory
+// is created and no writer starts.
+func TestValidateHasNoSideEffects(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "cache")
+	err := app.Check("t.yaml", []byte(fmt.Sprintf(`
+listeners: [{listen: "127.0.0.1:0"}]
+cache: {disk: {path: %q}}
+sites: [{name: s, hosts: ["*"], routes: [{path: /, origins: [{url: "http://127.0.0.1:1"}], cache: {}}]}]
+`, dir)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(dir); !os.IsNotExist(err) {
+		t.Fatalf("validate created the disk directory: %v", err)
 	}
 }

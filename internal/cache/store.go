@@ -74,7 +74,7 @@ func NewStore(o Options) (*Store, error) {
 	}
 	s.mem = mem
 	if o.DiskPath != "" {
-		if s.disk, err = openDisk(o.DiskPath, o.DiskBytes, s.m, s.log, s.goFn); err != nil {
+		if s.disk, err = openDisk(o.DiskPath, o.DiskBytes, s.m, s.log); err != nil {
 			return nil, err
 		}
 	}
@@ -111,6 +111,14 @@ func (s *Store) DiskPath() string {
 		return ""
 	}
 	return s.disk.dir
+}
+
+// Start starts the store's background work (the disk writer). NewStore
+// starts nothing, so staging a config that is never used leaks nothing.
+func (s *Store) Start() {
+	if s.disk != nil {
+		s.disk.start(s.goFn)
+	}
 }
 
 // Close stops the disk writer after it drains its queue.

@@ -550,3 +550,38 @@ func waitFor(t *testing.T, cond func() bool) {
 	}
 	t.Fatal("condition not met in 5s")
 }
+
+// Both tiers stay within their byte bounds, evicting (and counting) as
+// objects arrive.
+func TestTiersBounded(t *testing.T) {
+	body := strings.Repeat("z", 8<<10)
+	o := leveetest.NewOrigin(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Cache-Control", "max-age=600")
+		io.WriteString(w, body)
+	}))
+	dir := t.TempDir()
+	n := node(t, o.URL, "", fmt.Sprintf("{memory: 1MiB, disk: {path: %q, max_size: 64KiB}}", dir))
+	for i := 0; i < 300; i++ {
+		res, _ := get(t, "GET", n.URL(fmt.Sprintf("/o%d", i)))
+		if res.StatusCode != 200 {
+			t.Fatal(res.StatusCode)
+		}
+	}
+	n.Shutdown() // drains the disk writer
+	var onDisk int64
+	filepath.WalkDir(dir, func(p string, d os.DirEntry, err error) error {
+		if err == nil && !d.IsDir() {
+			if fi, err := d.Info(); err == nil {
+				onDisk += fi.Size()
+			}
+		}
+		return nil
+	})
+	if onDisk > 64<<10 || onDisk == 0 {
+		t.Fatalf("disk tier holds %d bytes, bound 64KiB", onDisk)
+	}
+	waitFor(t, func() bool { return gauge(n, "levee_cache_bytes", "memory") <= 1<<20 })
+	if metricLabel(n, "levee_cache_evictions_total", "disk") == 0 || metricLabel(n, "levee_cache_evictions_total", "memory") == 0 {
+		t.Fatal("no evictions counted")
+	}
+}

@@ -105,3 +105,26 @@ func TestDiskPutAfterClose(t *testing.T) {
 		t.Fatalf("%d entries written after close", n)
 	}
 }
+
+// Past maxInflight fills, a request leads an untracked fill instead of
+// growing the table.
+func TestFlightsBounded(t *testing.T) {
+	var fs flights
+	fs.init()
+	fs.n.Store(maxInflight)
+	if f, lead := fs.join(42); f != nil || !lead {
+		t.Fatalf("join over the bound: %v %v", f, lead)
+	}
+	fs.n.Store(0)
+	f, lead := fs.join(42)
+	if f == nil || !lead {
+		t.Fatal("first join must lead")
+	}
+	if g, lead := fs.join(42); g != f || lead {
+		t.Fatal("second join must follow the same flight")
+	}
+	fs.leave(42, f)
+	if fs.busy(42) || fs.n.Load() != 0 {
+		t.Fatal("leave did not remove the flight")
+	}
+}

@@ -88,3 +88,24 @@ func metric(n *leveetest.Node, name string) float64 {
 	}
 	return sum
 }
+
+// metricLabel sums the series of a metric whose tier label is tier.
+func metricLabel(n *leveetest.Node, name, tier string) float64 {
+	mfs, _ := n.Metrics().Registry.Gather()
+	var sum float64
+	for _, mf := range mfs {
+		if mf.GetName() != name {
+			continue
+		}
+		for _, m := range mf.GetMetric() {
+			for _, l := range m.GetLabel() {
+				if l.GetName() == "tier" && l.GetValue() == tier {
+					sum += m.GetCounter().GetValue() + m.GetGauge().GetValue()
+				}
+			}
+		}
+	}
+	return sum
+}
+
+func gauge(n *leveetest.Node, name, tier string) float64 { return metricLabel(n, name, tier) }

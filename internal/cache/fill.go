@@ -331,7 +331,7 @@ func (fl *fill) end(err error) error {
 	}
 	switch fl.mode {
 	case modeDiscard:
-		if fl.answer == nil {
+		if fl.answer == nil || fl.background() {
 			return err
 		}
 		if serr := c.serve(fl.client, fl.r, fl.answer, fl.answerCS, time.Now().UnixNano()); serr != errDiskGone {
@@ -464,6 +464,16 @@ func (c *Cache) refresh(next pipeline.Handler, ex *pipeline.Exchange, r *http.Re
 		rd := directives{maxAge: -1, sMaxAge: -1, maxStale: -1, minFresh: -1, swr: -1, sie: -1}
 		_ = c.lead(next, bg, r2, ru, &rd, f, primary, urlLen, h, o)
 	})
+}
+
+// background reports whether this fill has no client (a refresh).
+func (fl *fill) background() bool {
+	ex := pipeline.From(fl.client)
+	if ex == nil {
+		return false
+	}
+	_, ok := ex.Unwrap().(discard)
+	return ok
 }
 
 // discard is the client of a background fill.

@@ -562,7 +562,7 @@ func (d *disk) ioError(op string, err error) {
 }
 
 func metaOf(o *Object) *diskMeta {
-	return &diskMeta{Key: o.Key, URL: o.URL, Tags: o.Tags, Status: o.Status, Header: o.Header,
+	return &diskMeta{Key: o.Key, URL: o.URL, Tags: o.Tags, Status: o.Status, Header: o.header(),
 		RespTime: o.RespTime, InitAge: o.InitAge, Fresh: o.Fresh, SWR: o.SWR, SIE: o.SIE, Grace: o.Grace,
 		NoStale: o.NoStale, NoCache: o.NoCache, AuthOK: o.AuthOK, ETag: o.ETag, LastMod: o.LastMod,
 		VaryNames: o.VaryNames, Nonce: o.Nonce, Marker: o.Marker}

@@ -418,8 +418,9 @@ func (c *Cache) storeFill(fl *fill) {
 // merge builds the object that a 304 revalidates: the stored header
 // updated with the 304's fields, freshness recomputed.
 func (c *Cache) merge(stale *Object, h304 http.Header, r *http.Request, ru *Rules, reqTime, now time.Time) *Object {
-	h := make(http.Header, len(stale.Header)+len(h304))
-	for k, vv := range stale.Header {
+	sh := stale.header()
+	h := make(http.Header, len(sh)+len(h304))
+	for k, vv := range sh {
 		h[k] = vv
 	}
 	for k, vv := range h304 {
@@ -438,7 +439,9 @@ func (c *Cache) merge(stale *Object, h304 http.Header, r *http.Request, ru *Rule
 		o = &Object{Status: stale.Status, Header: storedHeader(h, nil, false), SWR: -1, SIE: -1, RespTime: now.UnixNano()}
 	}
 	o.Key, o.URL, o.Body, o.Size = stale.Key, stale.URL, stale.Body, stale.Size
-	o.Header["Content-Length"] = stale.Header["Content-Length"]
+	if cl := sh["Content-Length"]; cl != nil {
+		o.Header["Content-Length"] = cl
+	}
 	o.Tags = parseTags(o.Header)
 	if a.obj != nil {
 		c.store.put(hashKey(o.Key), o)

@@ -29,7 +29,7 @@ func (c *Cache) follow(next pipeline.Handler, w http.ResponseWriter, r *http.Req
 			return err
 		}
 	case flightStream:
-		if f.varySel == varySelection(r, varyNames(f.obj.Header["Vary"])) &&
+		if f.varySel == varySelection(r, varyNames(f.obj.values("Vary"))) &&
 			(len(r.Header["Authorization"]) == 0 || f.obj.AuthOK) {
 			ru.site.hit.Inc()
 			return c.stream(w, r, f)
@@ -57,9 +57,7 @@ func (c *Cache) follow(next pipeline.Handler, w http.ResponseWriter, r *http.Req
 func (c *Cache) stream(w http.ResponseWriter, r *http.Request, f *flight) error {
 	o := f.obj
 	h := w.Header()
-	for k, v := range o.Header {
-		h[k] = v
-	}
+	o.copyHeaderTo(h)
 	h["Age"] = ageValues[0]
 	h["Cache-Status"] = csCollapsed
 	if st := preconditions(r, o); st != 0 {

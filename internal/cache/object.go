@@ -2,6 +2,7 @@ package cache
 
 import (
 	"net/http"
+	"sort"
 	"sync/atomic"
 	"time"
 )
@@ -17,10 +18,13 @@ type Object struct {
 	Tags   []string
 	Status int
 	// Header is the stored response header: no hop-by-hop fields, no Age,
-	// no Cache-Status; Content-Length is set from the body.
+	// no Cache-Status; Content-Length is set from the body. It is nil once
+	// the object is packed for storage (pack): read it with header, get
+	// and copyHeaderTo.
 	Header http.Header
-	Body   []byte // nil when the body lives only on disk
-	Size   int64  // body length
+	fields []field // the packed header (see pack)
+	Body   []byte  // nil when the body lives only on disk
+	Size   int64   // body length
 
 	RespTime int64 // unix ns the response arrived (or was revalidated)
 	InitAge  int64 // corrected initial age, ns (RFC 9111 4.2.3)
@@ -75,6 +79,12 @@ func (o *Object) weight() uint32 {
 	for k, vv := range o.Header {
 		w += int64(len(k)) + 16
 		for _, v := range vv {
+			w += int64(len(v)) + 16
+		}
+	}
+	for _, f := range o.fields {
+		w += int64(len(f.name)) + 40
+		for _, v := range f.vals {
 			w += int64(len(v)) + 16
 		}
 	}
@@ -139,9 +149,107 @@ func (o *Object) clone() *Object {
 		RespTime: o.RespTime, InitAge: o.InitAge, Fresh: o.Fresh, SWR: o.SWR, SIE: o.SIE, Grace: o.Grace,
 		NoStale: o.NoStale, NoCache: o.NoCache, AuthOK: o.AuthOK, ETag: o.ETag, LastMod: o.LastMod,
 		VaryNames: o.VaryNames, Nonce: o.Nonce, Marker: o.Marker, HitForMiss: o.HitForMiss, Until: o.Until}
-	c.Header = make(http.Header, len(o.Header)+1)
-	for k, vv := range o.Header {
-		c.Header[k] = vv
-	}
+	c.Header = make(http.Header, len(o.Header)+len(o.fields)+1)
+	o.copyHeaderTo(c.Header)
 	return c
+}
+
+// field is one packed header field: a canonical name and its values,
+// a len == cap slice shared by every answer.
+type field struct {
+	name string
+	vals []string
+}
+
+// pack turns the header map into the packed form kept in the store: all
+// names and values in one string, and two slices over it (three
+// allocations whatever the number of fields, instead of a map with a
+// slice and a string per field): less for the GC to mark, and a plain
+// loop to serve. Call it before the object is published; it is a no-op
+// once packed.
+func (o *Object) pack() {
+	if o.Header == nil {
+		return
+	}
+	keys := make([]string, 0, len(o.Header))
+	size, nv := 0, 0
+	for k, vv := range o.Header {
+		keys = append(keys, k)
+		size += len(k)
+		for _, v := range vv {
+			size += len(v)
+			nv++
+		}
+	}
+	sort.Strings(keys)
+	b := make([]byte, 0, size)
+	for _, k := range keys {
+		b = append(b, k...)
+		for _, v := range o.Header[k] {
+			b = append(b, v...)
+		}
+	}
+	blob := string(b)
+	all := make([]string, 0, nv)
+	fields := make([]field, len(keys))
+	off := 0
+	for i, k := range keys {
+		fields[i].name = blob[off : off+len(k)]
+		off += len(k)
+		start := len(all)
+		for _, v := range o.Header[k] {
+			all = append(all, blob[off:off+len(v)])
+			off += len(v)
+		}
+		fields[i].vals = all[start:len(all):len(all)]
+	}
+	o.fields, o.Header = fields, nil
+	if o.ETag != "" {
+		o.ETag = o.get("Etag")
+	}
+	if o.LastMod != "" {
+		o.LastMod = o.get("Last-Modified")
+	}
+}
+
+// values returns the values of a canonical header name.
+func (o *Object) values(name string) []string {
+	if o.Header != nil {
+		return o.Header[name]
+	}
+	for i := range o.fields {
+		if o.fields[i].name == name {
+			return o.fields[i].vals
+		}
+	}
+	return nil
+}
+
+// get returns the first value of a canonical header name.
+func (o *Object) get(name string) string {
+	if v := o.values(name); len(v) > 0 {
+		return v[0]
+	}
+	return ""
+}
+
+// copyHeaderTo sets o's fields in h, sharing the value slices.
+func (o *Object) copyHeaderTo(h http.Header) {
+	for k, v := range o.Header {
+		h[k] = v
+	}
+	for i := range o.fields {
+		h[o.fields[i].name] = o.fields[i].vals
+	}
+}
+
+// header returns o's header as a map (a new one when packed, sharing
+// the value slices): for the cold paths that need a map.
+func (o *Object) header() http.Header {
+	if o.Header != nil {
+		return o.Header
+	}
+	h := make(http.Header, len(o.fields))
+	o.copyHeaderTo(h)
+	return h
 }

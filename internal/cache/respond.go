@@ -53,9 +53,7 @@ var notModifiedDrop = []string{"Content-Length", "Content-Type", "Content-Encodi
 // file streams a body that lives only on disk; nil when o.Body is set.
 func (c *Cache) serve(w http.ResponseWriter, r *http.Request, o *Object, cs []string, now int64) error {
 	h := w.Header()
-	for k, v := range o.Header {
-		h[k] = v
-	}
+	o.copyHeaderTo(h)
 	h["Age"] = ageValue(o.age(now))
 	h["Cache-Status"] = cs
 	if st := preconditions(r, o); st != 0 {
@@ -163,7 +161,7 @@ func preconditions(r *http.Request, o *Object) int {
 		t, err := http.ParseTime(ims)
 		lm, lerr := http.ParseTime(o.LastMod)
 		if lerr != nil {
-			lm, lerr = http.ParseTime(o.Header.Get("Date"))
+			lm, lerr = http.ParseTime(o.get("Date"))
 		}
 		if err == nil && lerr == nil && !lm.After(t) {
 			return http.StatusNotModified

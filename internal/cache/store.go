@@ -146,6 +146,7 @@ func (s *Store) lookup(h uint64, k []byte) *Object {
 		return nil
 	}
 	if o.Body != nil || o.Marker {
+		o.pack()
 		s.mem.Set(h, o)
 	}
 	return o
@@ -153,6 +154,7 @@ func (s *Store) lookup(h uint64, k []byte) *Object {
 
 // put stores o under h in memory (when small enough) and on disk.
 func (s *Store) put(h uint64, o *Object) {
+	o.pack()
 	if o.Size <= s.memMaxObject {
 		s.mem.Set(h, o)
 	} else {
@@ -164,7 +166,10 @@ func (s *Store) put(h uint64, o *Object) {
 }
 
 // putMarker stores a hit-for-miss marker in memory only.
-func (s *Store) putMarker(h uint64, o *Object) { s.mem.Set(h, o) }
+func (s *Store) putMarker(h uint64, o *Object) {
+	o.pack()
+	s.mem.Set(h, o)
+}
 
 // remove deletes h from both tiers.
 func (s *Store) remove(h uint64) {

@@ -106,12 +106,15 @@ func (c *Cache) handle(next pipeline.Handler, w http.ResponseWriter, r *http.Req
 			case swr:
 				cs = csSWR
 				ru.site.stale.Inc()
-				c.refresh(next, pipeline.From(w), r, ru, string(k.buf[:plen]), urlLen, h, o)
+				ex.Decide("stale")
+				c.refresh(next, ex, r, ru, string(k.buf[:plen]), urlLen, h, o)
 			case o.freshFor(now) <= 0:
 				cs = csMaxStale
 				ru.site.stale.Inc()
+				ex.Decide("stale")
 			default:
 				ru.site.hit.Inc()
+				ex.Decide("hit")
 			}
 			err := c.serve(w, r, o, cs, now)
 			if err != errDiskGone {
@@ -169,6 +172,9 @@ func onlyIfCached(w http.ResponseWriter) error {
 // pass sends r to the origin untouched, marking the response.
 func (c *Cache) pass(next pipeline.Handler, w http.ResponseWriter, r *http.Request, ru *Rules, cs []string) error {
 	ru.site.bypass.Inc()
+	if ex := pipeline.From(w); ex != nil {
+		ex.Decide("bypass")
+	}
 	w.Header()["Cache-Status"] = cs
 	return next.ServeHTTP(w, r)
 }

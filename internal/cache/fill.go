@@ -56,8 +56,15 @@ type fill struct {
 func (c *Cache) fetch(next pipeline.Handler, w http.ResponseWriter, r *http.Request, ru *Rules, rd *directives,
 	primary string, urlLen int, h uint64, stale *Object) error {
 	f, lead := c.store.flights.join(h)
+	ex := pipeline.From(w)
 	if !lead {
+		ex.Decide("collapsed")
 		return c.follow(next, w, r, ru, rd, f, stale)
+	}
+	if stale != nil {
+		ex.Decide("revalidate")
+	} else {
+		ex.Decide("miss")
 	}
 	if f == nil {
 		c.m.Overflow.WithLabelValues("inflight").Inc()

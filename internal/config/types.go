@@ -154,7 +154,7 @@ type Route struct {
 	Retries  Retries   `yaml:"retries,omitempty"`
 	Fallback *Fallback `yaml:"fallback,omitempty"`
 	// Cache turns the CDN cache on for this route (cache.go). Default off.
-	Cache *RouteCache `yaml:"cache"`
+	Cache *RouteCache `yaml:"cache,omitempty"`
 	// PoolSpec inlines one anonymous pool: origins, origin_tls, timeouts...
 	PoolSpec `yaml:",inline"`
 }

@@ -51,3 +51,18 @@ sites: [{name: s, hosts: ["*"], debug_header: true, routes: [{path: /, origins: 
 		t.Fatalf("access log: %s", n.Access.String())
 	}
 }
+
+// Trailers of an origin response reach the client through a fill.
+func TestTrailersForwarded(t *testing.T) {
+	o := leveetest.NewOrigin(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Cache-Control", "no-store")
+		w.Header().Set("Trailer", "X-Checksum")
+		w.Write([]byte("body"))
+		w.Header().Set("X-Checksum", "abc")
+	}))
+	n := node(t, o.URL, "", "")
+	res, body := get(t, "GET", n.URL("/t"))
+	if body != "body" || res.Trailer.Get("X-Checksum") != "abc" {
+		t.Fatalf("body %q trailer %v", body, res.Trailer)
+	}
+}

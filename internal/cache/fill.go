@@ -336,6 +336,9 @@ func (fl *fill) end(err error) error {
 			return fl.failed(err)
 		}
 	}
+	if err == nil && (fl.mode == modeTee || fl.mode == modePass) && !fl.clientSkip {
+		fl.forwardTrailers()
+	}
 	switch fl.mode {
 	case modeDiscard:
 		if fl.answer == nil || fl.background() {
@@ -358,6 +361,20 @@ func (fl *fill) end(err error) error {
 		return nil
 	}
 	return err
+}
+
+// forwardTrailers passes the origin's trailers (set by the proxy after
+// the body) to the client. Stored objects do not keep them.
+func (fl *fill) forwardTrailers() {
+	var dst http.Header
+	for k, vv := range fl.hdr {
+		if strings.HasPrefix(k, http.TrailerPrefix) {
+			if dst == nil {
+				dst = fl.client.Header()
+			}
+			dst[k] = vv
+		}
+	}
 }
 
 // failed handles an origin failure before any response: stale if

@@ -43,9 +43,14 @@ func WithPhase(name string, p pipeline.Phase) Option {
 
 // Start writes yaml to a config file in a temp dir and starts a node on it.
 // Use "127.0.0.1:0" for listen addresses; Addr and AdminURL find the ports.
-// The node is shut down when the test ends.
+// A config without an admin: section gets the admin API on a free loopback
+// port instead of the fixed default, so tests never collide on it. The node
+// is shut down when the test ends.
 func Start(t testing.TB, yaml string, opts ...Option) *Node {
 	t.Helper()
+	if !hasTopLevelKey(yaml, "admin") {
+		yaml = "admin: {listen: \"127.0.0.1:0\"}\n" + yaml
+	}
 	dir := t.TempDir()
 	path := filepath.Join(dir, "levee.yaml")
 	if err := os.WriteFile(path, []byte(yaml), 0o600); err != nil {
@@ -62,6 +67,15 @@ func Start(t testing.TB, yaml string, opts ...Option) *Node {
 	}
 	t.Cleanup(func() { _ = n.Shutdown() })
 	return &Node{Node: n, T: t, ConfigPath: path, DataDir: o.DataDir, Logs: logs, Access: access}
+}
+
+func hasTopLevelKey(yaml, key string) bool {
+	for _, line := range strings.Split(yaml, "\n") {
+		if strings.HasPrefix(line, key+":") {
+			return true
+		}
+	}
+	return false
 }
 
 // Addr returns the bound host:port of the listener configured as addr

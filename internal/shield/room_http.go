@@ -82,7 +82,10 @@ type QueueStatus struct {
 }
 
 func (s *Shield) queuePage(q *req, ref *roomRef, pos int) {
-	st := QueueStatus{Status: "queued", Position: pos + 1, ETASeconds: ref.room.ETA(pos).Round(time.Second).Seconds(),
+	// Nobody gets in before the page's next refresh: the rate alone can
+	// promise "0s" to the head of a full room.
+	eta := max(ref.room.ETA(pos), ref.cfg.Refresh.D())
+	st := QueueStatus{Status: "queued", Position: pos + 1, ETASeconds: eta.Round(time.Second).Seconds(),
 		RefreshSeconds: ref.cfg.Refresh.D().Seconds()}
 	h := q.w.Header()
 	h.Set("Cache-Control", "no-store")

@@ -87,7 +87,8 @@ shield:
 		}
 		if i >= 2 {
 			var st shield.QueueStatus
-			if err := json.Unmarshal([]byte(body), &st); err != nil || st.Position != i-1 || h.Get("Levee-Queue") == "" {
+			if err := json.Unmarshal([]byte(body), &st); err != nil || st.Position != i-1 || h.Get("Levee-Queue") == "" ||
+				st.ETASeconds < st.RefreshSeconds {
 				t.Fatalf("user %d: %q (%v), want position %d", i, body, err, i-1)
 			}
 		}

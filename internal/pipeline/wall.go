@@ -6,7 +6,6 @@ import (
 	"math/rand/v2"
 	"net/http"
 	"net/netip"
-	"strconv"
 	"time"
 
 	"levee/internal/guard"
@@ -79,12 +78,12 @@ func (wl *Wall) account(ex *Exchange, r *http.Request) {
 	if status == 0 {
 		status = http.StatusOK
 	}
-	m := wl.Metrics
-	m.Requests.WithLabelValues(site, codeClass(status)).Inc()
+	sm := wl.Metrics.Site(site)
+	sm.Code(telemetry.CodeClass(status)).Inc()
 	dur := time.Since(ex.Start)
-	m.RequestDuration.WithLabelValues(site).Observe(dur.Seconds())
+	sm.Duration.Observe(dur.Seconds())
 	if ex.ClientGone {
-		m.ClientsGone.WithLabelValues(site).Inc()
+		sm.Gone.Inc()
 	}
 	if wl.Access != nil {
 		wl.logAccess(ex, r, site, status, dur)
@@ -124,18 +123,6 @@ func (wl *Wall) logAccess(ex *Exchange, r *http.Request, site string, status int
 	wl.Access.LogAttrs(context.Background(), slog.LevelInfo, "request", attrs...)
 }
 
-var codeClasses = [...]string{"1xx", "2xx", "3xx", "4xx", "5xx"}
-
-func codeClass(status int) string {
-	if status == StatusClientClosed {
-		return "499"
-	}
-	if c := status/100 - 1; c >= 0 && c < len(codeClasses) {
-		return codeClasses[c]
-	}
-	return "other"
-}
-
 func peerAddr(remote string) netip.Addr {
 	ap, err := netip.ParseAddrPort(remote)
 	if err != nil {
@@ -156,5 +143,3 @@ func newID() string {
 	}
 	return string(b[:])
 }
-
-var _ = strconv.Itoa

@@ -24,6 +24,8 @@ type Metrics struct {
 	ClientsGone      *prometheus.CounterVec
 	UpgradesActive   prometheus.Gauge
 	RejectedRequests *prometheus.CounterVec
+
+	sites siteCache
 }
 
 // NewMetrics returns a registry with Go runtime, process and core metrics.

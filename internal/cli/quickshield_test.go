@@ -35,3 +35,17 @@ func TestQuickShieldFlags(t *testing.T) {
 		t.Fatalf("no shield flags: %v", err)
 	}
 }
+
+func TestQuickRateBurst(t *testing.T) {
+	src, err := quickConfig(&quickOptions{from: "127.0.0.1:0", admin: "off", to: []string{"127.0.0.1:9"}, rateLimit: "100/s", rateBurst: 20})
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, err := config.Load("quick", src)
+	if err != nil || p.Config.Shield.Rules[0].Burst != 20 {
+		t.Fatalf("--rate-burst 20: %v %+v", err, p)
+	}
+	if _, err := quickConfig(&quickOptions{from: "127.0.0.1:0", admin: "off", to: []string{"127.0.0.1:9"}, rateLimit: "100/s", rateBurst: -1}); err == nil {
+		t.Fatal("negative --rate-burst accepted")
+	}
+}

@@ -27,6 +27,7 @@ type quickOptions struct {
 	insecure    bool
 	h2c         bool
 	rateLimit   string // shield: "N/s" per client IP
+	rateBurst   int    // shield: burst of the rate limit; 0 = two seconds of rate
 	maxConnsIP  int    // shield: open connections per client IP
 	cache       bool
 }
@@ -74,6 +75,7 @@ origins a backup pool that takes the traffic when the primary is down;
 	f.BoolVar(&q.insecure, "insecure-origin", false, "do not verify origin TLS certificates (tests only)")
 	f.BoolVar(&q.h2c, "h2c", false, "also accept cleartext HTTP/2 (prior knowledge)")
 	f.StringVar(&q.rateLimit, "rate-limit", "", "rate limit per client IP, e.g. 100/s (burst: twice the rate per second); over it: 429 after 500ms")
+	f.IntVar(&q.rateBurst, "rate-burst", 0, "requests a client may send at once above --rate-limit (default: two seconds of rate); a small origin wants it small")
 	f.IntVar(&q.maxConnsIP, "max-conns-per-ip", 0, "open connections allowed per client IP (0: no limit)")
 	f.BoolVar(&q.cache, "cache", false, "cache responses (memory tier, origin headers honoured)")
 	return c
@@ -166,7 +168,13 @@ func quickShield(q *quickOptions, s *config.ShieldConfig) error {
 	if err != nil {
 		return fmt.Errorf("--rate-limit: %v", err)
 	}
+	if q.rateBurst < 0 {
+		return fmt.Errorf("--rate-burst must not be negative")
+	}
 	burst := max(1, int(2*r.PerSecond()))
+	if q.rateBurst > 0 {
+		burst = q.rateBurst
+	}
 	s.Rules = []config.ShieldRule{{Name: "quick", Key: []string{"ip"}, Rate: r, Burst: burst, Action: "reject"}}
 	// Hold 429s half a second, so a flooding client's connections wait
 	// instead of costing the node CPU (bounded by max_tarpitted).

@@ -88,6 +88,15 @@ func (c *Cache) handle(next pipeline.Handler, w http.ResponseWriter, r *http.Req
 		return c.pass(next, w, r, ru, csFailOpen)
 	}
 	urlLen := k.urlLen
+	if o != nil && o.mb != nil {
+		// Pin the memfd body for the request, so a revalidation or a
+		// stale answer can still serve it if it is evicted meanwhile.
+		if !o.mb.acquire() {
+			o = nil // evicted between the lookup and now: a miss
+		} else {
+			defer o.mb.release()
+		}
+	}
 	if o != nil && o.HitForMiss {
 		if now < o.Until {
 			// Known uncacheable: straight to the origin, in parallel, at

@@ -351,12 +351,18 @@ func (d *disk) put(h uint64, o *Object) {
 	if d.closed {
 		return // shutting down: a late fill is not written
 	}
+	if o.mb != nil && !o.mb.acquire() { // released after the write
+		return // its memfd is gone: the object was evicted and replaced
+	}
 	d.pending.Add(1)
 	select {
 	case d.queue <- diskJob{h: h, o: o, seq: seq}:
 	default:
 		d.pending.Add(-1)
 		d.m.Overflow.WithLabelValues("disk_queue").Inc()
+		if o.mb != nil {
+			o.mb.release()
+		}
 	}
 }
 
@@ -364,6 +370,9 @@ func (d *disk) writer() {
 	defer close(d.done)
 	for j := range d.queue {
 		d.write(j)
+		if j.o.mb != nil {
+			j.o.mb.release()
+		}
 		if d.pending.Add(-1) == 0 {
 			d.mu.Lock()
 			if d.pending.Load() == 0 {
@@ -453,13 +462,16 @@ func (d *disk) write(j diskJob) {
 		d.ioError("rename", err)
 		return
 	}
-	d.indexLocked(h, meta, size, o.Body != nil)
+	d.indexLocked(h, meta, size, o.bodyInMemory())
 	d.mu.Unlock()
 }
 
 // bodySource returns the body to write for o: its bytes, or the body of
 // h's current file (whose checksum is kept) when o has none in memory.
 func (d *disk) bodySource(h uint64, o *Object) (io.Reader, uint32, func(), bool) {
+	if o.mb != nil { // referenced since put
+		return o.mb.reader(0, o.Size), o.mb.crc, func() {}, true
+	}
 	if o.Body != nil || o.Marker {
 		return bytes.NewReader(o.Body), crc32.Checksum(o.Body, castagnoli), func() {}, true
 	}

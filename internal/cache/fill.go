@@ -462,7 +462,7 @@ func (c *Cache) merge(stale *Object, h304 http.Header, r *http.Request, ru *Rule
 		c.store.remove(hashKey(stale.Key))
 		o = &Object{Status: stale.Status, Header: storedHeader(h, nil, false), SWR: -1, SIE: -1, RespTime: now.UnixNano()}
 	}
-	o.Key, o.URL, o.Body, o.Size = stale.Key, stale.URL, stale.Body, stale.Size
+	o.Key, o.URL, o.Body, o.mb, o.Size = stale.Key, stale.URL, stale.Body, stale.mb, stale.Size
 	if cl := sh["Content-Length"]; cl != nil {
 		o.Header["Content-Length"] = cl
 	}

@@ -16,8 +16,11 @@ type Metrics struct {
 	Corrupt    prometheus.Counter
 	Purged     *prometheus.CounterVec // kind
 	Overflow   *prometheus.CounterVec // what (inflight, disk_queue)
-	siteMu     sync.Mutex
-	sites      map[string]*siteMetrics
+	// MemfdErrors counts large memory-tier bodies kept on the heap because
+	// their memfd could not be made.
+	MemfdErrors prometheus.Counter
+	siteMu      sync.Mutex
+	sites       map[string]*siteMetrics
 }
 
 // Results counted in levee_cache_requests_total.
@@ -55,10 +58,12 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 			Help: "Objects touched by purges, by kind (hard, soft)."}, []string{"kind"}),
 		Overflow: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "levee_cache_overflow_total",
 			Help: "Times a bounded cache table was full: inflight (fills not coalesced), disk_queue (disk write skipped)."}, []string{"what"}),
+		MemfdErrors: prometheus.NewCounter(prometheus.CounterOpts{Name: "levee_cache_memfd_errors_total",
+			Help: "Large memory-tier bodies kept on the Go heap because a memfd could not be made (served without sendfile)."}),
 		sites: map[string]*siteMetrics{},
 	}
 	reg.MustRegister(m.Requests, m.Coalesced, m.FillErrors, m.Evictions, m.DiskErrors, m.Corrupt,
-		m.Purged, m.Overflow)
+		m.Purged, m.Overflow, m.MemfdErrors)
 	return m
 }
 

@@ -23,8 +23,11 @@ type Object struct {
 	// and copyHeaderTo.
 	Header http.Header
 	fields []field // the packed header (see pack)
-	Body   []byte  // nil when the body lives only on disk
-	Size   int64   // body length
+	Body   []byte  // nil when the body lives in a memfd (mb) or only on disk
+	// mb holds a memory-tier body of at least MemfdMin bytes, served with
+	// sendfile; nil for heap bodies (see memfd.go).
+	mb   *memBody
+	Size int64 // body length
 
 	RespTime int64 // unix ns the response arrived (or was revalidated)
 	InitAge  int64 // corrected initial age, ns (RFC 9111 4.2.3)
@@ -88,7 +91,7 @@ func (o *Object) weight() uint32 {
 			w += int64(len(v)) + 16
 		}
 	}
-	if o.Body == nil {
+	if !o.bodyInMemory() {
 		w -= o.Size
 	}
 	if w > 1<<31 {
@@ -96,6 +99,10 @@ func (o *Object) weight() uint32 {
 	}
 	return uint32(w)
 }
+
+// bodyInMemory reports whether o's body is held in memory (heap or memfd)
+// rather than only on disk.
+func (o *Object) bodyInMemory() bool { return o.Body != nil || o.mb != nil }
 
 // usable reports whether o may answer a request with directives rd at now
 // without contacting the origin: fresh enough, or stale within what the
@@ -145,7 +152,7 @@ func (o *Object) staleOnError(rd *directives, now int64) bool {
 
 // clone copies o's plain fields and its header map (not the values).
 func (o *Object) clone() *Object {
-	c := &Object{Key: o.Key, URL: o.URL, Tags: o.Tags, Status: o.Status, Body: o.Body, Size: o.Size,
+	c := &Object{Key: o.Key, URL: o.URL, Tags: o.Tags, Status: o.Status, Body: o.Body, mb: o.mb, Size: o.Size,
 		RespTime: o.RespTime, InitAge: o.InitAge, Fresh: o.Fresh, SWR: o.SWR, SIE: o.SIE, Grace: o.Grace,
 		NoStale: o.NoStale, NoCache: o.NoCache, AuthOK: o.AuthOK, ETag: o.ETag, LastMod: o.LastMod,
 		VaryNames: o.VaryNames, Nonce: o.Nonce, Marker: o.Marker, HitForMiss: o.HitForMiss, Until: o.Until}

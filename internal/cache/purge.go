@@ -141,7 +141,7 @@ func (s *Store) Purge(p Purge) (int, error) {
 		if !o.Marker && !o.HitForMiss {
 			touched[h] = true
 		}
-		if p.Soft && !o.Marker && !o.HitForMiss && o.Body != nil {
+		if p.Soft && !o.Marker && !o.HitForMiss && o.bodyInMemory() {
 			o.invalidAt.Store(now)
 			if s.disk != nil {
 				s.disk.remove(h)

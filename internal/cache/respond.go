@@ -97,12 +97,18 @@ func (c *Cache) serve(w http.ResponseWriter, r *http.Request, o *Object, cs []st
 		_, _ = w.Write(o.Body[start : start+n])
 		return nil
 	}
+	if o.mb != nil {
+		return serveMemfd(w, r, o.mb, status, start, n)
+	}
 	return c.serveFile(w, o, status, start, n)
 }
 
 // serveFile streams a disk-only body with io.Copy from the *os.File, so
 // the connection can use sendfile.
 func (c *Cache) serveFile(w http.ResponseWriter, o *Object, status int, start, n int64) error {
+	if c.store.disk == nil {
+		return errDiskGone // no body anywhere (its memfd was closed before it was stored)
+	}
 	f, err := c.store.disk.openBody(hashKey(o.Key), o.Size)
 	if err != nil {
 		return errDiskGone

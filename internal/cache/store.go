@@ -22,8 +22,13 @@ type Store struct {
 	// live only on disk (or are not stored without a disk tier).
 	memMaxObject int64
 	purgeSeq     atomic.Uint64
-	goFn         func(name string, fn func())
-	onPanic      func(where string, v any)
+	// memfdMin is MemfdMin (lowered by tests); memfdOff is set when
+	// /proc/self/fd cannot be opened, memfdWarn after the first logged
+	// memfd failure.
+	memfdMin            int64
+	memfdOff, memfdWarn atomic.Bool
+	goFn                func(name string, fn func())
+	onPanic             func(where string, v any)
 }
 
 // Options configure a Store.
@@ -47,7 +52,8 @@ const maxInflight = 16384
 // NewStore opens a store. With a disk path it loads the disk index
 // synchronously, so a restarted node serves its disk tier at once.
 func NewStore(o Options) (*Store, error) {
-	s := &Store{m: o.Metrics, log: o.Log, memMaxObject: max(o.MemoryBytes/8, 1<<20), goFn: o.Go}
+	s := &Store{m: o.Metrics, log: o.Log, memMaxObject: max(o.MemoryBytes/8, 1<<20), goFn: o.Go,
+		memfdMin: MemfdMin}
 	if s.goFn == nil {
 		s.goFn = func(_ string, fn func()) { go fn() }
 	}
@@ -66,6 +72,9 @@ func NewStore(o Options) (*Store, error) {
 		OnDeletion: func(e otter.DeletionEvent[uint64, *Object]) {
 			if e.Cause == otter.CauseOverflow {
 				s.m.Evictions.WithLabelValues("memory").Inc()
+			}
+			if e.Value.mb != nil {
+				e.Value.mb.release() // the tier's reference (see memSet)
 			}
 		},
 	})
@@ -121,11 +130,14 @@ func (s *Store) Start() {
 	}
 }
 
-// Close stops the disk writer after it drains its queue.
+// Close stops the disk writer after it drains its queue, and empties the
+// memory tier so its memfds are closed (requests still streaming one keep
+// it open until they finish).
 func (s *Store) Close() {
 	if s.disk != nil {
 		s.disk.close()
 	}
+	s.mem.InvalidateAll()
 }
 
 // lookup returns the object stored under k, from memory or disk, or nil.
@@ -147,16 +159,35 @@ func (s *Store) lookup(h uint64, k []byte) *Object {
 	}
 	if o.Body != nil || o.Marker {
 		o.pack()
-		s.mem.Set(h, o)
+		if b := s.toMemfd(o); b != nil {
+			defer b.release()
+		}
+		s.memSet(h, o)
 	}
 	return o
+}
+
+// memSet stores o in the memory tier. An object with a memfd body takes a
+// reference for the tier, released by the deletion listener; if the
+// memfd is already closed (the object it came from was evicted), o is
+// kept out of memory and is left with no body in memory.
+func (s *Store) memSet(h uint64, o *Object) {
+	if o.mb != nil && !o.mb.acquire() {
+		o.mb = nil
+		s.mem.Invalidate(h)
+		return
+	}
+	s.mem.Set(h, o)
 }
 
 // put stores o under h in memory (when small enough) and on disk.
 func (s *Store) put(h uint64, o *Object) {
 	o.pack()
 	if o.Size <= s.memMaxObject {
-		s.mem.Set(h, o)
+		if b := s.toMemfd(o); b != nil {
+			defer b.release() // after the tier and the disk queue took theirs
+		}
+		s.memSet(h, o)
 	} else {
 		s.mem.Invalidate(h)
 	}

@@ -1,0 +1,153 @@
+package cache
+
+import (
+	"bytes"
+	"errors"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"testing"
+
+	"github.com/prometheus/client_golang/prometheus"
+)
+
+func memfdStore(t *testing.T, mem int64) *Store {
+	t.Helper()
+	st, err := NewStore(Options{MemoryBytes: mem, Metrics: NewMetrics(prometheus.NewRegistry())})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(st.Close)
+	return st
+}
+
+func bigObject(key string, size int) *Object {
+	body := bytes.Repeat([]byte{byte(len(key))}, size)
+	for i := range body {
+		body[i] += byte(i * 31)
+	}
+	return &Object{Key: key, Status: 200, Body: body, Size: int64(size), Header: http.Header{}, SWR: -1, SIE: -1}
+}
+
+// An eviction while a request holds a memfd body leaves it readable; the
+// memfd closes when that request lets go, not before.
+func TestMemfdEvictionWhileServing(t *testing.T) {
+	st := memfdStore(t, 4<<20)
+	o := bigObject("a", 256<<10)
+	want := append([]byte(nil), o.Body...)
+	st.put(1, o)
+	got := st.lookup(1, []byte("a"))
+	if got == nil || got.mb == nil || got.Body != nil {
+		t.Fatalf("a 256 KiB object is not in a memfd: %+v", got)
+	}
+	b := got.mb
+	if !b.acquire() { // a request serving it
+		t.Fatal("acquire")
+	}
+	f, err := os.Open(b.path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	st.SetMemory(1) // evicts everything
+	if st.lookup(1, []byte("a")) != nil {
+		t.Fatal("object still in the memory tier")
+	}
+	if n := b.refs.Load(); n != 1 {
+		t.Fatalf("refs %d after eviction, want the request's 1", n)
+	}
+	body, err := io.ReadAll(io.LimitReader(f, b.size))
+	f.Close()
+	if err != nil || !bytes.Equal(body, want) {
+		t.Fatalf("body read after eviction: %v, equal %v", err, bytes.Equal(body, want))
+	}
+	b.release()
+	if _, err := b.f.Stat(); !errors.Is(err, os.ErrClosed) {
+		t.Fatalf("memfd not closed after the last reference: %v", err)
+	}
+	if b.acquire() {
+		t.Fatal("acquired a closed memfd")
+	}
+}
+
+// A replaced object's memfd closes; a revalidated copy sharing it keeps
+// it open; small bodies stay on the heap.
+func TestMemfdReplaceAndShare(t *testing.T) {
+	st := memfdStore(t, 8<<20)
+	small := bigObject("s", MemfdMin-1)
+	st.put(2, small)
+	if small.mb != nil || small.Body == nil {
+		t.Fatal("a body under MemfdMin went to a memfd")
+	}
+	old := bigObject("a", 64<<10)
+	st.put(1, old)
+	b := old.mb
+	merged := &Object{Key: "a", Status: 200, Header: http.Header{}, Body: old.Body, mb: old.mb, Size: old.Size}
+	st.put(1, merged) // as merge does after a 304
+	if n := b.refs.Load(); n != 1 {
+		t.Fatalf("refs %d after replacing by a copy sharing the memfd, want 1", n)
+	}
+	st.put(1, bigObject("a", 64<<10)) // a new body
+	if _, err := b.f.Stat(); !errors.Is(err, os.ErrClosed) {
+		t.Fatalf("replaced memfd still open: %v", err)
+	}
+	// A copy made from an object whose memfd is gone is not stored with it.
+	late := &Object{Key: "a", Status: 200, Header: http.Header{}, mb: b, Size: b.size}
+	st.put(3, late)
+	if late.mb != nil || st.lookup(3, []byte("a")) != nil {
+		t.Fatal("an object with a closed memfd was stored in memory")
+	}
+}
+
+// When a memfd cannot be made, the body stays on the heap, is served, and
+// the failure is counted; never an error for the request.
+func TestMemfdFailureFallsBackToHeap(t *testing.T) {
+	st := memfdStore(t, 8<<20)
+	saved := memfdCreate
+	memfdCreate = func(string, int) (int, error) { return -1, errors.New("EMFILE") }
+	defer func() { memfdCreate = saved }()
+	o := bigObject("a", 64<<10)
+	want := append([]byte(nil), o.Body...)
+	st.put(1, o)
+	if o.mb != nil || o.Body == nil || st.lookup(1, []byte("a")) != o {
+		t.Fatal("heap fallback not stored")
+	}
+	if got := telemetryValue(st.m.MemfdErrors); got != 1 {
+		t.Fatalf("memfd errors %v, want 1", got)
+	}
+	c := New(st, Settings{})
+	rec := httptest.NewRecorder()
+	if err := c.serve(rec, httptest.NewRequest("GET", "/", nil), o, csHit, o.RespTime); err != nil ||
+		rec.Code != 200 || !bytes.Equal(rec.Body.Bytes(), want) {
+		t.Fatalf("heap fallback served %d, %d bytes, %v", rec.Code, rec.Body.Len(), err)
+	}
+}
+
+// Connections that cannot use sendfile (HTTP/2, TLS) get a memfd body
+// with pread, ranges included.
+func TestMemfdWithoutSendfile(t *testing.T) {
+	st := memfdStore(t, 8<<20)
+	o := bigObject("a", 100<<10)
+	want := append([]byte(nil), o.Body...)
+	st.put(1, o)
+	if o.mb == nil {
+		t.Fatal("not in a memfd")
+	}
+	c := New(st, Settings{})
+	for _, rng := range []string{"", "bytes=1000-1999"} {
+		req := httptest.NewRequest("GET", "/", nil)
+		req.ProtoMajor, req.Proto = 2, "HTTP/2.0"
+		w, start, end := want, 0, len(want)
+		if rng != "" {
+			req.Header.Set("Range", rng)
+			start, end = 1000, 2000
+		}
+		rec := httptest.NewRecorder()
+		if err := c.serve(rec, req, o, csHit, o.RespTime); err != nil || !bytes.Equal(rec.Body.Bytes(), w[start:end]) {
+			t.Fatalf("range %q: %d, %d bytes, %v", rng, rec.Code, rec.Body.Len(), err)
+		}
+	}
+	if n := o.mb.refs.Load(); n != 1 {
+		t.Fatalf("refs %d after serving, want the tier's 1", n)
+	}
+}

@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"os"
 	"strconv"
+	"sync"
 	"sync/atomic"
 
 	"golang.org/x/sys/unix"
@@ -22,7 +23,8 @@ const MemfdMin = 32 << 10
 // the memory tier's weight like a heap body. Its references are one per
 // memory-tier entry holding it (released by the tier's deletion
 // listener), one per request serving or pinning it, and one per queued
-// disk write; the memfd is closed when the last goes. Everything that
+// disk write; the memfd and its idle descriptions are closed when the
+// last goes. Everything that
 // uses the file holds a reference, so its descriptor number is never
 // closed (and reused) under a reader.
 type memBody struct {
@@ -31,6 +33,62 @@ type memBody struct {
 	crc  uint32 // CRC-32C of the body, for the disk tier
 	size int64
 	refs atomic.Int64
+	// idle are descriptions of the memfd free for the next request (at
+	// most maxIdleDesc), so a hit costs one lseek, not open and close.
+	mu     sync.Mutex
+	idle   []*os.File
+	closed bool
+}
+
+// maxIdleDesc bounds the idle descriptions kept per memfd body, and
+// maxIdleDescs those of the whole process (each is a file descriptor).
+const (
+	maxIdleDesc  = 4
+	maxIdleDescs = 1024
+)
+
+// idleDescs counts the idle descriptions of all memfd bodies.
+var idleDescs atomic.Int64
+
+// desc returns a description of the memfd positioned at start: an idle
+// one, or a new one. Hold a reference.
+func (b *memBody) desc(start int64) (*os.File, error) {
+	b.mu.Lock()
+	var f *os.File
+	if k := len(b.idle); k > 0 {
+		f = b.idle[k-1]
+		b.idle = b.idle[:k-1]
+		idleDescs.Add(-1)
+	}
+	b.mu.Unlock()
+	if f == nil {
+		var err error
+		if f, err = os.Open(b.path); err != nil {
+			return nil, err
+		}
+		if start == 0 {
+			return f, nil
+		}
+	}
+	if _, err := f.Seek(start, io.SeekStart); err != nil {
+		_ = f.Close()
+		return nil, err
+	}
+	return f, nil
+}
+
+// putDesc returns a description for reuse, or closes it.
+func (b *memBody) putDesc(f *os.File) {
+	b.mu.Lock()
+	if !b.closed && len(b.idle) < maxIdleDesc && idleDescs.Load() < maxIdleDescs {
+		b.idle = append(b.idle, f)
+		idleDescs.Add(1)
+		f = nil
+	}
+	b.mu.Unlock()
+	if f != nil {
+		_ = f.Close()
+	}
 }
 
 // memfdCreate is unix.MemfdCreate; tests replace it to make it fail.
@@ -73,6 +131,15 @@ func (b *memBody) acquire() bool {
 // release drops a reference, closing the memfd with the last one.
 func (b *memBody) release() {
 	if b.refs.Add(-1) == 0 {
+		b.mu.Lock()
+		b.closed = true
+		idle := b.idle
+		b.idle = nil
+		idleDescs.Add(-int64(len(idle)))
+		b.mu.Unlock()
+		for _, f := range idle {
+			_ = f.Close()
+		}
 		_ = b.f.Close()
 	}
 }
@@ -114,29 +181,27 @@ func (s *Store) toMemfd(o *Object) *memBody {
 }
 
 // serveMemfd streams n bytes from start of a memfd body. Plain HTTP/1
-// gets its own file description and io.Copy from the *os.File, so
-// net/http uses sendfile; other connections (TLS, HTTP/2) copy with pread.
+// takes a file description of its own (an idle one, seeked, or a new one)
+// and io.Copies from the *os.File, so net/http uses sendfile; other
+// connections (TLS, HTTP/2) copy with pread.
 func serveMemfd(w http.ResponseWriter, r *http.Request, b *memBody, status int, start, n int64) error {
 	if !b.acquire() {
 		return errDiskGone
 	}
 	defer b.release()
 	if r.TLS == nil && r.ProtoMajor == 1 {
-		if f, err := os.Open(b.path); err == nil {
-			defer f.Close()
-			if start == 0 || seek(f, start) {
-				w.WriteHeader(status)
-				_, _ = io.Copy(w, &io.LimitedReader{R: f, N: n})
-				return nil
+		if f, err := b.desc(start); err == nil {
+			w.WriteHeader(status)
+			_, err := io.Copy(w, &io.LimitedReader{R: f, N: n})
+			if err == nil {
+				b.putDesc(f)
+			} else {
+				_ = f.Close()
 			}
+			return nil
 		}
 	}
 	w.WriteHeader(status)
 	_, _ = io.Copy(w, b.reader(start, n))
 	return nil
-}
-
-func seek(f *os.File, off int64) bool {
-	_, err := f.Seek(off, io.SeekStart)
-	return err == nil
 }

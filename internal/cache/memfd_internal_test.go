@@ -151,3 +151,39 @@ func TestMemfdWithoutSendfile(t *testing.T) {
 		t.Fatalf("refs %d after serving, want the tier's 1", n)
 	}
 }
+
+// Plain HTTP/1 hits reuse an idle description of the memfd (seeked to
+// each request's start); the idle ones are closed with the memfd.
+func TestMemfdDescriptionsReused(t *testing.T) {
+	st := memfdStore(t, 8<<20)
+	o := bigObject("a", 100<<10)
+	want := append([]byte(nil), o.Body...)
+	st.put(1, o)
+	c := New(st, Settings{})
+	base := idleDescs.Load()
+	for i, rng := range []string{"", "bytes=5000-5099", "", "bytes=-7"} {
+		req := httptest.NewRequest("GET", "/", nil)
+		start, end := 0, len(want)
+		switch rng {
+		case "bytes=5000-5099":
+			start, end = 5000, 5100
+		case "bytes=-7":
+			start = len(want) - 7
+		}
+		if rng != "" {
+			req.Header.Set("Range", rng)
+		}
+		rec := httptest.NewRecorder()
+		if err := c.serve(rec, req, o, csHit, o.RespTime); err != nil || !bytes.Equal(rec.Body.Bytes(), want[start:end]) {
+			t.Fatalf("request %d (%q): %d, %d bytes, %v", i, rng, rec.Code, rec.Body.Len(), err)
+		}
+		if len(o.mb.idle) != 1 || idleDescs.Load() != base+1 {
+			t.Fatalf("request %d: %d idle descriptions, want 1 reused", i, len(o.mb.idle))
+		}
+	}
+	idle := o.mb.idle[0]
+	st.remove(1)
+	if _, err := idle.Stat(); !errors.Is(err, os.ErrClosed) || idleDescs.Load() != base {
+		t.Fatalf("idle description not closed with its memfd: %v", err)
+	}
+}

@@ -126,6 +126,10 @@ func TestMemfdConcurrentHits(t *testing.T) {
 	if o.Hits() != 1 {
 		t.Fatalf("origin hits %d, want 1", o.Hits())
 	}
+	// The memfd and at most 4 idle descriptions of it (maxIdleDesc).
+	if got := memfds(t) - before; got < 1 || got > 5 {
+		t.Fatalf("%d memfd descriptors open after the hits, want 1 to 5", got)
+	}
 	if got := metric(n, "levee_cache_memfd_errors_total"); got != 0 {
 		t.Fatalf("memfd errors %v", got)
 	}

@@ -1,6 +1,7 @@
 package shield
 
 import (
+	"io"
 	"net"
 	"net/netip"
 	"sync"
@@ -130,6 +131,16 @@ func (c *gatedConn) CloseWrite() error {
 		return cw.CloseWrite()
 	}
 	return c.Conn.Close()
+}
+
+// ReadFrom keeps the connection's own ReadFrom (sendfile, splice) behind
+// the gate: net/http's response.ReadFrom uses sendfile for io.Copy from a
+// file only when its connection is an io.ReaderFrom.
+func (c *gatedConn) ReadFrom(r io.Reader) (int64, error) {
+	if rf, ok := c.Conn.(io.ReaderFrom); ok {
+		return rf.ReadFrom(r)
+	}
+	return io.Copy(c.Conn, r)
 }
 
 func (c *gatedConn) Close() error {

@@ -66,7 +66,7 @@ func (n *Node) buildTable(g *generation, c *config.Config, named map[string]*con
 	built := map[string]*pool.Pool{}
 	for i := range c.Sites {
 		sc := &c.Sites[i]
-		site := &router.Site{Name: sc.Name, DebugHeader: sc.DebugHeader, Extra: map[string]any{}}
+		site := &router.Site{Name: sc.Name, DebugHeader: sc.DebugHeader}
 		for j := range sc.Routes {
 			rc := &sc.Routes[j]
 			rt := &router.Route{Site: site, Path: rc.Path, Index: j, Name: sc.Name + rc.Path,

@@ -85,7 +85,7 @@ func Limits(maxBody int64, readBody time.Duration) Phase {
 	return func(next Handler) Handler {
 		return HandlerFunc(func(w http.ResponseWriter, r *http.Request) error {
 			if r.ContentLength > maxBody {
-				return Errorf(SourceClient, http.StatusRequestEntityTooLarge, "body_too_large", "request body too large", nil)
+				return ErrBodyTooLarge
 			}
 			if r.ContentLength != 0 && r.Body != nil && r.Body != http.NoBody {
 				r.Body = &limitedBody{rc: r.Body, left: maxBody}

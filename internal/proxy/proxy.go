@@ -4,7 +4,6 @@
 package proxy
 
 import (
-	"context"
 	"net/http"
 	"net/url"
 	"time"
@@ -36,36 +35,6 @@ func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) error {
 		return pipeline.Errorf(pipeline.SourceInternal, http.StatusBadGateway, "no_pool", "no origin pool for this route", nil)
 	}
 	return p.serve(w, r, ex, route)
-}
-
-// Forward sends r to origin o of pool pl and streams the response to w.
-// It is also the building block for retries and failover.
-func (p *Proxy) Forward(w http.ResponseWriter, r *http.Request, ex *pipeline.Exchange, pl *pool.Pool, o *pool.Origin) error {
-	out := p.outbound(r, ex, ex.Route, o)
-	if pl.Total > 0 {
-		ctx, cancel := context.WithTimeout(r.Context(), pl.Total)
-		defer cancel()
-		out = out.WithContext(ctx)
-	}
-	ex.Origin = o.Host
-	start := time.Now()
-	res, err := pl.Transport.RoundTrip(out)
-	ex.OriginNS += time.Since(start)
-	if err != nil {
-		return p.originError(ex, r, err)
-	}
-	if res.StatusCode == http.StatusSwitchingProtocols {
-		return p.upgrade(w, r, ex, res)
-	}
-	return p.stream(w, ex, res)
-}
-
-// outbound prepares the request for the origin. It edits r's headers in
-// place: the inbound request is ours, and copying the map is the largest
-// allocation of a proxied request.
-func (p *Proxy) outbound(r *http.Request, ex *pipeline.Exchange, route *router.Route, o *pool.Origin) *http.Request {
-	prepareHeaders(r, ex, route)
-	return target(r, route, o)
 }
 
 // prepareHeaders edits the inbound headers for the origin, once per

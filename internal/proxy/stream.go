@@ -1,7 +1,6 @@
 package proxy
 
 import (
-	"errors"
 	"io"
 	"net/http"
 	"strings"
@@ -68,13 +67,8 @@ func (p *Proxy) copyBody(w http.ResponseWriter, body io.Reader, flush bool) erro
 			return nil
 		}
 		if rerr != nil {
-			if errors.Is(rerr, errClientGone) {
-				return pipeline.Errorf(pipeline.SourceClient, pipeline.StatusClientClosed, "client_gone", "client went away", rerr)
-			}
 			// Headers are out: WriteError will cut the connection.
 			return pipeline.Errorf(pipeline.SourceOrigin, http.StatusBadGateway, "origin_body", "origin response body failed", rerr)
 		}
 	}
 }
-
-var errClientGone = errors.New("client gone")

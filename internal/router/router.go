@@ -14,8 +14,6 @@ type Site struct {
 	Name        string
 	Routes      []*Route // longest path first
 	DebugHeader bool
-	// Extra holds per-site state of other capabilities, keyed by capability.
-	Extra map[string]any
 }
 
 // Route is a compiled route.

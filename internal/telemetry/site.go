@@ -31,8 +31,10 @@ func CodeClass(status int) int {
 	return 6
 }
 
-// siteCache holds resolved SiteMetrics by site name. Site names come from
-// config (at most config.MaxSites, plus "-"), so it is bounded by config.
+// siteCache holds resolved SiteMetrics by site name. Names come only from
+// config (at most config.MaxSites per generation, plus "-"); like the
+// Prometheus series behind them, entries of sites removed by a reload stay
+// until restart.
 type siteCache struct{ m sync.Map }
 
 // Site returns the metrics of the named site, resolving them once.

@@ -162,9 +162,8 @@ func (n *Node) Shutdown() error {
 		for _, s := range n.slots {
 			h := s.cur.Load()
 			h.Close()
-			if e := h.srv.Shutdown(ctx); e != nil {
+			if e := h.shutdown(ctx); e != nil {
 				err = errors.Join(err, fmt.Errorf("%s: drain: %w", s.addr, e))
-				h.srv.Close()
 			}
 		}
 		if n.admin != nil {

@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"levee/internal/config"
+	"levee/internal/h1server"
 )
 
 // slot is one client-facing address. Its socket outlives config
@@ -39,6 +40,25 @@ type handoff struct {
 	once     sync.Once
 	addr     net.Addr
 	srv      *http.Server
+	// fast, when set, serves the connections first (cleartext HTTP/1.x);
+	// those it declines reach srv through conns.
+	fast *h1server.Server
+}
+
+// shutdown drains both servers of a handoff within ctx, then cuts what is
+// left.
+func (h *handoff) shutdown(ctx context.Context) error {
+	var err error
+	if h.fast != nil {
+		if err = h.fast.Shutdown(ctx); err != nil {
+			h.fast.Close()
+		}
+	}
+	if e := h.srv.Shutdown(ctx); e != nil {
+		h.srv.Close()
+		err = errors.Join(err, e)
+	}
+	return err
 }
 
 func newHandoff(addr net.Addr) *handoff {
@@ -84,6 +104,29 @@ func (n *Node) acceptLoop(s *slot) {
 func (n *Node) deliver(s *slot, c net.Conn) {
 	for {
 		h := s.cur.Load()
+		if h.fast != nil {
+			select {
+			case <-h.done:
+			default:
+				if h.fast.Serve(c) {
+					return
+				}
+			}
+			if s.closed.Load() {
+				c.Close()
+				return
+			}
+			continue // retired under us: the newer server takes it
+		}
+		n.deliverStd(s, h, c)
+		return
+	}
+}
+
+// deliverStd gives c to net/http: h's server, or the current one if h
+// retired meanwhile.
+func (n *Node) deliverStd(s *slot, h *handoff, c net.Conn) {
+	for {
 		select {
 		case h.conns <- c:
 			return
@@ -93,6 +136,7 @@ func (n *Node) deliver(s *slot, c net.Conn) {
 				return
 			}
 			// A handoff happened while we waited: try the new server.
+			h = s.cur.Load()
 		}
 	}
 }
@@ -103,7 +147,7 @@ func listenerSettings(l *config.Listener, c *config.Config) string {
 	if tlsOn {
 		minv = l.TLS.MinVersion
 	}
-	return fmt.Sprintf("%v|%s|%v|%+v|%+v|%+v", tlsOn, minv, l.H2C, l.HTTP2, c.Timeouts, c.Limits)
+	return fmt.Sprintf("%v|%s|%v|%s|%+v|%+v|%+v", tlsOn, minv, l.H2C, l.HTTP1, l.HTTP2, c.Timeouts, c.Limits)
 }
 
 // newServer builds the http.Server for a listener of config c and starts it
@@ -142,6 +186,19 @@ func (n *Node) startServer(s *slot, l *config.Listener, c *config.Config) *hando
 		},
 	}
 	h.srv = srv
+	if l.TLS == nil && !l.H2C && l.HTTP1 == "levee" {
+		h.fast = &h1server.Server{
+			Handler:           handler,
+			ConnContext:       connCtx,
+			Fallback:          func(c net.Conn) { n.deliverStd(s, h, c) },
+			Go:                n.wall.Go,
+			ReadHeaderTimeout: srv.ReadHeaderTimeout,
+			IdleTimeout:       srv.IdleTimeout,
+			WriteTimeout:      srv.WriteTimeout,
+			MaxHeaderBytes:    srv.MaxHeaderBytes,
+			Log:               n.log,
+		}
+	}
 	var ln net.Listener = h
 	if l.TLS != nil {
 		addr := s.addr
@@ -179,9 +236,7 @@ func (n *Node) retire(h *handoff, drain time.Duration) {
 		}
 		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
 		defer cancel()
-		if err := h.srv.Shutdown(ctx); err != nil {
-			h.srv.Close()
-		}
+		_ = h.shutdown(ctx)
 	})
 }
 

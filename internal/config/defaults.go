@@ -54,6 +54,9 @@ func SetDefaults(c *Config) {
 		if l.HTTP2.MaxReadFrameSize == 0 {
 			l.HTTP2.MaxReadFrameSize = DefaultMaxReadFrameSize
 		}
+		if l.HTTP1 == "" {
+			l.HTTP1 = "levee"
+		}
 		if l.TLS != nil && l.TLS.MinVersion == "" {
 			l.TLS.MinVersion = "1.2"
 		}

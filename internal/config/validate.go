@@ -48,6 +48,9 @@ func validateListeners(l *errorList, ls []Listener) {
 		}
 		seen[ln.Listen] = i
 		validateTLS(l, p+".tls", ln.TLS)
+		if !oneOf(ln.HTTP1, "levee", "net/http") {
+			l.add(p+".http1", "must be \"levee\" or \"net/http\"")
+		}
 		if ln.HTTP2.MaxConcurrentStreams < 1 || ln.HTTP2.MaxConcurrentStreams > 10000 {
 			l.add(p+".http2.max_concurrent_streams", "must be 1 to 10000")
 		}

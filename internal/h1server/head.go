@@ -1,0 +1,155 @@
+package h1server
+
+import (
+	"bufio"
+	"net/http"
+	"strconv"
+	"strings"
+	"sync/atomic"
+	"time"
+
+	"golang.org/x/net/http/httpguts"
+)
+
+// sendHead decides the framing and writes the status line and header into
+// the write buffer. first is the start of the body, for Content-Type
+// sniffing; final means the handler returned without writing a body.
+func (w *response) sendHead(first []byte, final bool) {
+	w.headSent = true
+	h, r := w.header, w.req
+	w.noBody = r.Method == http.MethodHead || w.status == http.StatusNoContent ||
+		w.status == http.StatusNotModified
+	delete(h, "Transfer-Encoding")
+	if w.status == http.StatusNoContent {
+		delete(h, "Content-Length")
+	}
+	if cl := h["Content-Length"]; len(cl) > 0 {
+		if n, err := strconv.ParseInt(cl[0], 10, 64); err == nil && n >= 0 && len(cl) == 1 {
+			w.length = n
+		} else {
+			delete(h, "Content-Length")
+		}
+	}
+	bodyAllowed := w.status != http.StatusNoContent && w.status != http.StatusNotModified
+	switch {
+	case !bodyAllowed || w.length >= 0:
+	case final && r.Method != http.MethodHead:
+		w.length = 0
+		h["Content-Length"] = []string{"0"}
+	case r.Method == http.MethodHead:
+		// A HEAD answer without a length says nothing about one.
+	case r.ProtoMinor >= 1:
+		w.chunked = true
+	default:
+		w.closeAfter = true
+	}
+	if _, ok := h["Content-Type"]; !ok && bodyAllowed && len(first) > 0 {
+		h["Content-Type"] = []string{http.DetectContentType(first)}
+	}
+	if _, ok := h["Date"]; !ok {
+		h["Date"] = []string{httpDate()}
+	}
+	w.decideConnection()
+
+	bw := w.cn.bw
+	writeStatusLine(bw, w.status)
+	for k, vv := range h {
+		if w.excluded(k) {
+			continue
+		}
+		for _, v := range vv {
+			writeField(bw, k, v)
+		}
+	}
+	if w.chunked {
+		bw.WriteString("Transfer-Encoding: chunked\r\n")
+	}
+	bw.WriteString("\r\n")
+}
+
+// decideConnection settles keep-alive: the client's wish, the handler's
+// "Connection: close", a server shutting down, and HTTP/1.0's rules.
+func (w *response) decideConnection() {
+	h, r := w.header, w.req
+	if httpguts.HeaderValuesContainsToken(h["Connection"], "close") {
+		w.closeAfter = true
+	}
+	if r.Close || w.cn.srv.shutting.Load() {
+		w.closeAfter = true
+	}
+	if w.closeAfter {
+		h["Connection"] = []string{"close"}
+		return
+	}
+	if r.ProtoMinor == 0 {
+		h["Connection"] = []string{"keep-alive"}
+	}
+}
+
+// excluded names the fields that are not part of the head: trailers.
+func (w *response) excluded(k string) bool {
+	if strings.HasPrefix(k, http.TrailerPrefix) {
+		return true
+	}
+	if !w.chunked {
+		return false
+	}
+	for _, names := range w.header["Trailer"] {
+		for _, n := range strings.Split(names, ",") {
+			if http.CanonicalHeaderKey(strings.TrimSpace(n)) == k {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+func writeStatusLine(bw *bufio.Writer, code int) {
+	if code == http.StatusOK {
+		bw.WriteString("HTTP/1.1 200 OK\r\n")
+		return
+	}
+	line := append(bw.AvailableBuffer(), "HTTP/1.1 "...)
+	line = strconv.AppendInt(line, int64(code), 10)
+	line = append(line, ' ')
+	text := http.StatusText(code)
+	if text == "" {
+		text = "status code " + strconv.Itoa(code)
+	}
+	line = append(line, text...)
+	line = append(line, "\r\n"...)
+	bw.Write(line)
+}
+
+// writeField writes one header line; invalid names are skipped and line
+// breaks in values become spaces, as net/http does.
+func writeField(bw *bufio.Writer, k, v string) {
+	if !httpguts.ValidHeaderFieldName(k) {
+		return
+	}
+	bw.WriteString(k)
+	bw.WriteString(": ")
+	if strings.ContainsAny(v, "\r\n") {
+		v = strings.NewReplacer("\r", " ", "\n", " ").Replace(v)
+	}
+	bw.WriteString(v)
+	bw.WriteString("\r\n")
+}
+
+// httpDate is the Date value, formatted once a second.
+func httpDate() string {
+	now := time.Now().Unix()
+	if d := cachedDate.Load(); d != nil && d.unix == now {
+		return d.text
+	}
+	d := &dateText{unix: now, text: time.Unix(now, 0).UTC().Format(http.TimeFormat)}
+	cachedDate.Store(d)
+	return d.text
+}
+
+type dateText struct {
+	unix int64
+	text string
+}
+
+var cachedDate atomic.Pointer[dateText]

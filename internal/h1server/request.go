@@ -1,0 +1,137 @@
+package h1server
+
+import (
+	"context"
+	"log/slog"
+	"net/http"
+	"runtime/debug"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+// serveRequest runs the handler for r and reports whether the connection
+// may carry another request.
+func (cn *conn) serveRequest(parsed *http.Request) bool {
+	ctx, cancel := context.WithCancel(cn.ctx)
+	defer cancel()
+	r := parsed.WithContext(ctx)
+	w := &cn.w
+	w.reset(cn, r)
+	if d := cn.srv.WriteTimeout; d > 0 {
+		cn.c.SetWriteDeadline(time.Now().Add(d))
+	}
+	cn.watch.arm(cancel)
+	completed := cn.runHandler(w, r)
+	gone := cn.watch.disarm()
+	if !completed || gone {
+		return false
+	}
+	return w.finish()
+}
+
+// runHandler is the panic wall of one request: a handler that panics (or
+// aborts with http.ErrAbortHandler) costs only its connection.
+func (cn *conn) runHandler(w *response, r *http.Request) (completed bool) {
+	defer func() {
+		if v := recover(); v != nil {
+			if v != http.ErrAbortHandler {
+				lg := cn.srv.Log
+				if lg == nil {
+					lg = slog.Default()
+				}
+				lg.Error("http1: handler panic", "peer", cn.remote, "panic", v, "stack", string(debug.Stack()))
+			}
+			w.done = true
+			completed = false
+		}
+	}()
+	cn.srv.Handler.ServeHTTP(w, r)
+	return true
+}
+
+// watcher cancels a request's context when its client goes away, as
+// net/http's background read does, but only for requests that run longer
+// than watchDelay: a read is parked on the connection until the handler
+// returns, then aborted with a past deadline.
+type watcher struct {
+	cn       *conn
+	timer    *time.Timer
+	mu       sync.Mutex
+	armed    bool
+	running  bool
+	cancel   context.CancelFunc
+	done     chan struct{}
+	aborting atomic.Bool
+	gone     atomic.Bool
+}
+
+var aLongTimeAgo = time.Unix(1, 0)
+
+func (wt *watcher) init(cn *conn) {
+	wt.cn = cn
+	wt.timer = time.AfterFunc(time.Hour, wt.start)
+	wt.timer.Stop()
+}
+
+func (wt *watcher) release() {
+	if wt.timer != nil {
+		wt.timer.Stop()
+	}
+}
+
+func (wt *watcher) arm(cancel context.CancelFunc) {
+	wt.mu.Lock()
+	wt.armed, wt.cancel = true, cancel
+	wt.mu.Unlock()
+	wt.gone.Store(false)
+	wt.timer.Reset(watchDelay)
+}
+
+// start runs on the timer's goroutine.
+func (wt *watcher) start() {
+	wt.mu.Lock()
+	defer wt.mu.Unlock()
+	if !wt.armed || wt.running {
+		return
+	}
+	// Cleared under the lock, so disarm's abort deadline always comes after.
+	wt.cn.c.SetReadDeadline(time.Time{})
+	wt.running = true
+	wt.done = make(chan struct{})
+	go wt.watch(wt.cancel, wt.done)
+}
+
+func (wt *watcher) watch(cancel context.CancelFunc, done chan struct{}) {
+	defer close(done)
+	// Peek leaves whatever arrives (a pipelined request) in the buffer.
+	if _, err := wt.cn.br.Peek(1); err != nil && !wt.aborting.Load() {
+		wt.gone.Store(true)
+		cancel()
+	}
+}
+
+// disarm stops watching and reports whether the client went away.
+func (wt *watcher) disarm() bool {
+	if wt.timer.Stop() {
+		wt.mu.Lock()
+		wt.armed = false
+		wt.mu.Unlock()
+		return false
+	}
+	wt.mu.Lock()
+	wt.armed = false
+	running, done := wt.running, wt.done
+	wt.mu.Unlock()
+	if running {
+		wt.aborting.Store(true)
+		wt.cn.c.SetReadDeadline(aLongTimeAgo)
+		<-done
+		wt.aborting.Store(false)
+		wt.cn.c.SetReadDeadline(time.Time{})
+		wt.mu.Lock()
+		wt.running = false
+		wt.mu.Unlock()
+	}
+	return wt.gone.Load()
+}

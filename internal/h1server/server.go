@@ -1,0 +1,242 @@
+// Package h1server serves body-less HTTP/1.x requests (GET and HEAD, which
+// are most of an edge's traffic and all of its cache hits) with an
+// http.Handler, without net/http's per-request costs: no background-read
+// goroutine per request, no clone and sort of the response header map, one
+// deadline update per request. Anything else (a request with a body, an
+// upgrade, Expect, absolute-form targets, a head over the read buffer or
+// anything this parser does not take) moves the connection, with the bytes
+// already read, to net/http's server through Fallback; it stays there.
+// net/http's own answers to malformed requests (400, 431, 505) are
+// therefore unchanged, and the strict parser here only ever declines.
+package h1server
+
+import (
+	"bufio"
+	"context"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/url"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+// ReadBufferSize is the per-connection read buffer and so the largest
+// request head served here; larger heads go to the fallback server.
+const ReadBufferSize = 8 << 10
+
+const writeBufferSize = 4 << 10
+
+// watchDelay is how long a handler runs before its connection is watched
+// for the client going away (which cancels the request's context). Short
+// requests, such as cache hits, never pay for the watch.
+const watchDelay = 5 * time.Millisecond
+
+// Server serves HTTP/1.x connections handed to it by Serve.
+type Server struct {
+	Handler http.Handler
+	// Fallback takes a connection this server declines. Reads on it return
+	// the bytes already read first.
+	Fallback func(net.Conn)
+	// ConnContext derives a connection's base context, as in http.Server.
+	ConnContext func(context.Context, net.Conn) context.Context
+	// Go runs a connection's goroutine (a panic wall); nil means plain go.
+	Go func(name string, fn func())
+
+	ReadHeaderTimeout time.Duration
+	IdleTimeout       time.Duration
+	WriteTimeout      time.Duration
+	// MaxHeaderBytes caps a request head; larger ones go to the fallback
+	// (which answers 431). At most ReadBufferSize is served here.
+	MaxHeaderBytes int
+
+	Log *slog.Logger
+
+	shutting atomic.Bool
+	mu       sync.Mutex
+	conns    map[*conn]struct{}
+}
+
+// Serve starts serving c on its own goroutine. It returns false, without
+// touching c, once the server is shutting down.
+func (s *Server) Serve(c net.Conn) bool {
+	cn := &conn{srv: s, c: c}
+	if !s.track(cn, true) {
+		return false
+	}
+	run := func() { cn.serve() }
+	if s.Go != nil {
+		s.Go("http1-conn", run)
+	} else {
+		go run()
+	}
+	return true
+}
+
+func (s *Server) track(cn *conn, add bool) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if add {
+		if s.shutting.Load() {
+			return false
+		}
+		if s.conns == nil {
+			s.conns = make(map[*conn]struct{})
+		}
+		s.conns[cn] = struct{}{}
+		return true
+	}
+	delete(s.conns, cn)
+	return true
+}
+
+// Shutdown stops taking connections, closes idle ones, lets each active one
+// finish its response and close, and waits for that until ctx ends.
+func (s *Server) Shutdown(ctx context.Context) error {
+	s.shutting.Store(true)
+	tick := time.NewTicker(10 * time.Millisecond)
+	defer tick.Stop()
+	for {
+		if s.closeIdle() == 0 {
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-tick.C:
+		}
+	}
+}
+
+// Close closes every connection at once.
+func (s *Server) Close() {
+	s.shutting.Store(true)
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for cn := range s.conns {
+		cn.c.Close()
+	}
+}
+
+// closeIdle closes idle connections and reports how many remain.
+func (s *Server) closeIdle() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for cn := range s.conns {
+		if cn.state.Load() == stateIdle {
+			cn.c.Close()
+		}
+	}
+	return len(s.conns)
+}
+
+const (
+	stateIdle int32 = iota
+	stateActive
+)
+
+// conn is one client connection served here.
+type conn struct {
+	srv    *Server
+	c      net.Conn
+	br     *bufio.Reader
+	bw     *bufio.Writer
+	cw     *connWriter
+	ctx    context.Context
+	remote string
+	state  atomic.Int32
+	w      response
+	watch  watcher
+	// header and url are reused by each request's http.Request; the
+	// handler must not keep them after it returns (levee's chain clones
+	// what it keeps).
+	header http.Header
+	url    url.URL
+}
+
+var (
+	readers = sync.Pool{New: func() any { return bufio.NewReaderSize(nil, ReadBufferSize) }}
+	writers = sync.Pool{New: func() any { return bufio.NewWriterSize(nil, writeBufferSize) }}
+)
+
+func (cn *conn) serve() {
+	s := cn.srv
+	handedOff := false
+	cn.br = readers.Get().(*bufio.Reader)
+	cn.br.Reset(cn.c)
+	cn.cw = newConnWriter(cn.c)
+	cn.bw = writers.Get().(*bufio.Writer)
+	cn.bw.Reset(cn.cw)
+	defer func() {
+		s.track(cn, false)
+		cn.watch.release()
+		if !handedOff {
+			cn.c.Close()
+			cn.br.Reset(nil)
+			readers.Put(cn.br)
+		}
+		cn.bw.Reset(nil)
+		writers.Put(cn.bw)
+	}()
+	cn.remote = cn.c.RemoteAddr().String()
+	cn.ctx = context.Background()
+	if s.ConnContext != nil {
+		cn.ctx = s.ConnContext(cn.ctx, cn.c)
+	}
+	cn.watch.init(cn)
+	first := true
+	for !s.shutting.Load() {
+		if !cn.awaitRequest(first) {
+			return
+		}
+		first = false
+		head, ok := cn.readHead()
+		if !ok {
+			return
+		}
+		var req http.Request
+		if !cn.parse(head, &req) {
+			handedOff = true
+			cn.handOff()
+			return
+		}
+		cn.br.Discard(len(head))
+		if !cn.serveRequest(&req) {
+			return
+		}
+	}
+}
+
+// awaitRequest waits, within the idle timeout, for the first byte of the
+// next request.
+func (cn *conn) awaitRequest(first bool) bool {
+	cn.state.Store(stateIdle)
+	if cn.br.Buffered() == 0 {
+		d := cn.srv.IdleTimeout
+		if first || d <= 0 {
+			d = cn.srv.ReadHeaderTimeout
+		}
+		if d > 0 {
+			cn.c.SetReadDeadline(time.Now().Add(d))
+		}
+		if _, err := cn.br.Peek(1); err != nil {
+			return false
+		}
+	}
+	cn.state.Store(stateActive)
+	if d := cn.srv.ReadHeaderTimeout; d > 0 {
+		cn.c.SetReadDeadline(time.Now().Add(d))
+	}
+	return true
+}
+
+// handOff gives the connection, with what was read of it, to the fallback.
+func (cn *conn) handOff() {
+	buffered, _ := cn.br.Peek(cn.br.Buffered())
+	rc := &replayConn{Conn: cn.c, pending: append([]byte(nil), buffered...)}
+	cn.br.Reset(nil)
+	readers.Put(cn.br)
+	cn.c.SetReadDeadline(time.Time{})
+	cn.srv.Fallback(rc)
+}

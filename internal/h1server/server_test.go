@@ -1,0 +1,583 @@
+package h1server
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+)
+
+// harness runs a Server on a loopback listener, with a real net/http
+// server as its fallback, as internal/app does.
+type harness struct {
+	t        *testing.T
+	addr     string
+	srv      *Server
+	fallback *http.Server
+	fellBack atomic.Int64
+}
+
+// chanListener feeds handed-off connections to the fallback server.
+type chanListener struct {
+	conns chan net.Conn
+	done  chan struct{}
+	addr  net.Addr
+}
+
+func (l *chanListener) Accept() (net.Conn, error) {
+	select {
+	case c := <-l.conns:
+		return c, nil
+	case <-l.done:
+		return nil, net.ErrClosed
+	}
+}
+func (l *chanListener) Close() error   { return nil }
+func (l *chanListener) Addr() net.Addr { return l.addr }
+
+func start(t *testing.T, h http.Handler, tune func(*Server)) *harness {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	hs := &harness{t: t, addr: ln.Addr().String()}
+	cl := &chanListener{conns: make(chan net.Conn), done: make(chan struct{}), addr: ln.Addr()}
+	hs.fallback = &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("X-Server", "fallback")
+		h.ServeHTTP(w, r)
+	})}
+	go hs.fallback.Serve(cl)
+	hs.srv = &Server{
+		Handler: h,
+		Fallback: func(c net.Conn) {
+			hs.fellBack.Add(1)
+			select {
+			case cl.conns <- c:
+			case <-cl.done:
+				c.Close()
+			}
+		},
+		ReadHeaderTimeout: 5 * time.Second,
+		IdleTimeout:       5 * time.Second,
+		WriteTimeout:      5 * time.Second,
+		MaxHeaderBytes:    64 << 10,
+	}
+	if tune != nil {
+		tune(hs.srv)
+	}
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			if !hs.srv.Serve(c) {
+				c.Close()
+			}
+		}
+	}()
+	t.Cleanup(func() {
+		ln.Close()
+		close(cl.done)
+		hs.srv.Close()
+		hs.fallback.Close()
+	})
+	return hs
+}
+
+func (hs *harness) dial() (net.Conn, *bufio.Reader) {
+	hs.t.Helper()
+	c, err := net.Dial("tcp", hs.addr)
+	if err != nil {
+		hs.t.Fatal(err)
+	}
+	hs.t.Cleanup(func() { c.Close() })
+	c.SetDeadline(time.Now().Add(10 * time.Second))
+	return c, bufio.NewReader(c)
+}
+
+// roundTrip writes raw bytes and reads one response for method.
+func roundTrip(t *testing.T, c net.Conn, br *bufio.Reader, raw, method string) *http.Response {
+	t.Helper()
+	if raw != "" {
+		if _, err := io.WriteString(c, raw); err != nil {
+			t.Fatal(err)
+		}
+	}
+	res, err := http.ReadResponse(br, &http.Request{Method: method})
+	if err != nil {
+		t.Fatalf("reading response: %v", err)
+	}
+	return res
+}
+
+func body(t *testing.T, res *http.Response) string {
+	t.Helper()
+	b, err := io.ReadAll(res.Body)
+	if err != nil {
+		t.Fatalf("reading body: %v", err)
+	}
+	return string(b)
+}
+
+func hello(w http.ResponseWriter, r *http.Request) {
+	w.Header().Set("Content-Type", "text/plain")
+	w.Header().Set("Content-Length", "5")
+	io.WriteString(w, "hello")
+}
+
+func TestKeepAliveServesSequentialRequests(t *testing.T) {
+	var seen []string
+	var mu sync.Mutex
+	hs := start(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		mu.Lock()
+		seen = append(seen, r.Method+" "+r.Host+" "+r.URL.Path+"?"+r.URL.RawQuery+" "+r.Header.Get("X-A")+" "+r.RemoteAddr)
+		mu.Unlock()
+		hello(w, r)
+	}), nil)
+	c, br := hs.dial()
+	for i := range 3 {
+		res := roundTrip(t, c, br, fmt.Sprintf("GET /p%d?q=%d HTTP/1.1\r\nHost: example.com\r\nX-A: v%d\r\n\r\n", i, i, i), "GET")
+		if res.StatusCode != 200 || body(t, res) != "hello" || res.Header.Get("Date") == "" || res.Header.Get("X-Server") != "" {
+			t.Fatalf("request %d: %d %v", i, res.StatusCode, res.Header)
+		}
+		if res.Close {
+			t.Fatalf("request %d: connection closed, want keep-alive", i)
+		}
+	}
+	if len(seen) != 3 || !strings.HasPrefix(seen[2], "GET example.com /p2?q=2 v2 127.0.0.1:") {
+		t.Fatalf("handler saw %q", seen)
+	}
+	if hs.fellBack.Load() != 0 {
+		t.Fatalf("%d connections fell back, want 0", hs.fellBack.Load())
+	}
+}
+
+func TestPipelinedRequestsAnsweredInOrder(t *testing.T) {
+	hs := start(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		io.WriteString(w, r.URL.Path)
+	}), nil)
+	c, br := hs.dial()
+	io.WriteString(c, "GET /a HTTP/1.1\r\nHost: x\r\n\r\nGET /b HTTP/1.1\r\nHost: x\r\n\r\nHEAD /c HTTP/1.1\r\nHost: x\r\n\r\n")
+	for _, want := range []string{"/a", "/b"} {
+		if got := body(t, roundTrip(t, c, br, "", "GET")); got != want {
+			t.Fatalf("body %q, want %q", got, want)
+		}
+	}
+	res := roundTrip(t, c, br, "", "HEAD")
+	if res.StatusCode != 200 {
+		t.Fatalf("HEAD status %d", res.StatusCode)
+	}
+}
+
+func TestFramingWithoutContentLength(t *testing.T) {
+	hs := start(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		switch r.URL.Path {
+		case "/empty":
+		case "/chunked":
+			w.Header().Set("Trailer", "X-Sum")
+			io.WriteString(w, "part1,")
+			w.(http.Flusher).Flush()
+			io.WriteString(w, "part2")
+			w.Header().Set("X-Sum", "42")
+			w.Header().Set(http.TrailerPrefix+"X-Late", "yes")
+		case "/204":
+			w.WriteHeader(http.StatusNoContent)
+			if _, err := io.WriteString(w, "x"); !errors.Is(err, http.ErrBodyNotAllowed) {
+				panic(fmt.Sprintf("write on 204: %v", err))
+			}
+		case "/over":
+			w.Header().Set("Content-Length", "2")
+			if _, err := io.WriteString(w, "abc"); !errors.Is(err, http.ErrContentLength) {
+				panic(fmt.Sprintf("write over length: %v", err))
+			}
+		}
+	}), nil)
+	c, br := hs.dial()
+
+	res := roundTrip(t, c, br, "GET /empty HTTP/1.1\r\nHost: x\r\n\r\n", "GET")
+	if res.ContentLength != 0 || body(t, res) != "" {
+		t.Fatalf("empty: length %d", res.ContentLength)
+	}
+	res = roundTrip(t, c, br, "GET /chunked HTTP/1.1\r\nHost: x\r\n\r\n", "GET")
+	if len(res.TransferEncoding) != 1 || res.TransferEncoding[0] != "chunked" {
+		t.Fatalf("chunked: transfer-encoding %v", res.TransferEncoding)
+	}
+	if b := body(t, res); b != "part1,part2" || res.Trailer.Get("X-Sum") != "42" || res.Trailer.Get("X-Late") != "yes" {
+		t.Fatalf("chunked: body %q trailer %v", b, res.Trailer)
+	}
+	if res.Header.Get("X-Sum") != "" {
+		t.Fatal("a declared trailer was sent in the head")
+	}
+	res = roundTrip(t, c, br, "GET /204 HTTP/1.1\r\nHost: x\r\n\r\n", "GET")
+	if res.StatusCode != 204 || res.Header.Get("Content-Length") != "" || res.TransferEncoding != nil {
+		t.Fatalf("204: %v %v", res.Header, res.TransferEncoding)
+	}
+	res = roundTrip(t, c, br, "GET /over HTTP/1.1\r\nHost: x\r\n\r\n", "GET")
+	if b := body(t, res); b != "ab" {
+		t.Fatalf("over: body %q, want the declared 2 bytes", b)
+	}
+	// The connection still works after all of that.
+	res = roundTrip(t, c, br, "GET /empty HTTP/1.1\r\nHost: x\r\n\r\n", "GET")
+	if res.StatusCode != 200 {
+		t.Fatal(res.Status)
+	}
+}
+
+func TestShortBodyClosesConnection(t *testing.T) {
+	hs := start(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Length", "10")
+		io.WriteString(w, "abc")
+	}), nil)
+	c, br := hs.dial()
+	io.WriteString(c, "GET / HTTP/1.1\r\nHost: x\r\n\r\n")
+	res, err := http.ReadResponse(br, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := io.ReadAll(res.Body); !errors.Is(err, io.ErrUnexpectedEOF) {
+		t.Fatalf("reading a body shorter than declared: %v, want unexpected EOF (connection closed)", err)
+	}
+}
+
+func TestHTTP10(t *testing.T) {
+	hs := start(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/sized" {
+			w.Header().Set("Content-Length", "3")
+		}
+		io.WriteString(w, "ten")
+	}), nil)
+	c, br := hs.dial()
+	res := roundTrip(t, c, br, "GET /sized HTTP/1.0\r\nConnection: keep-alive\r\n\r\n", "GET")
+	if res.Close || res.Header.Get("Connection") != "keep-alive" || body(t, res) != "ten" {
+		t.Fatalf("1.0 keep-alive with a length: close=%v %v", res.Close, res.Header)
+	}
+	// Without a length the body can only end with the connection.
+	res = roundTrip(t, c, br, "GET /unsized HTTP/1.0\r\nConnection: keep-alive\r\n\r\n", "GET")
+	if !res.Close || res.TransferEncoding != nil || body(t, res) != "ten" {
+		t.Fatalf("1.0 without a length: close=%v te=%v", res.Close, res.TransferEncoding)
+	}
+
+	c, br = hs.dial()
+	res = roundTrip(t, c, br, "GET /sized HTTP/1.0\r\n\r\n", "GET")
+	if !res.Close || body(t, res) != "ten" {
+		t.Fatal("HTTP/1.0 without keep-alive must close")
+	}
+	if _, err := br.ReadByte(); err != io.EOF {
+		t.Fatalf("after a 1.0 response: %v, want EOF", err)
+	}
+}
+
+func TestConnectionClose(t *testing.T) {
+	hs := start(t, http.HandlerFunc(hello), nil)
+	c, br := hs.dial()
+	res := roundTrip(t, c, br, "GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n", "GET")
+	if !res.Close || body(t, res) != "hello" {
+		t.Fatal("want Connection: close")
+	}
+	if _, err := br.ReadByte(); err != io.EOF {
+		t.Fatalf("%v, want EOF", err)
+	}
+
+	// The handler asks for it (a draining server does).
+	hs2 := start(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Connection", "close")
+		hello(w, r)
+	}), nil)
+	c, br = hs2.dial()
+	res = roundTrip(t, c, br, "GET / HTTP/1.1\r\nHost: x\r\n\r\n", "GET")
+	if !res.Close || body(t, res) != "hello" {
+		t.Fatal("handler's Connection: close ignored")
+	}
+	if _, err := br.ReadByte(); err != io.EOF {
+		t.Fatalf("%v, want EOF", err)
+	}
+}
+
+func TestDeclinedRequestsGoToFallbackWithTheirBytes(t *testing.T) {
+	hs := start(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		b, _ := io.ReadAll(r.Body)
+		fmt.Fprintf(w, "%s %s %s", r.Method, r.URL.Path, b)
+	}), nil)
+	big := strings.Repeat("a", ReadBufferSize)
+	cases := []struct {
+		name, raw, want string
+	}{
+		{"post with body", "POST /p HTTP/1.1\r\nHost: x\r\nContent-Length: 4\r\n\r\nbody", "POST /p body"},
+		{"chunked", "PUT /c HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n0\r\n\r\n", "PUT /c abc"},
+		{"get with length", "GET /g HTTP/1.1\r\nHost: x\r\nContent-Length: 0\r\n\r\n", "GET /g "},
+		{"options", "OPTIONS /o HTTP/1.1\r\nHost: x\r\n\r\n", "OPTIONS /o "},
+		{"absolute form", "GET http://x/abs HTTP/1.1\r\nHost: x\r\n\r\n", "GET /abs "},
+		{"expect", "GET /e HTTP/1.1\r\nHost: x\r\nExpect: 100-continue\r\n\r\n", "GET /e "},
+		{"head over the buffer", "GET /big HTTP/1.1\r\nHost: x\r\nX-Big: " + big + "\r\n\r\n", "GET /big "},
+		{"bare LF", "GET /lf HTTP/1.1\nHost: x\n\n", "GET /lf "},
+		{"obs-fold", "GET /fold HTTP/1.1\r\nHost: x\r\nX: a\r\n b\r\n\r\n", "GET /fold "},
+		{"escaped path", "GET /a%2Fb HTTP/1.1\r\nHost: x\r\n\r\n", "GET /a/b "},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			before := hs.fellBack.Load()
+			c, br := hs.dial()
+			res := roundTrip(t, c, br, tc.raw, "GET")
+			if got := body(t, res); got != tc.want {
+				t.Fatalf("body %q, want %q", got, tc.want)
+			}
+			fell := hs.fellBack.Load() - before
+			if tc.name == "escaped path" {
+				// Escapes are parsed here, not declined.
+				if fell != 0 || res.Header.Get("X-Server") != "" {
+					t.Fatal("an escaped path fell back")
+				}
+				return
+			}
+			if fell != 1 || res.Header.Get("X-Server") != "fallback" {
+				t.Fatalf("fell back %d times, server %q", fell, res.Header.Get("X-Server"))
+			}
+			// The connection stays with the fallback, and works.
+			res = roundTrip(t, c, br, "GET /next HTTP/1.1\r\nHost: x\r\n\r\n", "GET")
+			if got := body(t, res); got != "GET /next " || res.Header.Get("X-Server") != "fallback" {
+				t.Fatalf("next request: %q from %q", got, res.Header.Get("X-Server"))
+			}
+		})
+	}
+}
+
+func TestMalformedRequestsAnsweredByFallback(t *testing.T) {
+	var reached atomic.Int64
+	hs := start(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		reached.Add(1)
+	}), nil)
+	for _, raw := range []string{
+		"GET / HTTP/1.1\r\n\r\n",                           // no Host
+		"GET / HTTP/1.1\r\nHost: x\r\nHost: y\r\n\r\n",     // two Hosts
+		"GET / HTTP/1.1\r\nHost: x\r\nBad Name: v\r\n\r\n", // space in a name
+		"GET / HTTP/1.1\r\nHost: x\r\nX: a\x00b\r\n\r\n",   // NUL in a value
+		"GET / HTTP/1.1\r\nHost: a b\r\n\r\n",              // bad Host
+		"GET / HTTP/9.9\r\nHost: x\r\n\r\n",                // version
+	} {
+		c, br := hs.dial()
+		res := roundTrip(t, c, br, raw, "GET")
+		if res.StatusCode < 400 || res.StatusCode > 505 {
+			t.Errorf("%q: status %d, want net/http's 4xx/505", raw, res.StatusCode)
+		}
+	}
+	if reached.Load() != 0 {
+		t.Fatalf("%d malformed requests reached the handler", reached.Load())
+	}
+}
+
+func TestHeaderValuesCannotSplitTheResponse(t *testing.T) {
+	hs := start(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("X-Evil", "a\r\nSet-Cookie: stolen=1")
+		w.Header().Set("Bad Name", "dropped")
+		hello(w, r)
+	}), nil)
+	c, br := hs.dial()
+	res := roundTrip(t, c, br, "GET / HTTP/1.1\r\nHost: x\r\n\r\n", "GET")
+	if res.Header.Get("Set-Cookie") != "" || res.Header.Get("X-Evil") != "a  Set-Cookie: stolen=1" {
+		t.Fatalf("header %v", res.Header)
+	}
+	if _, ok := res.Header["Bad Name"]; ok {
+		t.Fatal("an invalid field name was sent")
+	}
+}
+
+func TestInformationalThenFinal(t *testing.T) {
+	hs := start(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Link", "</a.css>; rel=preload")
+		w.WriteHeader(http.StatusEarlyHints)
+		hello(w, r)
+	}), nil)
+	c, br := hs.dial()
+	io.WriteString(c, "GET / HTTP/1.1\r\nHost: x\r\n\r\n")
+	first, err := http.ReadResponse(br, nil)
+	if err != nil || first.StatusCode != 103 || first.Header.Get("Link") == "" {
+		t.Fatalf("103: %v %v", first, err)
+	}
+	final, err := http.ReadResponse(br, nil)
+	if err != nil || final.StatusCode != 200 || body(t, final) != "hello" {
+		t.Fatalf("final: %v %v", final, err)
+	}
+}
+
+func TestSendfileBody(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "obj")
+	want := strings.Repeat("0123456789abcdef", 10000)
+	if err := os.WriteFile(path, []byte(want), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	hs := start(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		f, err := os.Open(path)
+		if err != nil {
+			panic(err)
+		}
+		defer f.Close()
+		w.Header().Set("Content-Length", fmt.Sprint(len(want)))
+		n, err := io.Copy(w, &io.LimitedReader{R: f, N: int64(len(want))})
+		if err != nil || n != int64(len(want)) {
+			panic(fmt.Sprintf("copy: %d %v", n, err))
+		}
+	}), nil)
+	c, br := hs.dial()
+	for range 3 {
+		res := roundTrip(t, c, br, "GET / HTTP/1.1\r\nHost: x\r\n\r\n", "GET")
+		if got := body(t, res); got != want {
+			t.Fatalf("body of %d bytes differs (want %d)", len(got), len(want))
+		}
+	}
+}
+
+func TestClientGoneCancelsSlowRequest(t *testing.T) {
+	cancelled := make(chan error, 1)
+	hs := start(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		select {
+		case <-r.Context().Done():
+			cancelled <- r.Context().Err()
+		case <-time.After(5 * time.Second):
+			cancelled <- nil
+		}
+	}), nil)
+	c, _ := hs.dial()
+	io.WriteString(c, "GET /slow HTTP/1.1\r\nHost: x\r\n\r\n")
+	time.Sleep(50 * time.Millisecond)
+	c.Close()
+	if err := <-cancelled; !errors.Is(err, context.Canceled) {
+		t.Fatalf("request context: %v, want canceled when the client left", err)
+	}
+}
+
+func TestSlowRequestWithPipelinedFollower(t *testing.T) {
+	// The watch on a slow request must leave a pipelined request's bytes
+	// for the next round.
+	hs := start(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/slow" {
+			time.Sleep(4 * watchDelay)
+		}
+		io.WriteString(w, r.URL.Path)
+	}), nil)
+	c, br := hs.dial()
+	io.WriteString(c, "GET /slow HTTP/1.1\r\nHost: x\r\n\r\n")
+	time.Sleep(2 * watchDelay)
+	io.WriteString(c, "GET /next HTTP/1.1\r\nHost: x\r\n\r\n")
+	for _, want := range []string{"/slow", "/next"} {
+		if got := body(t, roundTrip(t, c, br, "", "GET")); got != want {
+			t.Fatalf("body %q, want %q", got, want)
+		}
+	}
+}
+
+func TestPanicCostsOnlyTheConnection(t *testing.T) {
+	hs := start(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		switch r.URL.Path {
+		case "/panic":
+			panic("boom")
+		case "/abort":
+			io.WriteString(w, "partial")
+			panic(http.ErrAbortHandler)
+		}
+		hello(w, r)
+	}), nil)
+	for _, p := range []string{"/panic", "/abort"} {
+		c, br := hs.dial()
+		io.WriteString(c, "GET "+p+" HTTP/1.1\r\nHost: x\r\n\r\n")
+		if res, err := http.ReadResponse(br, nil); err == nil {
+			if _, err := io.ReadAll(res.Body); err == nil {
+				t.Fatalf("%s: a complete response, want a cut connection", p)
+			}
+		}
+	}
+	c, br := hs.dial()
+	if res := roundTrip(t, c, br, "GET / HTTP/1.1\r\nHost: x\r\n\r\n", "GET"); body(t, res) != "hello" {
+		t.Fatal("server did not survive the panics")
+	}
+}
+
+func TestTimeouts(t *testing.T) {
+	hs := start(t, http.HandlerFunc(hello), func(s *Server) {
+		s.ReadHeaderTimeout = 200 * time.Millisecond
+		s.IdleTimeout = 300 * time.Millisecond
+	})
+	// A head trickled slower than the header timeout is cut.
+	c, br := hs.dial()
+	io.WriteString(c, "GET / HTTP/1.1\r\n")
+	time.Sleep(400 * time.Millisecond)
+	io.WriteString(c, "Host: x\r\n\r\n")
+	if _, err := http.ReadResponse(br, nil); err == nil {
+		t.Fatal("a trickled head was answered")
+	}
+	// An idle keep-alive connection is closed after the idle timeout.
+	c, br = hs.dial()
+	body(t, roundTrip(t, c, br, "GET / HTTP/1.1\r\nHost: x\r\n\r\n", "GET"))
+	start := time.Now()
+	if _, err := br.ReadByte(); err != io.EOF {
+		t.Fatalf("idle connection: %v, want EOF", err)
+	}
+	if d := time.Since(start); d < 200*time.Millisecond {
+		t.Fatalf("closed after %v, before the idle timeout", d)
+	}
+}
+
+func TestShutdownLetsActiveRequestsFinish(t *testing.T) {
+	release := make(chan struct{})
+	started := make(chan struct{})
+	hs := start(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/wait" {
+			close(started)
+			<-release
+		}
+		hello(w, r)
+	}), nil)
+	idle, ibr := hs.dial()
+	body(t, roundTrip(t, idle, ibr, "GET / HTTP/1.1\r\nHost: x\r\n\r\n", "GET"))
+	busy, bbr := hs.dial()
+	io.WriteString(busy, "GET /wait HTTP/1.1\r\nHost: x\r\n\r\n")
+	<-started
+
+	done := make(chan error, 1)
+	go func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		done <- hs.srv.Shutdown(ctx)
+	}()
+	if _, err := ibr.ReadByte(); err != io.EOF {
+		t.Fatalf("idle connection at shutdown: %v, want EOF", err)
+	}
+	close(release)
+	res, err := http.ReadResponse(bbr, nil)
+	if err != nil || body(t, res) != "hello" || !res.Close {
+		t.Fatalf("in-flight request at shutdown: %v %v", res, err)
+	}
+	if err := <-done; err != nil {
+		t.Fatalf("shutdown: %v", err)
+	}
+	if hs.srv.Serve(nil) {
+		t.Fatal("a shut-down server took a connection")
+	}
+}
+
+func TestRequestFields(t *testing.T) {
+	got := make(chan *http.Request, 1)
+	hs := start(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		got <- r.Clone(context.Background())
+	}), nil)
+	c, br := hs.dial()
+	body(t, roundTrip(t, c, br, "GET /x?a=1&b HTTP/1.1\r\nhost: Example.COM:8080\r\nuser-agent: t\r\nPragma: no-cache\r\nCookie: a=1\r\nCookie: b=2\r\n\r\n", "GET"))
+	r := <-got
+	if r.Host != "Example.COM:8080" || r.Header.Get("Host") != "" || r.RequestURI != "/x?a=1&b" ||
+		r.URL.Path != "/x" || r.URL.RawQuery != "a=1&b" || r.Proto != "HTTP/1.1" || r.ProtoMinor != 1 ||
+		r.Header.Get("User-Agent") != "t" || r.Header.Get("Cache-Control") != "no-cache" ||
+		len(r.Header["Cookie"]) != 2 || r.ContentLength != 0 || r.Body != http.NoBody {
+		t.Fatalf("request %+v", r)
+	}
+}

@@ -127,14 +127,38 @@ func (cn *conn) parse(head []byte, r *http.Request) bool {
 // fragment) fills the connection's URL, slicing the target; anything else
 // goes through url.ParseRequestURI.
 func (cn *conn) parseTarget(target string) (*url.URL, bool) {
-	if strings.ContainsAny(target, "%#") {
+	path, query, hasQuery := strings.Cut(target, "?")
+	if !plainPath(path) || strings.IndexByte(query, '#') >= 0 {
 		u, err := url.ParseRequestURI(target)
 		return u, err == nil
 	}
-	path, query, hasQuery := strings.Cut(target, "?")
 	cn.url = url.URL{Path: path, RawQuery: query, ForceQuery: hasQuery && query == ""}
 	return &cn.url, true
 }
+
+// plainPath reports whether the path is its own escaped form (so URL needs
+// no RawPath): only bytes net/url never escapes in a path.
+func plainPath(p string) bool {
+	for i := 0; i < len(p); i++ {
+		if !pathSafe[p[i]] {
+			return false
+		}
+	}
+	return true
+}
+
+var pathSafe = func() (t [256]bool) {
+	for c := 'a'; c <= 'z'; c++ {
+		t[c], t[c-'a'+'A'] = true, true
+	}
+	for c := '0'; c <= '9'; c++ {
+		t[c] = true
+	}
+	for _, c := range "-._~/$&+,:;=@" {
+		t[c] = true
+	}
+	return t
+}()
 
 var crlf = []byte("\r\n")
 

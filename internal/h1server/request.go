@@ -1,7 +1,6 @@
 package h1server
 
 import (
-	"context"
 	"log/slog"
 	"net/http"
 	"runtime/debug"
@@ -10,24 +9,35 @@ import (
 	"time"
 )
 
-// serveRequest runs the handler for r and reports whether the connection
-// may carry another request.
-func (cn *conn) serveRequest(parsed *http.Request) bool {
-	ctx, cancel := context.WithCancel(cn.ctx)
-	defer cancel()
-	r := parsed.WithContext(ctx)
+// serveRequest runs the handler for the connection's parsed request and
+// reports whether the connection may carry another request.
+func (cn *conn) serveRequest() bool {
+	r := cn.req
 	w := &cn.w
 	w.reset(cn, r)
 	if d := cn.srv.WriteTimeout; d > 0 {
 		cn.c.SetWriteDeadline(time.Now().Add(d))
 	}
-	cn.watch.arm(cancel)
+	cn.watch.arm(cn.rctx.cancel)
 	completed := cn.runHandler(w, r)
 	gone := cn.watch.disarm()
+	if !cn.rctx.finish() {
+		cn.rctx, cn.req = nil, nil
+	}
 	if !completed || gone {
 		return false
 	}
 	return w.finish()
+}
+
+// nextRequest is the http.Request (and context) the next request fills:
+// the previous one's when its context was not observed.
+func (cn *conn) nextRequest() *http.Request {
+	if cn.req == nil {
+		cn.rctx = newReqCtx(cn.ctx)
+		cn.req = new(http.Request).WithContext(cn.rctx)
+	}
+	return cn.req
 }
 
 // runHandler is the panic wall of one request: a handler that panics (or
@@ -60,7 +70,7 @@ type watcher struct {
 	mu       sync.Mutex
 	armed    bool
 	running  bool
-	cancel   context.CancelFunc
+	cancel   func()
 	done     chan struct{}
 	aborting atomic.Bool
 	gone     atomic.Bool
@@ -80,7 +90,7 @@ func (wt *watcher) release() {
 	}
 }
 
-func (wt *watcher) arm(cancel context.CancelFunc) {
+func (wt *watcher) arm(cancel func()) {
 	wt.mu.Lock()
 	wt.armed, wt.cancel = true, cancel
 	wt.mu.Unlock()
@@ -102,7 +112,7 @@ func (wt *watcher) start() {
 	go wt.watch(wt.cancel, wt.done)
 }
 
-func (wt *watcher) watch(cancel context.CancelFunc, done chan struct{}) {
+func (wt *watcher) watch(cancel func(), done chan struct{}) {
 	defer close(done)
 	// Peek leaves whatever arrives (a pipelined request) in the buffer.
 	if _, err := wt.cn.br.Peek(1); err != nil && !wt.aborting.Load() {

@@ -146,10 +146,7 @@ func (w *response) ReadFrom(src io.Reader) (int64, error) {
 		}
 		src = &io.LimitedReader{R: src, N: remaining}
 	}
-	w.cn.cw.more = true
-	err := w.cn.bw.Flush()
-	w.cn.cw.more = false
-	if err != nil {
+	if err := w.cn.bw.Flush(); err != nil {
 		w.closeAfter = true
 		return 0, err
 	}

@@ -142,7 +142,6 @@ type conn struct {
 	c      net.Conn
 	br     *bufio.Reader
 	bw     *bufio.Writer
-	cw     *connWriter
 	ctx    context.Context
 	remote string
 	state  atomic.Int32
@@ -153,6 +152,8 @@ type conn struct {
 	// what it keeps).
 	header http.Header
 	url    url.URL
+	req    *http.Request
+	rctx   *reqCtx
 }
 
 var (
@@ -165,12 +166,14 @@ func (cn *conn) serve() {
 	handedOff := false
 	cn.br = readers.Get().(*bufio.Reader)
 	cn.br.Reset(cn.c)
-	cn.cw = newConnWriter(cn.c)
 	cn.bw = writers.Get().(*bufio.Writer)
-	cn.bw.Reset(cn.cw)
+	cn.bw.Reset(cn.c)
 	defer func() {
 		s.track(cn, false)
 		cn.watch.release()
+		if cn.rctx != nil {
+			cn.rctx.cancel()
+		}
 		if !handedOff {
 			cn.c.Close()
 			cn.br.Reset(nil)
@@ -195,14 +198,13 @@ func (cn *conn) serve() {
 		if !ok {
 			return
 		}
-		var req http.Request
-		if !cn.parse(head, &req) {
+		if !cn.parse(head, cn.nextRequest()) {
 			handedOff = true
 			cn.handOff()
 			return
 		}
 		cn.br.Discard(len(head))
-		if !cn.serveRequest(&req) {
+		if !cn.serveRequest() {
 			return
 		}
 	}

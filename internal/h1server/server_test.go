@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"reflect"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -441,12 +442,11 @@ func TestSendfileBody(t *testing.T) {
 func TestClientGoneCancelsSlowRequest(t *testing.T) {
 	cancelled := make(chan error, 1)
 	hs := start(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		select {
-		case <-r.Context().Done():
-			cancelled <- r.Context().Err()
-		case <-time.After(5 * time.Second):
-			cancelled <- nil
-		}
+		// A derived context, as the proxy makes for its origin request.
+		ctx, cancel := context.WithTimeout(r.Context(), 5*time.Second)
+		defer cancel()
+		<-ctx.Done()
+		cancelled <- ctx.Err()
 	}), nil)
 	c, _ := hs.dial()
 	io.WriteString(c, "GET /slow HTTP/1.1\r\nHost: x\r\n\r\n")
@@ -579,5 +579,66 @@ func TestRequestFields(t *testing.T) {
 		r.Header.Get("User-Agent") != "t" || r.Header.Get("Cache-Control") != "no-cache" ||
 		len(r.Header["Cookie"]) != 2 || r.ContentLength != 0 || r.Body != http.NoBody {
 		t.Fatalf("request %+v", r)
+	}
+}
+
+func TestResetRequestCoversEveryField(t *testing.T) {
+	// resetRequest names these; a field net/http adds must be added there.
+	known := map[string]bool{"Method": true, "URL": true, "Proto": true, "ProtoMajor": true,
+		"ProtoMinor": true, "Header": true, "Body": true, "GetBody": true, "ContentLength": true,
+		"TransferEncoding": true, "Close": true, "Host": true, "Form": true, "PostForm": true,
+		"MultipartForm": true, "Trailer": true, "RemoteAddr": true, "RequestURI": true, "TLS": true,
+		"Cancel": true, "Response": true, "Pattern": true}
+	typ := reflect.TypeOf(http.Request{})
+	for i := range typ.NumField() {
+		if f := typ.Field(i); f.IsExported() && !known[f.Name] {
+			t.Errorf("http.Request.%s is not cleared by resetRequest", f.Name)
+		}
+	}
+}
+
+func TestRequestContextSemantics(t *testing.T) {
+	type key struct{}
+	type seen struct {
+		ctx  context.Context
+		req  *http.Request
+		took bool
+	}
+	got := make(chan seen, 4)
+	hs := start(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Context().Value(key{}) != "conn" {
+			panic("connection context value lost")
+		}
+		took := r.URL.Path == "/done"
+		if took {
+			// A child context: attached without a goroutine, cancelled with
+			// the request.
+			child, cancel := context.WithCancel(r.Context())
+			defer cancel()
+			_ = child
+			_ = r.Context().Done()
+		}
+		got <- seen{r.Context(), r, took}
+		hello(w, r)
+	}), func(s *Server) {
+		s.ConnContext = func(ctx context.Context, _ net.Conn) context.Context {
+			return context.WithValue(ctx, key{}, "conn")
+		}
+	})
+	c, br := hs.dial()
+	var prev seen
+	for i, path := range []string{"/a", "/b", "/done", "/c"} {
+		body(t, roundTrip(t, c, br, "GET "+path+" HTTP/1.1\r\nHost: x\r\n\r\n", "GET"))
+		s := <-got
+		switch {
+		case i == 1 && (s.req != prev.req || s.ctx != prev.ctx):
+			t.Fatal("a request whose context nobody watched did not leave it to the next")
+		case i == 3 && (s.ctx == prev.ctx || prev.ctx.Err() != context.Canceled):
+			t.Fatalf("a watched context was reused or not cancelled at the end (err %v)", prev.ctx.Err())
+		}
+		if s.took && s.ctx.Err() != context.Canceled {
+			t.Fatal("a watched request context is not cancelled after its handler returned")
+		}
+		prev = s
 	}
 }

@@ -1,13 +1,11 @@
 package shield
 
 import (
-	"errors"
 	"io"
 	"net"
 	"net/netip"
 	"sync"
 	"sync/atomic"
-	"syscall"
 	"time"
 
 	"github.com/pires/go-proxyproto"
@@ -143,14 +141,6 @@ func (c *gatedConn) ReadFrom(r io.Reader) (int64, error) {
 		return rf.ReadFrom(r)
 	}
 	return io.Copy(c.Conn, r)
-}
-
-// SyscallConn reaches the socket (for send flags such as MSG_MORE).
-func (c *gatedConn) SyscallConn() (syscall.RawConn, error) {
-	if sc, ok := c.Conn.(syscall.Conn); ok {
-		return sc.SyscallConn()
-	}
-	return nil, errors.ErrUnsupported
 }
 
 func (c *gatedConn) Close() error {

@@ -98,8 +98,15 @@ func (wt *watcher) arm(cancel func()) {
 	wt.timer.Reset(watchDelay)
 }
 
+// startHook, when set (tests), runs as a watch starts: it can make the
+// start late, as a busy scheduler may.
+var startHook atomic.Pointer[func()]
+
 // start runs on the timer's goroutine.
 func (wt *watcher) start() {
+	if h := startHook.Load(); h != nil {
+		(*h)()
+	}
 	wt.mu.Lock()
 	defer wt.mu.Unlock()
 	if !wt.armed || wt.running {
@@ -121,14 +128,12 @@ func (wt *watcher) watch(cancel func(), done chan struct{}) {
 	}
 }
 
-// disarm stops watching and reports whether the client went away.
+// disarm stops watching and reports whether the client went away. The
+// timer may have fired already, its start running late: so whatever Stop
+// says, a watch that is running is aborted, and armed is cleared so a late
+// start does nothing.
 func (wt *watcher) disarm() bool {
-	if wt.timer.Stop() {
-		wt.mu.Lock()
-		wt.armed = false
-		wt.mu.Unlock()
-		return false
-	}
+	wt.timer.Stop()
 	wt.mu.Lock()
 	wt.armed = false
 	running, done := wt.running, wt.done

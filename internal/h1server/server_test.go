@@ -642,3 +642,59 @@ func TestRequestContextSemantics(t *testing.T) {
 		prev = s
 	}
 }
+
+// TestHandlersEndingAroundTheWatchDelay runs handlers that finish just
+// before, at and after the moment the client watch starts, so a watch that
+// starts late (its timer fired as the handler returned) meets the next
+// request. Every request must be answered, in order, promptly.
+func TestHandlersEndingAroundTheWatchDelay(t *testing.T) {
+	// Late starts: the timer fires, and the watch begins a while after.
+	late := func() { time.Sleep(time.Millisecond) }
+	startHook.Store(&late)
+	t.Cleanup(func() { startHook.Store(nil) })
+	hs := start(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		var us int
+		fmt.Sscanf(r.URL.Query().Get("us"), "%d", &us)
+		time.Sleep(time.Duration(us) * time.Microsecond)
+		io.WriteString(w, r.URL.RawQuery)
+	}), nil)
+	var wg sync.WaitGroup
+	errs := make(chan error, 4)
+	for g := range 4 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			c, err := net.Dial("tcp", hs.addr)
+			if err != nil {
+				errs <- err
+				return
+			}
+			defer c.Close()
+			br := bufio.NewReader(c)
+			for i := range 150 {
+				us := int(watchDelay/time.Microsecond) - 300 + (i*37+g*11)%600
+				q := fmt.Sprintf("us=%d&i=%d", us, i)
+				c.SetDeadline(time.Now().Add(2 * time.Second))
+				if _, err := io.WriteString(c, "GET /?"+q+" HTTP/1.1\r\nHost: x\r\n\r\n"); err != nil {
+					errs <- err
+					return
+				}
+				res, err := http.ReadResponse(br, nil)
+				if err != nil {
+					errs <- fmt.Errorf("request %d (%d µs): %w", i, us, err)
+					return
+				}
+				b, err := io.ReadAll(res.Body)
+				if err != nil || string(b) != q {
+					errs <- fmt.Errorf("request %d: body %q, %v", i, b, err)
+					return
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Error(err)
+	}
+}

@@ -56,12 +56,16 @@ type Server struct {
 	shutting atomic.Bool
 	mu       sync.Mutex
 	conns    map[*conn]struct{}
+
+	fifoOnce sync.Once
+	fifo     *fifo // nil when epoll is not available: connections read directly
 }
 
 // Serve starts serving c on its own goroutine. It returns false, without
 // touching c, once the server is shutting down.
 func (s *Server) Serve(c net.Conn) bool {
-	cn := &conn{srv: s, c: c}
+	s.fifoOnce.Do(s.startFifo)
+	cn := &conn{srv: s, c: c, fd: -1, wake: make(chan struct{}, 1), killed: make(chan struct{})}
 	if !s.track(cn, true) {
 		return false
 	}
@@ -91,6 +95,29 @@ func (s *Server) track(cn *conn, add bool) bool {
 	return true
 }
 
+func (s *Server) startFifo() {
+	f, err := newFifo()
+	if err != nil {
+		if s.Log != nil {
+			s.Log.Warn("http1: no epoll for ordered wake-ups; connections read directly", "err", err)
+		}
+		return
+	}
+	s.fifo = f
+	if s.Go != nil {
+		s.Go("http1-fifo", f.run)
+	} else {
+		go f.run()
+	}
+}
+
+func (s *Server) closeFifo() {
+	s.fifoOnce.Do(func() {}) // a server that never served starts none
+	if s.fifo != nil {
+		s.fifo.close()
+	}
+}
+
 // Shutdown stops taking connections, closes idle ones, lets each active one
 // finish its response and close, and waits for that until ctx ends.
 func (s *Server) Shutdown(ctx context.Context) error {
@@ -99,6 +126,7 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	defer tick.Stop()
 	for {
 		if s.closeIdle() == 0 {
+			s.closeFifo()
 			return nil
 		}
 		select {
@@ -115,8 +143,9 @@ func (s *Server) Close() {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	for cn := range s.conns {
-		cn.c.Close()
+		cn.kill()
 	}
+	s.closeFifo()
 }
 
 // closeIdle closes idle connections and reports how many remain.
@@ -125,7 +154,7 @@ func (s *Server) closeIdle() int {
 	defer s.mu.Unlock()
 	for cn := range s.conns {
 		if cn.state.Load() == stateIdle {
-			cn.c.Close()
+			cn.kill()
 		}
 	}
 	return len(s.conns)
@@ -154,6 +183,38 @@ type conn struct {
 	url    url.URL
 	req    *http.Request
 	rctx   *reqCtx
+
+	// For the fifo: the socket, whether it is registered, the wake-up, and
+	// killed (closed with the connection by the server).
+	fd         int
+	regMu      sync.Mutex // guards registered and closed
+	registered bool
+	closed     bool
+	wake       chan struct{}
+	killed     chan struct{}
+	killOnce   sync.Once
+	idle       *time.Timer
+}
+
+// kill closes the connection from the server's side, waking it if it waits
+// in the fifo.
+func (cn *conn) kill() {
+	cn.unregister(true)
+	cn.killOnce.Do(func() { close(cn.killed) })
+	cn.c.Close()
+}
+
+// unregister takes the socket out of the fifo before it is closed (closing
+// true) or handed off.
+func (cn *conn) unregister(closing bool) {
+	cn.regMu.Lock()
+	defer cn.regMu.Unlock()
+	if cn.srv.fifo != nil {
+		cn.srv.fifo.release(cn)
+	}
+	if closing {
+		cn.closed = true
+	}
 }
 
 var (
@@ -169,6 +230,7 @@ func (cn *conn) serve() {
 	cn.bw = writers.Get().(*bufio.Writer)
 	cn.bw.Reset(cn.c)
 	defer func() {
+		cn.unregister(!handedOff)
 		s.track(cn, false)
 		cn.watch.release()
 		if cn.rctx != nil {
@@ -188,6 +250,9 @@ func (cn *conn) serve() {
 		cn.ctx = s.ConnContext(cn.ctx, cn.c)
 	}
 	cn.watch.init(cn)
+	if s.fifo != nil {
+		cn.fd, _ = socketFD(cn.c)
+	}
 	first := true
 	for !s.shutting.Load() {
 		if !cn.awaitRequest(first) {
@@ -214,6 +279,22 @@ func (cn *conn) serve() {
 // next request.
 func (cn *conn) awaitRequest(first bool) bool {
 	cn.state.Store(stateIdle)
+	if cn.br.Buffered() == 0 && !first && cn.fd >= 0 && cn.srv.fifo != nil {
+		ok, fallback := cn.srv.fifo.waitReadable(cn, cn.srv.IdleTimeout)
+		if !ok && !fallback {
+			return false
+		}
+		if ok {
+			// Readable (or closed): the header timeout covers the read,
+			// and a spurious wake-up.
+			cn.state.Store(stateActive)
+			if d := cn.srv.ReadHeaderTimeout; d > 0 {
+				cn.c.SetReadDeadline(time.Now().Add(d))
+			}
+			_, err := cn.br.Peek(1)
+			return err == nil
+		}
+	}
 	if cn.br.Buffered() == 0 {
 		d := cn.srv.IdleTimeout
 		if first || d <= 0 {
@@ -235,6 +316,7 @@ func (cn *conn) awaitRequest(first bool) bool {
 
 // handOff gives the connection, with what was read of it, to the fallback.
 func (cn *conn) handOff() {
+	cn.unregister(false)
 	buffered, _ := cn.br.Peek(cn.br.Buffered())
 	rc := &replayConn{Conn: cn.c, pending: append([]byte(nil), buffered...)}
 	cn.br.Reset(nil)

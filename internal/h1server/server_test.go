@@ -698,3 +698,47 @@ func TestHandlersEndingAroundTheWatchDelay(t *testing.T) {
 		t.Error(err)
 	}
 }
+
+// TestFifoSurvivesDescriptorReuse keeps connections waiting in the fifo
+// while hundreds of others open, register, close and free their descriptor
+// numbers for reuse; the waiting ones must still be woken for their next
+// request.
+func TestFifoSurvivesDescriptorReuse(t *testing.T) {
+	hs := start(t, http.HandlerFunc(hello), nil)
+	if hs.srv.fifo == nil {
+		t.Skip("no epoll here")
+	}
+	type held struct {
+		c  net.Conn
+		br *bufio.Reader
+	}
+	var long []held
+	for range 5 {
+		c, br := hs.dial()
+		body(t, roundTrip(t, c, br, "GET / HTTP/1.1\r\nHost: x\r\n\r\n", "GET"))
+		long = append(long, held{c, br})
+	}
+	for i := range 300 {
+		c, err := net.Dial("tcp", hs.addr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		br := bufio.NewReader(c)
+		c.SetDeadline(time.Now().Add(5 * time.Second))
+		for range 2 {
+			if got := body(t, roundTrip(t, c, br, "GET / HTTP/1.1\r\nHost: x\r\n\r\n", "GET")); got != "hello" {
+				t.Fatalf("short connection %d: %q", i, got)
+			}
+		}
+		c.Close()
+	}
+	for i, h := range long {
+		h.c.SetDeadline(time.Now().Add(2 * time.Second))
+		if got := body(t, roundTrip(t, h.c, h.br, "GET / HTTP/1.1\r\nHost: x\r\n\r\n", "GET")); got != "hello" {
+			t.Fatalf("long connection %d: %q", i, got)
+		}
+	}
+	if hs.srv.fifo.wakes.Load() < 300 {
+		t.Fatalf("%d fifo wake-ups, want at least one per second request (300)", hs.srv.fifo.wakes.Load())
+	}
+}

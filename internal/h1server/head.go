@@ -3,6 +3,7 @@ package h1server
 import (
 	"bufio"
 	"net/http"
+	"slices"
 	"strconv"
 	"strings"
 	"sync/atomic"
@@ -50,6 +51,9 @@ func (w *response) sendHead(first []byte, final bool) {
 		h["Date"] = []string{httpDate()}
 	}
 	w.decideConnection()
+	if w.chunked {
+		w.trailers = declaredTrailers(h)
+	}
 
 	bw := w.cn.bw
 	writeStatusLine(bw, w.status)
@@ -88,20 +92,18 @@ func (w *response) decideConnection() {
 
 // excluded names the fields that are not part of the head: trailers.
 func (w *response) excluded(k string) bool {
-	if strings.HasPrefix(k, http.TrailerPrefix) {
-		return true
-	}
-	if !w.chunked {
-		return false
-	}
-	for _, names := range w.header["Trailer"] {
-		for _, n := range strings.Split(names, ",") {
-			if http.CanonicalHeaderKey(strings.TrimSpace(n)) == k {
-				return true
-			}
+	return strings.HasPrefix(k, http.TrailerPrefix) || slices.Contains(w.trailers, k)
+}
+
+// declaredTrailers are the canonical names listed in the "Trailer" field.
+func declaredTrailers(h http.Header) []string {
+	var names []string
+	for _, list := range h["Trailer"] {
+		for _, n := range strings.Split(list, ",") {
+			names = append(names, http.CanonicalHeaderKey(strings.TrimSpace(n)))
 		}
 	}
-	return false
+	return names
 }
 
 func writeStatusLine(bw *bufio.Writer, code int) {
@@ -130,11 +132,13 @@ func writeField(bw *bufio.Writer, k, v string) {
 	bw.WriteString(k)
 	bw.WriteString(": ")
 	if strings.ContainsAny(v, "\r\n") {
-		v = strings.NewReplacer("\r", " ", "\n", " ").Replace(v)
+		v = lineBreaks.Replace(v)
 	}
 	bw.WriteString(v)
 	bw.WriteString("\r\n")
 }
+
+var lineBreaks = strings.NewReplacer("\r", " ", "\n", " ")
 
 // httpDate is the Date value, formatted once a second.
 func httpDate() string {

@@ -77,29 +77,26 @@ func (cn *conn) parse(head []byte, r *http.Request) bool {
 		if !ok {
 			return false
 		}
-		key := canonicalKey(name)
+		key, v := canonicalKey(name), string(value)
 		switch key {
 		case "Content-Length", "Transfer-Encoding", "Upgrade", "Expect", "Http2-Settings", "Trailer":
 			return false
 		case "Host":
 			hosts++
-			if hosts > 1 || !httpguts.ValidHostHeader(string(value)) {
+			if hosts > 1 || !httpguts.ValidHostHeader(v) {
 				return false
 			}
-			r.Host = string(value)
+			r.Host = v
 			continue
 		case "Connection":
-			if httpguts.HeaderValuesContainsToken([]string{string(value)}, "upgrade") {
+			vs := []string{v}
+			if httpguts.HeaderValuesContainsToken(vs, "upgrade") {
 				return false
 			}
-			if httpguts.HeaderValuesContainsToken([]string{string(value)}, "close") {
-				r.Close = true
-			}
-			if httpguts.HeaderValuesContainsToken([]string{string(value)}, "keep-alive") {
-				keepAlive = true
-			}
+			r.Close = r.Close || httpguts.HeaderValuesContainsToken(vs, "close")
+			keepAlive = keepAlive || httpguts.HeaderValuesContainsToken(vs, "keep-alive")
 		}
-		r.Header[key] = append(r.Header[key], string(value))
+		r.Header[key] = append(r.Header[key], v)
 	}
 	if hosts == 0 && r.ProtoMinor == 1 {
 		return false

@@ -29,8 +29,4 @@ func (c *replayConn) ReadFrom(r io.Reader) (int64, error) {
 	return io.Copy(writerOnly{c.Conn}, r)
 }
 
-// Unwrap gives the underlying connection (the shield's connection gate and
-// others look through wrappers).
-func (c *replayConn) Unwrap() net.Conn { return c.Conn }
-
 type writerOnly struct{ io.Writer }

@@ -1,7 +1,6 @@
 package h1server
 
 import (
-	"log/slog"
 	"net/http"
 	"runtime/debug"
 	"sync"
@@ -18,7 +17,7 @@ func (cn *conn) serveRequest() bool {
 	if d := cn.srv.WriteTimeout; d > 0 {
 		cn.c.SetWriteDeadline(time.Now().Add(d))
 	}
-	cn.watch.arm(cn.rctx.cancel)
+	cn.watch.arm(cn.rctx)
 	completed := cn.runHandler(w, r)
 	gone := cn.watch.disarm()
 	if !cn.rctx.finish() {
@@ -46,11 +45,7 @@ func (cn *conn) runHandler(w *response, r *http.Request) (completed bool) {
 	defer func() {
 		if v := recover(); v != nil {
 			if v != http.ErrAbortHandler {
-				lg := cn.srv.Log
-				if lg == nil {
-					lg = slog.Default()
-				}
-				lg.Error("http1: handler panic", "peer", cn.remote, "panic", v, "stack", string(debug.Stack()))
+				cn.srv.logger().Error("http1: handler panic", "peer", cn.remote, "panic", v, "stack", string(debug.Stack()))
 			}
 			w.done = true
 			completed = false
@@ -70,7 +65,7 @@ type watcher struct {
 	mu       sync.Mutex
 	armed    bool
 	running  bool
-	cancel   func()
+	ctx      *reqCtx // the watched request's context
 	done     chan struct{}
 	aborting atomic.Bool
 	gone     atomic.Bool
@@ -90,9 +85,9 @@ func (wt *watcher) release() {
 	}
 }
 
-func (wt *watcher) arm(cancel func()) {
+func (wt *watcher) arm(ctx *reqCtx) {
 	wt.mu.Lock()
-	wt.armed, wt.cancel = true, cancel
+	wt.armed, wt.ctx = true, ctx
 	wt.mu.Unlock()
 	wt.gone.Store(false)
 	wt.timer.Reset(watchDelay)
@@ -116,15 +111,15 @@ func (wt *watcher) start() {
 	wt.cn.c.SetReadDeadline(time.Time{})
 	wt.running = true
 	wt.done = make(chan struct{})
-	go wt.watch(wt.cancel, wt.done)
+	go wt.watch(wt.ctx, wt.done)
 }
 
-func (wt *watcher) watch(cancel func(), done chan struct{}) {
+func (wt *watcher) watch(ctx *reqCtx, done chan struct{}) {
 	defer close(done)
 	// Peek leaves whatever arrives (a pipelined request) in the buffer.
 	if _, err := wt.cn.br.Peek(1); err != nil && !wt.aborting.Load() {
 		wt.gone.Store(true)
-		cancel()
+		ctx.cancel()
 	}
 }
 

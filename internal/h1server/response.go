@@ -28,6 +28,7 @@ type response struct {
 	closeAfter  bool
 	length      int64 // declared Content-Length, -1 if none
 	written     int64
+	trailers    []string // declared in "Trailer" (chunked responses)
 }
 
 var errAfterHandler = errors.New("http1: write after the handler returned")
@@ -207,12 +208,9 @@ func (w *response) finish() bool {
 // http.TrailerPrefix, as net/http does.
 func (w *response) writeTrailers() {
 	bw := w.cn.bw
-	for _, names := range w.header["Trailer"] {
-		for _, name := range strings.Split(names, ",") {
-			name = http.CanonicalHeaderKey(strings.TrimSpace(name))
-			for _, v := range w.header[name] {
-				writeField(bw, name, v)
-			}
+	for _, name := range w.trailers {
+		for _, v := range w.header[name] {
+			writeField(bw, name, v)
 		}
 	}
 	for k, vv := range w.header {

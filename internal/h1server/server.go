@@ -69,13 +69,24 @@ func (s *Server) Serve(c net.Conn) bool {
 	if !s.track(cn, true) {
 		return false
 	}
-	run := func() { cn.serve() }
-	if s.Go != nil {
-		s.Go("http1-conn", run)
-	} else {
-		go run()
-	}
+	s.spawn("http1-conn", cn.serve)
 	return true
+}
+
+// spawn runs fn behind the server's panic wall, if it has one.
+func (s *Server) spawn(name string, fn func()) {
+	if s.Go != nil {
+		s.Go(name, fn)
+	} else {
+		go fn()
+	}
+}
+
+func (s *Server) logger() *slog.Logger {
+	if s.Log != nil {
+		return s.Log
+	}
+	return slog.Default()
 }
 
 func (s *Server) track(cn *conn, add bool) bool {
@@ -98,17 +109,11 @@ func (s *Server) track(cn *conn, add bool) bool {
 func (s *Server) startFifo() {
 	f, err := newFifo()
 	if err != nil {
-		if s.Log != nil {
-			s.Log.Warn("http1: no epoll for ordered wake-ups; connections read directly", "err", err)
-		}
+		s.logger().Warn("http1: no epoll for ordered wake-ups; connections read directly", "err", err)
 		return
 	}
 	s.fifo = f
-	if s.Go != nil {
-		s.Go("http1-fifo", f.run)
-	} else {
-		go f.run()
-	}
+	s.spawn("http1-fifo", f.run)
 }
 
 func (s *Server) closeFifo() {

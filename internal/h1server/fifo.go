@@ -51,16 +51,19 @@ func newFifo() (*fifo, error) {
 // run drains events until the epoll instance is closed.
 func (f *fifo) run() {
 	var evs [128]unix.EpollEvent
+	var n int
+	var werr error
+	// One closure for the whole loop: made per round it cost allocations
+	// per wake-up.
+	drain := func(fd uintptr) bool {
+		n, werr = unix.EpollWait(int(fd), evs[:], 0)
+		if werr == unix.EINTR {
+			return false
+		}
+		return werr != nil || n > 0
+	}
 	for {
-		var n int
-		var werr error
-		err := f.raw.Read(func(fd uintptr) bool {
-			n, werr = unix.EpollWait(int(fd), evs[:], 0)
-			if werr == unix.EINTR {
-				return false
-			}
-			return werr != nil || n > 0
-		})
+		err := f.raw.Read(drain)
 		if err != nil || (werr != nil && werr != unix.EINTR) {
 			return
 		}
@@ -144,25 +147,40 @@ func (f *fifo) arm(cn *conn) error {
 	if cn.closed {
 		return errKilled
 	}
-	ev := unix.EpollEvent{Events: unix.EPOLLIN | unix.EPOLLRDHUP | unix.EPOLLONESHOT, Fd: int32(cn.fd)}
 	op := unix.EPOLL_CTL_MOD
 	if !cn.registered {
 		op = unix.EPOLL_CTL_ADD
 	}
-	if err := f.ctl(op, cn.fd, &ev); err != nil {
+	if err := f.ctl(cn, op); err != nil {
 		return err
 	}
 	cn.registered = true
 	return nil
 }
 
-func (f *fifo) ctl(op, fd int, ev *unix.EpollEvent) error {
-	var err error
-	cerr := f.raw.Control(func(ep uintptr) { err = unix.EpollCtl(int(ep), op, fd, ev) })
-	if cerr != nil {
-		return cerr
+// epollCtl is a connection's registration call, made once per connection
+// (a closure per call would allocate on every request). Call with
+// cn.regMu held.
+type epollCtl struct {
+	op  int
+	fd  int
+	ev  unix.EpollEvent
+	err error
+	fn  func(ep uintptr)
+}
+
+func (f *fifo) ctl(cn *conn, op int) error {
+	c := &cn.ctl
+	if c.fn == nil {
+		c.fd = cn.fd
+		c.ev = unix.EpollEvent{Events: unix.EPOLLIN | unix.EPOLLRDHUP | unix.EPOLLONESHOT, Fd: int32(cn.fd)}
+		c.fn = func(ep uintptr) { c.err = unix.EpollCtl(int(ep), c.op, c.fd, &c.ev) }
 	}
-	return err
+	c.op = op
+	if err := f.raw.Control(c.fn); err != nil {
+		return err
+	}
+	return c.err
 }
 
 // forget removes cn from the waiting set and drains a wake-up that raced.
@@ -185,6 +203,6 @@ func (f *fifo) release(cn *conn) {
 		return
 	}
 	f.forget(cn)
-	_ = f.ctl(unix.EPOLL_CTL_DEL, cn.fd, nil)
+	_ = f.ctl(cn, unix.EPOLL_CTL_DEL)
 	cn.registered = false
 }

@@ -47,9 +47,6 @@ func (w *response) sendHead(first []byte, final bool) {
 	if _, ok := h["Content-Type"]; !ok && bodyAllowed && len(first) > 0 {
 		h["Content-Type"] = []string{http.DetectContentType(first)}
 	}
-	if _, ok := h["Date"]; !ok {
-		h["Date"] = []string{httpDate()}
-	}
 	w.decideConnection()
 	if w.chunked {
 		w.trailers = declaredTrailers(h)
@@ -57,6 +54,9 @@ func (w *response) sendHead(first []byte, final bool) {
 
 	bw := w.cn.bw
 	writeStatusLine(bw, w.status)
+	if _, ok := h["Date"]; !ok {
+		writeField(bw, "Date", httpDate())
+	}
 	for k, vv := range h {
 		if w.excluded(k) {
 			continue

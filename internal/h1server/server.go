@@ -192,8 +192,9 @@ type conn struct {
 	// For the fifo: the socket, whether it is registered, the wake-up, and
 	// killed (closed with the connection by the server).
 	fd         int
-	regMu      sync.Mutex // guards registered and closed
+	regMu      sync.Mutex // guards registered, closed and ctl
 	registered bool
+	ctl        epollCtl
 	closed     bool
 	wake       chan struct{}
 	killed     chan struct{}

@@ -21,7 +21,7 @@ import (
 // harness runs a Server on a loopback listener, with a real net/http
 // server as its fallback, as internal/app does.
 type harness struct {
-	t        *testing.T
+	t        testing.TB
 	addr     string
 	srv      *Server
 	fallback *http.Server
@@ -46,7 +46,7 @@ func (l *chanListener) Accept() (net.Conn, error) {
 func (l *chanListener) Close() error   { return nil }
 func (l *chanListener) Addr() net.Addr { return l.addr }
 
-func start(t *testing.T, h http.Handler, tune func(*Server)) *harness {
+func start(t testing.TB, h http.Handler, tune func(*Server)) *harness {
 	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {

@@ -22,11 +22,7 @@ func (p *Proxy) originError(ex *pipeline.Exchange, r *http.Request, err error) e
 		return tooLarge
 	}
 	e := ClassifyOriginError(err)
-	site := "-"
-	if ex.Site != nil {
-		site = ex.Site.Name
-	}
-	p.Metrics.OriginErrors.WithLabelValues(site, e.Kind).Inc()
+	p.countOriginError(ex, e.Kind)
 	return e
 }
 
@@ -50,8 +46,7 @@ func ClassifyOriginError(err error) *pipeline.Error {
 		if opErr.Timeout() {
 			status, kind, message = http.StatusGatewayTimeout, "dial_timeout", "origin did not accept the connection in time"
 		}
-	case errors.Is(err, context.DeadlineExceeded), errors.As(err, &netErr) && netErr.Timeout(),
-		strings.Contains(err.Error(), "timeout awaiting response headers"):
+	case errors.Is(err, context.DeadlineExceeded), errors.As(err, &netErr) && netErr.Timeout():
 		status, kind, message, retry = http.StatusGatewayTimeout, "timeout", "origin timed out", false
 	}
 	e := pipeline.Errorf(pipeline.SourceOrigin, status, kind, message, err)

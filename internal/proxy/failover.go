@@ -3,7 +3,6 @@ package proxy
 import (
 	"context"
 	"net/http"
-	"sync/atomic"
 	"time"
 
 	"levee/internal/pipeline"
@@ -242,7 +241,6 @@ func (p *Proxy) try(r *http.Request, ex *pipeline.Exchange, route *router.Route,
 	out := target(r, route, o)
 	setBody(out, body)
 	var timer *time.Timer
-	var timedOut *atomic.Bool // set by the per-try timer when it fires
 	ctx := r.Context()
 	var cancelTotal context.CancelFunc
 	if pl.Total > 0 {
@@ -252,13 +250,11 @@ func (p *Proxy) try(r *http.Request, ex *pipeline.Exchange, route *router.Route,
 	if pol.PerTry > 0 {
 		var cancelTry context.CancelFunc
 		ctx, cancelTry = context.WithCancel(ctx)
-		a.cancel = cancelTry
-		if cancelTotal != nil {
-			a.cancel = func() { cancelTry(); cancelTotal() }
+		if cancelTotal == nil {
+			// Otherwise cancelling the total context ends this one too.
+			a.cancel = cancelTry
 		}
-		fired := new(atomic.Bool)
-		timedOut = fired
-		timer = time.AfterFunc(pol.PerTry, func() { fired.Store(true); cancelTry() })
+		timer = time.AfterFunc(pol.PerTry, cancelTry)
 	}
 	if ctx != r.Context() {
 		out = out.WithContext(ctx)
@@ -268,14 +264,16 @@ func (p *Proxy) try(r *http.Request, ex *pipeline.Exchange, route *router.Route,
 	res, err := pl.Transport.RoundTrip(out)
 	lat := time.Since(start)
 	ex.OriginNS += lat
-	if timer != nil && !timer.Stop() && err == nil {
+	// Stop fails exactly when the per-try timer has fired.
+	tryTimedOut := timer != nil && !timer.Stop()
+	if tryTimedOut && err == nil {
 		res.Body.Close()
 		res, err = nil, context.DeadlineExceeded
 	}
 	if err != nil {
 		a.release()
 		var perr *pipeline.Error
-		if timedOut != nil && timedOut.Load() && r.Context().Err() == nil {
+		if tryTimedOut && r.Context().Err() == nil {
 			perr = pipeline.Errorf(pipeline.SourceOrigin, http.StatusGatewayTimeout, "try_timeout", "origin did not answer within the per-try timeout", err)
 			p.countOriginError(ex, perr.Kind)
 		} else {

@@ -8,7 +8,6 @@ import (
 	"io"
 	"net"
 	"net/http"
-	"strings"
 	"sync"
 	"syscall"
 	"time"
@@ -30,9 +29,8 @@ type h1Transport struct {
 	maxIdle    int           // per origin
 	fallback   *http.Transport
 
-	mu     sync.Mutex
-	idle   map[string][]*h1conn // by scheme://host:port
-	closed bool
+	mu   sync.Mutex
+	idle map[string][]*h1conn // by scheme://host:port
 }
 
 // h1conn is one pooled origin connection.
@@ -179,7 +177,7 @@ func (t *h1Transport) takeIdle(key string) *h1conn {
 func (t *h1Transport) putIdle(c *h1conn) {
 	c.idleAt = time.Now()
 	t.mu.Lock()
-	if !t.closed && len(t.idle[c.key]) < t.maxIdle {
+	if len(t.idle[c.key]) < t.maxIdle {
 		t.idle[c.key] = append(t.idle[c.key], c)
 		t.mu.Unlock()
 		return
@@ -280,7 +278,7 @@ func (b *h1body) finish(complete bool) {
 func staleConnError(err error) bool {
 	return errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) ||
 		errors.Is(err, syscall.ECONNRESET) || errors.Is(err, syscall.EPIPE) ||
-		strings.Contains(err.Error(), "use of closed network connection")
+		errors.Is(err, net.ErrClosed)
 }
 
 func replayable(r *http.Request) bool {

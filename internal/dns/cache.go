@@ -16,9 +16,8 @@ import (
 // rest does not point into a question of another length.
 type tmpl struct {
 	variants [][]byte
-	cum      []uint32 // cumulative weights; nil: variants equally likely
-	qlen     int      // length of the question in the variants
-	rcode    int
+	cum      []uint32           // cumulative weights; nil: variants equally likely
+	qlen     int                // length of the question in the variants
 	steered  prometheus.Counter // nil unless steered
 }
 

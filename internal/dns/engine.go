@@ -220,7 +220,6 @@ func (v *view) template(res *result, qname string, qtype uint16, fl flags, gener
 			return nil, err
 		}
 		t.variants = append(t.variants, b)
-		t.rcode = int(b[3] & 0xF)
 	}
 	if res.steer != nil {
 		if res.steer.weights != nil && res.steerAt >= 0 {

@@ -1,7 +1,6 @@
 package dns
 
 import (
-	"math/rand/v2"
 	"net/netip"
 	"strings"
 
@@ -109,8 +108,8 @@ func (s *Server) slowAnswer(v *view, req *mdns.Msg, client netip.Addr) (*mdns.Ms
 	qname := strings.ToLower(qq.Name)
 	res := v.lookup(qname, qq.Qtype, steerBy)
 	alt := 0
-	if res.steer != nil && len(res.steer.alts) > 1 {
-		alt = rand.IntN(len(res.steer.alts))
+	if res.steer != nil {
+		alt = res.steer.pick()
 	}
 	m, err := v.message(res, mdns.Question{Name: qname, Qtype: qq.Qtype, Qclass: qq.Qclass}, fl, alt)
 	if err != nil {

@@ -2,6 +2,7 @@ package dns
 
 import (
 	"fmt"
+	"math/rand/v2"
 	"net/netip"
 	"net/url"
 	"strings"
@@ -139,6 +140,29 @@ type steered struct {
 	alts    [][]mdns.RR
 	weights []int // nil: alternatives are equally likely
 	cname   string
+}
+
+// pick chooses an alternative by weight (the slow path; the answer cache
+// keeps the same weights as cumulative sums in its template).
+func (st *steered) pick() int {
+	if len(st.alts) < 2 {
+		return 0
+	}
+	sum := 0
+	for _, w := range st.weights {
+		sum += w
+	}
+	if sum <= 0 {
+		return rand.IntN(len(st.alts))
+	}
+	r := rand.IntN(sum)
+	for i, w := range st.weights {
+		if r < w {
+			return i
+		}
+		r -= w
+	}
+	return len(st.alts) - 1
 }
 
 // answer computes the answer for qtype (A or AAAA) given which members are

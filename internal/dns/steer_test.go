@@ -3,6 +3,7 @@ package dns
 import (
 	"net"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -149,5 +150,37 @@ func TestClientSubnetPrefer(t *testing.T) {
 	})
 	if r.Rcode != mdns.RcodeFormatError {
 		t.Fatalf("ECS with a scope in the query: %s, want FORMERR", mdns.RcodeToString[r.Rcode])
+	}
+}
+
+// TestWeightedSteeringOnBothPaths: a weighted name answers by origin
+// weight whether the query takes the answer cache or the slow path (EDNS
+// Client Subnet sends it there).
+func TestWeightedSteeringOnBothPaths(t *testing.T) {
+	yaml := strings.Replace(steerYAML,
+		`origins: [{url: "http://192.0.2.101"}, {url: "http://192.0.2.102"}, {url: "http://[2001:db8::101]"}]`,
+		`origins: [{url: "http://192.0.2.101", weight: 1}, {url: "http://192.0.2.102", weight: 99}, {url: "http://[2001:db8::101]"}]`, 1)
+	if yaml == steerYAML {
+		t.Fatal("test zone changed: weights not applied")
+	}
+	_, addr := startYAML(t, yaml, newFakeHealth())
+	ecs := func(m *mdns.Msg) {
+		m.SetEdns0(1232, false)
+		m.IsEdns0().Option = append(m.IsEdns0().Option, &mdns.EDNS0_SUBNET{Code: mdns.EDNS0SUBNET, Family: 1, SourceNetmask: 24, Address: net.IPv4(198, 18, 0, 0).To4()})
+	}
+	for _, path := range []struct {
+		name string
+		opts []func(*mdns.Msg)
+	}{{"cached", nil}, {"slow (ECS)", []func(*mdns.Msg){ecs}}} {
+		heavy := 0
+		for range 200 {
+			if got := addrsOf(ask(t, addr, "w.example.com.", mdns.TypeA, path.opts...).Answer); len(got) == 1 && got[0] == "192.0.2.102" {
+				heavy++
+			}
+		}
+		// Weight 99 of 100: uniform picks would give about 100 of 200.
+		if heavy < 180 {
+			t.Errorf("%s path: the weight-99 origin answered %d of 200", path.name, heavy)
+		}
 	}
 }

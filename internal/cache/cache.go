@@ -185,8 +185,35 @@ func (c *Cache) pass(next pipeline.Handler, w http.ResponseWriter, r *http.Reque
 		ex.Decide("bypass")
 	}
 	w.Header()["Cache-Status"] = cs
-	return next.ServeHTTP(w, r)
+	return next.ServeHTTP(&untargeted{ResponseWriter: w}, r)
 }
+
+// untargeted passes a response through, without the origin's
+// Levee-Cache-Control: that field is for this cache, and is not forwarded
+// (the fill path drops it when it copies the origin's header).
+type untargeted struct {
+	http.ResponseWriter
+	wrote bool
+}
+
+func (u *untargeted) WriteHeader(code int) {
+	if !u.wrote && code >= 200 {
+		u.wrote = true
+		delete(u.Header(), "Levee-Cache-Control")
+	}
+	u.ResponseWriter.WriteHeader(code)
+}
+
+func (u *untargeted) Write(p []byte) (int, error) {
+	if !u.wrote {
+		u.WriteHeader(http.StatusOK)
+	}
+	return u.ResponseWriter.Write(p)
+}
+
+// Unwrap lets pipeline.From and http.ResponseController (flush, deadlines)
+// reach the client's writer.
+func (u *untargeted) Unwrap() http.ResponseWriter { return u.ResponseWriter }
 
 // unsafe forwards a request with another method; after a successful
 // unsafe one it invalidates the URL and same-host Location and

@@ -249,6 +249,10 @@ func rfcCases() []rfcCase {
 			w.Header().Set("Levee-Cache-Control", "max-age=60")
 			w.Write([]byte("body"))
 		}, steps: []step{{path: "/x", hits: 1, hdrNot: "Levee-Cache-Control"}, {path: "/x", cs: "hit", hits: 1, hdrNot: "Levee-Cache-Control"}}},
+		{name: "Levee-Cache-Control is not forwarded when the response passes uncached", origin: func(w http.ResponseWriter, r *http.Request, n int64) {
+			w.Header().Set("Levee-Cache-Control", "no-store")
+			w.Write([]byte("body"))
+		}, steps: []step{{path: "/x", hits: 1, hdrNot: "Levee-Cache-Control"}, {path: "/x", hits: 2, body: "body", hdrNot: "Levee-Cache-Control"}}},
 		{name: "a targeted field makes Expires irrelevant", origin: func(w http.ResponseWriter, r *http.Request, n int64) {
 			w.Header().Set("Expires", time.Now().Add(time.Hour).UTC().Format(http.TimeFormat))
 			w.Header().Set("CDN-Cache-Control", "max-age=0")

@@ -7,7 +7,6 @@ package cache
 
 import (
 	"errors"
-	"log/slog"
 	"net/http"
 	"sync"
 	"time"
@@ -23,7 +22,6 @@ const ExtraKey = "cache"
 type Cache struct {
 	store       *Store
 	m           *Metrics
-	log         *slog.Logger
 	lockTimeout time.Duration
 	hitForMiss  time.Duration
 	fillTimeout time.Duration
@@ -38,7 +36,7 @@ type Settings struct {
 
 // New returns the cache phase over store.
 func New(store *Store, st Settings) *Cache {
-	c := &Cache{store: store, m: store.m, log: store.log, lockTimeout: st.LockTimeout,
+	c := &Cache{store: store, m: store.m, lockTimeout: st.LockTimeout,
 		hitForMiss: st.HitForMiss, fillTimeout: st.FillTimeout, goFn: store.goFn}
 	return c
 }

@@ -48,7 +48,7 @@ func nextDirective(s string) (name, arg string, quoted bool, rest string) {
 	for i < len(s) && s[i] != '=' && s[i] != ',' {
 		i++
 	}
-	name = lower(textproto.TrimString(s[:i]))
+	name = strings.ToLower(textproto.TrimString(s[:i]))
 	s = s[i:]
 	if s == "" || s[0] == ',' {
 		return name, "", false, s
@@ -154,14 +154,4 @@ func parseDelta(s string) int64 {
 		}
 	}
 	return n
-}
-
-// lower returns s in lowercase, without allocating when it already is.
-func lower(s string) string {
-	for i := 0; i < len(s); i++ {
-		if c := s[i]; c >= 'A' && c <= 'Z' {
-			return strings.ToLower(s)
-		}
-	}
-	return s
 }

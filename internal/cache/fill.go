@@ -4,6 +4,7 @@ import (
 	"context"
 	"math/rand/v2"
 	"net/http"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -428,7 +429,7 @@ func (c *Cache) storeFill(fl *fill) {
 	}
 	ph := hashKey(fl.primary)
 	m := c.store.lookup(ph, []byte(fl.primary))
-	if m == nil || !m.Marker || strings.Join(m.VaryNames, ",") != strings.Join(names, ",") {
+	if m == nil || !m.Marker || !slices.Equal(m.VaryNames, names) {
 		m = &Object{Key: fl.primary, URL: o.URL, Marker: true, VaryNames: names, Nonce: rand.Uint64(),
 			Header: http.Header{}, Body: []byte{}, SWR: -1, SIE: -1}
 		c.store.put(ph, m)

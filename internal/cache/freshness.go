@@ -1,6 +1,7 @@
 package cache
 
 import (
+	"golang.org/x/net/http/httpguts"
 	"net/http"
 	"strconv"
 	"strings"
@@ -139,14 +140,7 @@ func initialAge(h http.Header, date, reqTime, respTime time.Time) int64 {
 }
 
 func hasVaryStar(values []string) bool {
-	for _, v := range values {
-		for _, f := range strings.Split(v, ",") {
-			if strings.TrimSpace(f) == "*" {
-				return true
-			}
-		}
-	}
-	return false
+	return httpguts.HeaderValuesContainsToken(values, "*")
 }
 
 // notStored are response fields never kept in the cache: hop-by-hop ones,

@@ -70,7 +70,6 @@ func (k *key) variant(m *Object, r *http.Request) {
 }
 
 func (k *key) hash() uint64 { return xxhash.Sum64(k.buf) }
-func (k *key) url() string  { return string(k.buf[:k.urlLen]) }
 
 // appendQuery appends "?" and the query with dropped parameters removed,
 // sorted if asked; nothing if no parameter is left.

@@ -62,7 +62,7 @@ func (c *Cache) serve(w http.ResponseWriter, r *http.Request, o *Object, cs []st
 				delete(h, k)
 			}
 		} else {
-			clearHeader(h)
+			clear(h)
 			h["Cache-Status"] = cs
 		}
 		w.WriteHeader(st)
@@ -126,12 +126,6 @@ func (c *Cache) serveFile(w http.ResponseWriter, o *Object, status int, start, n
 
 func bodyAllowed(status int) bool {
 	return status != http.StatusNoContent && status != http.StatusNotModified && status >= 200
-}
-
-func clearHeader(h http.Header) {
-	for k := range h {
-		delete(h, k)
-	}
 }
 
 // preconditions evaluates the client's conditional headers against o

@@ -302,6 +302,34 @@ sites:
 	}
 }
 
+// A retry after a refused connection costs the budget nothing: with no
+// budget at all, requests that first pick the dead origin still reach the
+// live one.
+func TestRefusedConnectionRetryIsFree(t *testing.T) {
+	dead, live := newOrigin(t, text("dead")), newOrigin(t, text("live"))
+	dead.kill()
+	n := leveetest.Start(t, head+fmt.Sprintf(`
+health: {retry_budget: {ratio: 0, min_per_second: 0}}
+sites:
+- name: s
+  hosts: ["*"]
+  routes:
+  - path: /
+    origins: [{url: %q}, {url: %q}]
+`, dead.URL(), live.URL()))
+	for i := range 20 {
+		if code, body, _ := leveetest.Get(t, n.URL("/")); code != 200 || body != "live" {
+			t.Fatalf("request %d: %d %q, want the live origin", i, code, body)
+		}
+	}
+	if v := gather(t, n, "levee_proxy_retry_budget_exhausted_total", ""); v != 0 {
+		t.Fatalf("budget exhausted %v times; retries after a refused connection must not take tokens", v)
+	}
+	if v := gather(t, n, "levee_proxy_retries_total", `reason="connect"`); v == 0 {
+		t.Fatal("no connect retries counted: the dead origin was never tried")
+	}
+}
+
 // Issue 4: all origins down: the route's static fallback page is served
 // with 503 and Retry-After; a route without one answers the classified
 // error (which the cache turns into a stale copy).

@@ -72,7 +72,19 @@ func firstLine(n *yaml.Node) int {
 	return n.Line
 }
 
-var yamlLine = regexp.MustCompile(`^line (\d+): (.*)$`)
+var (
+	yamlLine     = regexp.MustCompile(`^line (\d+): (.*)$`)
+	unknownField = regexp.MustCompile(`^field (\S+) not found in type \S+$`)
+)
+
+// userWords rewrites the decoder's messages that name Go types into the
+// config's own words.
+func userWords(msg string) string {
+	if m := unknownField.FindStringSubmatch(msg); m != nil {
+		return fmt.Sprintf("unknown key %q", m[1])
+	}
+	return msg
+}
 
 // yamlErrors turns the decoder's error (which may list several problems,
 // each "line N: ...") into Errors.
@@ -95,6 +107,7 @@ func yamlErrors(name string, err error) Errors {
 				e.Msg = sub[2]
 			}
 		}
+		e.Msg = userWords(e.Msg)
 		out = append(out, e)
 	}
 	return out

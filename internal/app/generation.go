@@ -10,6 +10,7 @@ import (
 	"strings"
 
 	"levee/internal/config"
+	"levee/internal/config/schema"
 	"levee/internal/pipeline"
 	"levee/internal/pool"
 	"levee/internal/proxy"
@@ -127,7 +128,7 @@ func (n *Node) buildChain(g *generation) (http.Handler, error) {
 	c := g.cfg
 	trust := &pipeline.Trust{}
 	for _, s := range c.TrustedProxies {
-		p, err := config.ParsePrefix(s)
+		p, err := schema.ParsePrefix(s)
 		if err != nil {
 			return nil, err
 		}

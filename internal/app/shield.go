@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"levee/internal/config"
+	"levee/internal/config/schema"
 	"levee/internal/pipeline"
 	"levee/internal/shield"
 )
@@ -54,7 +55,7 @@ func (c *shieldCap) stage(g *generation) (map[string]pipeline.Phase, func(), err
 	}
 	trust := &pipeline.Trust{}
 	for _, s := range cfg.TrustedProxies {
-		if p, err := config.ParsePrefix(s); err == nil {
+		if p, err := schema.ParsePrefix(s); err == nil {
 			trust.Prefixes = append(trust.Prefixes, p)
 		}
 	}

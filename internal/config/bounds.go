@@ -1,5 +1,7 @@
 package config
 
+import "levee/internal/config/schema"
+
 // Hard bounds. A config that goes past any of them is rejected whole, with
 // the path of the offending list or value; nothing is ever truncated. They
 // are documented in the README's config reference; keep the two in step.
@@ -17,8 +19,8 @@ const (
 	MaxHeaderOps         = 64      // set_headers / remove_headers per route
 	MaxHeaderBytesLimit  = 1 << 20 // upper bound for limits.max_header_bytes
 	MaxIdlePerOriginCap  = 4096
-	MaxNameLength        = 128
-	MaxHostnameLength    = 253
+	MaxNameLength        = schema.MaxNameLength
+	MaxHostnameLength    = schema.MaxHostnameLength
 	MaxPathPrefixLength  = 1024
 	MaxHeaderValueLength = 4096
 )

@@ -2,9 +2,9 @@ package config
 
 import (
 	"fmt"
+	"levee/internal/config/schema"
 	"path/filepath"
 	"strconv"
-	"strings"
 	"time"
 )
 
@@ -145,9 +145,9 @@ func setCacheDefaults(c *Config) {
 	if cc.MaxObjectSize == 0 {
 		cc.MaxObjectSize = DefaultCacheMaxObject
 	}
-	setDuration(&cc.LockTimeout, DefaultCacheLockTimeout)
-	setDuration(&cc.HitForMiss, DefaultCacheHitForMiss)
-	setDuration(&cc.FillTimeout, DefaultCacheFillTimeout)
+	schema.SetDuration(&cc.LockTimeout, DefaultCacheLockTimeout)
+	schema.SetDuration(&cc.HitForMiss, DefaultCacheHitForMiss)
+	schema.SetDuration(&cc.FillTimeout, DefaultCacheFillTimeout)
 	for i := range c.Sites {
 		for j := range c.Sites[i].Routes {
 			if rc := c.Sites[i].Routes[j].Cache; rc != nil && rc.Key.Query == "" {
@@ -157,19 +157,19 @@ func setCacheDefaults(c *Config) {
 	}
 }
 
-func validateCache(l *errorList, c *Config) {
+func validateCache(l *schema.List, c *Config) {
 	cc := &c.Cache
 	if cc.Memory < MinCacheMemory {
-		l.add("cache.memory", "%d bytes is under the minimum of %d", cc.Memory, MinCacheMemory)
+		l.Add("cache.memory", "%d bytes is under the minimum of %d", cc.Memory, MinCacheMemory)
 	}
 	if cc.Disk.Path != "" && !filepath.IsAbs(cc.Disk.Path) {
-		l.add("cache.disk.path", "%q must be an absolute path", cc.Disk.Path)
+		l.Add("cache.disk.path", "%q must be an absolute path", cc.Disk.Path)
 	}
 	if cc.MaxObjectSize > MaxCacheMaxObjectAbsolute {
-		l.add("cache.max_object_size", "over the limit of %d", int64(MaxCacheMaxObjectAbsolute))
+		l.Add("cache.max_object_size", "over the limit of %d", int64(MaxCacheMaxObjectAbsolute))
 	}
 	if cc.LockTimeout.D() > MaxCacheLockTimeout {
-		l.add("cache.lock_timeout", "over the limit of %s", MaxCacheLockTimeout)
+		l.Add("cache.lock_timeout", "over the limit of %s", MaxCacheLockTimeout)
 	}
 	for i := range c.Sites {
 		for j := range c.Sites[i].Routes {
@@ -180,11 +180,11 @@ func validateCache(l *errorList, c *Config) {
 	}
 }
 
-func validateRouteCache(l *errorList, p string, rc *RouteCache) {
+func validateRouteCache(l *schema.List, p string, rc *RouteCache) {
 	switch rc.Key.Query {
 	case "keep", "sort", "ignore":
 	default:
-		l.add(p+".key.query", "%q: want keep, sort or ignore", rc.Key.Query)
+		l.Add(p+".key.query", "%q: want keep, sort or ignore", rc.Key.Query)
 	}
 	checkNames(l, p+".key.headers", rc.Key.Headers, MaxCacheKeyHeaders, true)
 	checkNames(l, p+".key.cookies", rc.Key.Cookies, MaxCacheKeyHeaders, false)
@@ -193,46 +193,34 @@ func validateRouteCache(l *errorList, p string, rc *RouteCache) {
 	checkNames(l, p+".bypass.cookies", rc.Bypass.Cookies, MaxCacheBypassConditions, false)
 	checkNames(l, p+".bypass.params", rc.Bypass.Params, MaxCacheBypassConditions, false)
 	if len(rc.TTL) > MaxCacheTTLOverrides {
-		l.add(p+".ttl", "%d overrides, over the limit of %d", len(rc.TTL), MaxCacheTTLOverrides)
+		l.Add(p+".ttl", "%d overrides, over the limit of %d", len(rc.TTL), MaxCacheTTLOverrides)
 	}
 	for k, v := range rc.TTL {
 		if n, err := strconv.Atoi(k); err != nil || n < 100 || n > 599 {
-			l.add(p+".ttl."+k, "%q is not a status code", k)
+			l.Add(p+".ttl."+k, "%q is not a status code", k)
 		}
 		if v.D() > MaxCacheTTL {
-			l.add(p+".ttl."+k, "over the limit of %s", MaxCacheTTL)
+			l.Add(p+".ttl."+k, "over the limit of %s", MaxCacheTTL)
 		}
 	}
 	if rc.DefaultTTL.D() > MaxCacheTTL {
-		l.add(p+".default_ttl", "over the limit of %s", MaxCacheTTL)
+		l.Add(p+".default_ttl", "over the limit of %s", MaxCacheTTL)
 	}
 	if rc.Grace != nil && rc.Grace.D() > MaxCacheGrace {
-		l.add(p+".grace", "over the limit of %s", MaxCacheGrace)
+		l.Add(p+".grace", "over the limit of %s", MaxCacheGrace)
 	}
 }
 
-func checkNames(l *errorList, p string, names []string, max int, header bool) {
+func checkNames(l *schema.List, p string, names []string, max int, header bool) {
 	if len(names) > max {
-		l.add(p, "%d entries, over the limit of %d", len(names), max)
+		l.Add(p, "%d entries, over the limit of %d", len(names), max)
 		return
 	}
 	for i, n := range names {
 		if n == "" || len(n) > MaxNameLength {
-			l.add(fmt.Sprintf("%s[%d]", p, i), "empty or longer than %d", MaxNameLength)
-		} else if header && !isToken(n) {
-			l.add(fmt.Sprintf("%s[%d]", p, i), "%q is not a header name", n)
+			l.Add(fmt.Sprintf("%s[%d]", p, i), "empty or longer than %d", MaxNameLength)
+		} else if header && !schema.IsToken(n) {
+			l.Add(fmt.Sprintf("%s[%d]", p, i), "%q is not a header name", n)
 		}
 	}
-}
-
-// isToken reports whether s is an HTTP token (RFC 9110 5.6.2), as a
-// header name must be.
-func isToken(s string) bool {
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || strings.IndexByte("!#$%&'*+-.^_`|~", c) >= 0) {
-			return false
-		}
-	}
-	return s != ""
 }

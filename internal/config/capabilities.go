@@ -1,5 +1,7 @@
 package config
 
+import "levee/internal/config/schema"
+
 // Sections of capabilities built on the edge node. Each lives in its own
 // file (cache.go, health.go, shield.go, dns.go) with its own defaults and
 // validation, called from SetDefaults and Validate through these hooks.
@@ -11,7 +13,7 @@ func setCapabilityDefaults(c *Config) {
 	setDNSDefaults(c)
 }
 
-func validateCapabilities(l *errorList, c *Config) {
+func validateCapabilities(l *schema.List, c *Config) {
 	validateCache(l, c)
 	validateHealth(l, c)
 	validateShield(l, c)

@@ -1,6 +1,9 @@
 package config
 
-import "time"
+import (
+	"levee/internal/config/schema"
+	"time"
+)
 
 // Defaults, in one place. The README's config reference quotes them.
 const (
@@ -27,12 +30,12 @@ func SetDefaults(c *Config) {
 	if c.Admin.Listen == "" {
 		c.Admin.Listen = DefaultAdminListen
 	}
-	setDuration(&c.Timeouts.ReadHeader, DefaultReadHeaderTimeout)
-	setDuration(&c.Timeouts.ReadBody, DefaultReadBodyTimeout)
-	setDuration(&c.Timeouts.Idle, DefaultIdleTimeout)
-	setDuration(&c.Timeouts.Write, DefaultWriteTimeout)
-	setDuration(&c.Timeouts.Drain, DefaultDrainTimeout)
-	setDuration(&c.Reload.WatchInterval, DefaultWatchInterval)
+	schema.SetDuration(&c.Timeouts.ReadHeader, DefaultReadHeaderTimeout)
+	schema.SetDuration(&c.Timeouts.ReadBody, DefaultReadBodyTimeout)
+	schema.SetDuration(&c.Timeouts.Idle, DefaultIdleTimeout)
+	schema.SetDuration(&c.Timeouts.Write, DefaultWriteTimeout)
+	schema.SetDuration(&c.Timeouts.Drain, DefaultDrainTimeout)
+	schema.SetDuration(&c.Reload.WatchInterval, DefaultWatchInterval)
 	if c.Limits.MaxHeaderBytes == 0 {
 		c.Limits.MaxHeaderBytes = DefaultMaxHeaderBytes
 	}
@@ -81,9 +84,9 @@ func SetDefaults(c *Config) {
 }
 
 func setPoolDefaults(p *PoolSpec) {
-	setDuration(&p.Timeouts.Dial, DefaultDialTimeout)
-	setDuration(&p.Timeouts.TLS, DefaultTLSTimeout)
-	setDuration(&p.Timeouts.ResponseHeader, DefaultResponseHeader)
+	schema.SetDuration(&p.Timeouts.Dial, DefaultDialTimeout)
+	schema.SetDuration(&p.Timeouts.TLS, DefaultTLSTimeout)
+	schema.SetDuration(&p.Timeouts.ResponseHeader, DefaultResponseHeader)
 	if p.Protocol == "" {
 		p.Protocol = "http1"
 	}
@@ -94,11 +97,5 @@ func setPoolDefaults(p *PoolSpec) {
 		if p.Origins[i].Weight == 0 {
 			p.Origins[i].Weight = DefaultOriginWeight
 		}
-	}
-}
-
-func setDuration(d *Duration, def time.Duration) {
-	if *d == 0 {
-		*d = Duration(def)
 	}
 }

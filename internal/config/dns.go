@@ -2,6 +2,7 @@ package config
 
 import (
 	"fmt"
+	"levee/internal/config/schema"
 	"net/netip"
 	"net/url"
 	"strings"
@@ -159,14 +160,14 @@ func setDNSDefaults(c *Config) {
 	if d.UDPSize == 0 {
 		d.UDPSize = DefaultDNSUDPSize
 	}
-	setDuration(&d.HealthPoll, DefaultDNSHealthPoll)
-	setDuration(&d.RestoreAfter, DefaultDNSRestoreAfter)
+	schema.SetDuration(&d.HealthPoll, DefaultDNSHealthPoll)
+	schema.SetDuration(&d.RestoreAfter, DefaultDNSRestoreAfter)
 	r := &d.RRL
 	if r.Enabled == nil {
-		r.Enabled = boolPtr(true)
+		r.Enabled = schema.Bool(true)
 	}
 	if r.ExemptLoopback == nil {
-		r.ExemptLoopback = boolPtr(true)
+		r.ExemptLoopback = schema.Bool(true)
 	}
 	if r.Rate == 0 {
 		r.Rate = DefaultDNSRRLRate
@@ -186,44 +187,36 @@ func setDNSDefaults(c *Config) {
 	for i := range d.Zones {
 		for j := range d.Zones[i].Steer {
 			s := &d.Zones[i].Steer[j]
-			defaultString(&s.Mode, "dns_only")
-			defaultString(&s.Policy, "all")
-			defaultString(&s.AllDown, "answer_all")
-			setDuration(&s.TTL, DefaultDNSSteerTTL)
+			schema.SetString(&s.Mode, "dns_only")
+			schema.SetString(&s.Policy, "all")
+			schema.SetString(&s.AllDown, "answer_all")
+			schema.SetDuration(&s.TTL, DefaultDNSSteerTTL)
 		}
 	}
 }
 
-func boolPtr(b bool) *bool { return &b }
-
-func defaultString(s *string, v string) {
-	if *s == "" {
-		*s = v
-	}
-}
-
-func validateDNS(l *errorList, c *Config) {
+func validateDNS(l *schema.List, c *Config) {
 	d := &c.DNS
 	if len(d.Listen) > MaxDNSListeners {
-		l.add("dns.listen", "%d addresses, over the limit of %d", len(d.Listen), MaxDNSListeners)
+		l.Add("dns.listen", "%d addresses, over the limit of %d", len(d.Listen), MaxDNSListeners)
 	}
 	for i, a := range d.Listen {
-		checkHostPort(l, fmt.Sprintf("dns.listen[%d]", i), a)
+		schema.CheckHostPort(l, fmt.Sprintf("dns.listen[%d]", i), a)
 	}
 	if d.MaxRecordsPerZone < 1 || d.MaxRecordsPerZone > MaxDNSRecordsPerZone {
-		l.add("dns.max_records_per_zone", "must be 1 to %d", MaxDNSRecordsPerZone)
+		l.Add("dns.max_records_per_zone", "must be 1 to %d", MaxDNSRecordsPerZone)
 	}
 	if d.UDPSize < 512 || d.UDPSize > 4096 {
-		l.add("dns.udp_size", "must be 512 to 4096, not %d", d.UDPSize)
+		l.Add("dns.udp_size", "must be 512 to 4096, not %d", d.UDPSize)
 	}
 	if d.UDPSockets < 0 || d.UDPSockets > 64 {
-		l.add("dns.udp_sockets", "must be 0 to 64")
+		l.Add("dns.udp_sockets", "must be 0 to 64")
 	}
 	if d.HealthPoll.D() < 10*time.Millisecond || d.HealthPoll.D() > time.Minute {
-		l.add("dns.health_poll", "must be 10ms to 1m")
+		l.Add("dns.health_poll", "must be 10ms to 1m")
 	}
 	if d.RestoreAfter.D() > time.Hour {
-		l.add("dns.restore_after", "must be at most 1h")
+		l.Add("dns.restore_after", "must be at most 1h")
 	}
 	pools := map[string]*Pool{}
 	for i := range c.Pools {
@@ -234,7 +227,7 @@ func validateDNS(l *errorList, c *Config) {
 	}
 	validateRRL(l, &d.RRL)
 	if len(d.Zones) > MaxDNSZones {
-		l.add("dns.zones", "%d zones, over the limit of %d", len(d.Zones), MaxDNSZones)
+		l.Add("dns.zones", "%d zones, over the limit of %d", len(d.Zones), MaxDNSZones)
 		return
 	}
 	seen := map[string]int{}
@@ -244,62 +237,62 @@ func validateDNS(l *errorList, c *Config) {
 		validateZone(l, p, z, d, pools)
 		key := strings.ToLower(strings.TrimSuffix(z.Origin, ".")) + "."
 		if j, dup := seen[key]; dup {
-			l.add(p+".origin", "zone %q is also dns.zones[%d]", z.Origin, j)
+			l.Add(p+".origin", "zone %q is also dns.zones[%d]", z.Origin, j)
 		}
 		seen[key] = i
 	}
 }
 
-func validateRRL(l *errorList, r *DNSRRL) {
+func validateRRL(l *schema.List, r *DNSRRL) {
 	if r.Rate < 1 || r.Rate > 1000000 {
-		l.add("dns.rrl.rate", "must be 1 to 1000000")
+		l.Add("dns.rrl.rate", "must be 1 to 1000000")
 	}
 	if r.Slip < 0 || r.Slip > 10 {
-		l.add("dns.rrl.slip", "must be 0 to 10")
+		l.Add("dns.rrl.slip", "must be 0 to 10")
 	}
 	if r.IPv4Prefix < 8 || r.IPv4Prefix > 32 {
-		l.add("dns.rrl.ipv4_prefix", "must be 8 to 32")
+		l.Add("dns.rrl.ipv4_prefix", "must be 8 to 32")
 	}
 	if r.IPv6Prefix < 16 || r.IPv6Prefix > 128 {
-		l.add("dns.rrl.ipv6_prefix", "must be 16 to 128")
+		l.Add("dns.rrl.ipv6_prefix", "must be 16 to 128")
 	}
 	if r.TableSize < 1 || r.TableSize > MaxDNSRRLTable {
-		l.add("dns.rrl.table_size", "must be 1 to %d", MaxDNSRRLTable)
+		l.Add("dns.rrl.table_size", "must be 1 to %d", MaxDNSRRLTable)
 	}
 	if len(r.Allow) > MaxTrustedProxies {
-		l.add("dns.rrl.allow", "%d entries, over the limit of %d", len(r.Allow), MaxTrustedProxies)
+		l.Add("dns.rrl.allow", "%d entries, over the limit of %d", len(r.Allow), MaxTrustedProxies)
 		return
 	}
 	for i, s := range r.Allow {
-		if _, err := ParsePrefix(s); err != nil {
-			l.add(fmt.Sprintf("dns.rrl.allow[%d]", i), "%v", err)
+		if _, err := schema.ParsePrefix(s); err != nil {
+			l.Add(fmt.Sprintf("dns.rrl.allow[%d]", i), "%v", err)
 		}
 	}
 }
 
-func validateZone(l *errorList, p string, z *DNSZone, d *DNSConfig, pools map[string]*Pool) {
-	if z.Origin == "" || len(z.Origin) > MaxHostnameLength || !validHostname(strings.TrimSuffix(z.Origin, ".")) {
-		l.add(p+".origin", "want a domain name such as example.com., got %q", z.Origin)
+func validateZone(l *schema.List, p string, z *DNSZone, d *DNSConfig, pools map[string]*Pool) {
+	if z.Origin == "" || len(z.Origin) > MaxHostnameLength || !schema.ValidHostname(strings.TrimSuffix(z.Origin, ".")) {
+		l.Add(p+".origin", "want a domain name such as example.com., got %q", z.Origin)
 	}
 	if z.File == "" && len(z.Records) == 0 {
-		l.add(p, "a zone needs a file or records")
+		l.Add(p, "a zone needs a file or records")
 	}
 	if len(z.Records) > d.MaxRecordsPerZone {
-		l.add(p+".records", "%d records, over the limit of %d", len(z.Records), d.MaxRecordsPerZone)
+		l.Add(p+".records", "%d records, over the limit of %d", len(z.Records), d.MaxRecordsPerZone)
 	}
 	if len(z.Secondaries) > MaxDNSSecondaries {
-		l.add(p+".secondaries", "%d secondaries, over the limit of %d", len(z.Secondaries), MaxDNSSecondaries)
+		l.Add(p+".secondaries", "%d secondaries, over the limit of %d", len(z.Secondaries), MaxDNSSecondaries)
 	}
 	for i, s := range z.Secondaries {
 		if _, err := netip.ParseAddrPort(s); err != nil {
-			l.add(fmt.Sprintf("%s.secondaries[%d]", p, i), "want ip:port, got %q", s)
+			l.Add(fmt.Sprintf("%s.secondaries[%d]", p, i), "want ip:port, got %q", s)
 		}
 	}
 	if z.DNSSEC != nil && z.DNSSEC.KeyFile == "" {
-		l.add(p+".dnssec.key_file", "a key file path is required")
+		l.Add(p+".dnssec.key_file", "a key file path is required")
 	}
 	if len(z.Steer) > MaxDNSSteersPerZone {
-		l.add(p+".steer", "%d steered names, over the limit of %d", len(z.Steer), MaxDNSSteersPerZone)
+		l.Add(p+".steer", "%d steered names, over the limit of %d", len(z.Steer), MaxDNSSteersPerZone)
 		return
 	}
 	for i := range z.Steer {
@@ -307,9 +300,9 @@ func validateZone(l *errorList, p string, z *DNSZone, d *DNSConfig, pools map[st
 	}
 }
 
-func validateSteer(l *errorList, p string, s *DNSSteer, d *DNSConfig, pools map[string]*Pool) {
+func validateSteer(l *schema.List, p string, s *DNSSteer, d *DNSConfig, pools map[string]*Pool) {
 	if s.Name == "" {
-		l.add(p+".name", "a name is required")
+		l.Add(p+".name", "a name is required")
 	}
 	if s.Mode != "proxied" || s.Pool != "" {
 		checkDNSPool(l, p+".pool", s.Pool, pools)
@@ -317,37 +310,37 @@ func validateSteer(l *errorList, p string, s *DNSSteer, d *DNSConfig, pools map[
 	if s.FallbackPool != "" {
 		checkDNSPool(l, p+".fallback_pool", s.FallbackPool, pools)
 	}
-	if s.FallbackCNAME != "" && !validHostname(strings.TrimSuffix(s.FallbackCNAME, ".")) {
-		l.add(p+".fallback_cname", "not a domain name: %q", s.FallbackCNAME)
+	if s.FallbackCNAME != "" && !schema.ValidHostname(strings.TrimSuffix(s.FallbackCNAME, ".")) {
+		l.Add(p+".fallback_cname", "not a domain name: %q", s.FallbackCNAME)
 	}
-	if !oneOf(s.Mode, "dns_only", "proxied") {
-		l.add(p+".mode", "must be dns_only or proxied, not %q", s.Mode)
+	if !schema.OneOf(s.Mode, "dns_only", "proxied") {
+		l.Add(p+".mode", "must be dns_only or proxied, not %q", s.Mode)
 	}
 	if s.Mode == "proxied" && d.EdgePool == "" {
-		l.add(p+".mode", "proxied names need dns.edge_pool")
+		l.Add(p+".mode", "proxied names need dns.edge_pool")
 	}
-	if !oneOf(s.Policy, "all", "failover", "weighted") {
-		l.add(p+".policy", "must be all, failover or weighted, not %q", s.Policy)
+	if !schema.OneOf(s.Policy, "all", "failover", "weighted") {
+		l.Add(p+".policy", "must be all, failover or weighted, not %q", s.Policy)
 	}
-	if !oneOf(s.AllDown, "answer_all", "nodata") {
-		l.add(p+".all_down", "must be answer_all or nodata, not %q", s.AllDown)
+	if !schema.OneOf(s.AllDown, "answer_all", "nodata") {
+		l.Add(p+".all_down", "must be answer_all or nodata, not %q", s.AllDown)
 	}
 	if s.TTL.D() < time.Second || s.TTL.D() > time.Hour {
-		l.add(p+".ttl", "must be 1s to 1h")
+		l.Add(p+".ttl", "must be 1s to 1h")
 	}
 	if len(s.Prefer) > MaxPoolsPerRoute {
-		l.add(p+".prefer", "%d entries, over the limit of %d", len(s.Prefer), MaxPoolsPerRoute)
+		l.Add(p+".prefer", "%d entries, over the limit of %d", len(s.Prefer), MaxPoolsPerRoute)
 		return
 	}
 	for i, pr := range s.Prefer {
 		pp := fmt.Sprintf("%s.prefer[%d]", p, i)
 		checkDNSPool(l, pp+".pool", pr.Pool, pools)
 		if len(pr.Networks) == 0 || len(pr.Networks) > MaxDNSPreferNetworks {
-			l.add(pp+".networks", "want 1 to %d networks", MaxDNSPreferNetworks)
+			l.Add(pp+".networks", "want 1 to %d networks", MaxDNSPreferNetworks)
 		}
 		for j, n := range pr.Networks {
-			if _, err := ParsePrefix(n); err != nil {
-				l.add(fmt.Sprintf("%s.networks[%d]", pp, j), "%v", err)
+			if _, err := schema.ParsePrefix(n); err != nil {
+				l.Add(fmt.Sprintf("%s.networks[%d]", pp, j), "%v", err)
 			}
 		}
 	}
@@ -355,10 +348,10 @@ func validateSteer(l *errorList, p string, s *DNSSteer, d *DNSConfig, pools map[
 
 // checkDNSPool checks that name is a pool whose origin hosts are IP
 // literals, which DNS answers carry.
-func checkDNSPool(l *errorList, path, name string, pools map[string]*Pool) {
+func checkDNSPool(l *schema.List, path, name string, pools map[string]*Pool) {
 	pl, ok := pools[name]
 	if !ok {
-		l.add(path, "no pool named %q in pools", name)
+		l.Add(path, "no pool named %q in pools", name)
 		return
 	}
 	for i, o := range pl.Origins {
@@ -367,7 +360,7 @@ func checkDNSPool(l *errorList, path, name string, pools map[string]*Pool) {
 			continue
 		}
 		if _, err := netip.ParseAddr(u.Hostname()); err != nil {
-			l.add(path, "pool %q origins[%d] host %q is not an IP address; DNS answers need one", name, i, u.Hostname())
+			l.Add(path, "pool %q origins[%d] host %q is not an IP address; DNS answers need one", name, i, u.Hostname())
 		}
 	}
 }

@@ -1,53 +1,24 @@
 package config
 
 import (
-	"fmt"
+	"levee/internal/config/schema"
 	"strconv"
 	"strings"
 
 	"go.yaml.in/yaml/v3"
 )
 
-// FieldError is one problem in a config, at a path such as
-// sites[2].routes[0].origins[1].url and, when known, a line.
-type FieldError struct {
-	File string
-	Line int
-	Path string
-	Msg  string
-}
+// FieldError, Errors: see schema. They are aliased here because callers
+// of Load handle config errors without caring which section made them.
+type (
+	FieldError = schema.FieldError
+	Errors     = schema.Errors
+	Duration   = schema.Duration
+	Size       = schema.Size
+)
 
-func (e FieldError) Error() string {
-	var b strings.Builder
-	if e.File != "" {
-		b.WriteString(e.File)
-		b.WriteByte(':')
-	}
-	if e.Line > 0 {
-		b.WriteString(strconv.Itoa(e.Line))
-		b.WriteByte(':')
-	}
-	if b.Len() > 0 {
-		b.WriteByte(' ')
-	}
-	if e.Path != "" {
-		b.WriteString(e.Path)
-		b.WriteString(": ")
-	}
-	b.WriteString(e.Msg)
-	return b.String()
-}
-
-// Errors is every problem found in one config, one per line when printed.
-type Errors []FieldError
-
-func (es Errors) Error() string {
-	lines := make([]string, len(es))
-	for i, e := range es {
-		lines[i] = e.Error()
-	}
-	return strings.Join(lines, "\n")
-}
+// ParseSize parses a byte count; see schema.ParseSize.
+var ParseSize = schema.ParseSize
 
 // locate fills in the file name and line of each validation error by walking
 // the YAML tree along the error's path.
@@ -108,11 +79,4 @@ func splitPath(path string) []string {
 		}
 	}
 	return out
-}
-
-// errorList collects validation errors with fmt-style messages.
-type errorList struct{ errs Errors }
-
-func (l *errorList) add(path, format string, args ...any) {
-	l.errs = append(l.errs, FieldError{Path: path, Msg: fmt.Sprintf(format, args...)})
 }

@@ -2,6 +2,7 @@ package config
 
 import (
 	"fmt"
+	"levee/internal/config/schema"
 	"time"
 )
 
@@ -185,7 +186,7 @@ func setPoolHealthDefaults(p *PoolSpec) {
 	if h == nil {
 		return
 	}
-	setDuration(&h.Damping, DefaultDamping)
+	schema.SetDuration(&h.Damping, DefaultDamping)
 	if a := h.Active; a != nil {
 		if a.Type == "" {
 			a.Type = "http"
@@ -199,8 +200,8 @@ func setPoolHealthDefaults(p *PoolSpec) {
 		if a.ExpectStatus == "" {
 			a.ExpectStatus = "200-399"
 		}
-		setDuration(&a.Interval, DefaultCheckInterval)
-		setDuration(&a.Timeout, min(DefaultCheckTimeout, a.Interval.D()))
+		schema.SetDuration(&a.Interval, DefaultCheckInterval)
+		schema.SetDuration(&a.Timeout, min(DefaultCheckTimeout, a.Interval.D()))
 		if a.Rise == 0 {
 			a.Rise = DefaultRise
 		}
@@ -212,8 +213,8 @@ func setPoolHealthDefaults(p *PoolSpec) {
 	if ps.ConsecutiveFailures == 0 {
 		ps.ConsecutiveFailures = DefaultConsecutiveFails
 	}
-	setDuration(&ps.BaseEjection, DefaultBaseEjection)
-	setDuration(&ps.MaxEjection, DefaultMaxEjection)
+	schema.SetDuration(&ps.BaseEjection, DefaultBaseEjection)
+	schema.SetDuration(&ps.MaxEjection, DefaultMaxEjection)
 	if ps.MaxEjectedShare == nil {
 		v := DefaultMaxEjectedShare
 		ps.MaxEjectedShare = &v
@@ -238,17 +239,17 @@ func setRetryDefaults(r *Route) {
 		if f.ContentType == "" {
 			f.ContentType = DefaultFallbackType
 		}
-		setDuration(&f.RetryAfter, DefaultRetryAfter)
+		schema.SetDuration(&f.RetryAfter, DefaultRetryAfter)
 	}
 }
 
-func validateHealth(l *errorList, c *Config) {
+func validateHealth(l *schema.List, c *Config) {
 	b := c.Health.RetryBudget
 	if b.Ratio != nil && (*b.Ratio < 0 || *b.Ratio > 1) {
-		l.add("health.retry_budget.ratio", "must be 0 to 1, not %v", *b.Ratio)
+		l.Add("health.retry_budget.ratio", "must be 0 to 1, not %v", *b.Ratio)
 	}
 	if b.MinPerSecond != nil && (*b.MinPerSecond < 0 || *b.MinPerSecond > 100000) {
-		l.add("health.retry_budget.min_per_second", "must be 0 to 100000")
+		l.Add("health.retry_budget.min_per_second", "must be 0 to 100000")
 	}
 	for i := range c.Pools {
 		validatePoolHealth(l, fmt.Sprintf("pools[%d]", i), &c.Pools[i].PoolSpec)
@@ -260,27 +261,27 @@ func validateHealth(l *errorList, c *Config) {
 			validatePoolHealth(l, p, &r.PoolSpec)
 			validateRetries(l, p, r)
 			if len(r.Pools) > 0 && (r.Health != nil || r.SlowStart != 0 || r.Balance.Policy != "round_robin") {
-				l.add(p, "health, balance and slow_start of a route with pools: belong on the pools")
+				l.Add(p, "health, balance and slow_start of a route with pools: belong on the pools")
 			}
 		}
 	}
 }
 
-func validatePoolHealth(l *errorList, path string, p *PoolSpec) {
+func validatePoolHealth(l *schema.List, path string, p *PoolSpec) {
 	validateBalance(l, path+".balance", &p.Balance)
 	if p.SlowStart.D() > time.Hour {
-		l.add(path+".slow_start", "must be at most 1h")
+		l.Add(path+".slow_start", "must be at most 1h")
 	}
 	for i, o := range p.Origins {
 		op := fmt.Sprintf("%s.origins[%d]", path, i)
 		if o.MaxConns < 0 || o.MaxConns > MaxOriginConns {
-			l.add(op+".max_conns", "must be 0 (unlimited) to %d", MaxOriginConns)
+			l.Add(op+".max_conns", "must be 0 (unlimited) to %d", MaxOriginConns)
 		}
 		if o.MaxPending < 0 || o.MaxPending > MaxOriginConns {
-			l.add(op+".max_pending", "must be 0 to %d", MaxOriginConns)
+			l.Add(op+".max_pending", "must be 0 to %d", MaxOriginConns)
 		}
 		if o.MaxPending > 0 && o.MaxConns == 0 {
-			l.add(op+".max_pending", "needs max_conns")
+			l.Add(op+".max_pending", "needs max_conns")
 		}
 	}
 	if p.Health == nil {
@@ -288,34 +289,34 @@ func validatePoolHealth(l *errorList, path string, p *PoolSpec) {
 	}
 	h := p.Health
 	if h.Damping.D() > time.Hour {
-		l.add(path+".health.damping", "must be at most 1h")
+		l.Add(path+".health.damping", "must be at most 1h")
 	}
 	if h.Active != nil {
 		validateActive(l, path+".health.active", h.Active)
 	}
 	ps := h.Passive
 	if ps.ConsecutiveFailures < 1 || ps.ConsecutiveFailures > 1000 {
-		l.add(path+".health.passive.consecutive_failures", "must be 1 to 1000")
+		l.Add(path+".health.passive.consecutive_failures", "must be 1 to 1000")
 	}
 	if ps.MaxEjection < ps.BaseEjection {
-		l.add(path+".health.passive.max_ejection", "must be at least base_ejection")
+		l.Add(path+".health.passive.max_ejection", "must be at least base_ejection")
 	}
 	if s := *ps.MaxEjectedShare; s < 0 || s > 1 {
-		l.add(path+".health.passive.max_ejected_share", "must be 0 to 1, not %v", s)
+		l.Add(path+".health.passive.max_ejected_share", "must be 0 to 1, not %v", s)
 	}
 }
 
-func validateBalance(l *errorList, path string, b *Balance) {
-	if !oneOf(b.Policy, "round_robin", "least_outstanding", "ewma", "hash", "cookie") {
-		l.add(path+".policy", "must be round_robin, least_outstanding, ewma, hash or cookie, not %q", b.Policy)
+func validateBalance(l *schema.List, path string, b *Balance) {
+	if !schema.OneOf(b.Policy, "round_robin", "least_outstanding", "ewma", "hash", "cookie") {
+		l.Add(path+".policy", "must be round_robin, least_outstanding, ewma, hash or cookie, not %q", b.Policy)
 	}
 	if b.HashOn != "" {
 		if _, _, err := ParseHashOn(b.HashOn); err != nil {
-			l.add(path+".hash_on", "%v", err)
+			l.Add(path+".hash_on", "%v", err)
 		}
 	}
-	if b.Cookie != "" && !validHeaderName(b.Cookie) {
-		l.add(path+".cookie", "%q is not a valid cookie name", b.Cookie)
+	if b.Cookie != "" && !schema.ValidHeaderName(b.Cookie) {
+		l.Add(path+".cookie", "%q is not a valid cookie name", b.Cookie)
 	}
 }
 
@@ -337,36 +338,36 @@ func ParseHashOn(s string) (kind, name string, err error) {
 	return "", "", fmt.Errorf("%q: want path, uri, client_ip, header:NAME, cookie:NAME or query:NAME", s)
 }
 
-func validateActive(l *errorList, path string, a *ActiveCheck) {
-	if !oneOf(a.Type, "http", "tcp") {
-		l.add(path+".type", "must be http or tcp, not %q", a.Type)
+func validateActive(l *schema.List, path string, a *ActiveCheck) {
+	if !schema.OneOf(a.Type, "http", "tcp") {
+		l.Add(path+".type", "must be http or tcp, not %q", a.Type)
 	}
 	if a.Path[0] != '/' || len(a.Path) > MaxPathPrefixLength {
-		l.add(path+".path", "must start with / and be at most %d bytes", MaxPathPrefixLength)
+		l.Add(path+".path", "must start with / and be at most %d bytes", MaxPathPrefixLength)
 	}
-	if !validHeaderName(a.Method) {
-		l.add(path+".method", "%q is not a method", a.Method)
+	if !schema.ValidHeaderName(a.Method) {
+		l.Add(path+".method", "%q is not a method", a.Method)
 	}
-	if a.Host != "" && !validHostname(a.Host) {
-		l.add(path+".host", "%q is not a hostname", a.Host)
+	if a.Host != "" && !schema.ValidHostname(a.Host) {
+		l.Add(path+".host", "%q is not a hostname", a.Host)
 	}
 	if _, _, err := ParseStatusRange(a.ExpectStatus); err != nil {
-		l.add(path+".expect_status", "%v", err)
+		l.Add(path+".expect_status", "%v", err)
 	}
 	if len(a.ExpectBody) > 4096 {
-		l.add(path+".expect_body", "must be at most 4096 bytes")
+		l.Add(path+".expect_body", "must be at most 4096 bytes")
 	}
 	if a.Interval.D() < 50*time.Millisecond || a.Interval.D() > time.Hour {
-		l.add(path+".interval", "must be 50ms to 1h")
+		l.Add(path+".interval", "must be 50ms to 1h")
 	}
 	if a.Timeout > a.Interval {
-		l.add(path+".timeout", "must be at most the interval")
+		l.Add(path+".timeout", "must be at most the interval")
 	}
 	if a.Rise < 1 || a.Rise > 100 {
-		l.add(path+".rise", "must be 1 to 100")
+		l.Add(path+".rise", "must be 1 to 100")
 	}
 	if a.Fall < 1 || a.Fall > 100 {
-		l.add(path+".fall", "must be 1 to 100")
+		l.Add(path+".fall", "must be 1 to 100")
 	}
 }
 
@@ -385,42 +386,42 @@ func ParseStatusRange(s string) (lo, hi int, err error) {
 	return lo, hi, nil
 }
 
-func validateRetries(l *errorList, path string, r *Route) {
+func validateRetries(l *schema.List, path string, r *Route) {
 	rt := r.Retries
 	if rt.Attempts < 1 || rt.Attempts > MaxAttempts {
-		l.add(path+".retries.attempts", "must be 1 to %d", MaxAttempts)
+		l.Add(path+".retries.attempts", "must be 1 to %d", MaxAttempts)
 	}
 	if rt.PerPool < 1 || rt.PerPool > MaxAttempts {
-		l.add(path+".retries.per_pool", "must be 1 to %d", MaxAttempts)
+		l.Add(path+".retries.per_pool", "must be 1 to %d", MaxAttempts)
 	}
 	if len(rt.Methods) > 16 {
-		l.add(path+".retries.methods", "at most 16 methods")
+		l.Add(path+".retries.methods", "at most 16 methods")
 	}
 	for i, m := range rt.Methods {
-		if !validHeaderName(m) {
-			l.add(fmt.Sprintf("%s.retries.methods[%d]", path, i), "%q is not a method", m)
+		if !schema.ValidHeaderName(m) {
+			l.Add(fmt.Sprintf("%s.retries.methods[%d]", path, i), "%q is not a method", m)
 		}
 	}
 	if len(rt.OnStatus) > 16 {
-		l.add(path+".retries.on_status", "at most 16 statuses")
+		l.Add(path+".retries.on_status", "at most 16 statuses")
 	}
 	for i, s := range rt.OnStatus {
 		if s < 500 || s > 599 {
-			l.add(fmt.Sprintf("%s.retries.on_status[%d]", path, i), "must be a 5xx status, not %d", s)
+			l.Add(fmt.Sprintf("%s.retries.on_status[%d]", path, i), "must be a 5xx status, not %d", s)
 		}
 	}
 	if rt.MaxBody < 0 || rt.MaxBody > MaxRetryBody {
-		l.add(path+".retries.max_body", "must be 0 to 8MiB")
+		l.Add(path+".retries.max_body", "must be 0 to 8MiB")
 	}
 	if f := r.Fallback; f != nil {
 		if f.Stale == (f.Static != "") {
-			l.add(path+".fallback", "set either stale: true or static: PAGE")
+			l.Add(path+".fallback", "set either stale: true or static: PAGE")
 		}
 		if len(f.Static) > MaxFallbackBytes {
-			l.add(path+".fallback.static", "page is %d bytes, over the limit of %d", len(f.Static), MaxFallbackBytes)
+			l.Add(path+".fallback.static", "page is %d bytes, over the limit of %d", len(f.Static), MaxFallbackBytes)
 		}
 		if len(f.ContentType) > 256 {
-			l.add(path+".fallback.content_type", "too long")
+			l.Add(path+".fallback.content_type", "too long")
 		}
 	}
 }

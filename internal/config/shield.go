@@ -2,6 +2,7 @@ package config
 
 import (
 	"fmt"
+	"levee/internal/config/schema"
 	"strconv"
 	"strings"
 	"time"
@@ -296,8 +297,8 @@ func setShieldDefaults(c *Config) {
 	if s.H2MaxResetsPerSecond == 0 {
 		s.H2MaxResetsPerSecond = DefaultH2MaxResetsPerSecond
 	}
-	setDuration(&s.MinRateWindow, DefaultMinRateWindow)
-	setInt(&s.MaxTarpitted, 10000)
+	schema.SetDuration(&s.MinRateWindow, DefaultMinRateWindow)
+	schema.SetInt(&s.MaxTarpitted, 10000)
 	if s.Connections.Key == "" {
 		s.Connections.Key = "ip"
 	}
@@ -305,19 +306,19 @@ func setShieldDefaults(c *Config) {
 		setRuleDefaults(&s.Rules[i])
 	}
 	a := &s.Admission
-	setInt(&a.MinLimit, DefaultAdmissionMinLimit)
-	setInt(&a.MaxLimit, DefaultAdmissionMaxLimit)
-	setInt(&a.InitialLimit, DefaultAdmissionInitialLimit)
+	schema.SetInt(&a.MinLimit, DefaultAdmissionMinLimit)
+	schema.SetInt(&a.MaxLimit, DefaultAdmissionMaxLimit)
+	schema.SetInt(&a.InitialLimit, DefaultAdmissionInitialLimit)
 	if a.KeepReserve == 0 {
 		a.KeepReserve = DefaultAdmissionKeepReserve
 	}
-	setDuration(&s.Overload.Interval, 250*time.Millisecond)
+	schema.SetDuration(&s.Overload.Interval, 250*time.Millisecond)
 	for i := range s.WaitingRooms {
 		w := &s.WaitingRooms[i]
-		setInt(&w.AdmitPerMinute, w.Capacity)
-		setDuration(&w.Session, DefaultRoomSession)
-		setDuration(&w.Refresh, DefaultRoomRefresh)
-		setInt(&w.MaxQueue, DefaultRoomMaxQueue)
+		schema.SetInt(&w.AdmitPerMinute, w.Capacity)
+		schema.SetDuration(&w.Session, DefaultRoomSession)
+		schema.SetDuration(&w.Refresh, DefaultRoomRefresh)
+		schema.SetInt(&w.MaxQueue, DefaultRoomMaxQueue)
 		if w.Mode == "" {
 			w.Mode = "auto"
 		}
@@ -339,11 +340,5 @@ func setRuleDefaults(r *ShieldRule) {
 	}
 	if r.Burst == 0 {
 		r.Burst = max(1, int(r.Rate.PerSecond()))
-	}
-}
-
-func setInt(p *int, def int) {
-	if *p == 0 {
-		*p = def
 	}
 }

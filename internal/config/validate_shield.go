@@ -2,6 +2,7 @@ package config
 
 import (
 	"fmt"
+	"levee/internal/config/schema"
 	"net/http"
 	"strings"
 )
@@ -9,7 +10,7 @@ import (
 // ShieldPhases are the shield's sub-phases, outermost first.
 var ShieldPhases = []string{"overload", "lists", "ratelimit", "waitingroom", "admission"}
 
-func validateShield(l *errorList, c *Config) {
+func validateShield(l *schema.List, c *Config) {
 	s := &c.Shield
 	sites := map[string]bool{}
 	routes := map[string]bool{}
@@ -20,36 +21,36 @@ func validateShield(l *errorList, c *Config) {
 		}
 	}
 	for i, d := range s.Disable {
-		if !oneOf(d, ShieldPhases...) {
-			l.add(fmt.Sprintf("shield.disable[%d]", i), "unknown sub-phase %q (want one of %s)", d, strings.Join(ShieldPhases, ", "))
+		if !schema.OneOf(d, ShieldPhases...) {
+			l.Add(fmt.Sprintf("shield.disable[%d]", i), "unknown sub-phase %q (want one of %s)", d, strings.Join(ShieldPhases, ", "))
 		}
 	}
 	for k, v := range s.OnPanic {
-		if !oneOf(k, ShieldPhases...) {
-			l.add("shield.on_panic."+k, "unknown sub-phase %q", k)
+		if !schema.OneOf(k, ShieldPhases...) {
+			l.Add("shield.on_panic."+k, "unknown sub-phase %q", k)
 		}
-		if !oneOf(v, "open", "closed") {
-			l.add("shield.on_panic."+k, "must be open or closed, not %q", v)
+		if !schema.OneOf(v, "open", "closed") {
+			l.Add("shield.on_panic."+k, "must be open or closed, not %q", v)
 		}
 	}
 	if s.MaxKeys < 1 || s.MaxKeys > MaxShieldKeysCap {
-		l.add("shield.max_keys", "must be 1 to %d", MaxShieldKeysCap)
+		l.Add("shield.max_keys", "must be 1 to %d", MaxShieldKeysCap)
 	}
 	if s.AttackFactor <= 0 || s.AttackFactor > 1 {
-		l.add("shield.attack_factor", "must be above 0 and at most 1")
+		l.Add("shield.attack_factor", "must be above 0 and at most 1")
 	}
 	if s.H2MaxResetsPerSecond < 1 || s.H2MaxResetsPerSecond > 100000 {
-		l.add("shield.h2_max_resets_per_second", "must be 1 to 100000")
+		l.Add("shield.h2_max_resets_per_second", "must be 1 to 100000")
 	}
 	if s.Tarpit.D() > 10e9 || s.MaxTarpitted < 1 || s.MaxTarpitted > 1_000_000 {
-		l.add("shield.tarpit", "tarpit must be at most 10s and max_tarpitted 1 to 1000000")
+		l.Add("shield.tarpit", "tarpit must be at most 10s and max_tarpitted 1 to 1000000")
 	}
 	if s.MinRate < 0 || s.MinRate > 1<<30 {
-		l.add("shield.min_rate", "must be 0 to 1GiB (per second)")
+		l.Add("shield.min_rate", "must be 0 to 1GiB (per second)")
 	}
 	for i, name := range s.UnderAttack {
 		if !sites[name] {
-			l.add(fmt.Sprintf("shield.under_attack[%d]", i), "no site named %q", name)
+			l.Add(fmt.Sprintf("shield.under_attack[%d]", i), "no site named %q", name)
 		}
 	}
 	validateRules(l, s.Rules, sites)
@@ -60,66 +61,66 @@ func validateShield(l *errorList, c *Config) {
 	validateRooms(l, s.WaitingRooms, routes)
 }
 
-func validateRules(l *errorList, rules []ShieldRule, sites map[string]bool) {
+func validateRules(l *schema.List, rules []ShieldRule, sites map[string]bool) {
 	if len(rules) > MaxShieldRules {
-		l.add("shield.rules", "%d rules, over the limit of %d", len(rules), MaxShieldRules)
+		l.Add("shield.rules", "%d rules, over the limit of %d", len(rules), MaxShieldRules)
 		return
 	}
 	names := map[string]bool{}
 	for i, r := range rules {
 		p := fmt.Sprintf("shield.rules[%d]", i)
-		checkName(l, p+".name", r.Name)
+		schema.CheckName(l, p+".name", r.Name)
 		if names[r.Name] {
-			l.add(p+".name", "rule %q is defined twice", r.Name)
+			l.Add(p+".name", "rule %q is defined twice", r.Name)
 		}
 		names[r.Name] = true
 		for j, s := range r.Sites {
 			if !sites[s] {
-				l.add(fmt.Sprintf("%s.sites[%d]", p, j), "no site named %q", s)
+				l.Add(fmt.Sprintf("%s.sites[%d]", p, j), "no site named %q", s)
 			}
 		}
 		for j, m := range r.Methods {
 			if m == "" || strings.ToUpper(m) != m || len(m) > 32 {
-				l.add(fmt.Sprintf("%s.methods[%d]", p, j), "want an upper-case method such as %s, not %q", http.MethodGet, m)
+				l.Add(fmt.Sprintf("%s.methods[%d]", p, j), "want an upper-case method such as %s, not %q", http.MethodGet, m)
 			}
 		}
 		if r.PathPrefix != "" && !strings.HasPrefix(r.PathPrefix, "/") {
-			l.add(p+".path_prefix", "must start with /")
+			l.Add(p+".path_prefix", "must start with /")
 		}
 		if r.Rate.Per == 0 {
-			l.add(p+".rate", "a rate such as \"100/s\" is required")
+			l.Add(p+".rate", "a rate such as \"100/s\" is required")
 		}
 		if r.Burst < 1 || r.Burst > 1e9 {
-			l.add(p+".burst", "must be 1 to 1e9")
+			l.Add(p+".burst", "must be 1 to 1e9")
 		}
-		if !oneOf(r.Action, "reject", "block", "log", "challenge") {
-			l.add(p+".action", "must be reject, block, log or challenge, not %q", r.Action)
+		if !schema.OneOf(r.Action, "reject", "block", "log", "challenge") {
+			l.Add(p+".action", "must be reject, block, log or challenge, not %q", r.Action)
 		}
 		validateKey(l, p+".key", r.Key)
 	}
 }
 
-func validateKey(l *errorList, p string, key []string) {
+func validateKey(l *schema.List, p string, key []string) {
 	if len(key) > MaxShieldKeyParts {
-		l.add(p, "%d key parts, over the limit of %d", len(key), MaxShieldKeyParts)
+		l.Add(p, "%d key parts, over the limit of %d", len(key), MaxShieldKeyParts)
 	}
 	for j, k := range key {
 		kind, arg, _ := strings.Cut(k, ":")
 		switch {
-		case oneOf(kind, "ip", "prefix", "path") && arg == "":
-		case oneOf(kind, "header", "cookie") && arg != "" && len(arg) <= MaxNameLength:
+		case schema.OneOf(kind, "ip", "prefix", "path") && arg == "":
+		case schema.OneOf(kind, "header", "cookie") && arg != "" && len(arg) <= MaxNameLength:
 		default:
-			l.add(fmt.Sprintf("%s[%d]", p, j), "want ip, prefix, path, header:NAME or cookie:NAME, not %q", k)
+			l.Add(fmt.Sprintf("%s[%d]", p, j), "want ip, prefix, path, header:NAME or cookie:NAME, not %q", k)
 		}
 	}
 }
 
-func validateLists(l *errorList, ls *ShieldLists) {
+func validateLists(l *schema.List, ls *ShieldLists) {
 	if ls.MaxEntries < 1 || ls.MaxEntries > MaxShieldListEntries {
-		l.add("shield.lists.max_entries", "must be 1 to %d", MaxShieldListEntries)
+		l.Add("shield.lists.max_entries", "must be 1 to %d", MaxShieldListEntries)
 	}
 	if ls.MaxBytes < 1 || ls.MaxBytes > 256<<20 {
-		l.add("shield.lists.max_bytes", "must be 1 to 256MiB")
+		l.Add("shield.lists.max_bytes", "must be 1 to 256MiB")
 	}
 	for _, nl := range []struct {
 		name string
@@ -127,59 +128,59 @@ func validateLists(l *errorList, ls *ShieldLists) {
 	}{{"allow", ls.Allow}, {"deny", ls.Deny}} {
 		name, list := nl.name, nl.list
 		if len(list) > ls.MaxEntries {
-			l.add("shield.lists."+name, "%d entries, over the limit of %d", len(list), ls.MaxEntries)
+			l.Add("shield.lists."+name, "%d entries, over the limit of %d", len(list), ls.MaxEntries)
 			continue
 		}
 		for i, s := range list {
-			if _, err := ParsePrefix(s); err != nil {
-				l.add(fmt.Sprintf("shield.lists.%s[%d]", name, i), "%v", err)
+			if _, err := schema.ParsePrefix(s); err != nil {
+				l.Add(fmt.Sprintf("shield.lists.%s[%d]", name, i), "%v", err)
 			}
 		}
 	}
 }
 
-func validateConns(l *errorList, c *ConnLimits) {
+func validateConns(l *schema.List, c *ConnLimits) {
 	if c.MaxTotal < 0 || c.MaxPerIP < 0 {
-		l.add("shield.connections", "limits must not be negative")
+		l.Add("shield.connections", "limits must not be negative")
 	}
-	if !oneOf(c.Key, "ip", "prefix") {
-		l.add("shield.connections.key", "must be ip or prefix, not %q", c.Key)
+	if !schema.OneOf(c.Key, "ip", "prefix") {
+		l.Add("shield.connections.key", "must be ip or prefix, not %q", c.Key)
 	}
 }
 
-func validateAdmission(l *errorList, a *Admission) {
+func validateAdmission(l *schema.List, a *Admission) {
 	if a.MinLimit < 1 || a.MaxLimit < a.MinLimit || a.MaxLimit > 1_000_000 {
-		l.add("shield.admission", "want 1 <= min_limit <= max_limit <= 1000000")
+		l.Add("shield.admission", "want 1 <= min_limit <= max_limit <= 1000000")
 	}
 	if a.InitialLimit < a.MinLimit || a.InitialLimit > a.MaxLimit {
-		l.add("shield.admission.initial_limit", "must be between min_limit and max_limit")
+		l.Add("shield.admission.initial_limit", "must be between min_limit and max_limit")
 	}
 	if a.KeepReserve < 0 || a.KeepReserve >= 1 {
-		l.add("shield.admission.keep_reserve", "must be 0 to below 1")
+		l.Add("shield.admission.keep_reserve", "must be 0 to below 1")
 	}
 	k := a.Keep
 	if len(k.Cookies)+len(k.Prefixes)+len(k.Paths) > MaxKeepEntries {
-		l.add("shield.admission.keep", "over the limit of %d entries", MaxKeepEntries)
+		l.Add("shield.admission.keep", "over the limit of %d entries", MaxKeepEntries)
 	}
 	for i, s := range k.Prefixes {
-		if _, err := ParsePrefix(s); err != nil {
-			l.add(fmt.Sprintf("shield.admission.keep.prefixes[%d]", i), "%v", err)
+		if _, err := schema.ParsePrefix(s); err != nil {
+			l.Add(fmt.Sprintf("shield.admission.keep.prefixes[%d]", i), "%v", err)
 		}
 	}
 }
 
-func validateOverload(l *errorList, o *Overload) {
+func validateOverload(l *schema.List, o *Overload) {
 	if o.MaxHeap < 0 || o.MaxGoroutines < 0 || o.MaxConns < 0 {
-		l.add("shield.overload", "thresholds must not be negative")
+		l.Add("shield.overload", "thresholds must not be negative")
 	}
 	if o.Interval.D() < 10_000_000 {
-		l.add("shield.overload.interval", "must be at least 10ms")
+		l.Add("shield.overload.interval", "must be at least 10ms")
 	}
 }
 
-func validateRooms(l *errorList, rooms []WaitingRoom, routes map[string]bool) {
+func validateRooms(l *schema.List, rooms []WaitingRoom, routes map[string]bool) {
 	if len(rooms) > MaxWaitingRooms {
-		l.add("shield.waiting_rooms", "%d rooms, over the limit of %d", len(rooms), MaxWaitingRooms)
+		l.Add("shield.waiting_rooms", "%d rooms, over the limit of %d", len(rooms), MaxWaitingRooms)
 		return
 	}
 	seen := map[string]bool{}
@@ -187,27 +188,27 @@ func validateRooms(l *errorList, rooms []WaitingRoom, routes map[string]bool) {
 		p := fmt.Sprintf("shield.waiting_rooms[%d]", i)
 		id := w.Site + "\x00" + w.Route
 		if !routes[id] {
-			l.add(p, "no route %q in site %q", w.Route, w.Site)
+			l.Add(p, "no route %q in site %q", w.Route, w.Site)
 		}
 		if seen[id] {
-			l.add(p, "a second room for the same route")
+			l.Add(p, "a second room for the same route")
 		}
 		seen[id] = true
 		if w.Capacity < 1 || w.Capacity > 10_000_000 {
-			l.add(p+".capacity", "must be 1 to 10000000")
+			l.Add(p+".capacity", "must be 1 to 10000000")
 		}
 		if w.AdmitPerMinute < 1 || w.AdmitPerMinute > 10_000_000 {
-			l.add(p+".admit_per_minute", "must be 1 to 10000000")
+			l.Add(p+".admit_per_minute", "must be 1 to 10000000")
 		}
 		if w.MaxQueue < 1 || w.MaxQueue > 10_000_000 {
-			l.add(p+".max_queue", "must be 1 to 10000000")
+			l.Add(p+".max_queue", "must be 1 to 10000000")
 		}
 		if w.Refresh.D() < 1e9 || w.Session.D() < w.Refresh.D() {
-			l.add(p, "refresh must be at least 1s and session at least refresh")
+			l.Add(p, "refresh must be at least 1s and session at least refresh")
 		}
-		if !oneOf(w.Mode, "auto", "queue", "off") {
-			l.add(p+".mode", "must be auto, queue or off, not %q", w.Mode)
+		if !schema.OneOf(w.Mode, "auto", "queue", "off") {
+			l.Add(p+".mode", "must be auto, queue or off, not %q", w.Mode)
 		}
-		checkName(l, p+".cookie", w.Cookie)
+		schema.CheckName(l, p+".cookie", w.Cookie)
 	}
 }

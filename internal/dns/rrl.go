@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"levee/internal/config"
+	"levee/internal/config/schema"
 )
 
 // rrlAction is what RRL does with one response.
@@ -57,7 +58,7 @@ func newRRL(c *config.DNSRRL, evictions func()) *rrl {
 		v4: c.IPv4Prefix, v6: c.IPv6Prefix, loopback: *c.ExemptLoopback,
 		entries: make([]rrlEntry, size), mask: uint64(size - 1), evictions: evictions}
 	for _, s := range c.Allow {
-		if p, err := config.ParsePrefix(s); err == nil {
+		if p, err := schema.ParsePrefix(s); err == nil {
 			r.allow = append(r.allow, p)
 		}
 	}

@@ -10,6 +10,7 @@ import (
 	mdns "github.com/miekg/dns"
 
 	"levee/internal/config"
+	"levee/internal/config/schema"
 )
 
 // Health is what steered answers read: the health checker's view of one
@@ -90,7 +91,7 @@ func newSteer(origin string, sc *config.DNSSteer, pools map[string]*config.Pool,
 			return nil, err
 		}
 		for _, n := range pc.Networks {
-			pfx, err := config.ParsePrefix(n)
+			pfx, err := schema.ParsePrefix(n)
 			if err != nil {
 				return nil, err
 			}

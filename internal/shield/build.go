@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"levee/internal/config"
+	"levee/internal/config/schema"
 	"levee/internal/pipeline"
 )
 
@@ -109,7 +110,7 @@ func Build(c *config.Config, st *State, trust *pipeline.Trust, pools map[string]
 	}
 	a := &sc.Admission
 	for _, p := range a.Keep.Prefixes {
-		pfx, _ := config.ParsePrefix(p)
+		pfx, _ := schema.ParsePrefix(p)
 		s.keepPfx = append(s.keepPfx, pfx)
 	}
 	s.keepCook, s.keepPaths = a.Keep.Cookies, a.Keep.Paths

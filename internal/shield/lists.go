@@ -5,12 +5,11 @@ import (
 	"bytes"
 	"fmt"
 	"io"
+	"levee/internal/config/schema"
 	"net/netip"
 	"os"
 	"sort"
 	"strings"
-
-	"levee/internal/config"
 )
 
 // IPSet is an immutable set of addresses and CIDRs, looked up by masking
@@ -76,7 +75,7 @@ func NewIPSet(inline []string, path string, maxEntries int, maxBytes int64) (*IP
 }
 
 func (s *IPSet) add(e string, maxEntries int) error {
-	p, err := config.ParsePrefix(strings.TrimSpace(e))
+	p, err := schema.ParsePrefix(strings.TrimSpace(e))
 	if err != nil {
 		return err
 	}

@@ -1,7 +1,9 @@
 package config
 
 import (
+	"cmp"
 	"levee/internal/config/schema"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -29,6 +31,11 @@ func (p *Parsed) locate(name string, errs Errors) Errors {
 			errs[i].Line = n.Line
 		}
 	}
+	// In file order, so the user reads them top to bottom; ties broken by
+	// path and message so the order never depends on which check ran first.
+	slices.SortStableFunc(errs, func(a, b FieldError) int {
+		return cmp.Or(cmp.Compare(a.Line, b.Line), cmp.Compare(a.Path, b.Path), cmp.Compare(a.Msg, b.Msg))
+	})
 	return errs
 }
 

@@ -56,7 +56,7 @@ func (c *cacheCap) stage(g *generation) (map[string]pipeline.Phase, func(), erro
 
 // storeFor returns the node's store, opening it the first time. Later
 // generations resize the memory tier; a changed disk path needs a restart.
-func (c *cacheCap) storeFor(cc *config.CacheConfig) (*cache.Store, error) {
+func (c *cacheCap) storeFor(cc *cache.Config) (*cache.Store, error) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if c.store != nil {

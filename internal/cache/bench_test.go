@@ -12,7 +12,6 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
-	"levee/internal/config"
 	"levee/internal/pipeline"
 	"levee/internal/router"
 )
@@ -44,7 +43,7 @@ func benchHit(b *testing.B, size int) {
 		b.Fatal(err)
 	}
 	c := New(st, Settings{LockTimeout: time.Second, HitForMiss: time.Second, FillTimeout: time.Second})
-	ru := Compile(&config.RouteCache{}, 64<<20)
+	ru := Compile(&RouteConfig{}, 64<<20)
 	c.Bind(ru, "bench")
 	rt := &router.Route{Extra: map[string]any{ExtraKey: ru}}
 	body := []byte(strings.Repeat("x", size))

@@ -8,7 +8,6 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	dto "github.com/prometheus/client_model/go"
 
-	"levee/internal/config"
 	"levee/internal/pipeline"
 	"levee/internal/router"
 )
@@ -24,7 +23,7 @@ func TestLookupPanicFailsOpen(t *testing.T) {
 	}
 	c := New(st, Settings{LockTimeout: time.Second, HitForMiss: time.Second, FillTimeout: time.Second})
 	c.hookFind = func() { panic("boom") }
-	ru := Compile(&config.RouteCache{}, 1<<20)
+	ru := Compile(&RouteConfig{}, 1<<20)
 	c.Bind(ru, "t")
 	rt := &router.Route{Extra: map[string]any{ExtraKey: ru}}
 	called := false
@@ -50,7 +49,7 @@ func TestLookupPanicFailsOpen(t *testing.T) {
 func TestPanickingLeaderReleasesFollowers(t *testing.T) {
 	st, _ := NewStore(Options{MemoryBytes: 1 << 20, Metrics: NewMetrics(prometheus.NewRegistry())})
 	c := New(st, Settings{LockTimeout: time.Hour, HitForMiss: time.Second, FillTimeout: time.Minute})
-	ru := Compile(&config.RouteCache{}, 1<<20)
+	ru := Compile(&RouteConfig{}, 1<<20)
 	c.Bind(ru, "t")
 	rt := &router.Route{Extra: map[string]any{ExtraKey: ru}}
 	release := make(chan struct{})

@@ -1,11 +1,12 @@
 package cache
 
 import (
-	"golang.org/x/net/http/httpguts"
 	"net/http"
 	"strconv"
 	"strings"
 	"time"
+
+	"golang.org/x/net/http/httpguts"
 )
 
 // heuristicStatus are the status codes cacheable by default (RFC 9110

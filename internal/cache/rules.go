@@ -6,8 +6,6 @@ import (
 	"strconv"
 	"strings"
 	"time"
-
-	"levee/internal/config"
 )
 
 // Rules are one route's compiled cache rules. They belong to a config
@@ -32,7 +30,7 @@ type Rules struct {
 
 // Compile turns a route's cache: block into Rules; nodeMax is the node's
 // cache.max_object_size. The config was validated already.
-func Compile(rc *config.RouteCache, nodeMax int64) *Rules {
+func Compile(rc *RouteConfig, nodeMax int64) *Rules {
 	ru := &Rules{IgnoreHost: rc.Key.IgnoreHost, Query: rc.Key.Query, DefaultTTL: rc.DefaultTTL.D(),
 		Grace: rc.GraceOrDefault(), MaxObject: nodeMax, StoreSetCookie: rc.StoreSetCookie,
 		KeyCookies: rc.Key.Cookies, BypassCookies: rc.Bypass.Cookies, BypassParams: rc.Bypass.Params}

@@ -11,6 +11,7 @@ import (
 	"go.yaml.in/yaml/v3"
 
 	"levee/internal/app"
+	"levee/internal/cache"
 	"levee/internal/config"
 )
 
@@ -111,7 +112,7 @@ func quickConfig(q *quickOptions) ([]byte, error) {
 		route.HostHeader = "origin"
 	}
 	if q.cache {
-		route.Cache = &config.RouteCache{}
+		route.Cache = &cache.RouteConfig{}
 	}
 	access := q.accessLog
 	c := config.Config{

@@ -1,21 +1,53 @@
 package config
 
-import "levee/internal/config/schema"
+import (
+	"fmt"
+	"levee/internal/cache"
+	"levee/internal/config/schema"
+)
 
 // Sections of capabilities built on the edge node. Each lives in its own
 // file (cache.go, health.go, shield.go, dns.go) with its own defaults and
 // validation, called from SetDefaults and Validate through these hooks.
 
 func setCapabilityDefaults(c *Config) {
-	setCacheDefaults(c)
+	c.Cache.SetDefaults()
+	for _, rc := range routeSections(c) {
+		if rc.cache != nil {
+			rc.cache.SetDefaults()
+		}
+	}
 	setHealthDefaults(c)
 	setShieldDefaults(c)
 	setDNSDefaults(c)
 }
 
 func validateCapabilities(l *schema.List, c *Config) {
-	validateCache(l, c)
+	c.Cache.Validate(l)
+	for _, rc := range routeSections(c) {
+		if rc.cache != nil {
+			rc.cache.Validate(l, rc.path+".cache")
+		}
+	}
 	validateHealth(l, c)
 	validateShield(l, c)
 	validateDNS(l, c)
+}
+
+// routeSection is one route's capability blocks, with the route's path in
+// the config for error messages.
+type routeSection struct {
+	path  string
+	cache *cache.RouteConfig
+}
+
+func routeSections(c *Config) []routeSection {
+	var out []routeSection
+	for i := range c.Sites {
+		for j := range c.Sites[i].Routes {
+			r := &c.Sites[i].Routes[j]
+			out = append(out, routeSection{path: fmt.Sprintf("sites[%d].routes[%d]", i, j), cache: r.Cache})
+		}
+	}
+	return out
 }

@@ -4,6 +4,8 @@
 // job.
 package config
 
+import "levee/internal/cache"
+
 // Config is the whole configuration of one node.
 type Config struct {
 	// Admin is the admin listener (metrics, status, config API).
@@ -25,8 +27,8 @@ type Config struct {
 	Pools []Pool `yaml:"pools"`
 	// Sites are matched by the request's Host.
 	Sites []Site `yaml:"sites"`
-	// Cache configures the CDN cache's storage (cache.go).
-	Cache CacheConfig `yaml:"cache"`
+	// Cache configures the CDN cache's storage (internal/cache).
+	Cache cache.Config `yaml:"cache"`
 	// Health configures health checking defaults (health.go).
 	Health HealthConfig `yaml:"health"`
 	// Shield configures rate limits and overload protection (shield.go).
@@ -158,8 +160,9 @@ type Route struct {
 	// Retries and Fallback say what happens when an origin fails (health.go).
 	Retries  Retries   `yaml:"retries,omitempty"`
 	Fallback *Fallback `yaml:"fallback,omitempty"`
-	// Cache turns the CDN cache on for this route (cache.go). Default off.
-	Cache *RouteCache `yaml:"cache,omitempty"`
+	// Cache turns the CDN cache on for this route (internal/cache).
+	// Default off.
+	Cache *cache.RouteConfig `yaml:"cache,omitempty"`
 	// PoolSpec inlines one anonymous pool: origins, origin_tls, timeouts...
 	PoolSpec `yaml:",inline"`
 }

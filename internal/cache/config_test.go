@@ -1,6 +1,8 @@
-package config
+package cache_test
 
 import (
+	"levee/internal/cache"
+	"levee/internal/config"
 	"strings"
 	"testing"
 )
@@ -33,7 +35,7 @@ sites:
 	}
 	for _, c := range cases {
 		src := strings.Replace(strings.Replace(base, "%TOP%", c.top, 1), "%ROUTE%", c.route, 1)
-		_, err := Load("t.yaml", []byte(src))
+		_, err := config.Load("t.yaml", []byte(src))
 		switch {
 		case c.err == "" && err != nil:
 			t.Errorf("%s / %s: unexpected error %v", c.top, c.route, err)
@@ -44,7 +46,7 @@ sites:
 }
 
 func TestCacheDefaults(t *testing.T) {
-	p, err := Load("t.yaml", []byte(`
+	p, err := config.Load("t.yaml", []byte(`
 listeners: [{listen: "127.0.0.1:0"}]
 sites: [{name: s, hosts: ["*"], routes: [{path: /, origins: [{url: "http://127.0.0.1:1"}], cache: {}}]}]
 `))
@@ -53,9 +55,9 @@ sites: [{name: s, hosts: ["*"], routes: [{path: /, origins: [{url: "http://127.0
 	}
 	c := p.Config
 	rc := c.Sites[0].Routes[0].Cache
-	if c.Cache.Memory != DefaultCacheMemory || c.Cache.MaxObjectSize != DefaultCacheMaxObject ||
-		c.Cache.LockTimeout.D() != DefaultCacheLockTimeout || !rc.On() || rc.Key.Query != "keep" ||
-		rc.GraceOrDefault() != DefaultCacheGrace {
+	if c.Cache.Memory != cache.DefaultMemory || c.Cache.MaxObjectSize != cache.DefaultMaxObject ||
+		c.Cache.LockTimeout.D() != cache.DefaultLockTimeout || !rc.On() || rc.Key.Query != "keep" ||
+		rc.GraceOrDefault() != cache.DefaultGrace {
 		t.Fatalf("defaults: %+v %+v", c.Cache, rc)
 	}
 }

@@ -21,12 +21,12 @@ func newDNS(n *Node) capability {
 }
 
 func (c *dnsCap) stage(g *generation) (map[string]pipeline.Phase, func(), error) {
-	zs, err := dns.Build(g.cfg)
+	zs, err := dns.Build(&g.cfg.DNS, g.cfg.PoolRefs())
 	if err != nil {
 		return nil, nil, err
 	}
 	cfg := g.cfg
-	return nil, func() { c.srv.Apply(cfg, zs) }, nil
+	return nil, func() { c.srv.Apply(&cfg.DNS, zs) }, nil
 }
 
 func (c *dnsCap) stop() { c.srv.Stop() }

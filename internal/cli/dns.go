@@ -46,12 +46,11 @@ off altogether.
 				}
 				origin = o
 			}
-			var cfg config.Config
-			cfg.DNS = config.DNSConfig{Listen: []string{listen}, UDPSockets: sockets,
-				Zones: []config.DNSZone{{Origin: origin, File: zone}}}
-			cfg.DNS.RRL.Enabled = &rrl
-			config.SetDefaults(&cfg)
-			zs, err := dns.Build(&cfg)
+			cfg := dns.Config{Listen: []string{listen}, UDPSockets: sockets,
+				Zones: []dns.ZoneConfig{{Origin: origin, File: zone}}}
+			cfg.RRL.Enabled = &rrl
+			cfg.SetDefaults()
+			zs, err := dns.Build(&cfg, nil)
 			if err != nil {
 				return usageError{err}
 			}

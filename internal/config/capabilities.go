@@ -19,7 +19,7 @@ func setCapabilityDefaults(c *Config) {
 	}
 	setHealthDefaults(c)
 	setShieldDefaults(c)
-	setDNSDefaults(c)
+	c.DNS.SetDefaults()
 }
 
 func validateCapabilities(l *schema.List, c *Config) {
@@ -31,7 +31,7 @@ func validateCapabilities(l *schema.List, c *Config) {
 	}
 	validateHealth(l, c)
 	validateShield(l, c)
-	validateDNS(l, c)
+	c.DNS.Validate(l, c.PoolRefs())
 }
 
 // routeSection is one route's capability blocks, with the route's path in
@@ -48,6 +48,19 @@ func routeSections(c *Config) []routeSection {
 			r := &c.Sites[i].Routes[j]
 			out = append(out, routeSection{path: fmt.Sprintf("sites[%d].routes[%d]", i, j), cache: r.Cache})
 		}
+	}
+	return out
+}
+
+// PoolRefs describes the named pools to the sections that refer to them.
+func (c *Config) PoolRefs() schema.Pools {
+	out := schema.Pools{}
+	for _, p := range c.Pools {
+		ref := schema.PoolRef{ActiveChecks: p.Health != nil && p.Health.Active != nil}
+		for _, o := range p.Origins {
+			ref.Origins = append(ref.Origins, schema.OriginRef{URL: o.URL, Weight: o.Weight})
+		}
+		out[p.Name] = ref
 	}
 	return out
 }

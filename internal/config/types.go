@@ -4,7 +4,10 @@
 // job.
 package config
 
-import "levee/internal/cache"
+import (
+	"levee/internal/cache"
+	"levee/internal/dns"
+)
 
 // Config is the whole configuration of one node.
 type Config struct {
@@ -33,8 +36,8 @@ type Config struct {
 	Health HealthConfig `yaml:"health"`
 	// Shield configures rate limits and overload protection (shield.go).
 	Shield ShieldConfig `yaml:"shield"`
-	// DNS configures the authoritative DNS server (dns.go).
-	DNS DNSConfig `yaml:"dns"`
+	// DNS configures the authoritative DNS server (internal/dns).
+	DNS dns.Config `yaml:"dns"`
 }
 
 // Admin is the admin listener.

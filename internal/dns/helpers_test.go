@@ -1,6 +1,7 @@
 package dns
 
 import (
+	"levee/internal/config/schema"
 	"net"
 	"os/exec"
 	"strings"
@@ -8,8 +9,7 @@ import (
 	"time"
 
 	mdns "github.com/miekg/dns"
-
-	"levee/internal/config"
+	"go.yaml.in/yaml/v3"
 )
 
 // baseYAML is a node config with an HTTP listener (which validation needs;
@@ -35,26 +35,56 @@ dns:
       file: testdata/example.com.zone
 `
 
-// loadConfig parses a whole config as a node would.
-func loadConfig(t testing.TB, yaml string) *config.Config {
+// testConfig is the part of a node's config the DNS server is built from.
+type testConfig struct {
+	DNS   *Config
+	Pools schema.Pools
+}
+
+// loadConfig decodes the pools: and dns: sections of a whole config and
+// applies the dns defaults. (The whole config is validated by
+// internal/config, whose tests import this package, so they cannot be
+// used from here.)
+func loadConfig(t testing.TB, src string) testConfig {
 	t.Helper()
-	p, err := config.Load("test.yaml", []byte(yaml))
-	if err != nil {
+	var doc struct {
+		Pools []struct {
+			Name    string `yaml:"name"`
+			Origins []struct {
+				URL    string `yaml:"url"`
+				Weight int    `yaml:"weight"`
+			} `yaml:"origins"`
+			Health *struct {
+				Active any `yaml:"active"`
+			} `yaml:"health"`
+		} `yaml:"pools"`
+		DNS Config `yaml:"dns"`
+	}
+	if err := yaml.Unmarshal([]byte(src), &doc); err != nil {
 		t.Fatalf("config: %v", err)
 	}
-	return p.Config
+	tc := testConfig{DNS: &doc.DNS, Pools: schema.Pools{}}
+	tc.DNS.SetDefaults()
+	for _, p := range doc.Pools {
+		ref := schema.PoolRef{ActiveChecks: p.Health != nil && p.Health.Active != nil}
+		for _, o := range p.Origins {
+			ref.Origins = append(ref.Origins, schema.OriginRef{URL: o.URL, Weight: max(o.Weight, 1)})
+		}
+		tc.Pools[p.Name] = ref
+	}
+	return tc
 }
 
 // startYAML builds and serves the DNS part of yaml on a loopback port.
 func startYAML(t testing.TB, yaml string, h Health) (*Server, string) {
 	t.Helper()
 	c := loadConfig(t, yaml)
-	zs, err := Build(c)
+	zs, err := Build(c.DNS, c.Pools)
 	if err != nil {
 		t.Fatalf("build: %v", err)
 	}
 	s := New(Options{Health: h})
-	s.Apply(c, zs)
+	s.Apply(c.DNS, zs)
 	t.Cleanup(s.Stop)
 	for _, a := range s.Addrs() {
 		return s, a.String()

@@ -5,7 +5,6 @@ import (
 	"sync"
 	"time"
 
-	"levee/internal/config"
 	"levee/internal/config/schema"
 )
 
@@ -46,7 +45,7 @@ type rrlEntry struct {
 	slips uint32
 }
 
-func newRRL(c *config.DNSRRL, evictions func()) *rrl {
+func newRRL(c *RRLConfig, evictions func()) *rrl {
 	if !*c.Enabled {
 		return nil
 	}

@@ -8,15 +8,12 @@ import (
 	"time"
 
 	mdns "github.com/miekg/dns"
-
-	"levee/internal/config"
 )
 
-func rrlConfig(rate, slip int, allow ...string) *config.DNSRRL {
-	c := &config.Config{}
-	c.DNS.RRL = config.DNSRRL{Rate: rate, Slip: slip, Allow: allow, ExemptLoopback: boolp(true)}
-	config.SetDefaults(c)
-	return &c.DNS.RRL
+func rrlConfig(rate, slip int, allow ...string) *RRLConfig {
+	c := &Config{RRL: RRLConfig{Rate: rate, Slip: slip, Allow: allow, ExemptLoopback: boolp(true)}}
+	c.SetDefaults()
+	return &c.RRL
 }
 
 func boolp(b bool) *bool { return &b }

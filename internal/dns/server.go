@@ -13,7 +13,6 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
-	"levee/internal/config"
 	"levee/internal/guard"
 )
 
@@ -91,7 +90,7 @@ func New(o Options) *Server {
 // Apply swaps in the zones of c (built by Build), opens and closes
 // addresses to match c, and NOTIFYs the secondaries of changed zones. An
 // address that cannot be opened is logged and counted; the others serve.
-func (s *Server) Apply(c *config.Config, zs *Zones) {
+func (s *Server) Apply(c *Config, zs *Zones) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.stopped {
@@ -102,9 +101,9 @@ func (s *Server) Apply(c *config.Config, zs *Zones) {
 	for _, w := range zs.warnings {
 		s.log.Warn(w)
 	}
-	s.poll = c.DNS.HealthPoll.D()
-	s.tracker.restoreAfter = c.DNS.RestoreAfter.D()
-	s.rrl.Store(newRRL(&c.DNS.RRL, s.m.rrlEvict.Inc))
+	s.poll = c.HealthPoll.D()
+	s.tracker.restoreAfter = c.RestoreAfter.D()
+	s.rrl.Store(newRRL(&c.RRL, s.m.rrlEvict.Inc))
 	for _, z := range zs.zones {
 		if z.signer != nil {
 			z.signer.hits = s.m.signing.WithLabelValues("hit").Inc
@@ -114,8 +113,8 @@ func (s *Server) Apply(c *config.Config, zs *Zones) {
 	}
 	s.refreshLocked(true)
 	s.m.zones.Set(float64(len(zs.zones)))
-	s.sockets = c.DNS.UDPSockets
-	s.reconcileLocked(c.DNS.Listen)
+	s.sockets = c.UDPSockets
+	s.reconcileLocked(c.Listen)
 	// Steered names need health; signed zones need their packed answers
 	// (and so signatures) renewed before the signatures expire.
 	if (len(zs.members) > 0 || zs.signed()) && !s.polling {

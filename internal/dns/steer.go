@@ -9,7 +9,6 @@ import (
 
 	mdns "github.com/miekg/dns"
 
-	"levee/internal/config"
 	"levee/internal/config/schema"
 )
 
@@ -63,7 +62,7 @@ const (
 )
 
 // newSteer builds a steered name from its config and the pools.
-func newSteer(origin string, sc *config.DNSSteer, pools map[string]*config.Pool, edge string) (*steer, error) {
+func newSteer(origin string, sc *SteerConfig, pools schema.Pools, edge string) (*steer, error) {
 	s := &steer{ttl: uint32(sc.TTL.D().Seconds()), policy: sc.Policy, allDown: sc.AllDown}
 	s.owner = absName(sc.Name, origin)
 	if !mdns.IsSubDomain(origin, s.owner) {
@@ -114,7 +113,7 @@ func absName(name, origin string) string {
 	return name + "." + origin
 }
 
-func buildSteerPool(name string, pools map[string]*config.Pool) (*steerPool, error) {
+func buildSteerPool(name string, pools schema.Pools) (*steerPool, error) {
 	pc, ok := pools[name]
 	if !ok {
 		return nil, fmt.Errorf("no pool named %q", name)

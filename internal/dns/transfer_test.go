@@ -108,15 +108,15 @@ func TestAXFRAndNotify(t *testing.T) {
 
 	// Reloading the same zones sends nothing; a changed zone is notified.
 	c := loadConfig(t, transferYAML(sec.addr, "1"))
-	zs, _ := Build(c)
-	s.Apply(c, zs)
+	zs, _ := Build(c.DNS, c.Pools)
+	s.Apply(c.DNS, zs)
 	c = loadConfig(t, strings.Replace(transferYAML(sec.addr, "1"), "www          IN A", "www IN A", 1))
 	c.DNS.Zones[0].Records = []string{"extra IN A 192.0.2.200"}
-	zs, err = Build(c)
+	zs, err = Build(c.DNS, c.Pools)
 	if err != nil {
 		t.Fatal(err)
 	}
-	s.Apply(c, zs)
+	s.Apply(c.DNS, zs)
 	waitFor(t, "a NOTIFY for the changed zone", func() bool { return sec.notifies.Load() == 2 })
 	time.Sleep(100 * time.Millisecond)
 	if n := sec.notifies.Load(); n != 2 {

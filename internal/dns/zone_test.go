@@ -43,16 +43,16 @@ func TestZoneGate(t *testing.T) {
 
 func TestZoneFileOverBoundAndSteerClash(t *testing.T) {
 	c := loadConfig(t, strings.Replace(baseYAML, "  rrl:", "  max_records_per_zone: 10\n  rrl:", 1))
-	_, err := Build(c)
+	_, err := Build(c.DNS, c.Pools)
 	if !errors.Is(err, errOverBound) || !strings.Contains(err.Error(), "dns.zones[0]") {
 		t.Fatalf("zone file over the bound: %v", err)
 	}
 	c = loadConfig(t, baseYAML+"      steer: [{name: www, pool: web}]\n")
-	if _, err := Build(c); err == nil || !strings.Contains(err.Error(), "already has A") {
+	if _, err := Build(c.DNS, c.Pools); err == nil || !strings.Contains(err.Error(), "already has A") {
 		t.Fatalf("steer on a name with A records: %v", err)
 	}
 	c = loadConfig(t, baseYAML+"      steer: [{name: app, pool: web}]\n")
-	zs, err := Build(c)
+	zs, err := Build(c.DNS, c.Pools)
 	if err != nil || len(zs.warnings) != 1 || !strings.Contains(zs.warnings[0], "no health.active checks") {
 		t.Fatalf("steered pool without active checks: %v %q", err, zs.warnings)
 	}
@@ -60,7 +60,7 @@ func TestZoneFileOverBoundAndSteerClash(t *testing.T) {
 	bad := filepath.Join(dir, "bad.zone")
 	os.WriteFile(bad, []byte("@ 3600 IN SOA ns1 h 1 2 3 4 5\n@ IN NS ns1\nwww IN A not-an-address\n"), 0o600)
 	c = loadConfig(t, strings.Replace(baseYAML, "testdata/example.com.zone", bad, 1))
-	if _, err := Build(c); err == nil || !strings.Contains(err.Error(), "bad.zone") {
+	if _, err := Build(c.DNS, c.Pools); err == nil || !strings.Contains(err.Error(), "bad.zone") {
 		t.Fatalf("malformed zone file: %v", err)
 	}
 }

@@ -2,15 +2,14 @@ package dns
 
 import (
 	"fmt"
+	"levee/internal/config/schema"
 	"strings"
 
 	mdns "github.com/miekg/dns"
-
-	"levee/internal/config"
 )
 
 // maxZoneFileBytes bounds one zone file.
-const maxZoneFileBytes = config.MaxDNSZoneFileBytes
+const maxZoneFileBytes = MaxZoneFileBytes
 
 // Zones is every zone of one config, immutable once built.
 type Zones struct {
@@ -26,17 +25,15 @@ type Zones struct {
 // Build parses and checks every zone of c's dns: section (files, inline
 // records, steered names, DNSSEC keys) without serving anything. It is the
 // gate a zone passes on start, reload and `levee validate`.
-func Build(c *config.Config) (*Zones, error) {
-	zs := &Zones{byWire: map[string]*Zone{}, byName: map[string]*Zone{}, udpSize: c.DNS.UDPSize}
-	if len(c.DNS.Zones) > config.MaxDNSZones {
-		return nil, fmt.Errorf("dns.zones: %d zones, over the limit of %d: %w", len(c.DNS.Zones), config.MaxDNSZones, errOverBound)
+// Build parses and bounds the zones of a dns: section; pools are the
+// config's named pools, which steered names answer from.
+func Build(c *Config, pools schema.Pools) (*Zones, error) {
+	zs := &Zones{byWire: map[string]*Zone{}, byName: map[string]*Zone{}, udpSize: c.UDPSize}
+	if len(c.Zones) > MaxZones {
+		return nil, fmt.Errorf("dns.zones: %d zones, over the limit of %d: %w", len(c.Zones), MaxZones, errOverBound)
 	}
-	pools := map[string]*config.Pool{}
-	for i := range c.Pools {
-		pools[c.Pools[i].Name] = &c.Pools[i]
-	}
-	for i := range c.DNS.Zones {
-		z, err := buildZone(&c.DNS.Zones[i], c.DNS.MaxRecordsPerZone, pools, c.DNS.EdgePool, zs)
+	for i := range c.Zones {
+		z, err := buildZone(&c.Zones[i], c.MaxRecordsPerZone, pools, c.EdgePool, zs)
 		if err != nil {
 			return nil, fmt.Errorf("dns.zones[%d]: %w", i, err)
 		}
@@ -47,7 +44,7 @@ func Build(c *config.Config) (*Zones, error) {
 	return zs, nil
 }
 
-func buildZone(zc *config.DNSZone, maxRecords int, pools map[string]*config.Pool, edge string, zs *Zones) (*Zone, error) {
+func buildZone(zc *ZoneConfig, maxRecords int, pools schema.Pools, edge string, zs *Zones) (*Zone, error) {
 	var sources []zoneSource
 	if zc.File != "" {
 		src, closer, err := openZoneFile(zc.File)
@@ -76,7 +73,7 @@ func buildZone(zc *config.DNSZone, maxRecords int, pools map[string]*config.Pool
 		}
 		n.steer = s
 		for _, p := range s.pools() {
-			if pc := pools[p.name]; pc != nil && (pc.Health == nil || pc.Health.Active == nil) {
+			if pc, ok := pools[p.name]; ok && !pc.ActiveChecks {
 				zs.warnings = append(zs.warnings, fmt.Sprintf("dns.zones %s: steered name %s uses pool %s, which has no health.active checks: "+
 					"only proxied traffic (passive checks) can mark its origins down", z.Origin, s.owner, p.name))
 			}

@@ -1,4 +1,4 @@
-package config
+package dns
 
 import (
 	"fmt"
@@ -13,33 +13,35 @@ import (
 // parsed by internal/dns when a generation is staged, against the same
 // bounds; here only the shape of the section is checked.
 const (
-	MaxDNSListeners         = 8
-	MaxDNSZones             = 256     // zones per node
-	MaxDNSRecordsPerZone    = 1000000 // upper bound for dns.max_records_per_zone
-	MaxDNSZoneFileBytes     = 64 << 20
-	MaxDNSSteersPerZone     = 1000
-	MaxDNSSecondaries       = 16
-	MaxDNSPreferNetworks    = 256
-	DefaultDNSRecordsBound  = 100000
-	DefaultDNSUDPSize       = 1232
-	DefaultDNSHealthPoll    = 500 * time.Millisecond
-	DefaultDNSRestoreAfter  = 5 * time.Second
-	DefaultDNSSteerTTL      = 30 * time.Second
-	DefaultDNSRRLRate       = 20
-	DefaultDNSRRLSlip       = 2
-	DefaultDNSRRLIPv4Prefix = 24
-	DefaultDNSRRLIPv6Prefix = 56
-	DefaultDNSRRLTable      = 65536
-	MaxDNSRRLTable          = 1 << 22
+	MaxListeners         = 8
+	MaxZones             = 256     // zones per node
+	MaxRecordsPerZone    = 1000000 // upper bound for dns.max_records_per_zone
+	MaxZoneFileBytes     = 64 << 20
+	MaxSteersPerZone     = 1000
+	MaxSecondaries       = 16
+	MaxPreferNetworks    = 256
+	DefaultRecordsBound  = 100000
+	DefaultUDPSize       = 1232
+	DefaultHealthPoll    = 500 * time.Millisecond
+	DefaultRestoreAfter  = 5 * time.Second
+	DefaultSteerTTL      = 30 * time.Second
+	DefaultRRLRate       = 20
+	DefaultRRLSlip       = 2
+	DefaultRRLIPv4Prefix = 24
+	DefaultRRLIPv6Prefix = 56
+	DefaultRRLTable      = 65536
+	MaxRRLTable          = 1 << 22
+	MaxRRLAllow          = 1000 // dns.rrl.allow entries
+	MaxPrefer            = 8    // prefer entries per steered name
 )
 
-// DNSConfig is the top-level dns: section: levee's authoritative DNS server.
+// Config is the top-level dns: section: levee's authoritative DNS server.
 // It is off unless Listen names at least one address.
-type DNSConfig struct {
+type Config struct {
 	// Listen are host:port addresses served over UDP and TCP. Empty: no DNS.
 	Listen []string `yaml:"listen"`
 	// Zones are the zones served authoritatively. At most 256.
-	Zones []DNSZone `yaml:"zones"`
+	Zones []ZoneConfig `yaml:"zones"`
 	// EdgePool names a pool (from pools:) whose origin hosts are the
 	// addresses of this deployment's levee edge nodes. "Proxied" steered
 	// names answer with its healthy members.
@@ -56,16 +58,16 @@ type DNSConfig struct {
 	UDPSockets int `yaml:"udp_sockets"`
 	// HealthPoll is how often steered answers re-read origin health.
 	// Default 500ms; keep it below the health-check interval.
-	HealthPoll Duration `yaml:"health_poll"`
+	HealthPoll schema.Duration `yaml:"health_poll"`
 	// RestoreAfter is how long an origin that came back must stay healthy
 	// before steered answers carry it again (damping). Default 5s.
-	RestoreAfter Duration `yaml:"restore_after"`
+	RestoreAfter schema.Duration `yaml:"restore_after"`
 	// RRL is response rate limiting.
-	RRL DNSRRL `yaml:"rrl"`
+	RRL RRLConfig `yaml:"rrl"`
 }
 
-// DNSZone is one zone, from a zone file, inline records, or both.
-type DNSZone struct {
+// ZoneConfig is one zone, from a zone file, inline records, or both.
+type ZoneConfig struct {
 	// Origin is the zone's apex, e.g. "example.com.".
 	Origin string `yaml:"origin"`
 	// File is an RFC 1035 zone file. Relative names in it are relative to
@@ -78,21 +80,21 @@ type DNSZone struct {
 	// records only) and sent a NOTIFY whenever it changes.
 	Secondaries []string `yaml:"secondaries"`
 	// DNSSEC turns online signing on for the zone.
-	DNSSEC *DNSSEC `yaml:"dnssec"`
+	DNSSEC *DNSSECConfig `yaml:"dnssec"`
 	// Steer lists names answered from pool health instead of fixed records.
-	Steer []DNSSteer `yaml:"steer"`
+	Steer []SteerConfig `yaml:"steer"`
 }
 
-// DNSSEC configures online signing with one ECDSA P-256 key (flags 257).
-type DNSSEC struct {
+// DNSSECConfig configures online signing with one ECDSA P-256 key (flags 257).
+type DNSSECConfig struct {
 	// KeyFile is a path prefix: the key is read from KeyFile+".key" and
 	// KeyFile+".private" (BIND format) and generated there if both are
 	// missing. Print the parent's DS with `levee dns ds`.
 	KeyFile string `yaml:"key_file"`
 }
 
-// DNSSteer is a health-steered name: its A/AAAA answers come from a pool.
-type DNSSteer struct {
+// SteerConfig is a health-steered name: its A/AAAA answers come from a pool.
+type SteerConfig struct {
 	// Name is relative to the zone origin ("app", "@") or absolute.
 	Name string `yaml:"name"`
 	// Pool names the primary pool. Its origin URLs' hosts must be IP
@@ -108,7 +110,7 @@ type DNSSteer struct {
 	// "weighted" (one healthy member, chosen by origin weight).
 	Policy string `yaml:"policy"`
 	// TTL of steered answers. Default 30s, 1s to 1h.
-	TTL Duration `yaml:"ttl"`
+	TTL schema.Duration `yaml:"ttl"`
 	// FallbackPool answers when the primary pool has no healthy member.
 	FallbackPool string `yaml:"fallback_pool"`
 	// FallbackCNAME answers (as a CNAME) when no pool has a healthy member.
@@ -119,17 +121,17 @@ type DNSSteer struct {
 	AllDown string `yaml:"all_down"`
 	// Prefer lists pools preferred for clients whose EDNS Client Subnet (or
 	// address) falls in their networks, when they have a healthy member.
-	Prefer []DNSPrefer `yaml:"prefer"`
+	Prefer []PreferConfig `yaml:"prefer"`
 }
 
-// DNSPrefer is a pool preferred for clients in some networks.
-type DNSPrefer struct {
+// PreferConfig is a pool preferred for clients in some networks.
+type PreferConfig struct {
 	Pool     string   `yaml:"pool"`
 	Networks []string `yaml:"networks"`
 }
 
-// DNSRRL is response rate limiting per client prefix.
-type DNSRRL struct {
+// RRLConfig is response rate limiting per client prefix.
+type RRLConfig struct {
 	// Enabled turns RRL on. Default true.
 	Enabled *bool `yaml:"enabled"`
 	// Rate is the responses per second allowed per client prefix and
@@ -152,16 +154,16 @@ type DNSRRL struct {
 	TableSize int `yaml:"table_size"`
 }
 
-func setDNSDefaults(c *Config) {
-	d := &c.DNS
+// SetDefaults fills the unset fields of the dns: section.
+func (d *Config) SetDefaults() {
 	if d.MaxRecordsPerZone == 0 {
-		d.MaxRecordsPerZone = DefaultDNSRecordsBound
+		d.MaxRecordsPerZone = DefaultRecordsBound
 	}
 	if d.UDPSize == 0 {
-		d.UDPSize = DefaultDNSUDPSize
+		d.UDPSize = DefaultUDPSize
 	}
-	schema.SetDuration(&d.HealthPoll, DefaultDNSHealthPoll)
-	schema.SetDuration(&d.RestoreAfter, DefaultDNSRestoreAfter)
+	schema.SetDuration(&d.HealthPoll, DefaultHealthPoll)
+	schema.SetDuration(&d.RestoreAfter, DefaultRestoreAfter)
 	r := &d.RRL
 	if r.Enabled == nil {
 		r.Enabled = schema.Bool(true)
@@ -170,19 +172,19 @@ func setDNSDefaults(c *Config) {
 		r.ExemptLoopback = schema.Bool(true)
 	}
 	if r.Rate == 0 {
-		r.Rate = DefaultDNSRRLRate
+		r.Rate = DefaultRRLRate
 	}
 	if r.Slip == 0 {
-		r.Slip = DefaultDNSRRLSlip
+		r.Slip = DefaultRRLSlip
 	}
 	if r.IPv4Prefix == 0 {
-		r.IPv4Prefix = DefaultDNSRRLIPv4Prefix
+		r.IPv4Prefix = DefaultRRLIPv4Prefix
 	}
 	if r.IPv6Prefix == 0 {
-		r.IPv6Prefix = DefaultDNSRRLIPv6Prefix
+		r.IPv6Prefix = DefaultRRLIPv6Prefix
 	}
 	if r.TableSize == 0 {
-		r.TableSize = DefaultDNSRRLTable
+		r.TableSize = DefaultRRLTable
 	}
 	for i := range d.Zones {
 		for j := range d.Zones[i].Steer {
@@ -190,21 +192,22 @@ func setDNSDefaults(c *Config) {
 			schema.SetString(&s.Mode, "dns_only")
 			schema.SetString(&s.Policy, "all")
 			schema.SetString(&s.AllDown, "answer_all")
-			schema.SetDuration(&s.TTL, DefaultDNSSteerTTL)
+			schema.SetDuration(&s.TTL, DefaultSteerTTL)
 		}
 	}
 }
 
-func validateDNS(l *schema.List, c *Config) {
-	d := &c.DNS
-	if len(d.Listen) > MaxDNSListeners {
-		l.Add("dns.listen", "%d addresses, over the limit of %d", len(d.Listen), MaxDNSListeners)
+// Validate checks the dns: section; pools are the config's named pools,
+// which steering and edge_pool refer to.
+func (d *Config) Validate(l *schema.List, pools schema.Pools) {
+	if len(d.Listen) > MaxListeners {
+		l.Add("dns.listen", "%d addresses, over the limit of %d", len(d.Listen), MaxListeners)
 	}
 	for i, a := range d.Listen {
 		schema.CheckHostPort(l, fmt.Sprintf("dns.listen[%d]", i), a)
 	}
-	if d.MaxRecordsPerZone < 1 || d.MaxRecordsPerZone > MaxDNSRecordsPerZone {
-		l.Add("dns.max_records_per_zone", "must be 1 to %d", MaxDNSRecordsPerZone)
+	if d.MaxRecordsPerZone < 1 || d.MaxRecordsPerZone > MaxRecordsPerZone {
+		l.Add("dns.max_records_per_zone", "must be 1 to %d", MaxRecordsPerZone)
 	}
 	if d.UDPSize < 512 || d.UDPSize > 4096 {
 		l.Add("dns.udp_size", "must be 512 to 4096, not %d", d.UDPSize)
@@ -218,16 +221,12 @@ func validateDNS(l *schema.List, c *Config) {
 	if d.RestoreAfter.D() > time.Hour {
 		l.Add("dns.restore_after", "must be at most 1h")
 	}
-	pools := map[string]*Pool{}
-	for i := range c.Pools {
-		pools[c.Pools[i].Name] = &c.Pools[i]
-	}
 	if d.EdgePool != "" {
 		checkDNSPool(l, "dns.edge_pool", d.EdgePool, pools)
 	}
 	validateRRL(l, &d.RRL)
-	if len(d.Zones) > MaxDNSZones {
-		l.Add("dns.zones", "%d zones, over the limit of %d", len(d.Zones), MaxDNSZones)
+	if len(d.Zones) > MaxZones {
+		l.Add("dns.zones", "%d zones, over the limit of %d", len(d.Zones), MaxZones)
 		return
 	}
 	seen := map[string]int{}
@@ -243,7 +242,7 @@ func validateDNS(l *schema.List, c *Config) {
 	}
 }
 
-func validateRRL(l *schema.List, r *DNSRRL) {
+func validateRRL(l *schema.List, r *RRLConfig) {
 	if r.Rate < 1 || r.Rate > 1000000 {
 		l.Add("dns.rrl.rate", "must be 1 to 1000000")
 	}
@@ -256,11 +255,11 @@ func validateRRL(l *schema.List, r *DNSRRL) {
 	if r.IPv6Prefix < 16 || r.IPv6Prefix > 128 {
 		l.Add("dns.rrl.ipv6_prefix", "must be 16 to 128")
 	}
-	if r.TableSize < 1 || r.TableSize > MaxDNSRRLTable {
-		l.Add("dns.rrl.table_size", "must be 1 to %d", MaxDNSRRLTable)
+	if r.TableSize < 1 || r.TableSize > MaxRRLTable {
+		l.Add("dns.rrl.table_size", "must be 1 to %d", MaxRRLTable)
 	}
-	if len(r.Allow) > MaxTrustedProxies {
-		l.Add("dns.rrl.allow", "%d entries, over the limit of %d", len(r.Allow), MaxTrustedProxies)
+	if len(r.Allow) > MaxRRLAllow {
+		l.Add("dns.rrl.allow", "%d entries, over the limit of %d", len(r.Allow), MaxRRLAllow)
 		return
 	}
 	for i, s := range r.Allow {
@@ -270,8 +269,8 @@ func validateRRL(l *schema.List, r *DNSRRL) {
 	}
 }
 
-func validateZone(l *schema.List, p string, z *DNSZone, d *DNSConfig, pools map[string]*Pool) {
-	if z.Origin == "" || len(z.Origin) > MaxHostnameLength || !schema.ValidHostname(strings.TrimSuffix(z.Origin, ".")) {
+func validateZone(l *schema.List, p string, z *ZoneConfig, d *Config, pools schema.Pools) {
+	if z.Origin == "" || len(z.Origin) > schema.MaxHostnameLength || !schema.ValidHostname(strings.TrimSuffix(z.Origin, ".")) {
 		l.Add(p+".origin", "want a domain name such as example.com., got %q", z.Origin)
 	}
 	if z.File == "" && len(z.Records) == 0 {
@@ -280,8 +279,8 @@ func validateZone(l *schema.List, p string, z *DNSZone, d *DNSConfig, pools map[
 	if len(z.Records) > d.MaxRecordsPerZone {
 		l.Add(p+".records", "%d records, over the limit of %d", len(z.Records), d.MaxRecordsPerZone)
 	}
-	if len(z.Secondaries) > MaxDNSSecondaries {
-		l.Add(p+".secondaries", "%d secondaries, over the limit of %d", len(z.Secondaries), MaxDNSSecondaries)
+	if len(z.Secondaries) > MaxSecondaries {
+		l.Add(p+".secondaries", "%d secondaries, over the limit of %d", len(z.Secondaries), MaxSecondaries)
 	}
 	for i, s := range z.Secondaries {
 		if _, err := netip.ParseAddrPort(s); err != nil {
@@ -291,8 +290,8 @@ func validateZone(l *schema.List, p string, z *DNSZone, d *DNSConfig, pools map[
 	if z.DNSSEC != nil && z.DNSSEC.KeyFile == "" {
 		l.Add(p+".dnssec.key_file", "a key file path is required")
 	}
-	if len(z.Steer) > MaxDNSSteersPerZone {
-		l.Add(p+".steer", "%d steered names, over the limit of %d", len(z.Steer), MaxDNSSteersPerZone)
+	if len(z.Steer) > MaxSteersPerZone {
+		l.Add(p+".steer", "%d steered names, over the limit of %d", len(z.Steer), MaxSteersPerZone)
 		return
 	}
 	for i := range z.Steer {
@@ -300,7 +299,7 @@ func validateZone(l *schema.List, p string, z *DNSZone, d *DNSConfig, pools map[
 	}
 }
 
-func validateSteer(l *schema.List, p string, s *DNSSteer, d *DNSConfig, pools map[string]*Pool) {
+func validateSteer(l *schema.List, p string, s *SteerConfig, d *Config, pools schema.Pools) {
 	if s.Name == "" {
 		l.Add(p+".name", "a name is required")
 	}
@@ -328,15 +327,15 @@ func validateSteer(l *schema.List, p string, s *DNSSteer, d *DNSConfig, pools ma
 	if s.TTL.D() < time.Second || s.TTL.D() > time.Hour {
 		l.Add(p+".ttl", "must be 1s to 1h")
 	}
-	if len(s.Prefer) > MaxPoolsPerRoute {
-		l.Add(p+".prefer", "%d entries, over the limit of %d", len(s.Prefer), MaxPoolsPerRoute)
+	if len(s.Prefer) > MaxPrefer {
+		l.Add(p+".prefer", "%d entries, over the limit of %d", len(s.Prefer), MaxPrefer)
 		return
 	}
 	for i, pr := range s.Prefer {
 		pp := fmt.Sprintf("%s.prefer[%d]", p, i)
 		checkDNSPool(l, pp+".pool", pr.Pool, pools)
-		if len(pr.Networks) == 0 || len(pr.Networks) > MaxDNSPreferNetworks {
-			l.Add(pp+".networks", "want 1 to %d networks", MaxDNSPreferNetworks)
+		if len(pr.Networks) == 0 || len(pr.Networks) > MaxPreferNetworks {
+			l.Add(pp+".networks", "want 1 to %d networks", MaxPreferNetworks)
 		}
 		for j, n := range pr.Networks {
 			if _, err := schema.ParsePrefix(n); err != nil {
@@ -348,7 +347,7 @@ func validateSteer(l *schema.List, p string, s *DNSSteer, d *DNSConfig, pools ma
 
 // checkDNSPool checks that name is a pool whose origin hosts are IP
 // literals, which DNS answers carry.
-func checkDNSPool(l *schema.List, path, name string, pools map[string]*Pool) {
+func checkDNSPool(l *schema.List, path, name string, pools schema.Pools) {
 	pl, ok := pools[name]
 	if !ok {
 		l.Add(path, "no pool named %q in pools", name)

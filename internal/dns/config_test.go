@@ -1,6 +1,8 @@
-package config
+package dns_test
 
 import (
+	"levee/internal/config"
+	"levee/internal/dns"
 	"strings"
 	"testing"
 )
@@ -36,7 +38,7 @@ dns:
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
-			_, err := Load("t.yaml", []byte(base+c.dns))
+			_, err := config.Load("t.yaml", []byte(base+c.dns))
 			if c.want == "" {
 				if err != nil {
 					t.Fatal(err)
@@ -51,10 +53,8 @@ dns:
 }
 
 func TestDNSDefaults(t *testing.T) {
-	var c Config
-	c.DNS.Zones = []DNSZone{{Steer: []DNSSteer{{}}}}
-	SetDefaults(&c)
-	d := c.DNS
+	d := dns.Config{Zones: []dns.ZoneConfig{{Steer: []dns.SteerConfig{{}}}}}
+	d.SetDefaults()
 	if !*d.RRL.Enabled || !*d.RRL.ExemptLoopback || d.RRL.Rate != 20 || d.RRL.Slip != 2 || d.UDPSize != 1232 || d.MaxRecordsPerZone != 100000 {
 		t.Fatalf("defaults: %+v", d)
 	}

@@ -59,7 +59,7 @@ func (c *shieldCap) stage(g *generation) (map[string]pipeline.Phase, func(), err
 			trust.Prefixes = append(trust.Prefixes, p)
 		}
 	}
-	sh, err := shield.Build(cfg, c.st, trust, firstPools(cfg))
+	sh, err := shield.Build(&cfg.Shield, c.st, shield.Env{Trust: trust, Pools: firstPools(cfg), ReadHeader: cfg.Timeouts.ReadHeader.D(), ReadBody: cfg.Timeouts.ReadBody.D()})
 	if err != nil {
 		return nil, nil, err
 	}
@@ -122,7 +122,7 @@ func (n *Node) shieldHandler(h http.Handler) (http.Handler, func(context.Context
 		if g := n.gen.Load(); g != nil {
 			return g.cfg.Shield.H2MaxResetsPerSecond
 		}
-		return config.DefaultH2MaxResetsPerSecond
+		return shield.DefaultH2MaxResetsPerSecond
 	}
 	return st.Guard(h, limit), st.ConnContext
 }

@@ -13,6 +13,7 @@ import (
 	"levee/internal/app"
 	"levee/internal/cache"
 	"levee/internal/config"
+	"levee/internal/shield"
 )
 
 // quickOptions are the flags of reverse-proxy. Capabilities add theirs here
@@ -157,7 +158,7 @@ func quickPool(q *quickOptions, flag string, urls []string) (config.PoolSpec, er
 // section: one rule keyed by client IP with a burst of two seconds of rate
 // (as nginx's limit_req burst) and a 500ms tarpit on its 429s, and a
 // per-IP connection limit.
-func quickShield(q *quickOptions, s *config.ShieldConfig) error {
+func quickShield(q *quickOptions, s *shield.Config) error {
 	if q.maxConnsIP < 0 {
 		return fmt.Errorf("--max-conns-per-ip must not be negative")
 	}
@@ -165,7 +166,7 @@ func quickShield(q *quickOptions, s *config.ShieldConfig) error {
 	if q.rateLimit == "" {
 		return nil
 	}
-	r, err := config.ParseRate(q.rateLimit)
+	r, err := shield.ParseRate(q.rateLimit)
 	if err != nil {
 		return fmt.Errorf("--rate-limit: %v", err)
 	}
@@ -176,7 +177,7 @@ func quickShield(q *quickOptions, s *config.ShieldConfig) error {
 	if q.rateBurst > 0 {
 		burst = q.rateBurst
 	}
-	s.Rules = []config.ShieldRule{{Name: "quick", Key: []string{"ip"}, Rate: r, Burst: burst, Action: "reject"}}
+	s.Rules = []shield.RuleConfig{{Name: "quick", Key: []string{"ip"}, Rate: r, Burst: burst, Action: "reject"}}
 	// Hold 429s half a second, so a flooding client's connections wait
 	// instead of costing the node CPU (bounded by max_tarpitted).
 	s.Tarpit = config.Duration(500 * time.Millisecond)

@@ -18,7 +18,7 @@ func setCapabilityDefaults(c *Config) {
 		}
 	}
 	setHealthDefaults(c)
-	setShieldDefaults(c)
+	c.Shield.SetDefaults()
 	c.DNS.SetDefaults()
 }
 
@@ -30,7 +30,7 @@ func validateCapabilities(l *schema.List, c *Config) {
 		}
 	}
 	validateHealth(l, c)
-	validateShield(l, c)
+	c.Shield.Validate(l, c.SiteRefs())
 	c.DNS.Validate(l, c.PoolRefs())
 }
 
@@ -61,6 +61,20 @@ func (c *Config) PoolRefs() schema.Pools {
 			ref.Origins = append(ref.Origins, schema.OriginRef{URL: o.URL, Weight: o.Weight})
 		}
 		out[p.Name] = ref
+	}
+	return out
+}
+
+// SiteRefs describes the sites and their routes to the sections that
+// refer to them.
+func (c *Config) SiteRefs() schema.Sites {
+	out := schema.Sites{}
+	for _, s := range c.Sites {
+		paths := []string{}
+		for _, r := range s.Routes {
+			paths = append(paths, r.Path)
+		}
+		out[s.Name] = paths
 	}
 	return out
 }

@@ -7,6 +7,7 @@ package config
 import (
 	"levee/internal/cache"
 	"levee/internal/dns"
+	"levee/internal/shield"
 )
 
 // Config is the whole configuration of one node.
@@ -34,8 +35,8 @@ type Config struct {
 	Cache cache.Config `yaml:"cache"`
 	// Health configures health checking defaults (health.go).
 	Health HealthConfig `yaml:"health"`
-	// Shield configures rate limits and overload protection (shield.go).
-	Shield ShieldConfig `yaml:"shield"`
+	// Shield configures rate limits and overload protection (internal/shield).
+	Shield shield.Config `yaml:"shield"`
 	// DNS configures the authoritative DNS server (internal/dns).
 	DNS dns.Config `yaml:"dns"`
 }

@@ -8,7 +8,6 @@ import (
 	"strings"
 	"time"
 
-	"levee/internal/config"
 	"levee/internal/config/schema"
 	"levee/internal/pipeline"
 )
@@ -68,24 +67,33 @@ type roomRef struct {
 	name   string // route name; signs the cookie
 	cookie string
 	path   string
-	cfg    config.WaitingRoom
+	cfg    WaitingRoomConfig
 }
 
 // defaultFailOpen is each sub-phase's policy on panic unless configured.
 var defaultFailOpen = [numKills]bool{KillOverload: true, KillLists: false, KillRateLimit: true,
 	KillWaitingRoom: false, KillAdmission: true}
 
-// Build compiles the shield section of c. It reads list files (the only
-// I/O); a file over its bound or malformed fails the build, so the caller
-// keeps the previous generation and its lists. pools maps route names to
-// the name of their first pool.
-func Build(c *config.Config, st *State, trust *pipeline.Trust, pools map[string]string) (*Shield, error) {
-	sc := &c.Shield
+// Env is what the shield needs of the rest of a generation.
+type Env struct {
+	// Trust says whose forwarding headers name the client.
+	Trust *pipeline.Trust
+	// Pools maps route names to the name of their first pool.
+	Pools map[string]string
+	// ReadHeader and ReadBody are the client timeouts (timeouts.*).
+	ReadHeader, ReadBody time.Duration
+}
+
+// Build compiles a shield: section. It reads list files (the only I/O); a
+// file over its bound or malformed fails the build, so the caller keeps the
+// previous generation and its lists.
+func Build(sc *Config, st *State, env Env) (*Shield, error) {
+	trust, pools := env.Trust, env.Pools
 	if trust == nil {
 		trust = &pipeline.Trust{}
 	}
 	s := &Shield{st: st, seed: maphash.MakeSeed(), limiters: map[string]*Limiter{}, rooms: map[string]*roomRef{},
-		minRate: float64(sc.MinRate), window: sc.MinRateWindow.D(), readBody: c.Timeouts.ReadBody.D(),
+		minRate: float64(sc.MinRate), window: sc.MinRateWindow.D(), readBody: env.ReadBody,
 		factor: sc.AttackFactor, attack: sc.UnderAttack, admission: sc.Admission.Enabled,
 		tarpit: sc.Tarpit.D(), maxHeld: int64(sc.MaxTarpitted)}
 	s.failOpen = defaultFailOpen
@@ -127,7 +135,7 @@ func Build(c *config.Config, st *State, trust *pipeline.Trust, pools map[string]
 			s.rooms[name] = &roomRef{room: st.room(name, rc), name: name, cookie: w.Cookie, path: w.Route, cfg: w}
 		}
 	}
-	s.gate = gateConfig(c, trust, s.allow, s.deny)
+	s.gate = gateConfig(&sc.Connections, env.ReadHeader, trust, s.allow, s.deny)
 	o := &sc.Overload
 	s.overload = &overloadCfg{heap: float64(o.MaxHeap), goroutines: float64(o.MaxGoroutines), conns: float64(o.MaxConns), interval: o.Interval.D()}
 	return s, nil
@@ -159,7 +167,7 @@ func (s *Shield) Commit() {
 	st.m.ListLoads.WithLabelValues("ok").Inc()
 }
 
-func compileRule(rc *config.ShieldRule, st *State, maxKeys int, factor float64) *rule {
+func compileRule(rc *RuleConfig, st *State, maxKeys int, factor float64) *rule {
 	r := &rule{name: rc.Name, decision: "limited:" + rc.Name, prefix: rc.PathPrefix, key: parseKey(rc.Key), action: rc.Action,
 		table: st.table(rc.Name, maxKeys)}
 	if len(rc.Sites) > 0 {

@@ -12,7 +12,6 @@ import (
 
 	"github.com/pires/go-proxyproto"
 
-	"levee/internal/config"
 	"levee/internal/pipeline"
 )
 
@@ -172,8 +171,7 @@ func addrOf(a net.Addr) netip.Addr {
 	return ap.Addr().Unmap()
 }
 
-func gateConfig(c *config.Config, trust *pipeline.Trust, allow, deny *IPSet) *GateConfig {
-	cl := c.Shield.Connections
+func gateConfig(cl *ConnLimits, readHeader time.Duration, trust *pipeline.Trust, allow, deny *IPSet) *GateConfig {
 	return &GateConfig{MaxTotal: cl.MaxTotal, MaxPerIP: cl.MaxPerIP, Prefix: cl.Key == "prefix",
-		ProxyProtocol: cl.ProxyProtocol, Trust: trust, Allow: allow, Deny: deny, ReadHeader: c.Timeouts.ReadHeader.D()}
+		ProxyProtocol: cl.ProxyProtocol, Trust: trust, Allow: allow, Deny: deny, ReadHeader: readHeader}
 }

@@ -1,6 +1,7 @@
 package shield
 
 import (
+	"bytes"
 	"io"
 	"log/slog"
 	"net/http"
@@ -10,8 +11,9 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+	"go.yaml.in/yaml/v3"
 
-	"levee/internal/config"
+	"levee/internal/config/schema"
 	"levee/internal/guard"
 	"levee/internal/pipeline"
 	"levee/internal/pool"
@@ -30,20 +32,47 @@ sites:
 // testShield builds a Shield from baseYAML plus a shield section.
 func testShield(t testing.TB, shieldYAML string) (*Shield, *State) {
 	t.Helper()
-	p, err := config.Load("test", []byte(baseYAML+shieldYAML))
-	if err != nil {
-		t.Fatal(err)
-	}
+	sc := loadSection(t, shieldYAML, schema.Sites{"s": {"/"}})
 	lg := slog.New(slog.NewTextHandler(io.Discard, nil))
 	reg := prometheus.NewRegistry()
 	st := NewState(reg, guard.New(lg, reg), lg, make([]byte, 32))
 	st.start = time.Now().Add(-time.Hour) // past the rooms' start-up hold
-	s, err := Build(p.Config, st, &pipeline.Trust{}, map[string]string{"s/": "s/"})
+	s, err := Build(sc, st, Env{Trust: &pipeline.Trust{}, Pools: map[string]string{"s/": "s/"}})
 	if err != nil {
 		t.Fatal(err)
 	}
 	s.Commit()
 	return s, st
+}
+
+// loadSection decodes, defaults and validates the shield: section of src
+// as internal/config would (whose tests import this package, so it cannot
+// be used here), against the given sites.
+func loadSection(t testing.TB, src string, sites schema.Sites) *Config {
+	t.Helper()
+	var top map[string]yaml.Node
+	if err := yaml.Unmarshal([]byte(src), &top); err != nil {
+		t.Fatal(err)
+	}
+	var sc Config
+	if node, ok := top["shield"]; ok {
+		section, err := yaml.Marshal(&node)
+		if err != nil {
+			t.Fatal(err)
+		}
+		dec := yaml.NewDecoder(bytes.NewReader(section))
+		dec.KnownFields(true)
+		if err := dec.Decode(&sc); err != nil {
+			t.Fatal(err)
+		}
+	}
+	sc.SetDefaults()
+	var l schema.List
+	sc.Validate(&l, sites)
+	if len(l.Errs) > 0 {
+		t.Fatal(l.Errs)
+	}
+	return &sc
 }
 
 var testSite = &router.Site{Name: "s"}

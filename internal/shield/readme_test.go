@@ -1,12 +1,11 @@
 package shield
 
 import (
+	"levee/internal/config/schema"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
-
-	"levee/internal/config"
 )
 
 // The README's config example is valid (its deny_file pointed at a
@@ -21,19 +20,9 @@ func TestReadmeExample(t *testing.T) {
 	deny := filepath.Join(t.TempDir(), "deny.txt")
 	os.WriteFile(deny, []byte("198.51.100.0/24\n"), 0o600)
 	example = strings.Replace(example, "/etc/levee/deny.txt", deny, 1)
-	src := `
-listeners: [{listen: "127.0.0.1:0"}]
-sites:
-  - name: shop
-    hosts: ["*"]
-    routes: [{path: /, origins: [{url: "http://127.0.0.1:9"}]}]
-` + example
-	p, err := config.Load("readme", []byte(src))
-	if err != nil {
-		t.Fatalf("README example: %v", err)
-	}
+	sc := loadSection(t, example, schema.Sites{"shop": {"/"}})
 	_, st := testShield(t, "")
-	if _, err := Build(p.Config, st, nil, map[string]string{"shop/": "shop/"}); err != nil {
+	if _, err := Build(sc, st, Env{Pools: map[string]string{"shop/": "shop/"}}); err != nil {
 		t.Fatalf("README example does not build: %v", err)
 	}
 }

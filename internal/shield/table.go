@@ -1,9 +1,10 @@
 package shield
 
 import (
-	"golang.org/x/sys/cpu"
 	"sync"
 	"sync/atomic"
+
+	"golang.org/x/sys/cpu"
 
 	"github.com/prometheus/client_golang/prometheus"
 )

@@ -17,3 +17,18 @@ type OriginRef struct {
 	URL    string
 	Weight int
 }
+
+// Sites maps each site's name to the path prefixes of its routes, for
+// sections that refer to sites and routes by name (the shield's rules and
+// waiting rooms).
+type Sites map[string][]string
+
+// Route reports whether site has a route with path prefix path.
+func (s Sites) Route(site, path string) bool {
+	for _, p := range s[site] {
+		if p == path {
+			return true
+		}
+	}
+	return false
+}

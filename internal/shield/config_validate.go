@@ -1,4 +1,4 @@
-package config
+package shield
 
 import (
 	"fmt"
@@ -7,34 +7,27 @@ import (
 	"strings"
 )
 
-// ShieldPhases are the shield's sub-phases, outermost first.
-var ShieldPhases = []string{"overload", "lists", "ratelimit", "waitingroom", "admission"}
+// Phases are the shield's sub-phases, outermost first.
+var Phases = []string{"overload", "lists", "ratelimit", "waitingroom", "admission"}
 
-func validateShield(l *schema.List, c *Config) {
-	s := &c.Shield
-	sites := map[string]bool{}
-	routes := map[string]bool{}
-	for _, st := range c.Sites {
-		sites[st.Name] = true
-		for _, r := range st.Routes {
-			routes[st.Name+"\x00"+r.Path] = true
-		}
-	}
+// Validate checks the shield: section; sites are the config's sites and
+// their routes, which rules and waiting rooms refer to.
+func (s *Config) Validate(l *schema.List, sites schema.Sites) {
 	for i, d := range s.Disable {
-		if !schema.OneOf(d, ShieldPhases...) {
-			l.Add(fmt.Sprintf("shield.disable[%d]", i), "unknown sub-phase %q (want one of %s)", d, strings.Join(ShieldPhases, ", "))
+		if !schema.OneOf(d, Phases...) {
+			l.Add(fmt.Sprintf("shield.disable[%d]", i), "unknown sub-phase %q (want one of %s)", d, strings.Join(Phases, ", "))
 		}
 	}
 	for k, v := range s.OnPanic {
-		if !schema.OneOf(k, ShieldPhases...) {
+		if !schema.OneOf(k, Phases...) {
 			l.Add("shield.on_panic."+k, "unknown sub-phase %q", k)
 		}
 		if !schema.OneOf(v, "open", "closed") {
 			l.Add("shield.on_panic."+k, "must be open or closed, not %q", v)
 		}
 	}
-	if s.MaxKeys < 1 || s.MaxKeys > MaxShieldKeysCap {
-		l.Add("shield.max_keys", "must be 1 to %d", MaxShieldKeysCap)
+	if s.MaxKeys < 1 || s.MaxKeys > MaxKeysCap {
+		l.Add("shield.max_keys", "must be 1 to %d", MaxKeysCap)
 	}
 	if s.AttackFactor <= 0 || s.AttackFactor > 1 {
 		l.Add("shield.attack_factor", "must be above 0 and at most 1")
@@ -49,7 +42,7 @@ func validateShield(l *schema.List, c *Config) {
 		l.Add("shield.min_rate", "must be 0 to 1GiB (per second)")
 	}
 	for i, name := range s.UnderAttack {
-		if !sites[name] {
+		if _, ok := sites[name]; !ok {
 			l.Add(fmt.Sprintf("shield.under_attack[%d]", i), "no site named %q", name)
 		}
 	}
@@ -58,12 +51,12 @@ func validateShield(l *schema.List, c *Config) {
 	validateConns(l, &s.Connections)
 	validateAdmission(l, &s.Admission)
 	validateOverload(l, &s.Overload)
-	validateRooms(l, s.WaitingRooms, routes)
+	validateRooms(l, s.WaitingRooms, sites)
 }
 
-func validateRules(l *schema.List, rules []ShieldRule, sites map[string]bool) {
-	if len(rules) > MaxShieldRules {
-		l.Add("shield.rules", "%d rules, over the limit of %d", len(rules), MaxShieldRules)
+func validateRules(l *schema.List, rules []RuleConfig, sites schema.Sites) {
+	if len(rules) > MaxRules {
+		l.Add("shield.rules", "%d rules, over the limit of %d", len(rules), MaxRules)
 		return
 	}
 	names := map[string]bool{}
@@ -75,7 +68,7 @@ func validateRules(l *schema.List, rules []ShieldRule, sites map[string]bool) {
 		}
 		names[r.Name] = true
 		for j, s := range r.Sites {
-			if !sites[s] {
+			if _, ok := sites[s]; !ok {
 				l.Add(fmt.Sprintf("%s.sites[%d]", p, j), "no site named %q", s)
 			}
 		}
@@ -101,23 +94,23 @@ func validateRules(l *schema.List, rules []ShieldRule, sites map[string]bool) {
 }
 
 func validateKey(l *schema.List, p string, key []string) {
-	if len(key) > MaxShieldKeyParts {
-		l.Add(p, "%d key parts, over the limit of %d", len(key), MaxShieldKeyParts)
+	if len(key) > MaxKeyParts {
+		l.Add(p, "%d key parts, over the limit of %d", len(key), MaxKeyParts)
 	}
 	for j, k := range key {
 		kind, arg, _ := strings.Cut(k, ":")
 		switch {
 		case schema.OneOf(kind, "ip", "prefix", "path") && arg == "":
-		case schema.OneOf(kind, "header", "cookie") && arg != "" && len(arg) <= MaxNameLength:
+		case schema.OneOf(kind, "header", "cookie") && arg != "" && len(arg) <= schema.MaxNameLength:
 		default:
 			l.Add(fmt.Sprintf("%s[%d]", p, j), "want ip, prefix, path, header:NAME or cookie:NAME, not %q", k)
 		}
 	}
 }
 
-func validateLists(l *schema.List, ls *ShieldLists) {
-	if ls.MaxEntries < 1 || ls.MaxEntries > MaxShieldListEntries {
-		l.Add("shield.lists.max_entries", "must be 1 to %d", MaxShieldListEntries)
+func validateLists(l *schema.List, ls *ListsConfig) {
+	if ls.MaxEntries < 1 || ls.MaxEntries > MaxListEntries {
+		l.Add("shield.lists.max_entries", "must be 1 to %d", MaxListEntries)
 	}
 	if ls.MaxBytes < 1 || ls.MaxBytes > 256<<20 {
 		l.Add("shield.lists.max_bytes", "must be 1 to 256MiB")
@@ -148,7 +141,7 @@ func validateConns(l *schema.List, c *ConnLimits) {
 	}
 }
 
-func validateAdmission(l *schema.List, a *Admission) {
+func validateAdmission(l *schema.List, a *AdmissionConfig) {
 	if a.MinLimit < 1 || a.MaxLimit < a.MinLimit || a.MaxLimit > 1_000_000 {
 		l.Add("shield.admission", "want 1 <= min_limit <= max_limit <= 1000000")
 	}
@@ -169,7 +162,7 @@ func validateAdmission(l *schema.List, a *Admission) {
 	}
 }
 
-func validateOverload(l *schema.List, o *Overload) {
+func validateOverload(l *schema.List, o *OverloadConfig) {
 	if o.MaxHeap < 0 || o.MaxGoroutines < 0 || o.MaxConns < 0 {
 		l.Add("shield.overload", "thresholds must not be negative")
 	}
@@ -178,7 +171,7 @@ func validateOverload(l *schema.List, o *Overload) {
 	}
 }
 
-func validateRooms(l *schema.List, rooms []WaitingRoom, routes map[string]bool) {
+func validateRooms(l *schema.List, rooms []WaitingRoomConfig, sites schema.Sites) {
 	if len(rooms) > MaxWaitingRooms {
 		l.Add("shield.waiting_rooms", "%d rooms, over the limit of %d", len(rooms), MaxWaitingRooms)
 		return
@@ -187,7 +180,7 @@ func validateRooms(l *schema.List, rooms []WaitingRoom, routes map[string]bool) 
 	for i, w := range rooms {
 		p := fmt.Sprintf("shield.waiting_rooms[%d]", i)
 		id := w.Site + "\x00" + w.Route
-		if !routes[id] {
+		if !sites.Route(w.Site, w.Route) {
 			l.Add(p, "no route %q in site %q", w.Route, w.Site)
 		}
 		if seen[id] {

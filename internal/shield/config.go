@@ -1,4 +1,4 @@
-package config
+package shield
 
 import (
 	"fmt"
@@ -12,19 +12,19 @@ import (
 
 // Shield bounds. Over any of them the config is rejected.
 const (
-	MaxShieldRules       = 256
-	MaxShieldKeyParts    = 4
-	MaxShieldKeysCap     = 10_000_000 // upper bound of shield.max_keys
-	MaxShieldListEntries = 1_000_000  // upper bound of shield.lists.max_entries
-	MaxWaitingRooms      = 256
-	MaxKeepEntries       = 256
+	MaxRules        = 256
+	MaxKeyParts     = 4
+	MaxKeysCap      = 10_000_000 // upper bound of shield.max_keys
+	MaxListEntries  = 1_000_000  // upper bound of shield.lists.max_entries
+	MaxWaitingRooms = 256
+	MaxKeepEntries  = 256
 )
 
 // Shield defaults.
 const (
-	DefaultShieldMaxKeys         = 100_000
-	DefaultShieldListMaxEntries  = 100_000
-	DefaultShieldListMaxBytes    = 4 << 20
+	DefaultMaxKeys               = 100_000
+	DefaultListMaxEntries        = 100_000
+	DefaultListMaxBytes          = 4 << 20
 	DefaultAttackFactor          = 0.2
 	DefaultH2MaxResetsPerSecond  = 100
 	DefaultMinRateWindow         = 10 * time.Second
@@ -38,10 +38,10 @@ const (
 	DefaultRoomCookie            = "levee_wr"
 )
 
-// ShieldConfig is the top-level shield: section: rate limits, connection
+// Config is the top-level shield: section: rate limits, connection
 // limits, allow/deny lists, adaptive admission, the overload guard and
 // waiting rooms. All of it is off unless configured.
-type ShieldConfig struct {
+type Config struct {
 	// Enabled is the shield's kill switch in config: false removes every
 	// shield phase. Default true. At run time POST /shield/kill does the
 	// same without a reload.
@@ -54,23 +54,23 @@ type ShieldConfig struct {
 	// counted in levee_shield_evictions_total.
 	MaxKeys int `yaml:"max_keys"`
 	// Rules are rate limits, evaluated in order; every matching rule applies.
-	Rules []ShieldRule `yaml:"rules"`
+	Rules []RuleConfig `yaml:"rules"`
 	// Lists are IP/CIDR allow and deny lists.
-	Lists ShieldLists `yaml:"lists"`
+	Lists ListsConfig `yaml:"lists"`
 	// Connections limit client connections at accept time.
 	Connections ConnLimits `yaml:"connections"`
 	// MinRate is the minimum transfer rate of request bodies and responses,
 	// e.g. "1KiB"/s. A transfer slower than it over MinRateWindow is cut.
 	// Default 0: off (the read/write timeouts still apply).
-	MinRate Size `yaml:"min_rate"`
+	MinRate schema.Size `yaml:"min_rate"`
 	// MinRateWindow is the window MinRate is measured over. Default 10s.
-	MinRateWindow Duration `yaml:"min_rate_window"`
+	MinRateWindow schema.Duration `yaml:"min_rate_window"`
 	// Tarpit holds a rejected (429) or blocked (403) answer this long
 	// before sending it, so a flooding client's connections spend their
 	// time waiting instead of costing the node CPU. Default 0: answer at
 	// once. At most 10s; at most MaxTarpitted answers are held at once,
 	// the rest are sent at once.
-	Tarpit Duration `yaml:"tarpit"`
+	Tarpit schema.Duration `yaml:"tarpit"`
 	// MaxTarpitted bounds the answers held by Tarpit. Default 10000.
 	MaxTarpitted int `yaml:"max_tarpitted"`
 	// H2MaxResetsPerSecond is how many client stream resets one HTTP/2
@@ -78,11 +78,11 @@ type ShieldConfig struct {
 	// CVE-2023-44487). Default 100.
 	H2MaxResetsPerSecond int `yaml:"h2_max_resets_per_second"`
 	// Admission is the adaptive concurrency limit per origin pool.
-	Admission Admission `yaml:"admission"`
+	Admission AdmissionConfig `yaml:"admission"`
 	// Overload is the node-level overload guard.
-	Overload Overload `yaml:"overload"`
+	Overload OverloadConfig `yaml:"overload"`
 	// WaitingRooms are per-route queues for flash crowds.
-	WaitingRooms []WaitingRoom `yaml:"waiting_rooms"`
+	WaitingRooms []WaitingRoomConfig `yaml:"waiting_rooms"`
 	// UnderAttack lists site names whose limits start tightened.
 	// POST /shield/under-attack switches a site at run time.
 	UnderAttack []string `yaml:"under_attack"`
@@ -95,8 +95,8 @@ type ShieldConfig struct {
 	OnPanic map[string]string `yaml:"on_panic"`
 }
 
-// ShieldRule is one rate limit.
-type ShieldRule struct {
+// RuleConfig is one rate limit.
+type RuleConfig struct {
 	// Name identifies the rule in logs and metrics. Required.
 	Name string `yaml:"name"`
 	// Sites limits the rule to these site names; empty means every site.
@@ -178,12 +178,12 @@ func (r Rate) MarshalYAML() (any, error) {
 // IsZero lets omitempty-style marshalling skip an unset rate.
 func (r Rate) IsZero() bool { return r.Per == 0 }
 
-// ShieldLists are IP/CIDR allow and deny lists. Allowed clients skip rate
+// ListsConfig are IP/CIDR allow and deny lists. Allowed clients skip rate
 // limits and are shed last; denied clients get 403. Files are re-read on
 // every reload and pass the same gate as config: a file over MaxBytes or
 // MaxEntries, or with a malformed line, rejects the reload and the old
 // lists stay in force.
-type ShieldLists struct {
+type ListsConfig struct {
 	Allow     []string `yaml:"allow"`
 	AllowFile string   `yaml:"allow_file"`
 	Deny      []string `yaml:"deny"`
@@ -191,7 +191,7 @@ type ShieldLists struct {
 	// MaxEntries bounds each list (inline plus file). Default 100000.
 	MaxEntries int `yaml:"max_entries"`
 	// MaxBytes bounds each list file. Default 4MiB.
-	MaxBytes Size `yaml:"max_bytes"`
+	MaxBytes schema.Size `yaml:"max_bytes"`
 }
 
 // ConnLimits bound client connections, enforced when they are accepted.
@@ -207,11 +207,11 @@ type ConnLimits struct {
 	ProxyProtocol bool `yaml:"proxy_protocol"`
 }
 
-// Admission is the adaptive concurrency limit per origin pool, a gradient
+// AdmissionConfig is the adaptive concurrency limit per origin pool, a gradient
 // limit from measured latency: the limit grows while latency stays near its
 // minimum and shrinks as it rises. Requests past the limit get 503 with
 // Retry-After at once.
-type Admission struct {
+type AdmissionConfig struct {
 	Enabled bool `yaml:"enabled"`
 	// MinLimit, MaxLimit and InitialLimit bound the limit. Defaults 4, 1000, 32.
 	MinLimit     int `yaml:"min_limit"`
@@ -221,12 +221,12 @@ type Admission struct {
 	// so they are shed last. Default 0.2.
 	KeepReserve float64 `yaml:"keep_reserve"`
 	// Keep defines the requests shed last.
-	Keep Keep `yaml:"keep"`
+	Keep KeepConfig `yaml:"keep"`
 }
 
-// Keep defines requests shed last: any match makes a request "keep".
+// KeepConfig defines requests shed last: any match makes a request "keep".
 // Allow-listed clients are always keep.
-type Keep struct {
+type KeepConfig struct {
 	// Cookies: a request carrying any of these cookies (e.g. a session).
 	Cookies []string `yaml:"cookies"`
 	// Prefixes: client addresses or CIDRs.
@@ -235,24 +235,24 @@ type Keep struct {
 	Paths []string `yaml:"paths"`
 }
 
-// Overload is the node-level guard. Past a threshold, in steps: level 1
+// OverloadConfig is the node-level guard. Past a threshold, in steps: level 1
 // disables keep-alive, level 2 sheds new requests (except keep), level 3
 // stops accepting connections. 0 turns a signal off.
-type Overload struct {
+type OverloadConfig struct {
 	// MaxHeap is the heap size of level 2; level 1 is at 80%, level 3 at
 	// 120%. It is also set as the Go soft memory limit.
-	MaxHeap Size `yaml:"max_heap"`
+	MaxHeap schema.Size `yaml:"max_heap"`
 	// MaxGoroutines is the goroutine count of level 2 (same steps).
 	MaxGoroutines int `yaml:"max_goroutines"`
 	// MaxConns is the open-connection count of level 2 (same steps).
 	MaxConns int `yaml:"max_conns"`
 	// Interval is how often the signals are sampled. Default 250ms.
-	Interval Duration `yaml:"interval"`
+	Interval schema.Duration `yaml:"interval"`
 }
 
-// WaitingRoom queues new users of a route once its active users reach
+// WaitingRoomConfig queues new users of a route once its active users reach
 // Capacity.
-type WaitingRoom struct {
+type WaitingRoomConfig struct {
 	// Site and Route name the route (site name and route path).
 	Site  string `yaml:"site"`
 	Route string `yaml:"route"`
@@ -263,9 +263,9 @@ type WaitingRoom struct {
 	AdmitPerMinute int `yaml:"admit_per_minute"`
 	// Session is how long an admitted user stays active after their last
 	// request. Default 10m.
-	Session Duration `yaml:"session"`
+	Session schema.Duration `yaml:"session"`
 	// Refresh is how often the queue page refreshes. Default 5s.
-	Refresh Duration `yaml:"refresh"`
+	Refresh schema.Duration `yaml:"refresh"`
 	// MaxQueue bounds the queue; past it arrivals get 503. Default 100000.
 	MaxQueue int `yaml:"max_queue"`
 	// Mode: "auto" (queue when full or when the pool's admission limit
@@ -276,20 +276,20 @@ type WaitingRoom struct {
 	Cookie string `yaml:"cookie"`
 }
 
-func setShieldDefaults(c *Config) {
-	s := &c.Shield
+// SetDefaults fills the unset fields of the shield: section.
+func (s *Config) SetDefaults() {
 	if s.Enabled == nil {
 		on := true
 		s.Enabled = &on
 	}
 	if s.MaxKeys == 0 {
-		s.MaxKeys = DefaultShieldMaxKeys
+		s.MaxKeys = DefaultMaxKeys
 	}
 	if s.Lists.MaxEntries == 0 {
-		s.Lists.MaxEntries = DefaultShieldListMaxEntries
+		s.Lists.MaxEntries = DefaultListMaxEntries
 	}
 	if s.Lists.MaxBytes == 0 {
-		s.Lists.MaxBytes = DefaultShieldListMaxBytes
+		s.Lists.MaxBytes = DefaultListMaxBytes
 	}
 	if s.AttackFactor == 0 {
 		s.AttackFactor = DefaultAttackFactor
@@ -331,7 +331,7 @@ func setShieldDefaults(c *Config) {
 	}
 }
 
-func setRuleDefaults(r *ShieldRule) {
+func setRuleDefaults(r *RuleConfig) {
 	if len(r.Key) == 0 {
 		r.Key = []string{"ip"}
 	}

@@ -1,6 +1,8 @@
-package config
+package shield_test
 
 import (
+	"levee/internal/config"
+	"levee/internal/shield"
 	"strings"
 	"testing"
 )
@@ -40,7 +42,7 @@ func TestShieldValidation(t *testing.T) {
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
-			_, err := Load("t", []byte(shieldBase+c.yaml))
+			_, err := config.Load("t", []byte(shieldBase+c.yaml))
 			if c.err == "" {
 				if err != nil {
 					t.Fatalf("unexpected error: %v", err)
@@ -55,7 +57,7 @@ func TestShieldValidation(t *testing.T) {
 }
 
 func TestShieldDefaultsAndRate(t *testing.T) {
-	p, err := Load("t", []byte(shieldBase+`shield: {rules: [{name: a, rate: 600/m}], waiting_rooms: [{site: s, capacity: 50}]}`))
+	p, err := config.Load("t", []byte(shieldBase+`shield: {rules: [{name: a, rate: 600/m}], waiting_rooms: [{site: s, capacity: 50}]}`))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -65,10 +67,10 @@ func TestShieldDefaultsAndRate(t *testing.T) {
 		t.Fatalf("rule defaults: %+v", r)
 	}
 	w := s.WaitingRooms[0]
-	if w.AdmitPerMinute != 50 || w.Mode != "auto" || w.Route != "/" || w.Cookie != DefaultRoomCookie {
+	if w.AdmitPerMinute != 50 || w.Mode != "auto" || w.Route != "/" || w.Cookie != shield.DefaultRoomCookie {
 		t.Fatalf("room defaults: %+v", w)
 	}
-	if !*s.Enabled || s.MaxKeys != DefaultShieldMaxKeys || s.H2MaxResetsPerSecond != DefaultH2MaxResetsPerSecond {
+	if !*s.Enabled || s.MaxKeys != shield.DefaultMaxKeys || s.H2MaxResetsPerSecond != shield.DefaultH2MaxResetsPerSecond {
 		t.Fatalf("shield defaults: %+v", s)
 	}
 	if v, _ := r.Rate.MarshalYAML(); v != "600/m" {
@@ -81,7 +83,7 @@ func FuzzParseRate(f *testing.F) {
 		f.Add(s)
 	}
 	f.Fuzz(func(t *testing.T, s string) {
-		r, err := ParseRate(s)
+		r, err := shield.ParseRate(s)
 		if err == nil && !(r.PerSecond() > 0 && r.N <= 1e9) {
 			t.Fatalf("%q parsed to %+v", s, r)
 		}

@@ -14,11 +14,13 @@ import (
 var (
 	countedTypes = []uint16{mdns.TypeA, mdns.TypeAAAA, mdns.TypeCNAME, mdns.TypeMX, mdns.TypeNS, mdns.TypeSOA,
 		mdns.TypeTXT, mdns.TypeSRV, mdns.TypePTR, mdns.TypeCAA, mdns.TypeDNSKEY, mdns.TypeDS, mdns.TypeANY,
-		mdns.TypeAXFR, mdns.TypeHTTPS, mdns.TypeSVCB}
+		mdns.TypeAXFR, mdns.TypeIXFR, mdns.TypeHTTPS, mdns.TypeSVCB}
 	typeIndex [65536]uint8 // qtype -> 1 + index in countedTypes; 0 is other
 )
 
-const numRcodes = 16
+// numRcodes covers the extended rcodes (RFC 6891) up to BADCOOKIE (23);
+// a power of two, so an rcode is masked into range.
+const numRcodes = 32
 
 func init() {
 	for i, t := range countedTypes {
@@ -28,7 +30,7 @@ func init() {
 
 // metrics are the DNS server's; one set per node, kept across reloads.
 type metrics struct {
-	queries   [17][numRcodes]atomic.Uint64
+	queries   [18][numRcodes]atomic.Uint64
 	sizes     prometheus.Histogram
 	truncated prometheus.Counter
 	malformed prometheus.Counter
@@ -99,6 +101,9 @@ func (m *metrics) Collect(ch chan<- prometheus.Metric) {
 		for rc := range m.queries[i] {
 			if n := m.queries[i][rc].Load(); n > 0 {
 				name, ok := mdns.RcodeToString[rc]
+				if rc == mdns.RcodeBadVers {
+					name = "BADVERS" // miekg names 16 BADSIG; without TSIG it is only ever BADVERS
+				}
 				if !ok {
 					name = strconv.Itoa(rc)
 				}

@@ -32,7 +32,7 @@ func (s *Server) slow(v *view, w *worker, q []byte, client netip.Addr, tcp bool)
 			return nil
 		}
 	}
-	return s.finish(b, qtype, client, tcp)
+	return s.finishRcode(b, qtype, resp.Rcode, client, tcp)
 }
 
 func (v *view) udpSize() int {
@@ -70,9 +70,7 @@ func (s *Server) slowAnswer(v *view, req *mdns.Msg, client netip.Addr) (*mdns.Ms
 	case bad:
 		return errorMsg(req, mdns.RcodeFormatError), qtype, limit
 	case opt != nil && opt.Version() != 0:
-		m := fail(mdns.RcodeBadVers)
-		m.Question = nil
-		return m, qtype, limit
+		return fail(mdns.RcodeBadVers), qtype, limit
 	case req.Opcode != mdns.OpcodeQuery:
 		return fail(mdns.RcodeNotImplemented), qtype, limit
 	case len(req.Question) != 1 || len(req.Answer) > 0 || len(req.Ns) > 0:

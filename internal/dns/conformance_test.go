@@ -91,8 +91,14 @@ func TestNSECAndRRSIGQueriesAnswered(t *testing.T) {
 			t.Fatalf("%s RRSIG: covering %v, want %v (%v)", c.name, got, want, r)
 		}
 		for _, rr := range r.Answer {
-			if rr.Header().Name != c.name {
-				t.Fatalf("%s RRSIG: owner %s", c.name, rr.Header().Name)
+			sig := rr.(*mdns.RRSIG)
+			if sig.Hdr.Name != c.name {
+				t.Fatalf("%s RRSIG: owner %s", c.name, sig.Hdr.Name)
+			}
+			set := ask(t, addr, c.name, sig.TypeCovered, do).Answer
+			set = slices.DeleteFunc(set, func(rr mdns.RR) bool { return rr.Header().Rrtype != sig.TypeCovered })
+			if err := sig.Verify(key, set); err != nil || len(set) == 0 {
+				t.Fatalf("%s RRSIG over %s does not verify the %s answer %v: %v", c.name, mdns.TypeToString[sig.TypeCovered], mdns.TypeToString[sig.TypeCovered], set, err)
 			}
 		}
 	}
@@ -117,8 +123,10 @@ func TestOwnerTypesAtCNAMEAreNotChased(t *testing.T) {
 	}
 }
 
-// delv (a validating resolver) accepts the answers to NSEC and RRSIG
-// queries, and the NODATA proof for KEY at a CNAME owner.
+// delv (a validating resolver) accepts the answers to NSEC queries and the
+// NODATA proof for KEY at a CNAME owner. delv does not resolve RRSIG
+// questions at all ("hung fetch", whatever the server), so those are
+// verified signature by signature in TestNSECAndRRSIGQueriesAnswered.
 func TestDelvValidatesNSECAndRRSIGQueries(t *testing.T) {
 	delv := needTool(t, "delv")
 	dir := t.TempDir()
@@ -136,10 +144,9 @@ func TestDelvValidatesNSECAndRRSIGQueries(t *testing.T) {
 		{"alias.example.com", "NSEC", "; fully validated"},
 		{"example.com", "NSEC", "; fully validated"},
 		{"alias.example.com", "KEY", "; negative response, fully validated"},
-		{"www.example.com", "RRSIG", "www.example.com."},
 	} {
 		out, err := exec.Command(delv, "@"+host, "-p", port, "-a", anchors, "+root=example.com", q.name, q.typ).CombinedOutput()
-		if err != nil || !strings.Contains(string(out), q.want) || strings.Contains(string(out), "resolution failed") {
+		if err != nil || !strings.Contains(string(out), q.want) || strings.Contains(string(out), "no valid") || strings.Contains(string(out), "bogus") {
 			t.Fatalf("delv %s %s: %v\n%s", q.name, q.typ, err, out)
 		}
 	}
@@ -188,7 +195,7 @@ func TestErrorRepliesClearFlagsOverTCP(t *testing.T) {
 	const tc, rd = 0x02, 0x01
 	const ra, z, ad, cd = 0x80, 0x40, 0x20, 0x10
 	f2, f3 := byte(0x04|tc|rd), byte(ra|z|ad|cd) // AA too
-	notimp := f2 | 5<<3                           // UPDATE
+	notimp := f2 | 5<<3                          // UPDATE
 	cases := []struct {
 		name  string
 		q     []byte

@@ -139,7 +139,7 @@ func (s *Server) miss(v *view, w *worker, p *query, client netip.Addr) *tmpl {
 	if err != nil {
 		return nil
 	}
-	res := v.lookup(qname, p.qtype, client)
+	res := v.lookup(qname, p.qtype, client, p.fl&fDO != 0)
 	t, err := v.template(res, qname, p.qtype, p.fl, false)
 	if err != nil {
 		s.log.Warn("dns: cannot pack an answer", "name", qname, "type", mdns.TypeToString[p.qtype], "err", err)

@@ -104,7 +104,7 @@ func (s *Server) slowAnswer(v *view, req *mdns.Msg, client netip.Addr) (*mdns.Ms
 		steerBy = a.Unmap()
 	}
 	qname := strings.ToLower(qq.Name)
-	res := v.lookup(qname, qq.Qtype, steerBy)
+	res := v.lookup(qname, qq.Qtype, steerBy, fl&fDO != 0)
 	alt := 0
 	if res.steer != nil {
 		alt = res.steer.pick()

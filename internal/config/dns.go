@@ -30,6 +30,7 @@ const (
 	DefaultDNSRRLIPv6Prefix = 56
 	DefaultDNSRRLTable      = 65536
 	MaxDNSRRLTable          = 1 << 22
+	DefaultDNSTCPQuery      = time.Second
 )
 
 // DNSConfig is the top-level dns: section: levee's authoritative DNS server.
@@ -59,6 +60,12 @@ type DNSConfig struct {
 	// RestoreAfter is how long an origin that came back must stay healthy
 	// before steered answers carry it again (damping). Default 5s.
 	RestoreAfter Duration `yaml:"restore_after"`
+	// TCPQueryTimeout is how long a TCP connection may take to deliver a
+	// complete query: from its start for the first, from its first byte
+	// for a later one. Past it the connection is closed, so a client that
+	// sends part of a message holds nothing for long. Default 1s, 100ms to
+	// 10s.
+	TCPQueryTimeout Duration `yaml:"tcp_query_timeout"`
 	// RRL is response rate limiting.
 	RRL DNSRRL `yaml:"rrl"`
 }
@@ -161,6 +168,7 @@ func setDNSDefaults(c *Config) {
 	}
 	setDuration(&d.HealthPoll, DefaultDNSHealthPoll)
 	setDuration(&d.RestoreAfter, DefaultDNSRestoreAfter)
+	setDuration(&d.TCPQueryTimeout, DefaultDNSTCPQuery)
 	r := &d.RRL
 	if r.Enabled == nil {
 		r.Enabled = boolPtr(true)
@@ -224,6 +232,9 @@ func validateDNS(l *errorList, c *Config) {
 	}
 	if d.RestoreAfter.D() > time.Hour {
 		l.add("dns.restore_after", "must be at most 1h")
+	}
+	if d.TCPQueryTimeout.D() < 100*time.Millisecond || d.TCPQueryTimeout.D() > 10*time.Second {
+		l.add("dns.tcp_query_timeout", "must be 100ms to 10s")
 	}
 	pools := map[string]*Pool{}
 	for i := range c.Pools {

@@ -3,6 +3,7 @@ package config
 import (
 	"strings"
 	"testing"
+	"time"
 )
 
 func TestDNSValidation(t *testing.T) {
@@ -32,6 +33,9 @@ dns:
 		{"rrl rate", "  rrl: {rate: -1}\n", "dns.rrl.rate"},
 		{"rrl table", "  rrl: {table_size: 99999999}\n", "dns.rrl.table_size"},
 		{"udp size", "  udp_size: 100\n", "dns.udp_size"},
+		{"tcp query timeout too short", "  tcp_query_timeout: 10ms\n", "dns.tcp_query_timeout: must be 100ms to 10s"},
+		{"tcp query timeout too long", "  tcp_query_timeout: 11s\n", "dns.tcp_query_timeout: must be 100ms to 10s"},
+		{"tcp query timeout", "  tcp_query_timeout: 500ms\n", ""},
 		{"unknown key", "  zonez: []\n", "zonez"},
 	}
 	for _, c := range cases {
@@ -55,7 +59,7 @@ func TestDNSDefaults(t *testing.T) {
 	c.DNS.Zones = []DNSZone{{Steer: []DNSSteer{{}}}}
 	SetDefaults(&c)
 	d := c.DNS
-	if !*d.RRL.Enabled || !*d.RRL.ExemptLoopback || d.RRL.Rate != 20 || d.RRL.Slip != 2 || d.UDPSize != 1232 || d.MaxRecordsPerZone != 100000 {
+	if !*d.RRL.Enabled || !*d.RRL.ExemptLoopback || d.RRL.Rate != 20 || d.RRL.Slip != 2 || d.UDPSize != 1232 || d.MaxRecordsPerZone != 100000 || d.TCPQueryTimeout.D() != time.Second {
 		t.Fatalf("defaults: %+v", d)
 	}
 	s := d.Zones[0].Steer[0]

@@ -43,6 +43,7 @@ type metrics struct {
 	listen    prometheus.Counter
 	zones     prometheus.Gauge
 	rrlEvict  prometheus.Counter
+	tcpClosed *prometheus.CounterVec
 	queryDesc *prometheus.Desc
 }
 
@@ -71,12 +72,14 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 		zones: prometheus.NewGauge(prometheus.GaugeOpts{Name: "levee_dns_zones", Help: "Zones served."}),
 		rrlEvict: prometheus.NewCounter(prometheus.CounterOpts{Name: "levee_dns_rrl_evictions_total",
 			Help: "RRL table slots taken over by another client prefix (the table is at its bound)."}),
+		tcpClosed: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "levee_dns_tcp_closed_total",
+			Help: "TCP connections closed by the server, by reason: slow (no complete query within dns.tcp_query_timeout), idle (no query for 10s after one), limit (too many open on the address)."}, []string{"reason"}),
 		queryDesc: prometheus.NewDesc("levee_dns_queries_total", "DNS queries answered, by query type and rcode.",
 			[]string{"qtype", "rcode"}, nil),
 	}
 	if reg != nil {
 		reg.MustRegister(m, m.sizes, m.truncated, m.malformed, m.cacheFull, m.rrl, m.steered, m.signing,
-			m.notify, m.axfr, m.listen, m.zones, m.rrlEvict)
+			m.notify, m.axfr, m.listen, m.zones, m.rrlEvict, m.tcpClosed)
 	}
 	return m
 }

@@ -70,7 +70,8 @@ func TestNSECAndRRSIGQueriesAnswered(t *testing.T) {
 		{"www.example.com.", []uint16{mdns.TypeA, mdns.TypeAAAA, mdns.TypeRRSIG, mdns.TypeNSEC}},
 		{"nope.example.com.", []uint16{mdns.TypeRRSIG, mdns.TypeNSEC}},
 		{"alias.example.com.", []uint16{mdns.TypeCNAME, mdns.TypeRRSIG, mdns.TypeNSEC}},
-		{"c.example.com.", []uint16{mdns.TypeRRSIG, mdns.TypeNSEC}}, // empty non-terminal
+		{"c.example.com.", []uint16{mdns.TypeRRSIG, mdns.TypeNSEC}},                              // empty non-terminal
+		{"app.example.com.", []uint16{mdns.TypeA, mdns.TypeAAAA, mdns.TypeRRSIG, mdns.TypeNSEC}}, // steered
 		{"x.wild.example.com.", []uint16{mdns.TypeA, mdns.TypeTXT, mdns.TypeRRSIG, mdns.TypeNSEC}},
 		{"example.com.", []uint16{mdns.TypeA, mdns.TypeNS, mdns.TypeSOA, mdns.TypeMX, mdns.TypeRRSIG, mdns.TypeNSEC, mdns.TypeDNSKEY}},
 	}

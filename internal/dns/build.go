@@ -59,6 +59,14 @@ func (v *view) signed(m *mdns.Msg, res *result, answer [][]mdns.RR, sg *signer) 
 		return nil
 	}
 	for _, set := range answer {
+		if res.sigsOnly {
+			sig, err := sg.sign(set)
+			if err != nil {
+				return err
+			}
+			m.Answer = append(m.Answer, sig)
+			continue
+		}
 		if err := add(&m.Answer, set); err != nil {
 			return err
 		}

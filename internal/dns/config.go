@@ -31,6 +31,7 @@ const (
 	DefaultRRLIPv6Prefix = 56
 	DefaultRRLTable      = 65536
 	MaxRRLTable          = 1 << 22
+	DefaultTCPQuery      = time.Second
 	MaxRRLAllow          = 1000 // dns.rrl.allow entries
 	MaxPrefer            = 8    // prefer entries per steered name
 )
@@ -62,6 +63,12 @@ type Config struct {
 	// RestoreAfter is how long an origin that came back must stay healthy
 	// before steered answers carry it again (damping). Default 5s.
 	RestoreAfter schema.Duration `yaml:"restore_after"`
+	// TCPQueryTimeout is how long a TCP connection may take to deliver a
+	// complete query: from its start for the first, from its first byte
+	// for a later one. Past it the connection is closed, so a client that
+	// sends part of a message holds nothing for long. Default 1s, 100ms to
+	// 10s.
+	TCPQueryTimeout schema.Duration `yaml:"tcp_query_timeout"`
 	// RRL is response rate limiting.
 	RRL RRLConfig `yaml:"rrl"`
 }
@@ -164,6 +171,7 @@ func (d *Config) SetDefaults() {
 	}
 	schema.SetDuration(&d.HealthPoll, DefaultHealthPoll)
 	schema.SetDuration(&d.RestoreAfter, DefaultRestoreAfter)
+	schema.SetDuration(&d.TCPQueryTimeout, DefaultTCPQuery)
 	r := &d.RRL
 	if r.Enabled == nil {
 		r.Enabled = schema.Bool(true)
@@ -220,6 +228,9 @@ func (d *Config) Validate(l *schema.List, pools schema.Pools) {
 	}
 	if d.RestoreAfter.D() > time.Hour {
 		l.Add("dns.restore_after", "must be at most 1h")
+	}
+	if d.TCPQueryTimeout.D() < 100*time.Millisecond || d.TCPQueryTimeout.D() > 10*time.Second {
+		l.Add("dns.tcp_query_timeout", "must be 100ms to 10s")
 	}
 	if d.EdgePool != "" {
 		checkDNSPool(l, "dns.edge_pool", d.EdgePool, pools)

@@ -5,6 +5,7 @@ import (
 	"levee/internal/dns"
 	"strings"
 	"testing"
+	"time"
 )
 
 func TestDNSValidation(t *testing.T) {
@@ -34,6 +35,9 @@ dns:
 		{"rrl rate", "  rrl: {rate: -1}\n", "dns.rrl.rate"},
 		{"rrl table", "  rrl: {table_size: 99999999}\n", "dns.rrl.table_size"},
 		{"udp size", "  udp_size: 100\n", "dns.udp_size"},
+		{"tcp query timeout too short", "  tcp_query_timeout: 10ms\n", "dns.tcp_query_timeout: must be 100ms to 10s"},
+		{"tcp query timeout too long", "  tcp_query_timeout: 11s\n", "dns.tcp_query_timeout: must be 100ms to 10s"},
+		{"tcp query timeout", "  tcp_query_timeout: 500ms\n", ""},
 		{"unknown key", "  zonez: []\n", "zonez"},
 	}
 	for _, c := range cases {
@@ -55,7 +59,7 @@ dns:
 func TestDNSDefaults(t *testing.T) {
 	d := dns.Config{Zones: []dns.ZoneConfig{{Steer: []dns.SteerConfig{{}}}}}
 	d.SetDefaults()
-	if !*d.RRL.Enabled || !*d.RRL.ExemptLoopback || d.RRL.Rate != 20 || d.RRL.Slip != 2 || d.UDPSize != 1232 || d.MaxRecordsPerZone != 100000 {
+	if !*d.RRL.Enabled || !*d.RRL.ExemptLoopback || d.RRL.Rate != 20 || d.RRL.Slip != 2 || d.UDPSize != 1232 || d.MaxRecordsPerZone != 100000 || d.TCPQueryTimeout.D() != time.Second {
 		t.Fatalf("defaults: %+v", d)
 	}
 	s := d.Zones[0].Steer[0]

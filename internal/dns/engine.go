@@ -73,9 +73,15 @@ func (s *Server) respond(w *worker, q []byte, client netip.Addr, tcp bool) (out 
 
 // finish counts an answer and applies response rate limiting to UDP ones.
 func (s *Server) finish(out []byte, qtype uint16, client netip.Addr, tcp bool) []byte {
+	return s.finishRcode(out, qtype, int(out[3]&0xF), client, tcp)
+}
+
+// finishRcode is finish for an answer whose rcode is extended (BADVERS):
+// its upper bits are in the OPT record, not the header.
+func (s *Server) finishRcode(out []byte, qtype uint16, rcode int, client netip.Addr, tcp bool) []byte {
 	if !tcp {
 		if r := s.rrl.Load(); r != nil {
-			switch r.check(client, responseClass(out)) {
+			switch r.check(client, responseClass(out, rcode)) {
 			case rrlDrop:
 				s.m.rrl.WithLabelValues("drop").Inc()
 				return nil
@@ -88,7 +94,7 @@ func (s *Server) finish(out []byte, qtype uint16, client netip.Addr, tcp bool) [
 			}
 		}
 	}
-	s.m.count(qtype, int(out[3]&0xF), len(out))
+	s.m.count(qtype, rcode, len(out))
 	return out
 }
 
@@ -109,8 +115,8 @@ func questionEnd(b []byte) int {
 }
 
 // responseClass groups answers for RRL: 0 positive, 1 negative, 2 error.
-func responseClass(out []byte) uint8 {
-	switch rc := out[3] & 0xF; {
+func responseClass(out []byte, rc int) uint8 {
+	switch {
 	case rc == mdns.RcodeSuccess && be16(out[6:]) > 0:
 		return 0
 	case rc == mdns.RcodeSuccess || rc == mdns.RcodeNameError:
@@ -133,7 +139,7 @@ func (s *Server) miss(v *view, w *worker, p *query, client netip.Addr) *tmpl {
 	if err != nil {
 		return nil
 	}
-	res := v.lookup(qname, p.qtype, client)
+	res := v.lookup(qname, p.qtype, client, p.fl&fDO != 0)
 	t, err := v.template(res, qname, p.qtype, p.fl, false)
 	if err != nil {
 		s.log.Warn("dns: cannot pack an answer", "name", qname, "type", mdns.TypeToString[p.qtype], "err", err)

@@ -7,9 +7,7 @@ import (
 	"net"
 	"runtime"
 	"syscall"
-	"time"
 
-	mdns "github.com/miekg/dns"
 	"golang.org/x/sys/unix"
 )
 
@@ -18,12 +16,11 @@ const udpBuffer = 4 << 20
 
 // listener is one configured address: several UDP sockets bound with
 // SO_REUSEPORT (the kernel spreads packets over them, one reader each) and
-// a TCP listener served by miekg's server.
+// a TCP listener served by levee's own loop (tcp.go).
 type listener struct {
-	addr  string
-	udp   []*net.UDPConn
-	tcp   *mdns.Server
-	tcpLn net.Listener
+	addr string
+	udp  []*net.UDPConn
+	tcp  *tcpServer
 }
 
 // reconcileLocked opens addresses that are new and closes those gone.
@@ -100,18 +97,11 @@ func (s *Server) tryOpen(addr string, n int) (*listener, error) {
 		l.close()
 		return nil, fmt.Errorf("tcp: %w", err)
 	}
-	l.tcpLn = tl
-	l.tcp = &mdns.Server{Listener: tl, Handler: &tcpHandler{s: s}, MaxTCPQueries: -1,
-		ReadTimeout: 5 * time.Second, WriteTimeout: 5 * time.Second, IdleTimeout: func() time.Duration { return 10 * time.Second }}
+	l.tcp = newTCPServer(s, tl)
 	for _, uc := range l.udp {
 		s.wall.Go("dns-udp:"+addr, func() { s.serveUDP(uc) })
 	}
-	srv := l.tcp
-	s.wall.Go("dns-tcp:"+addr, func() {
-		if err := srv.ActivateAndServe(); err != nil && !errors.Is(err, net.ErrClosed) {
-			s.log.Warn("dns: tcp server stopped", "addr", addr, "err", err)
-		}
-	})
+	s.wall.Go("dns-tcp:"+addr, l.tcp.serve)
 	return l, nil
 }
 
@@ -120,8 +110,7 @@ func (l *listener) close() {
 		uc.Close()
 	}
 	if l.tcp != nil {
-		_ = l.tcp.Shutdown()
-		l.tcpLn.Close() // in case the server had not started yet
+		l.tcp.close()
 	}
 }
 

@@ -2,6 +2,7 @@ package dns
 
 import (
 	"net/netip"
+	"slices"
 
 	mdns "github.com/miekg/dns"
 )
@@ -25,14 +26,18 @@ type result struct {
 	// steerPrefer: the steered name has prefer rules, so the answer
 	// depends on the client's network (ECS scope).
 	steerPrefer bool
+	// sigsOnly: the answer of an RRSIG question; its sets are signed and
+	// only the signatures sent.
+	sigsOnly bool
 }
 
 // maxChain bounds CNAME hops followed inside a zone.
 const maxChain = 8
 
 // lookup answers qname (lowercase, absolute) and qtype from the zones.
-// client is the address steering prefers by (invalid when unknown).
-func (v *view) lookup(qname string, qtype uint16, client netip.Addr) *result {
+// client is the address steering prefers by (invalid when unknown); do
+// is the query's DO bit.
+func (v *view) lookup(qname string, qtype uint16, client netip.Addr, do bool) *result {
 	z := v.zones.findName(qname)
 	res := &result{zone: z, steerAt: -1}
 	if z == nil {
@@ -40,6 +45,9 @@ func (v *view) lookup(qname string, qtype uint16, client netip.Addr) *result {
 		return res
 	}
 	res.aa = true
+	// Signed online, every name (existing or not: black lies) has an NSEC,
+	// made when asked; so it has an NSEC and RRSIGs to answer with.
+	signedNames := do && z.signer != nil && (qtype == mdns.TypeNSEC || qtype == mdns.TypeRRSIG)
 	name := qname
 	seen := map[string]bool{}
 	for hop := 0; hop < maxChain && !seen[name]; hop++ {
@@ -50,7 +58,11 @@ func (v *view) lookup(qname string, qtype uint16, client netip.Addr) *result {
 		}
 		n, wild := z.nodes[wireName(name)], false
 		if n == nil {
-			if n = z.wildcard(name); n == nil {
+			if n = z.wildcard(name); n == nil && signedNames {
+				res.perName = true
+				v.dnssecAtName(res, z, nil, name, qtype, false)
+				return res
+			} else if n == nil {
 				// RFC 6604: the rcode is that of the last name in a chain.
 				res.perName, res.rcode, res.nxdomain, res.nodataAt = true, mdns.RcodeNameError, true, name
 				res.ns = append(res.ns, []mdns.RR{z.soa})
@@ -63,7 +75,11 @@ func (v *view) lookup(qname string, qtype uint16, client netip.Addr) *result {
 				Hdr: mdns.RR_Header{Name: name, Rrtype: mdns.TypeHINFO, Class: mdns.ClassINET, Ttl: 3600}, Cpu: "RFC8482"}})
 			return res
 		}
-		if cn := n.sets[mdns.TypeCNAME]; len(cn) > 0 && qtype != mdns.TypeCNAME {
+		if signedNames {
+			v.dnssecAtName(res, z, n, name, qtype, wild)
+			return res
+		}
+		if cn := n.sets[mdns.TypeCNAME]; len(cn) > 0 && !atCNAMEOwner(qtype) {
 			res.answer = append(res.answer, own(cn, name, wild))
 			target := cn[0].(*mdns.CNAME).Target
 			if !mdns.IsSubDomain(z.Origin, target) {
@@ -80,6 +96,64 @@ func (v *view) lookup(qname string, qtype uint16, client netip.Addr) *result {
 		return res
 	}
 	return res
+}
+
+// atCNAMEOwner reports whether records of qtype live beside a CNAME, so a
+// question for them is answered at the owner and the CNAME is not followed
+// (RFC 2181 section 10.1, RFC 4035 section 2.5; BIND's "atcname" types).
+func atCNAMEOwner(qtype uint16) bool {
+	switch qtype {
+	case mdns.TypeCNAME, mdns.TypeRRSIG, mdns.TypeNSEC, mdns.TypeKEY, mdns.TypeSIG, mdns.TypeNXT:
+		return true
+	}
+	return false
+}
+
+// dnssecAtName answers an NSEC question with the name's NSEC (n nil: a
+// name that does not exist, whose black-lie NSEC has only RRSIG and NSEC),
+// and an RRSIG question with the sets whose signatures are the answer
+// (signed, then only the signatures sent: see sigsOnly).
+func (v *view) dnssecAtName(res *result, z *Zone, n *node, name string, qtype uint16, wild bool) {
+	nsec := z.signer.nsec(name, nodeTypes(n, 0), z.minTTL())
+	if qtype == mdns.TypeNSEC {
+		res.answer = append(res.answer, []mdns.RR{nsec})
+		return
+	}
+	res.sigsOnly = true
+	if n != nil {
+		res.answer = append(res.answer, v.ownerSets(n, name, wild)...)
+	}
+	res.answer = append(res.answer, []mdns.RR{nsec})
+}
+
+// ownerSets returns every RRset at n, in type order. A steered name's
+// addresses are those answered to a client that no prefer rule matches,
+// so the answer does not depend on the client.
+func (v *view) ownerSets(n *node, name string, wild bool) [][]mdns.RR {
+	types := make([]uint16, 0, len(n.sets))
+	for t := range n.sets {
+		types = append(types, t)
+	}
+	slices.Sort(types)
+	var out [][]mdns.RR
+	for _, t := range types {
+		out = append(out, own(n.sets[t], name, wild))
+	}
+	if n.steer == nil {
+		return out
+	}
+	for _, t := range []uint16{mdns.TypeA, mdns.TypeAAAA} {
+		switch st := n.steer.answer(t, v.up, netip.Addr{}); {
+		case st.cname != "":
+			cn := &mdns.CNAME{Hdr: mdns.RR_Header{Name: name, Rrtype: mdns.TypeCNAME, Class: mdns.ClassINET, Ttl: n.steer.ttl}, Target: st.cname}
+			if t == mdns.TypeA {
+				out = append(out, []mdns.RR{cn})
+			}
+		case len(st.alts) > 0:
+			out = append(out, own(st.alts[0], name, st.alts[0][0].Header().Name != name))
+		}
+	}
+	return out
 }
 
 // answerNode adds n's records of qtype to res and reports whether it had any.

@@ -14,11 +14,13 @@ import (
 var (
 	countedTypes = []uint16{mdns.TypeA, mdns.TypeAAAA, mdns.TypeCNAME, mdns.TypeMX, mdns.TypeNS, mdns.TypeSOA,
 		mdns.TypeTXT, mdns.TypeSRV, mdns.TypePTR, mdns.TypeCAA, mdns.TypeDNSKEY, mdns.TypeDS, mdns.TypeANY,
-		mdns.TypeAXFR, mdns.TypeHTTPS, mdns.TypeSVCB}
+		mdns.TypeAXFR, mdns.TypeIXFR, mdns.TypeHTTPS, mdns.TypeSVCB}
 	typeIndex [65536]uint8 // qtype -> 1 + index in countedTypes; 0 is other
 )
 
-const numRcodes = 16
+// numRcodes covers the extended rcodes (RFC 6891) up to BADCOOKIE (23);
+// a power of two, so an rcode is masked into range.
+const numRcodes = 32
 
 func init() {
 	for i, t := range countedTypes {
@@ -28,7 +30,7 @@ func init() {
 
 // metrics are the DNS server's; one set per node, kept across reloads.
 type metrics struct {
-	queries   [17][numRcodes]atomic.Uint64
+	queries   [18][numRcodes]atomic.Uint64
 	sizes     prometheus.Histogram
 	truncated prometheus.Counter
 	malformed prometheus.Counter
@@ -41,6 +43,7 @@ type metrics struct {
 	listen    prometheus.Counter
 	zones     prometheus.Gauge
 	rrlEvict  prometheus.Counter
+	tcpClosed *prometheus.CounterVec
 	queryDesc *prometheus.Desc
 }
 
@@ -69,12 +72,14 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 		zones: prometheus.NewGauge(prometheus.GaugeOpts{Name: "levee_dns_zones", Help: "Zones served."}),
 		rrlEvict: prometheus.NewCounter(prometheus.CounterOpts{Name: "levee_dns_rrl_evictions_total",
 			Help: "RRL table slots taken over by another client prefix (the table is at its bound)."}),
+		tcpClosed: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "levee_dns_tcp_closed_total",
+			Help: "TCP connections closed by the server, by reason: slow (no complete query within dns.tcp_query_timeout), idle (no query for 10s after one), limit (too many open on the address)."}, []string{"reason"}),
 		queryDesc: prometheus.NewDesc("levee_dns_queries_total", "DNS queries answered, by query type and rcode.",
 			[]string{"qtype", "rcode"}, nil),
 	}
 	if reg != nil {
 		reg.MustRegister(m, m.sizes, m.truncated, m.malformed, m.cacheFull, m.rrl, m.steered, m.signing,
-			m.notify, m.axfr, m.listen, m.zones, m.rrlEvict)
+			m.notify, m.axfr, m.listen, m.zones, m.rrlEvict, m.tcpClosed)
 	}
 	return m
 }
@@ -99,6 +104,9 @@ func (m *metrics) Collect(ch chan<- prometheus.Metric) {
 		for rc := range m.queries[i] {
 			if n := m.queries[i][rc].Load(); n > 0 {
 				name, ok := mdns.RcodeToString[rc]
+				if rc == mdns.RcodeBadVers {
+					name = "BADVERS" // miekg names 16 BADSIG; without TSIG it is only ever BADVERS
+				}
 				if !ok {
 					name = strconv.Itoa(rc)
 				}

@@ -47,6 +47,10 @@ type Server struct {
 
 	view atomic.Pointer[view]
 	rrl  atomic.Pointer[rrl]
+	// tcpTimeout is dns.tcp_query_timeout in nanoseconds; read by every
+	// TCP connection, so a reload applies to open ones too.
+	tcpTimeout atomic.Int64
+	tcpWorkers sync.Pool
 
 	mu        sync.Mutex // guards the fields below
 	zones     *Zones
@@ -102,6 +106,7 @@ func (s *Server) Apply(c *Config, zs *Zones) {
 		s.log.Warn(w)
 	}
 	s.poll = c.HealthPoll.D()
+	s.tcpTimeout.Store(int64(c.TCPQueryTimeout.D()))
 	s.tracker.restoreAfter = c.RestoreAfter.D()
 	s.rrl.Store(newRRL(&c.RRL, s.m.rrlEvict.Inc))
 	for _, z := range zs.zones {

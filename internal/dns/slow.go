@@ -12,7 +12,10 @@ import (
 // parser. It allocates, and its answers are not cached.
 func (s *Server) slow(v *view, w *worker, q []byte, client netip.Addr, tcp bool) []byte {
 	req := new(mdns.Msg)
-	if err := req.Unpack(q); err != nil {
+	// miekg stops quietly at the end of a message whose header counts more
+	// records than it holds; that message is malformed all the same.
+	if err := req.Unpack(q); err != nil || len(req.Question) != int(be16(q[4:])) || len(req.Answer) != int(be16(q[6:])) ||
+		len(req.Ns) != int(be16(q[8:])) || len(req.Extra) != int(be16(q[10:])) {
 		return s.finish(errorReply(w.out, q, 12, mdns.RcodeFormatError), 0, client, tcp)
 	}
 	resp, qtype, limit := s.slowAnswer(v, req, client)
@@ -32,7 +35,7 @@ func (s *Server) slow(v *view, w *worker, q []byte, client netip.Addr, tcp bool)
 			return nil
 		}
 	}
-	return s.finish(b, qtype, client, tcp)
+	return s.finishRcode(b, qtype, resp.Rcode, client, tcp)
 }
 
 func (v *view) udpSize() int {
@@ -70,12 +73,11 @@ func (s *Server) slowAnswer(v *view, req *mdns.Msg, client netip.Addr) (*mdns.Ms
 	case bad:
 		return errorMsg(req, mdns.RcodeFormatError), qtype, limit
 	case opt != nil && opt.Version() != 0:
-		m := fail(mdns.RcodeBadVers)
-		m.Question = nil
-		return m, qtype, limit
+		return fail(mdns.RcodeBadVers), qtype, limit
 	case req.Opcode != mdns.OpcodeQuery:
 		return fail(mdns.RcodeNotImplemented), qtype, limit
-	case len(req.Question) != 1 || len(req.Answer) > 0 || len(req.Ns) > 0:
+	case len(req.Question) != 1 || len(req.Answer) > 0 || len(req.Ns) > 0 && !(qtype == mdns.TypeIXFR && len(req.Ns) == 1):
+		// An IXFR carries the client's SOA in its authority section.
 		return fail(mdns.RcodeFormatError), qtype, limit
 	}
 	qq := req.Question[0]
@@ -91,7 +93,9 @@ func (s *Server) slowAnswer(v *view, req *mdns.Msg, client netip.Addr) (*mdns.Ms
 		return fail(mdns.RcodeNotAuth), qq.Qtype, limit
 	case qq.Qclass != mdns.ClassINET:
 		return fail(mdns.RcodeRefused), qq.Qtype, limit
-	case qq.Qtype == mdns.TypeAXFR || qq.Qtype == mdns.TypeIXFR || qq.Qtype >= mdns.TypeTKEY && qq.Qtype < mdns.TypeANY || qq.Qtype == mdns.TypeOPT:
+	case qq.Qtype == mdns.TypeIXFR:
+		return s.udpIXFR(v, req, client, min(limit, v.udpSize()), fail), qq.Qtype, limit
+	case qq.Qtype == mdns.TypeAXFR || qq.Qtype >= mdns.TypeTKEY && qq.Qtype < mdns.TypeANY || qq.Qtype == mdns.TypeOPT:
 		return fail(mdns.RcodeNotImplemented), qq.Qtype, limit
 	case v == nil:
 		return fail(mdns.RcodeRefused), qq.Qtype, limit
@@ -106,7 +110,7 @@ func (s *Server) slowAnswer(v *view, req *mdns.Msg, client netip.Addr) (*mdns.Ms
 		steerBy = a.Unmap()
 	}
 	qname := strings.ToLower(qq.Name)
-	res := v.lookup(qname, qq.Qtype, steerBy)
+	res := v.lookup(qname, qq.Qtype, steerBy, fl&fDO != 0)
 	alt := 0
 	if res.steer != nil {
 		alt = res.steer.pick()
@@ -125,6 +129,25 @@ func (s *Server) slowAnswer(v *view, req *mdns.Msg, client netip.Addr) (*mdns.Ms
 		echoSubnet(m, ecs, res)
 	}
 	return m, qq.Qtype, limit
+}
+
+// udpIXFR answers an IXFR over UDP (RFC 1995 section 2): what a TCP
+// transfer would send when it fits in size bytes, else the single current
+// SOA, which tells the client to retry over TCP.
+func (s *Server) udpIXFR(v *view, req *mdns.Msg, client netip.Addr, size int, fail func(int) *mdns.Msg) *mdns.Msg {
+	z, rcode := v.transferZone(req, client)
+	if z == nil {
+		s.m.axfr.WithLabelValues("refused").Inc()
+		return fail(rcode)
+	}
+	m := fail(mdns.RcodeSuccess)
+	m.Authoritative, m.Compress = true, true
+	m.Answer = transferRecords(z, req)
+	if m.Len() > size {
+		m.Answer = []mdns.RR{z.soa}
+	}
+	s.m.axfr.WithLabelValues("ok").Inc()
+	return m
 }
 
 // requestOPT returns the query's OPT record; more than one is malformed.
@@ -180,11 +203,14 @@ func echoSubnet(m *mdns.Msg, ecs *mdns.EDNS0_SUBNET, res *result) {
 		SourceNetmask: ecs.SourceNetmask, SourceScope: scope, Address: ecs.Address})
 }
 
-// errorMsg is a header-only reply with rcode that echoes the question.
+// errorMsg is a header-only reply with rcode that echoes the question. Of
+// the query's flags only RD is copied (RFC 1035 section 4.1.1), as
+// errorReply does on the fast path: CD is the query's choice about data,
+// which an error reply has none of.
 func errorMsg(req *mdns.Msg, rcode int) *mdns.Msg {
 	m := new(mdns.Msg)
 	m.SetRcode(req, rcode)
-	m.Authoritative = false
+	m.Authoritative, m.CheckingDisabled = false, false
 	if len(req.Question) > 1 {
 		m.Question = nil
 	}

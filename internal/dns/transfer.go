@@ -4,43 +4,10 @@ import (
 	"net"
 	"net/netip"
 	"strings"
-	"sync"
 	"time"
 
 	mdns "github.com/miekg/dns"
 )
-
-// tcpHandler answers queries that came over TCP: zone transfers here,
-// everything else through the same path as UDP (without size limit or RRL).
-type tcpHandler struct {
-	s     *Server
-	pool  sync.Pool
-	pools sync.Once
-}
-
-// ServeDNS implements mdns.Handler.
-func (h *tcpHandler) ServeDNS(w mdns.ResponseWriter, req *mdns.Msg) {
-	s := h.s
-	client := addrOf(w.RemoteAddr())
-	if len(req.Question) == 1 && !req.Response && req.Opcode == mdns.OpcodeQuery &&
-		(req.Question[0].Qtype == mdns.TypeAXFR || req.Question[0].Qtype == mdns.TypeIXFR) {
-		s.wall.Run("dns-axfr", func() { s.transfer(w, req, client) })
-		return
-	}
-	h.pools.Do(func() { h.pool.New = func() any { return newWorker() } })
-	wk := h.pool.Get().(*worker)
-	defer h.pool.Put(wk)
-	b, err := req.PackBuffer(wk.in[:0])
-	if err != nil {
-		m := errorMsg(req, mdns.RcodeFormatError)
-		_ = w.WriteMsg(m)
-		return
-	}
-	wk.in = b[:0]
-	if out := s.respond(wk, b, client, true); out != nil {
-		_, _ = w.Write(out)
-	}
-}
 
 func addrOf(a net.Addr) netip.Addr {
 	if ap, err := netip.ParseAddrPort(a.String()); err == nil {
@@ -49,43 +16,75 @@ func addrOf(a net.Addr) netip.Addr {
 	return netip.Addr{}
 }
 
-// transfer sends a zone by AXFR (an IXFR is answered with the full zone) to
-// a configured secondary; anyone else is refused. Steered names are not
-// transferred: they are answered only here, from health.
-func (s *Server) transfer(w mdns.ResponseWriter, req *mdns.Msg, client netip.Addr) {
-	v := s.view.Load()
+// transferZone returns the zone a transfer asks for and the rcode to refuse
+// it with (0 when it may go): FORMERR for an IXFR without the client's SOA,
+// NOTAUTH for a zone not served, REFUSED for a client that is not one of its
+// secondaries.
+func (v *view) transferZone(req *mdns.Msg, client netip.Addr) (*Zone, int) {
 	q := req.Question[0]
+	if _, ok := ixfrSerial(req); q.Qtype == mdns.TypeIXFR && !ok {
+		return nil, mdns.RcodeFormatError
+	}
 	var z *Zone
 	if v != nil {
 		z = v.zones.byName[strings.ToLower(q.Name)]
 	}
-	if z == nil || !z.allows(client) {
+	switch {
+	case z == nil:
+		return nil, mdns.RcodeNotAuth
+	case !z.allows(client):
+		return nil, mdns.RcodeRefused
+	}
+	return z, 0
+}
+
+// ixfrSerial returns the serial of the SOA an IXFR query carries in its
+// authority section (RFC 1995 section 3): the client's version.
+func ixfrSerial(req *mdns.Msg) (uint32, bool) {
+	if len(req.Ns) != 1 {
+		return 0, false
+	}
+	soa, ok := req.Ns[0].(*mdns.SOA)
+	if !ok {
+		return 0, false
+	}
+	return soa.Serial, true
+}
+
+// transferRecords returns what a transfer of z sends: for an IXFR from a
+// client whose serial is the zone's or newer (RFC 1982 arithmetic), the
+// single current SOA (RFC 1995 section 2); otherwise the whole zone, SOA
+// first and last. No journal of changes is kept, so an IXFR from an older
+// serial gets the whole zone, as RFC 1995 section 4 allows.
+func transferRecords(z *Zone, req *mdns.Msg) []mdns.RR {
+	if serial, ok := ixfrSerial(req); ok && req.Question[0].Qtype == mdns.TypeIXFR && int32(serial-z.Serial) >= 0 {
+		return []mdns.RR{z.soa}
+	}
+	return append(append(make([]mdns.RR, 0, len(z.static)+1), z.static...), z.soa)
+}
+
+// transfer sends a zone over TCP (AXFR, or IXFR answered as above) to a
+// configured secondary; anyone else is refused. Steered names are not
+// transferred: they are answered only here, from health.
+func (s *Server) transfer(c net.Conn, req *mdns.Msg, client netip.Addr) {
+	z, rcode := s.view.Load().transferZone(req, client)
+	if z == nil {
 		s.m.axfr.WithLabelValues("refused").Inc()
-		m := errorMsg(req, mdns.RcodeRefused)
-		if z == nil {
-			m.Rcode = mdns.RcodeNotAuth
-		}
-		_ = w.WriteMsg(m)
+		_ = writeTCPMsg(c, errorMsg(req, rcode))
 		return
 	}
-	ch := make(chan *mdns.Envelope)
-	tr := new(mdns.Transfer)
-	errc := make(chan error, 1)
-	go func() { errc <- tr.Out(w, req, ch) }()
-	const perEnvelope = 100
-	rrs := append(append([]mdns.RR(nil), z.static...), z.soa)
-	for i := 0; i < len(rrs); i += perEnvelope {
-		select {
-		case ch <- &mdns.Envelope{RR: rrs[i:min(i+perEnvelope, len(rrs))]}:
-		case <-errc:
+	const perMessage = 100
+	rrs := transferRecords(z, req)
+	for i := 0; i < len(rrs); i += perMessage {
+		m := new(mdns.Msg)
+		m.SetReply(req)
+		m.Authoritative = true
+		m.Compress = true
+		m.Answer = rrs[i:min(i+perMessage, len(rrs))]
+		if err := writeTCPMsg(c, m); err != nil {
 			s.m.axfr.WithLabelValues("error").Inc()
 			return
 		}
-	}
-	close(ch)
-	if err := <-errc; err != nil {
-		s.m.axfr.WithLabelValues("error").Inc()
-		return
 	}
 	s.m.axfr.WithLabelValues("ok").Inc()
 }
@@ -141,5 +140,3 @@ func (s *Server) notify(z *Zone, addr string) {
 	}
 	s.m.notify.WithLabelValues("error").Inc()
 }
-
-var _ mdns.Handler = (*tcpHandler)(nil)

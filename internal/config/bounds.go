@@ -17,6 +17,7 @@ const (
 	MaxHeaderOps         = 64      // set_headers / remove_headers per route
 	MaxHeaderBytesLimit  = 1 << 20 // upper bound for limits.max_header_bytes
 	MaxIdlePerOriginCap  = 4096
+	MaxOriginIdleSeconds = 300 // timeouts.idle of a pool
 	MaxNameLength        = 128
 	MaxHostnameLength    = 253
 	MaxPathPrefixLength  = 1024

@@ -18,6 +18,7 @@ const (
 	DefaultDialTimeout          = 5 * time.Second
 	DefaultTLSTimeout           = 5 * time.Second
 	DefaultResponseHeader       = 60 * time.Second
+	DefaultOriginIdle           = 4 * time.Second
 	DefaultMaxIdlePerOrigin     = 256
 	DefaultOriginWeight         = 1
 )
@@ -84,6 +85,7 @@ func setPoolDefaults(p *PoolSpec) {
 	setDuration(&p.Timeouts.Dial, DefaultDialTimeout)
 	setDuration(&p.Timeouts.TLS, DefaultTLSTimeout)
 	setDuration(&p.Timeouts.ResponseHeader, DefaultResponseHeader)
+	setDuration(&p.Timeouts.Idle, DefaultOriginIdle)
 	if p.Protocol == "" {
 		p.Protocol = "http1"
 	}

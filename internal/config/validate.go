@@ -6,6 +6,7 @@ import (
 	"net/netip"
 	"net/url"
 	"strings"
+	"time"
 )
 
 // Validate checks a defaulted config against every rule and bound and
@@ -155,6 +156,9 @@ func validatePoolSpec(l *errorList, path string, p *PoolSpec) {
 	}
 	if p.MaxIdlePerOrigin < 1 || p.MaxIdlePerOrigin > MaxIdlePerOriginCap {
 		l.add(path+".max_idle_per_origin", "must be 1 to %d", MaxIdlePerOriginCap)
+	}
+	if idle := p.Timeouts.Idle.D(); idle < 0 || idle > MaxOriginIdleSeconds*time.Second {
+		l.add(path+".timeouts.idle", "must be at most %ds, not %v", MaxOriginIdleSeconds, idle)
 	}
 	t := p.OriginTLS
 	if (t.CertFile == "") != (t.KeyFile == "") {

@@ -241,7 +241,7 @@ func TestSoakNodeOrigin(t *testing.T) {
 		t.Run(c.name, func(t *testing.T) {
 			t.Parallel()
 			n := leveetest.Start(t, soakSite(origin, c.cache))
-			res := soak(t, n.URL(""), max(soakDuration()/3, 5*time.Second))
+			res := soak(t, n.URL(""), max(soakDuration()/6, 5*time.Second))
 			res.check(t, -1)
 		})
 	}

@@ -140,6 +140,7 @@ func (fl *fill) WriteHeader(code int) {
 		fl.mode = modeDiscard
 		fl.answer, fl.answerCS = fl.stale, staleStatus(strconv.Itoa(code))
 		fl.ru.site.stale.Inc()
+		fl.c.noteStaleOnError(fl.client, nil, code)
 	default:
 		fl.fresh(code, now)
 	}
@@ -393,6 +394,7 @@ func (fl *fill) failed(err error) error {
 	now := time.Now().UnixNano()
 	if fl.stale != nil && fl.stale.staleOnError(fl.rd, now) {
 		fl.ru.site.stale.Inc()
+		fl.c.noteStaleOnError(fl.client, e, 0)
 		if serr := fl.c.serve(fl.client, fl.r, fl.stale, staleStatus(e.Kind), now); serr != errDiskGone {
 			return serr
 		}

@@ -37,6 +37,7 @@ func (c *Cache) follow(next pipeline.Handler, w http.ResponseWriter, r *http.Req
 	case flightFailed:
 		if stale != nil && stale.staleOnError(rd, now) {
 			ru.site.stale.Inc()
+			c.noteStaleOnError(w, f.err, f.status)
 			why := "error"
 			if f.status != 0 {
 				why = http.StatusText(f.status)

@@ -19,8 +19,11 @@ type Metrics struct {
 	// MemfdErrors counts large memory-tier bodies kept on the heap because
 	// their memfd could not be made.
 	MemfdErrors prometheus.Counter
-	siteMu      sync.Mutex
-	sites       map[string]*siteMetrics
+	// StaleOnError counts stale answers given because the origin failed,
+	// by site and the origin error's kind ("status" for a 5xx answer).
+	StaleOnError *prometheus.CounterVec
+	siteMu       sync.Mutex
+	sites        map[string]*siteMetrics
 }
 
 // Results counted in levee_cache_requests_total.
@@ -60,10 +63,12 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 			Help: "Times a bounded cache table was full: inflight (fills not coalesced), disk_queue (disk write skipped)."}, []string{"what"}),
 		MemfdErrors: prometheus.NewCounter(prometheus.CounterOpts{Name: "levee_cache_memfd_errors_total",
 			Help: "Large memory-tier bodies kept on the Go heap because a memfd could not be made (served without sendfile)."}),
+		StaleOnError: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "levee_cache_stale_on_error_total",
+			Help: "Stale answers given because the origin failed (stale-if-error), by site and origin error kind."}, []string{"site", "kind"}),
 		sites: map[string]*siteMetrics{},
 	}
 	reg.MustRegister(m.Requests, m.Coalesced, m.FillErrors, m.Evictions, m.DiskErrors, m.Corrupt,
-		m.Purged, m.Overflow, m.MemfdErrors)
+		m.Purged, m.Overflow, m.MemfdErrors, m.StaleOnError)
 	return m
 }
 

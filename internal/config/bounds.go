@@ -19,6 +19,7 @@ const (
 	MaxHeaderOps         = 64      // set_headers / remove_headers per route
 	MaxHeaderBytesLimit  = 1 << 20 // upper bound for limits.max_header_bytes
 	MaxIdlePerOriginCap  = 4096
+	MaxOriginIdleSeconds = 300 // timeouts.idle of a pool
 	MaxNameLength        = schema.MaxNameLength
 	MaxHostnameLength    = schema.MaxHostnameLength
 	MaxPathPrefixLength  = 1024

@@ -21,6 +21,7 @@ const (
 	DefaultDialTimeout          = 5 * time.Second
 	DefaultTLSTimeout           = 5 * time.Second
 	DefaultResponseHeader       = 60 * time.Second
+	DefaultOriginIdle           = 4 * time.Second
 	DefaultMaxIdlePerOrigin     = 256
 	DefaultOriginWeight         = 1
 )
@@ -87,6 +88,7 @@ func setPoolDefaults(p *PoolSpec) {
 	schema.SetDuration(&p.Timeouts.Dial, DefaultDialTimeout)
 	schema.SetDuration(&p.Timeouts.TLS, DefaultTLSTimeout)
 	schema.SetDuration(&p.Timeouts.ResponseHeader, DefaultResponseHeader)
+	schema.SetDuration(&p.Timeouts.Idle, DefaultOriginIdle)
 	if p.Protocol == "" {
 		p.Protocol = "http1"
 	}

@@ -236,4 +236,8 @@ type OriginTimeouts struct {
 	// so long downloads and streams are not cut; the write timeout still
 	// bounds a stalled client and response_header a silent origin.
 	Total Duration `yaml:"total"`
+	// Idle is how long an unused keep-alive connection is kept. Default
+	// 4s, under the 5s after which common origins close theirs; an
+	// origin's shorter Keep-Alive: timeout=N wins.
+	Idle Duration `yaml:"idle"`
 }

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"levee/internal/config/schema"
 	"net/url"
+	"time"
 )
 
 // Validate checks a defaulted config against every rule and bound and
@@ -137,6 +138,9 @@ func validatePoolSpec(l *schema.List, path string, p *PoolSpec) {
 	}
 	if p.MaxIdlePerOrigin < 1 || p.MaxIdlePerOrigin > MaxIdlePerOriginCap {
 		l.Add(path+".max_idle_per_origin", "must be 1 to %d", MaxIdlePerOriginCap)
+	}
+	if idle := p.Timeouts.Idle.D(); idle < 0 || idle > MaxOriginIdleSeconds*time.Second {
+		l.Add(path+".timeouts.idle", "must be at most %ds, not %v", MaxOriginIdleSeconds, idle)
 	}
 	t := p.OriginTLS
 	if (t.CertFile == "") != (t.KeyFile == "") {

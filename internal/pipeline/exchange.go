@@ -37,6 +37,9 @@ type Exchange struct {
 	wroteHeader bool
 	ClientGone  bool
 	Err         error
+	// closeConn asks the HTTP/1 server to close the connection after
+	// this response.
+	closeConn bool
 
 	decisions [MaxDecisions]Decision
 	nDecided  int
@@ -94,6 +97,9 @@ func (ex *Exchange) WriteHeader(code int) {
 	if code >= 200 || code == http.StatusSwitchingProtocols {
 		ex.wroteHeader = true
 		ex.Status = code
+		if ex.closeConn {
+			ex.w.Header().Set("Connection", "close")
+		}
 		if ex.Site != nil && ex.Site.DebugHeader {
 			ex.w.Header().Set("Levee-Debug", ex.debugValue())
 		}

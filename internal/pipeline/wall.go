@@ -32,6 +32,7 @@ func (wl *Wall) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	ex.ID = newID()
 	ex.Peer = peerAddr(r.RemoteAddr)
 	ex.Client = ex.Peer
+	ex.closeConn = bodyFramingSuspect(r)
 	defer wl.finish(ex, r)
 	if err := wl.Chain.ServeHTTP(ex, r); err != nil {
 		ex.Err = err
@@ -132,6 +133,17 @@ func (wl *Wall) logAccess(ex *Exchange, r *http.Request, site string, status int
 		attrs = append(attrs, slog.String("error", ex.Err.Error()))
 	}
 	wl.Access.LogAttrs(context.Background(), slog.LevelInfo, "request", attrs...)
+}
+
+// bodyFramingSuspect reports an HTTP/1 request whose connection must be
+// closed after its response. RFC 9112 §6.1 demands it when a request
+// carries both Transfer-Encoding and Content-Length: a peer that framed it
+// by the other header sees a different next request (smuggling). net/http
+// removes Content-Length before the handler runs, so both cannot be seen
+// together here: every HTTP/1 request with a Transfer-Encoding is closed
+// after. Such bodies are rare and the cost is one reconnection.
+func bodyFramingSuspect(r *http.Request) bool {
+	return r.ProtoMajor == 1 && len(r.TransferEncoding) > 0
 }
 
 func peerAddr(remote string) netip.Addr {

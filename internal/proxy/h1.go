@@ -8,7 +8,11 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"net/http/httptrace"
+	"strconv"
+	"strings"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"time"
 )
@@ -28,6 +32,13 @@ type h1Transport struct {
 	idleFor    time.Duration // idle connections older than this are closed
 	maxIdle    int           // per origin
 	fallback   *http.Transport
+	// fresh is fallback without keep-alive, for sending a request again
+	// on a new connection after a pooled one failed.
+	fresh *http.Transport
+
+	// staleRetries counts requests sent again on a new connection after a
+	// pooled one failed before any response byte.
+	staleRetries atomic.Int64
 
 	mu   sync.Mutex
 	idle map[string][]*h1conn // by scheme://host:port
@@ -40,6 +51,9 @@ type h1conn struct {
 	br     *bufio.Reader
 	bw     *bufio.Writer
 	idleAt time.Time
+	// idleFor is the transport's idle timeout, or less when the origin
+	// said it closes sooner (Keep-Alive: timeout=N).
+	idleFor time.Duration
 }
 
 // handles reports whether r can take the lean path.
@@ -51,28 +65,90 @@ func (t *h1Transport) handles(r *http.Request) bool {
 
 // RoundTrip sends r and returns the response; the response body must be
 // read to the end or closed, which returns the connection to the pool.
+//
+// A request sent on a pooled connection that fails before the origin sent
+// a single response byte is sent again, once, on a newly dialed
+// connection, whatever its method: the origin closed the connection as
+// the request arrived and never processed it. Another pooled connection
+// could be just as dead, so none is taken. The retry happens inside one
+// round trip: it costs the route no retry token and the origin no health.
 func (t *h1Transport) RoundTrip(r *http.Request) (*http.Response, error) {
 	if !t.handles(r) {
-		return t.fallback.RoundTrip(r)
+		return t.roundTripFallback(r)
 	}
-	for attempt := 0; ; attempt++ {
-		c, reused, err := t.conn(r)
-		if err != nil {
-			return nil, err
-		}
-		res, err := t.exchange(c, r)
-		if err == nil {
-			return res, nil
-		}
-		c.nc.Close()
-		// A pooled connection the origin closed while it sat idle fails
-		// at once; a request that can be replayed gets one fresh try,
-		// as net/http does.
-		if reused && attempt == 0 && staleConnError(err) && replayable(r) && r.Context().Err() == nil {
-			continue
-		}
+	c, reused, err := t.conn(r)
+	if err != nil {
 		return nil, err
 	}
+	res, err := t.exchange(c, r)
+	if err == nil {
+		return res, nil
+	}
+	c.nc.Close()
+	var silent *silentClose
+	if !reused || !errors.As(err, &silent) || r.Context().Err() != nil {
+		return nil, unwrapSilent(err)
+	}
+	t.staleRetries.Add(1)
+	if c, err = t.dialFor(r); err != nil {
+		return nil, err
+	}
+	res, err = t.exchange(c, r)
+	if err != nil {
+		c.nc.Close()
+		return nil, unwrapSilent(err)
+	}
+	return res, nil
+}
+
+// silentClose marks a failure of the connection before any response byte
+// arrived: the request can be sent again on another connection.
+type silentClose struct{ err error }
+
+func (e *silentClose) Error() string { return e.err.Error() }
+func (e *silentClose) Unwrap() error { return e.err }
+
+func unwrapSilent(err error) error {
+	if s, ok := err.(*silentClose); ok {
+		return s.err
+	}
+	return err
+}
+
+// roundTripFallback sends a request the lean path does not handle through
+// net/http. net/http sends a request again after a pooled connection
+// failed only when its method is idempotent; the origin never saw one
+// that got no response byte at all, so any request whose body can be
+// read again is sent once more, on a connection of its own.
+func (t *h1Transport) roundTripFallback(r *http.Request) (*http.Response, error) {
+	var reused, answered atomic.Bool
+	trace := &httptrace.ClientTrace{
+		GotConn:              func(i httptrace.GotConnInfo) { reused.Store(i.Reused) },
+		GotFirstResponseByte: func() { answered.Store(true) },
+	}
+	res, err := t.fallback.RoundTrip(r.WithContext(httptrace.WithClientTrace(r.Context(), trace)))
+	if err == nil || !reused.Load() || answered.Load() || r.Context().Err() != nil || isTimeout(err) {
+		return res, err
+	}
+	again := r
+	if r.Body != nil && r.Body != http.NoBody {
+		if r.GetBody == nil {
+			return nil, err
+		}
+		body, gerr := r.GetBody()
+		if gerr != nil {
+			return nil, err
+		}
+		again = r.Clone(r.Context())
+		again.Body = body
+	}
+	t.staleRetries.Add(1)
+	return t.fresh.RoundTrip(again)
+}
+
+func isTimeout(err error) bool {
+	var ne net.Error
+	return errors.Is(err, context.DeadlineExceeded) || errors.As(err, &ne) && ne.Timeout()
 }
 
 // exchange writes r on c and reads the response header.
@@ -80,10 +156,23 @@ func (t *h1Transport) exchange(c *h1conn, r *http.Request) (*http.Response, erro
 	stop := context.AfterFunc(r.Context(), func() { c.nc.SetDeadline(time.Unix(1, 0)) })
 	if err := writeRequest(c.bw, r); err != nil {
 		stop()
+		if staleConnError(err) && r.Context().Err() == nil {
+			return nil, &silentClose{err}
+		}
 		return nil, err
 	}
 	if t.headerWait > 0 {
 		c.nc.SetReadDeadline(time.Now().Add(t.headerWait))
+	}
+	if _, err := c.br.Peek(1); err != nil {
+		stop()
+		if r.Context().Err() != nil {
+			return nil, r.Context().Err()
+		}
+		if staleConnError(err) {
+			return nil, &silentClose{err}
+		}
+		return nil, err
 	}
 	res, err := http.ReadResponse(c.br, r)
 	for err == nil && res.StatusCode >= 100 && res.StatusCode < 200 {
@@ -99,6 +188,9 @@ func (t *h1Transport) exchange(c *h1conn, r *http.Request) (*http.Response, erro
 			return nil, r.Context().Err()
 		}
 		return nil, err
+	}
+	if ka := res.Header["Keep-Alive"]; ka != nil {
+		c.idleFor = keepAliveIdle(ka, c.idleFor)
 	}
 	res.Body = &h1body{t: t, c: c, rc: res.Body, stop: stop, reuse: !res.Close && !r.Close}
 	return res, nil
@@ -142,48 +234,91 @@ func writeRequest(bw *bufio.Writer, r *http.Request) error {
 	return bw.Flush()
 }
 
-// conn returns an idle pooled connection or dials a new one.
+// conn returns an idle pooled connection or dials a new one; reused says
+// which.
 func (t *h1Transport) conn(r *http.Request) (*h1conn, bool, error) {
 	key := r.URL.Scheme + "://" + r.URL.Host
 	if c := t.takeIdle(key); c != nil {
 		return c, true, nil
 	}
-	c, err := t.dial(r.Context(), r.URL.Scheme, r.URL.Host)
-	if err != nil {
-		return nil, false, err
-	}
-	c.key = key
-	return c, false, nil
+	c, err := t.dialFor(r)
+	return c, false, err
 }
 
+// dialFor dials a new connection to r's origin.
+func (t *h1Transport) dialFor(r *http.Request) (*h1conn, error) {
+	c, err := t.dial(r.Context(), r.URL.Scheme, r.URL.Host)
+	if err != nil {
+		return nil, err
+	}
+	c.key = r.URL.Scheme + "://" + r.URL.Host
+	c.idleFor = t.idleFor
+	return c, nil
+}
+
+// takeIdle pops the most recently used idle connection that is within
+// its idle timeout and still open. Those found expired or closed by the
+// origin are closed and dropped; the check costs one non-blocking peek.
 func (t *h1Transport) takeIdle(key string) *h1conn {
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	stack := t.idle[key]
-	for len(stack) > 0 {
-		c := stack[len(stack)-1]
-		stack[len(stack)-1] = nil
-		stack = stack[:len(stack)-1]
-		if time.Since(c.idleAt) < t.idleFor {
-			t.idle[key] = stack
+	for {
+		c := t.pop(key)
+		if c == nil {
+			return nil
+		}
+		if time.Since(c.idleAt) < c.idleFor && !closedByPeer(c.nc) {
 			return c
 		}
 		c.nc.Close()
 	}
-	t.idle[key] = stack
-	return nil
 }
 
-func (t *h1Transport) putIdle(c *h1conn) {
-	c.idleAt = time.Now()
+func (t *h1Transport) pop(key string) *h1conn {
 	t.mu.Lock()
-	if len(t.idle[c.key]) < t.maxIdle {
-		t.idle[c.key] = append(t.idle[c.key], c)
-		t.mu.Unlock()
+	defer t.mu.Unlock()
+	stack := t.idle[key]
+	if len(stack) == 0 {
+		return nil
+	}
+	c := stack[len(stack)-1]
+	stack[len(stack)-1] = nil
+	t.idle[key] = stack[:len(stack)-1]
+	return c
+}
+
+// putIdle pushes c on its origin's stack. The stack is used from the top,
+// so connections at its bottom can outlive their timeout unseen: expired
+// ones are closed from the bottom on the way.
+func (t *h1Transport) putIdle(c *h1conn) {
+	now := time.Now()
+	c.idleAt = now
+	if c.idleFor <= 0 {
+		c.nc.Close()
 		return
 	}
+	var expired []*h1conn
+	t.mu.Lock()
+	stack := t.idle[c.key]
+	n := 0
+	for n < len(stack) && now.Sub(stack[n].idleAt) >= stack[n].idleFor {
+		n++
+	}
+	if n > 0 {
+		expired = append(expired, stack[:n]...)
+		stack = append(stack[:0], stack[n:]...)
+		clear(stack[len(stack) : len(stack)+n])
+	}
+	keep := len(stack) < t.maxIdle
+	if keep {
+		stack = append(stack, c)
+	}
+	t.idle[c.key] = stack
 	t.mu.Unlock()
-	c.nc.Close()
+	for _, e := range expired {
+		e.nc.Close()
+	}
+	if !keep {
+		c.nc.Close()
+	}
 }
 
 func (t *h1Transport) dial(ctx context.Context, scheme, hostport string) (*h1conn, error) {
@@ -281,10 +416,24 @@ func staleConnError(err error) bool {
 		errors.Is(err, net.ErrClosed)
 }
 
-func replayable(r *http.Request) bool {
-	switch r.Method {
-	case "GET", "HEAD", "OPTIONS", "TRACE":
-		return true
+// keepAliveIdle returns how long to keep a connection whose response said
+// Keep-Alive: timeout=N: a quarter less than N, at most a second less, so
+// the request is not sent just as the origin closes; never more than def.
+func keepAliveIdle(values []string, def time.Duration) time.Duration {
+	for _, v := range values {
+		for _, param := range strings.Split(v, ",") {
+			name, val, ok := strings.Cut(param, "=")
+			if !ok || !strings.EqualFold(strings.TrimSpace(name), "timeout") {
+				continue
+			}
+			secs, err := strconv.ParseInt(strings.TrimSpace(val), 10, 32)
+			if err != nil || secs < 0 {
+				return def
+			}
+			d := time.Duration(secs) * time.Second
+			d -= min(d/4, time.Second)
+			return min(d, def)
+		}
 	}
-	return r.Header["Idempotency-Key"] != nil || r.Header["X-Idempotency-Key"] != nil
+	return def
 }

@@ -20,6 +20,7 @@ func testH1(t *testing.T) *h1Transport {
 	spec.Timeouts.Dial = config.Duration(time.Second)
 	spec.Timeouts.TLS = config.Duration(time.Second)
 	spec.Timeouts.ResponseHeader = config.Duration(2 * time.Second)
+	spec.Timeouts.Idle = config.Duration(3 * time.Second)
 	tr, err := NewTransport(&spec)
 	if err != nil {
 		t.Fatal(err)

@@ -75,8 +75,8 @@ func (s *TransportStore) CloseIdle() {
 }
 
 func transportKey(p *config.PoolSpec) string {
-	return fmt.Sprintf("%s|%d|%v|%v|%v|%+v", p.Protocol, p.MaxIdlePerOrigin,
-		p.Timeouts.Dial, p.Timeouts.TLS, p.Timeouts.ResponseHeader, p.OriginTLS)
+	return fmt.Sprintf("%s|%d|%v|%v|%v|%v|%+v", p.Protocol, p.MaxIdlePerOrigin,
+		p.Timeouts.Dial, p.Timeouts.TLS, p.Timeouts.ResponseHeader, p.Timeouts.Idle, p.OriginTLS)
 }
 
 // NewTransport builds an origin transport: for HTTP/1.1 pools the lean
@@ -89,14 +89,17 @@ func NewTransport(p *config.PoolSpec) (Transport, error) {
 	if p.Protocol == "h2" {
 		return std, nil
 	}
+	fresh := std.Clone()
+	fresh.DisableKeepAlives = true
 	return &h1Transport{
 		dialer:     &net.Dialer{Timeout: p.Timeouts.Dial.D(), KeepAlive: 30 * time.Second},
 		tlsConfig:  std.TLSClientConfig,
 		tlsTimeout: p.Timeouts.TLS.D(),
 		headerWait: p.Timeouts.ResponseHeader.D(),
-		idleFor:    90 * time.Second,
+		idleFor:    idleTimeout(p),
 		maxIdle:    p.MaxIdlePerOrigin,
 		fallback:   std,
+		fresh:      fresh,
 		idle:       map[string][]*h1conn{},
 	}, nil
 }
@@ -119,7 +122,7 @@ func newStdTransport(p *config.PoolSpec) (*http.Transport, error) {
 		ExpectContinueTimeout:  1 * time.Second,
 		MaxIdleConns:           0,
 		MaxIdleConnsPerHost:    p.MaxIdlePerOrigin,
-		IdleConnTimeout:        90 * time.Second,
+		IdleConnTimeout:        idleTimeout(p),
 		DisableCompression:     true,
 		MaxResponseHeaderBytes: 1 << 20,
 		WriteBufferSize:        16 << 10,
@@ -133,6 +136,15 @@ func newStdTransport(p *config.PoolSpec) (*http.Transport, error) {
 		t.ForceAttemptHTTP2 = true
 	}
 	return t, nil
+}
+
+// idleTimeout is the pool's timeouts.idle, or the default for a spec that
+// did not go through the config's defaults.
+func idleTimeout(p *config.PoolSpec) time.Duration {
+	if d := p.Timeouts.Idle.D(); d > 0 {
+		return d
+	}
+	return config.DefaultOriginIdle
 }
 
 func originTLS(c *config.OriginTLS) (*tls.Config, error) {

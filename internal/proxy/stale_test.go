@@ -1,0 +1,140 @@
+package proxy
+
+import (
+	"bytes"
+	"io"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+)
+
+func send(t *testing.T, tr http.RoundTripper, method, url, body string) (int, string, error) {
+	t.Helper()
+	var req *http.Request
+	if body == "" {
+		req, _ = http.NewRequest(method, url, nil)
+	} else {
+		b := []byte(body)
+		req, _ = http.NewRequest(method, url, bytes.NewReader(b))
+		req.GetBody = func() (io.ReadCloser, error) { return io.NopCloser(bytes.NewReader(b)), nil }
+	}
+	res, err := tr.RoundTrip(req)
+	if err != nil {
+		return 0, "", err
+	}
+	defer res.Body.Close()
+	b, err := io.ReadAll(res.Body)
+	return res.StatusCode, string(b), err
+}
+
+// Every pooled connection is dead in the way no check can see: the origin
+// closes each one as the request arrives. A request, whatever its method,
+// must still be answered, on a newly dialed connection.
+func TestH1RequestOnDeadPooledConnectionGoesToAFreshOne(t *testing.T) {
+	o := StartRawOrigin(t, nil)
+	tr := testH1(t)
+	o.Warm(t, tr, 4)
+	o.DropReused.Store(4)
+	for _, m := range []string{"GET", "POST", "DELETE"} {
+		dialed := o.Conns.Load()
+		code, body, err := send(t, tr, m, o.URL+"/x", "")
+		if err != nil || code != 200 || !strings.HasPrefix(body, m+" /x") {
+			t.Fatalf("%s after the origin dropped pooled connections: %d %q %v", m, code, body, err)
+		}
+		if got := o.Conns.Load() - dialed; got != 1 {
+			t.Fatalf("%s dialed %d connections, want 1", m, got)
+		}
+	}
+}
+
+// The origin closed its idle connections (FIN): they are found dead before
+// use, nothing is sent on them and no retry is needed.
+func TestH1IdleConnectionsTheOriginClosedAreDropped(t *testing.T) {
+	o := StartRawOrigin(t, nil)
+	tr := testH1(t)
+	o.Warm(t, tr, 4)
+	if n := o.CloseIdle(); n != 4 {
+		t.Fatalf("origin closed %d idle connections, want 4", n)
+	}
+	for i := 0; i < 3; i++ {
+		if code, body, err := send(t, tr, "GET", o.URL+"/y", ""); err != nil || code != 200 {
+			t.Fatalf("request %d after the origin closed idle connections: %d %q %v", i, code, body, err)
+		}
+	}
+	if got := o.Conns.Load(); got != 5 {
+		t.Fatalf("connections %d, want 4 warm + 1 new", got)
+	}
+	if got := tr.staleRetries.Load(); got != 0 {
+		t.Fatalf("%d requests were sent on closed connections and retried; the check before reuse should have dropped them", got)
+	}
+}
+
+// A request with a body (the net/http fallback path) on a pooled
+// connection the origin drops is sent again on a fresh connection, even a
+// POST: the origin answered nothing.
+func TestH1FallbackRequestWithBodyOnDeadConnection(t *testing.T) {
+	o := StartRawOrigin(t, nil)
+	tr := testH1(t)
+	if code, _, err := send(t, tr, "POST", o.URL+"/p", "data"); err != nil || code != 200 {
+		t.Fatalf("first POST: %d %v", code, err)
+	}
+	o.DropReused.Store(1)
+	code, body, err := send(t, tr, "POST", o.URL+"/p", "data")
+	if err != nil || code != 200 || !strings.HasPrefix(body, "POST /p") {
+		t.Fatalf("POST on a dropped pooled connection: %d %q %v", code, body, err)
+	}
+	if got := o.Conns.Load(); got != 2 {
+		t.Fatalf("connections %d, want 2", got)
+	}
+}
+
+func TestH1KeepAliveTimeoutShortensIdle(t *testing.T) {
+	o := StartRawOrigin(t, func(o *RawOrigin) { o.KeepAlive = "timeout=1, max=100" })
+	tr := testH1(t)
+	if code, _, err := send(t, tr, "GET", o.URL+"/", ""); err != nil || code != 200 {
+		t.Fatalf("%d %v", code, err)
+	}
+	tr.mu.Lock()
+	stack := tr.idle[o.URL]
+	tr.mu.Unlock()
+	if len(stack) != 1 {
+		t.Fatalf("%d idle connections, want 1", len(stack))
+	}
+	if d := stack[0].idleFor; d <= 0 || d >= time.Second {
+		t.Fatalf("idle timeout %v after Keep-Alive: timeout=1, want under 1s", d)
+	}
+}
+
+func TestKeepAliveIdle(t *testing.T) {
+	const def = 4 * time.Second
+	for _, c := range []struct {
+		in   []string
+		want time.Duration
+	}{
+		{nil, def},
+		{[]string{"timeout=1"}, 750 * time.Millisecond},
+		{[]string{"timeout=5, max=100"}, def},
+		{[]string{"max=3, timeout=2"}, 1500 * time.Millisecond},
+		{[]string{"Timeout = 3"}, 2250 * time.Millisecond},
+		{[]string{"timeout=0"}, 0},
+		{[]string{"timeout=60"}, def},
+		{[]string{"timeout=abc"}, def},
+		{[]string{"timeout=-1"}, def},
+		{[]string{"timeout=99999999999999999999"}, def},
+	} {
+		if got := keepAliveIdle(c.in, def); got != c.want {
+			t.Errorf("keepAliveIdle(%q) = %v, want %v", c.in, got, c.want)
+		}
+	}
+}
+
+func TestH1IdleTimeoutFromConfig(t *testing.T) {
+	tr := testH1(t)
+	if tr.idleFor != 3*time.Second {
+		t.Fatalf("idle timeout %v, want the pool's 3s", tr.idleFor)
+	}
+	if tr.fallback.IdleConnTimeout != 3*time.Second {
+		t.Fatalf("fallback idle timeout %v, want the pool's 3s", tr.fallback.IdleConnTimeout)
+	}
+}

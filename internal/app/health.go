@@ -26,7 +26,7 @@ type healthCap struct {
 func newHealth(n *Node) capability {
 	c := &healthCap{n: n, store: health.NewStore(n.log, n.wall, n.metrics.Registry), staged: map[*generation][]*health.Def{}}
 	c.failover = &proxy.Failover{
-		Budget:  proxy.NewBudget(config.DefaultRetryRatio, config.DefaultRetryMinPerSecond),
+		Budget:  proxy.NewBudget(health.DefaultRetryRatio, health.DefaultRetryMinPerSecond),
 		Health:  c.store,
 		Metrics: proxy.NewFailoverMetrics(n.metrics.Registry),
 	}
@@ -86,24 +86,9 @@ func (n *Node) bindPool(g *generation, name string, spec *config.PoolSpec, origi
 	c.staged[g] = append(c.staged[g], d)
 	c.mu.Unlock()
 	pl := pool.New(name, origins, rt)
-	pl.Picker = newPicker(&spec.Balance, origins)
+	pl.Picker = pool.NewPicker(&spec.Balance, origins)
 	pl.QueueWait = spec.Timeouts.Dial.D()
 	return pl
-}
-
-func newPicker(b *config.Balance, origins []*pool.Origin) pool.Picker {
-	switch b.Policy {
-	case "least_outstanding":
-		return pool.NewLeastOutstanding(origins)
-	case "ewma":
-		return pool.NewEWMA(origins)
-	case "hash":
-		kind, name, _ := config.ParseHashOn(b.HashOn)
-		return pool.NewHash(origins, pool.NewKeyFunc(kind, name))
-	case "cookie":
-		return pool.NewSticky(origins, b.Cookie, b.CookieTTL.D())
-	}
-	return pool.NewRoundRobin(origins)
 }
 
 // routePolicy compiles a route's retries and fallback.

@@ -13,6 +13,7 @@ import (
 	"levee/internal/app"
 	"levee/internal/cache"
 	"levee/internal/config"
+	"levee/internal/health"
 	"levee/internal/shield"
 )
 
@@ -149,7 +150,7 @@ func quickPool(q *quickOptions, flag string, urls []string) (config.PoolSpec, er
 		if !strings.HasPrefix(q.healthURI, "/") {
 			return spec, fmt.Errorf("--health-uri %q must start with /", q.healthURI)
 		}
-		spec.Health = &config.PoolHealth{Active: &config.ActiveCheck{Path: q.healthURI, Interval: config.Duration(q.healthEvery)}}
+		spec.Health = &health.PoolConfig{Active: &health.ActiveConfig{Path: q.healthURI, Interval: config.Duration(q.healthEvery)}}
 	}
 	return spec, nil
 }

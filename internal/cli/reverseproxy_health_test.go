@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"levee/internal/config"
+	"levee/internal/health"
 )
 
 func TestQuickModeFailoverSetup(t *testing.T) {
@@ -30,7 +31,7 @@ func TestQuickModeFailoverSetup(t *testing.T) {
 	}
 	for _, pl := range c.Pools {
 		a := pl.Health.Active
-		if a == nil || a.Path != "/healthz" || a.Interval.D() != 2*time.Second || a.Rise != config.DefaultRise {
+		if a == nil || a.Path != "/healthz" || a.Interval.D() != 2*time.Second || a.Rise != health.DefaultRise {
 			t.Fatalf("pool %s health: %+v", pl.Name, pl.Health)
 		}
 	}

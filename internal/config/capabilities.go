@@ -17,7 +17,17 @@ func setCapabilityDefaults(c *Config) {
 			rc.cache.SetDefaults()
 		}
 	}
-	setHealthDefaults(c)
+	c.Health.SetDefaults()
+	for i := range c.Pools {
+		setPoolSectionDefaults(&c.Pools[i].PoolSpec)
+	}
+	for i := range c.Sites {
+		for j := range c.Sites[i].Routes {
+			r := &c.Sites[i].Routes[j]
+			setPoolSectionDefaults(&r.PoolSpec)
+			setRetryDefaults(r)
+		}
+	}
 	c.Shield.SetDefaults()
 	c.DNS.SetDefaults()
 }
@@ -29,7 +39,8 @@ func validateCapabilities(l *schema.List, c *Config) {
 			rc.cache.Validate(l, rc.path+".cache")
 		}
 	}
-	validateHealth(l, c)
+	c.Health.Validate(l)
+	validatePoolsAndRoutes(l, c)
 	c.Shield.Validate(l, c.SiteRefs())
 	c.DNS.Validate(l, c.PoolRefs())
 }

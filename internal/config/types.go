@@ -7,6 +7,8 @@ package config
 import (
 	"levee/internal/cache"
 	"levee/internal/dns"
+	"levee/internal/health"
+	"levee/internal/pool"
 	"levee/internal/shield"
 )
 
@@ -33,8 +35,8 @@ type Config struct {
 	Sites []Site `yaml:"sites"`
 	// Cache configures the CDN cache's storage (internal/cache).
 	Cache cache.Config `yaml:"cache"`
-	// Health configures health checking defaults (health.go).
-	Health HealthConfig `yaml:"health"`
+	// Health configures health checking defaults (internal/health).
+	Health health.Config `yaml:"health"`
 	// Shield configures rate limits and overload protection (internal/shield).
 	Shield shield.Config `yaml:"shield"`
 	// DNS configures the authoritative DNS server (internal/dns).
@@ -161,7 +163,7 @@ type Route struct {
 	// RemoveHeaders are request headers removed before the request goes to
 	// the origin.
 	RemoveHeaders []string `yaml:"remove_headers"`
-	// Retries and Fallback say what happens when an origin fails (health.go).
+	// Retries and Fallback say what happens when an origin fails (internal/health).
 	Retries  Retries   `yaml:"retries,omitempty"`
 	Fallback *Fallback `yaml:"fallback,omitempty"`
 	// Cache turns the CDN cache on for this route (internal/cache).
@@ -192,10 +194,10 @@ type PoolSpec struct {
 	// Default 256, at most 4096.
 	MaxIdlePerOrigin int `yaml:"max_idle_per_origin"`
 	// Balance, Health and SlowStart: balancing policy, health checks and
-	// ramp-up of recovered origins (health.go).
-	Balance   Balance     `yaml:"balance,omitempty"`
-	Health    *PoolHealth `yaml:"health,omitempty"`
-	SlowStart Duration    `yaml:"slow_start,omitempty"`
+	// ramp-up of recovered origins (internal/health).
+	Balance   pool.BalanceConfig `yaml:"balance,omitempty"`
+	Health    *health.PoolConfig `yaml:"health,omitempty"`
+	SlowStart Duration           `yaml:"slow_start,omitempty"`
 }
 
 // Origin is one origin server.
@@ -205,7 +207,7 @@ type Origin struct {
 	// Weight is the share of traffic relative to the pool's other origins.
 	// Default 1.
 	Weight int `yaml:"weight"`
-	// MaxConns and MaxPending are the origin's circuit breaker (health.go).
+	// MaxConns and MaxPending are the origin's circuit breaker (internal/health).
 	MaxConns   int `yaml:"max_conns,omitempty"`
 	MaxPending int `yaml:"max_pending,omitempty"`
 }

@@ -9,8 +9,6 @@ import (
 	"net/http"
 	"sync"
 	"time"
-
-	"levee/internal/config"
 )
 
 // maxCheckers bounds the checks of one pool running at once.
@@ -29,7 +27,7 @@ type checker struct {
 	once     sync.Once
 }
 
-func checkKey(h *config.PoolHealth) string {
+func checkKey(h *PoolConfig) string {
 	if h == nil || h.Active == nil {
 		return ""
 	}
@@ -113,7 +111,7 @@ func resultName(ok bool) string {
 }
 
 // probe runs one check of e.
-func probe(e *entry, a *config.ActiveCheck, rt http.RoundTripper) error {
+func probe(e *entry, a *ActiveConfig, rt http.RoundTripper) error {
 	ctx, cancel := context.WithTimeout(context.Background(), a.Timeout.D())
 	defer cancel()
 	if a.Type == "tcp" {
@@ -127,7 +125,7 @@ func probe(e *entry, a *config.ActiveCheck, rt http.RoundTripper) error {
 	return probeHTTP(ctx, e, a, rt)
 }
 
-func probeHTTP(ctx context.Context, e *entry, a *config.ActiveCheck, rt http.RoundTripper) error {
+func probeHTTP(ctx context.Context, e *entry, a *ActiveConfig, rt http.RoundTripper) error {
 	req, err := http.NewRequestWithContext(ctx, a.Method, e.scheme+"://"+e.host+a.Path, nil)
 	if err != nil {
 		return fmt.Errorf("http check: %w", err)
@@ -144,7 +142,7 @@ func probeHTTP(ctx context.Context, e *entry, a *config.ActiveCheck, rt http.Rou
 		return fmt.Errorf("http check: %w", err)
 	}
 	defer res.Body.Close()
-	lo, hi, _ := config.ParseStatusRange(a.ExpectStatus)
+	lo, hi, _ := ParseStatusRange(a.ExpectStatus)
 	if res.StatusCode < lo || res.StatusCode > hi {
 		_, _ = io.Copy(io.Discard, io.LimitReader(res.Body, maxCheckBody))
 		return fmt.Errorf("http check: status %d, want %s", res.StatusCode, a.ExpectStatus)

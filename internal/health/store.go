@@ -16,7 +16,6 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
-	"levee/internal/config"
 	"levee/internal/guard"
 	"levee/internal/pool"
 )
@@ -63,7 +62,7 @@ type poolState struct {
 
 // settings are a pool's committed health settings.
 type settings struct {
-	cfg       *config.PoolHealth // nil: no active or passive checks
+	cfg       *PoolConfig // nil: no active or passive checks
 	slowStart time.Duration
 	rt        http.RoundTripper
 }
@@ -75,7 +74,7 @@ func newSettings(d *Def) *settings {
 // Def is what a staged generation needs of one pool; Sync commits it.
 type Def struct {
 	Name      string
-	Health    *config.PoolHealth
+	Health    *PoolConfig
 	SlowStart time.Duration
 	Transport http.RoundTripper
 	IDs       []string

@@ -16,7 +16,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
-	"levee/internal/config"
+	"levee/internal/config/schema"
 	"levee/internal/guard"
 	"levee/internal/pool"
 	"levee/internal/telemetry"
@@ -59,13 +59,13 @@ func newTestStore(t *testing.T) (*Store, *clock, *logBuf) {
 	return s, c, lb
 }
 
-func healthCfg(active *config.ActiveCheck) *config.PoolHealth {
-	c := &config.Config{Pools: []config.Pool{{Name: "p", PoolSpec: config.PoolSpec{Health: &config.PoolHealth{Active: active}}}}}
-	config.SetDefaults(c)
-	return c.Pools[0].Health
+func healthCfg(active *ActiveConfig) *PoolConfig {
+	h := &PoolConfig{Active: active}
+	h.SetDefaults()
+	return h
 }
 
-func bind(s *Store, name string, h *config.PoolHealth, slow time.Duration, rt http.RoundTripper, urls ...string) ([]*pool.Origin, *Def) {
+func bind(s *Store, name string, h *PoolConfig, slow time.Duration, rt http.RoundTripper, urls ...string) ([]*pool.Origin, *Def) {
 	os := make([]*pool.Origin, len(urls))
 	for i, id := range urls {
 		u, _ := url.Parse(id)
@@ -95,7 +95,7 @@ func TestUnknownUntilFirstResult(t *testing.T) {
 	s, _, _ := newTestStore(t)
 	srv, ok := toggle(t)
 	ok.Store(false)
-	_, d := bind(s, "p", healthCfg(&config.ActiveCheck{Path: "/hz", Interval: config.Duration(time.Hour)}), 0, nil, srv.URL)
+	_, d := bind(s, "p", healthCfg(&ActiveConfig{Path: "/hz", Interval: schema.Duration(time.Hour)}), 0, nil, srv.URL)
 	if up, known := s.State("p", srv.URL); !up || known {
 		t.Fatalf("before any check: up=%v known=%v, want up and unknown", up, known)
 	}
@@ -112,8 +112,8 @@ func TestUnknownUntilFirstResult(t *testing.T) {
 func TestRiseAndFall(t *testing.T) {
 	s, c, lb := newTestStore(t)
 	srv, ok := toggle(t)
-	h := healthCfg(&config.ActiveCheck{Path: "/", Interval: config.Duration(time.Hour), Rise: 3, Fall: 2, ExpectBody: "healthy"})
-	h.Damping = config.Duration(time.Second)
+	h := healthCfg(&ActiveConfig{Path: "/", Interval: schema.Duration(time.Hour), Rise: 3, Fall: 2, ExpectBody: "healthy"})
+	h.Damping = schema.Duration(time.Second)
 	_, d := bind(s, "p", h, 0, nil, srv.URL)
 	s.Sync([]*Def{d})
 	state := func() bool { up, _ := s.State("p", srv.URL); return up }
@@ -152,8 +152,8 @@ func TestRiseAndFall(t *testing.T) {
 func TestFlappingIsDamped(t *testing.T) {
 	s, c, lb := newTestStore(t)
 	srv, ok := toggle(t)
-	h := healthCfg(&config.ActiveCheck{Path: "/", Interval: config.Duration(500 * time.Millisecond), Rise: 1, Fall: 1})
-	h.Damping = config.Duration(10 * time.Second)
+	h := healthCfg(&ActiveConfig{Path: "/", Interval: schema.Duration(500 * time.Millisecond), Rise: 1, Fall: 1})
+	h.Damping = schema.Duration(10 * time.Second)
 	_, d := bind(s, "p", h, 0, nil, srv.URL)
 	s.Sync([]*Def{d})
 	var changes []time.Time
@@ -188,7 +188,7 @@ func TestFlappingIsDamped(t *testing.T) {
 func TestPassiveEjectionGrowsAndRespectsShare(t *testing.T) {
 	s, c, _ := newTestStore(t)
 	h := healthCfg(nil)
-	h.Damping = config.Duration(time.Millisecond)
+	h.Damping = schema.Duration(time.Millisecond)
 	os, d := bind(s, "p", h, 0, nil, "http://a:1", "http://b:1", "http://c:1", "http://d:1")
 	s.Sync([]*Def{d})
 	fail := func(o *pool.Origin, n int) {
@@ -236,7 +236,7 @@ func TestPassiveEjectionGrowsAndRespectsShare(t *testing.T) {
 func TestSlowStartOnRecovery(t *testing.T) {
 	s, c, _ := newTestStore(t)
 	srv, ok := toggle(t)
-	h := healthCfg(&config.ActiveCheck{Path: "/", Interval: config.Duration(time.Hour), Rise: 1, Fall: 1})
+	h := healthCfg(&ActiveConfig{Path: "/", Interval: schema.Duration(time.Hour), Rise: 1, Fall: 1})
 	os, d := bind(s, "p", h, 30*time.Second, nil, srv.URL)
 	s.Sync([]*Def{d})
 	s.Round("p")
@@ -288,7 +288,7 @@ func TestTCPCheckAndPanicLog(t *testing.T) {
 	dead := httptest.NewServer(http.NotFoundHandler())
 	deadURL := dead.URL
 	dead.Close()
-	h := healthCfg(&config.ActiveCheck{Type: "tcp", Interval: config.Duration(time.Hour)})
+	h := healthCfg(&ActiveConfig{Type: "tcp", Interval: schema.Duration(time.Hour)})
 	_, d := bind(s, "p", h, 0, nil, srv.URL, deadURL)
 	s.Sync([]*Def{d})
 	s.Round("p")
@@ -324,7 +324,7 @@ func TestManyOriginsRoundIsBounded(t *testing.T) {
 		urls[i] = fmt.Sprintf("%s#%d", srv.URL, i)
 	}
 	// The same server under 40 identities: a round checks them all.
-	_, d := bind(s, "p", healthCfg(&config.ActiveCheck{Interval: config.Duration(time.Hour)}), 0, nil, urls...)
+	_, d := bind(s, "p", healthCfg(&ActiveConfig{Interval: schema.Duration(time.Hour)}), 0, nil, urls...)
 	s.Sync([]*Def{d})
 	s.Round("p")
 	if v := telemetry.Value(s.m.checks.WithLabelValues("p", "ok")); v != 40 {
@@ -340,8 +340,8 @@ func TestManyOriginsRoundIsBounded(t *testing.T) {
 func TestActiveRecoveryEndsEjection(t *testing.T) {
 	s, c, _ := newTestStore(t)
 	srv, ok := toggle(t)
-	h := healthCfg(&config.ActiveCheck{Interval: config.Duration(time.Hour), Rise: 1, Fall: 1})
-	h.Damping = config.Duration(time.Millisecond)
+	h := healthCfg(&ActiveConfig{Interval: schema.Duration(time.Hour), Rise: 1, Fall: 1})
+	h.Damping = schema.Duration(time.Millisecond)
 	os, d := bind(s, "p", h, 0, nil, srv.URL)
 	s.Sync([]*Def{d})
 	for range 5 {
@@ -372,8 +372,8 @@ func TestBootFailureIsNotDamped(t *testing.T) {
 	s, c, _ := newTestStore(t)
 	srv, ok := toggle(t)
 	ok.Store(false)
-	h := healthCfg(&config.ActiveCheck{Interval: config.Duration(time.Hour), Rise: 1})
-	h.Damping = config.Duration(time.Minute)
+	h := healthCfg(&ActiveConfig{Interval: schema.Duration(time.Hour), Rise: 1})
+	h.Damping = schema.Duration(time.Minute)
 	_, d := bind(s, "p", h, 0, nil, srv.URL)
 	s.Sync([]*Def{d})
 	s.Round("p")

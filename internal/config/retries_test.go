@@ -1,6 +1,8 @@
 package config
 
 import (
+	"levee/internal/health"
+	"levee/internal/pool"
 	"strings"
 	"testing"
 	"time"
@@ -26,8 +28,8 @@ sites:
 	c := p.Config
 	h := c.Pools[0].Health
 	a := h.Active
-	if a.Type != "http" || a.Method != "GET" || a.ExpectStatus != "200-399" || a.Interval.D() != DefaultCheckInterval ||
-		a.Timeout.D() != DefaultCheckTimeout || a.Rise != 2 || a.Fall != 2 || h.Damping.D() != DefaultDamping {
+	if a.Type != "http" || a.Method != "GET" || a.ExpectStatus != "200-399" || a.Interval.D() != health.DefaultCheckInterval ||
+		a.Timeout.D() != health.DefaultCheckTimeout || a.Rise != 2 || a.Fall != 2 || h.Damping.D() != health.DefaultDamping {
 		t.Fatalf("active defaults: %+v damping %v", a, h.Damping)
 	}
 	if h.Passive.ConsecutiveFailures != 5 || *h.Passive.MaxEjectedShare != 0.5 || h.Passive.BaseEjection.D() != 10*time.Second {
@@ -101,13 +103,13 @@ sites:
 
 func TestParseHashOn(t *testing.T) {
 	for in, want := range map[string]string{"path": "path:", "header:X-User": "header:X-User", "cookie:sid": "cookie:sid", "query:k": "query:k"} {
-		k, n, err := ParseHashOn(in)
+		k, n, err := pool.ParseHashOn(in)
 		if err != nil || k+":"+n != want {
 			t.Errorf("%q: %q %q %v", in, k, n, err)
 		}
 	}
 	for _, bad := range []string{"", "header:", "ip", "header"} {
-		if _, _, err := ParseHashOn(bad); err == nil {
+		if _, _, err := pool.ParseHashOn(bad); err == nil {
 			t.Errorf("%q accepted", bad)
 		}
 	}

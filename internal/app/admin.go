@@ -20,9 +20,6 @@ type adminServer struct {
 	srv  *http.Server
 }
 
-// AdminHandlers adds capability endpoints to the admin API (set before Start).
-func (n *Node) AdminHandlers() map[string]http.Handler { return n.adminExtra }
-
 func (n *Node) stageAdmin(g *generation) (func(), error) {
 	want := g.cfg.Admin.Listen
 	if n.admin != nil && n.admin.addr == want {
@@ -35,7 +32,7 @@ func (n *Node) stageAdmin(g *generation) (func(), error) {
 			return nil, errors.New("admin.listen: " + err.Error())
 		}
 		srv := &http.Server{
-			Handler:           admin.Handler(n, n.adminExtra),
+			Handler:           admin.Handler(n, n.caps.adminRoutes()),
 			ReadHeaderTimeout: 10 * time.Second,
 			IdleTimeout:       60 * time.Second,
 			MaxHeaderBytes:    64 << 10,
@@ -91,6 +88,6 @@ func (n *Node) Status() any {
 			st.Listeners = append(st.Listeners, l.Listen)
 		}
 	}
-	n.healthStatus(&st)
+	st.Extra = map[string]any{"health": n.caps.health.Store().Status()}
 	return st
 }

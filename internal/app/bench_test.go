@@ -33,7 +33,7 @@ sites: [{name: b, hosts: ["*"], routes: [{origins: [{url: "http://127.0.0.1:9"}]
 		b.Fatal(err)
 	}
 	b.Cleanup(func() { n.Shutdown() })
-	for _, s := range n.gen.Load().table.Sites() {
+	for _, s := range n.gen.Load().routes.Table.Sites() {
 		for _, r := range s.Routes {
 			for _, p := range r.Pools {
 				p.Transport = cannedTransport{}

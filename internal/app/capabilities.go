@@ -1,20 +1,97 @@
 package app
 
-import "levee/internal/pipeline"
+import (
+	"net/http"
 
-// capability is one optional part of the node built on the edge (cache,
-// health, shield, DNS). Its node-level state outlives generations; stage
-// builds what one generation needs without serving, and the returned commit
-// runs only after the generation is swapped in.
-type capability interface {
-	// stage returns the phases (by pipeline.Order name) this capability
-	// adds to g's chain, and a commit to run after the swap (may be nil).
-	stage(g *generation) (phases map[string]pipeline.Phase, commit func(), err error)
-	// stop releases the capability's resources at shutdown.
-	stop()
+	"levee/internal/cache"
+	"levee/internal/dns"
+	"levee/internal/health"
+	"levee/internal/pipeline"
+	"levee/internal/shield"
+)
+
+// capabilities are the node's parts built on the edge, one package each.
+// This file is their registration list, and the only place in app that
+// names them: adding a capability adds a field, its constructor in
+// newCapabilities, its Stage call in stage (with its own config section
+// only), its admin routes in adminRoutes and its Stop in stop. See
+// internal/app/README.md, "Adding a capability".
+type capabilities struct {
+	health *health.Capability
+	cache  *cache.Capability
+	shield *shield.Capability
+	dns    *dns.Capability
 }
 
-// newCapabilities lists the node's capabilities; each lives in its own file.
-func newCapabilities(n *Node) []capability {
-	return []capability{newHealth(n), newCache(n), newShield(n), newDNS(n)}
+func newCapabilities(h pipeline.Host, budget health.Budget) *capabilities {
+	c := &capabilities{
+		health: health.NewCapability(h, budget),
+		cache:  cache.NewCapability(h),
+		shield: shield.NewCapability(h),
+	}
+	c.dns = dns.NewCapability(h, c.health)
+	return c
+}
+
+// stage stages every capability for g, in list order; the first error
+// rejects the generation. Each receives its own section.
+func (c *capabilities) stage(g *generation) ([]pipeline.Staged, error) {
+	cfg := g.cfg
+	steps := []func() (pipeline.Staged, error){
+		func() (pipeline.Staged, error) { return c.health.Stage(&cfg.Health, g.pools), nil },
+		func() (pipeline.Staged, error) { return c.cache.Stage(&cfg.Cache, g.routes, cacheRules(g)) },
+		func() (pipeline.Staged, error) { return c.shield.Stage(&cfg.Shield, shieldEnv(g)) },
+		func() (pipeline.Staged, error) { return c.dns.Stage(&cfg.DNS, cfg.PoolRefs()) },
+	}
+	out := make([]pipeline.Staged, 0, len(steps))
+	for _, step := range steps {
+		st, err := step()
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, st)
+	}
+	return out, nil
+}
+
+// adminRoutes are the capabilities' admin API routes.
+func (c *capabilities) adminRoutes() map[string]http.Handler {
+	out := map[string]http.Handler{}
+	for _, routes := range []map[string]http.Handler{c.cache.AdminRoutes(), c.shield.AdminRoutes()} {
+		for pattern, h := range routes {
+			out[pattern] = h
+		}
+	}
+	return out
+}
+
+// stop releases every capability at shutdown.
+func (c *capabilities) stop() {
+	c.health.Stop()
+	c.cache.Stop()
+	c.shield.Stop()
+	c.dns.Stop()
+}
+
+// cacheRules are the routes' cache: blocks, by route ID.
+func cacheRules(g *generation) []*cache.RouteConfig {
+	out := make([]*cache.RouteConfig, len(g.routeCfg))
+	for id, rc := range g.routeCfg {
+		out[id] = rc.Cache
+	}
+	return out
+}
+
+// shieldEnv is what the shield needs of the rest of the generation: the
+// trusted proxies, each route's first pool (admission limits are per
+// pool) and the client timeouts.
+func shieldEnv(g *generation) shield.Env {
+	first := map[string]string{}
+	for _, rt := range g.routes.List {
+		if len(rt.Pools) > 0 {
+			first[rt.Name] = rt.Pools[0].Name
+		}
+	}
+	return shield.Env{Trust: g.trust, Pools: first,
+		ReadHeader: g.cfg.Timeouts.ReadHeader.D(), ReadBody: g.cfg.Timeouts.ReadBody.D()}
 }

@@ -1,16 +1,16 @@
 package app
 
 import (
-	"crypto/tls"
 	"fmt"
 	"io"
 	"net/http"
 	"net/url"
 	"sort"
-	"strings"
 
 	"levee/internal/config"
 	"levee/internal/config/schema"
+	"levee/internal/health"
+	"levee/internal/listener"
 	"levee/internal/pipeline"
 	"levee/internal/pool"
 	"levee/internal/proxy"
@@ -19,91 +19,111 @@ import (
 
 // generation is everything built from one config. It is immutable once
 // swapped in; what must outlive it (listeners, transports, upgraded
-// connections, health) lives on the Node.
+// connections, capability state) lives on the Node.
 type generation struct {
 	id         uint64
 	parsed     *config.Parsed
 	cfg        *config.Config
 	handler    http.Handler
-	table      *router.Table
-	certs      map[string]*certSet // by listener address as configured
-	transports map[string]bool     // keys of the transports it uses
-	commits    []func()            // capability commits, run after the swap
+	routes     pipeline.Routes
+	routeCfg   []*config.Route // by route ID
+	pools      []health.Pool   // every pool built, named and inline
+	trust      *pipeline.Trust
+	listeners  []listener.Spec
+	transports map[string]bool   // keys of the transports it uses
+	staged     []pipeline.Staged // what each capability added, in list order
 }
 
 // stage builds a generation without serving any traffic with it. On error
 // nothing it built stays referenced, so the old generation is untouched.
 func (n *Node) stage(p *config.Parsed) (*generation, error) {
-	g := &generation{parsed: p, cfg: p.Config, certs: map[string]*certSet{}, transports: map[string]bool{}}
-	for i, l := range p.Config.Listeners {
-		if l.TLS == nil {
-			continue
-		}
-		cs, err := loadCerts(l.TLS)
-		if err != nil {
-			return nil, fmt.Errorf("listeners[%d].tls: %w", i, err)
-		}
-		g.certs[l.Listen] = cs
-	}
-	named := map[string]*config.Pool{}
-	for i := range p.Config.Pools {
-		named[p.Config.Pools[i].Name] = &p.Config.Pools[i]
-	}
-	table, err := n.buildTable(g, p.Config, named)
-	if err != nil {
+	g := &generation{parsed: p, cfg: p.Config, transports: map[string]bool{}}
+	var err error
+	if g.listeners, err = listener.Specs(p.Config); err != nil {
 		return nil, err
 	}
-	g.table = table
-	h, err := n.buildChain(g)
-	if err != nil {
+	if g.trust, err = trustOf(p.Config.TrustedProxies); err != nil {
 		return nil, err
 	}
-	g.handler = h
+	if err := n.buildTable(g); err != nil {
+		return nil, err
+	}
+	if g.staged, err = n.caps.stage(g); err != nil {
+		return nil, err
+	}
+	if g.handler, err = n.buildChain(g); err != nil {
+		return nil, err
+	}
 	return g, nil
 }
 
-func (n *Node) buildTable(g *generation, c *config.Config, named map[string]*config.Pool) (*router.Table, error) {
+func trustOf(prefixes []string) (*pipeline.Trust, error) {
+	trust := &pipeline.Trust{}
+	for _, s := range prefixes {
+		p, err := schema.ParsePrefix(s)
+		if err != nil {
+			return nil, err
+		}
+		trust.Prefixes = append(trust.Prefixes, p)
+	}
+	return trust, nil
+}
+
+// buildTable compiles sites and routes, and builds every pool: those
+// routes use, inline or named, and the named pools no route uses (DNS
+// answers and health checks still need them).
+func (n *Node) buildTable(g *generation) error {
+	c := g.cfg
 	t := router.NewTable()
-	built := map[string]*pool.Pool{}
+	named := map[string]*pool.Pool{}
+	for i := range c.Pools {
+		pc := &c.Pools[i]
+		pl, err := n.buildPool(g, pc.Name, &pc.PoolSpec)
+		if err != nil {
+			return fmt.Errorf("pools %s: %w", pc.Name, err)
+		}
+		named[pc.Name] = pl
+	}
 	for i := range c.Sites {
 		sc := &c.Sites[i]
 		site := &router.Site{Name: sc.Name, DebugHeader: sc.DebugHeader}
 		for j := range sc.Routes {
 			rc := &sc.Routes[j]
-			rt := &router.Route{Site: site, Path: rc.Path, Index: j, Name: sc.Name + rc.Path,
-				HostHeader: rc.HostHeader, Remove: rc.RemoveHeaders, Extra: map[string]any{}}
-			rt.Extra[proxy.PolicyKey] = routePolicy(rc)
+			rt := &router.Route{Site: site, Path: rc.Path, ID: len(g.routes.List), Index: j, Name: routeName(sc.Name, rc.Path),
+				HostHeader: rc.HostHeader, Remove: rc.RemoveHeaders}
 			for _, k := range sortedKeys(rc.SetHeaders) {
 				rt.SetHeaders = append(rt.SetHeaders, [2]string{k, rc.SetHeaders[k]})
 			}
 			if len(rc.Origins) > 0 {
 				pl, err := n.buildPool(g, rt.Name, &rc.PoolSpec)
 				if err != nil {
-					return nil, fmt.Errorf("sites[%d].routes[%d]: %w", i, j, err)
+					return fmt.Errorf("sites[%d].routes[%d]: %w", i, j, err)
 				}
 				rt.Pools = []*pool.Pool{pl}
 			}
 			for _, name := range rc.Pools {
-				pl, ok := built[name]
-				if !ok {
-					var err error
-					if pl, err = n.buildPool(g, name, &named[name].PoolSpec); err != nil {
-						return nil, fmt.Errorf("pools %s: %w", name, err)
-					}
-					built[name] = pl
-				}
-				rt.Pools = append(rt.Pools, pl)
+				rt.Pools = append(rt.Pools, named[name])
 			}
 			site.Routes = append(site.Routes, rt)
+			g.routes.List = append(g.routes.List, rt)
+			g.routeCfg = append(g.routeCfg, rc)
 		}
 		site.SortRoutes()
 		for _, h := range sc.Hosts {
 			t.Add(h, site)
 		}
 	}
-	return t, nil
+	g.routes.Table = t
+	return nil
 }
 
+// routeName is a route's name in logs, metrics and the pools built for an
+// inline route: the site's name and the route's path.
+func routeName(site, path string) string { return site + path }
+
+// buildPool builds one pool over a transport shared by every pool with the
+// same transport settings; its origins get live health state when the
+// health capability stages the generation.
 func (n *Node) buildPool(g *generation, name string, spec *config.PoolSpec) (*pool.Pool, error) {
 	rt, key, err := n.transports.Get(spec)
 	if err != nil {
@@ -119,44 +139,36 @@ func (n *Node) buildPool(g *generation, name string, spec *config.PoolSpec) (*po
 		u.Path = ""
 		origins = append(origins, pool.NewOrigin(oc.URL, u, oc.Weight, nil, oc.MaxConns, oc.MaxPending))
 	}
-	pl := n.bindPool(g, name, spec, origins, rt)
+	g.pools = append(g.pools, health.Pool{Name: name, Health: spec.Health, SlowStart: spec.SlowStart.D(), Transport: rt, Origins: origins})
+	pl := pool.New(name, origins, rt)
+	pl.Picker = pool.NewPicker(&spec.Balance, origins)
+	pl.QueueWait = spec.Timeouts.Dial.D()
 	pl.Total = spec.Timeouts.Total.D()
 	return pl, nil
 }
 
+// buildChain composes the core phases, the capabilities' phases and the
+// proxy in pipeline.Order, behind the panic wall.
 func (n *Node) buildChain(g *generation) (http.Handler, error) {
 	c := g.cfg
-	trust := &pipeline.Trust{}
-	for _, s := range c.TrustedProxies {
-		p, err := schema.ParsePrefix(s)
-		if err != nil {
-			return nil, err
-		}
-		trust.Prefixes = append(trust.Prefixes, p)
-	}
 	phases := map[string]pipeline.Phase{
-		"requestid": pipeline.RequestID(trust),
+		"requestid": pipeline.RequestID(g.trust),
 		"limits":    pipeline.Limits(int64(c.Limits.MaxRequestBody), c.Timeouts.ReadBody.D()),
-		"route":     pipeline.Route(g.table),
+		"route":     pipeline.Route(g.routes.Table),
 	}
-	var commits []func()
-	for _, c := range n.caps {
-		ps, commit, err := c.stage(g)
-		if err != nil {
-			return nil, err
-		}
-		for name, ph := range ps {
+	for _, st := range g.staged {
+		for name, ph := range st.Phases {
 			phases[name] = ph
 		}
-		if commit != nil {
-			commits = append(commits, commit)
-		}
 	}
-	g.commits = commits
 	for name, ph := range n.opts.ExtraPhases {
 		phases[name] = ph
 	}
-	px := &proxy.Proxy{WriteTimeout: c.Timeouts.Write.D(), Metrics: n.metrics, Upgrades: n.upgrades, Failover: n.failover()}
+	px := &proxy.Proxy{WriteTimeout: c.Timeouts.Write.D(), Metrics: n.metrics, Upgrades: n.upgrades,
+		Failover: n.failover, Policies: make([]*proxy.RoutePolicy, len(g.routeCfg))}
+	for id, rc := range g.routeCfg {
+		px.Policies[id] = proxy.CompilePolicy(&rc.Retries, rc.Fallback)
+	}
 	chain, err := pipeline.Build(phases, px)
 	if err != nil {
 		return nil, err
@@ -168,32 +180,6 @@ func (n *Node) buildChain(g *generation) (http.Handler, error) {
 	return wall, nil
 }
 
-// certSet picks a certificate by SNI.
-type certSet struct {
-	certs []tls.Certificate
-}
-
-func loadCerts(t *config.TLS) (*certSet, error) {
-	cs := &certSet{}
-	for i, c := range t.Certificates {
-		cert, err := tls.LoadX509KeyPair(c.Cert, c.Key)
-		if err != nil {
-			return nil, fmt.Errorf("certificates[%d]: %w", i, err)
-		}
-		cs.certs = append(cs.certs, cert)
-	}
-	return cs, nil
-}
-
-func (cs *certSet) pick(hello *tls.ClientHelloInfo) *tls.Certificate {
-	for i := range cs.certs {
-		if hello.SupportsCertificate(&cs.certs[i]) == nil {
-			return &cs.certs[i]
-		}
-	}
-	return &cs.certs[0]
-}
-
 func sortedKeys(m map[string]string) []string {
 	ks := make([]string, 0, len(m))
 	for k := range m {
@@ -201,13 +187,6 @@ func sortedKeys(m map[string]string) []string {
 	}
 	sort.Strings(ks)
 	return ks
-}
-
-func minTLS(v string) uint16 {
-	if strings.TrimSpace(v) == "1.3" {
-		return tls.VersionTLS13
-	}
-	return tls.VersionTLS12
 }
 
 // Check validates src and stages a generation from it, without opening any

@@ -3,7 +3,6 @@ package app
 import (
 	"context"
 	"crypto/sha256"
-	"errors"
 	"fmt"
 	"os"
 	"os/signal"
@@ -155,23 +154,11 @@ func (n *Node) Shutdown() error {
 		}
 		ctx, cancel := context.WithTimeout(context.Background(), drain)
 		defer cancel()
-		for _, s := range n.slots {
-			s.closed.Store(true)
-			s.ln.Close()
-		}
-		for _, s := range n.slots {
-			h := s.cur.Load()
-			h.Close()
-			if e := h.shutdown(ctx); e != nil {
-				err = errors.Join(err, fmt.Errorf("%s: drain: %w", s.addr, e))
-			}
-		}
+		err = n.listeners.Shutdown(ctx)
 		if n.admin != nil {
 			_ = n.admin.srv.Shutdown(ctx)
 		}
-		for _, c := range n.caps {
-			c.stop()
-		}
+		n.caps.stop()
 		n.upgrades.CloseAll()
 		n.transports.CloseIdle()
 		close(n.stopped)

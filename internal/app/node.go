@@ -14,7 +14,10 @@ import (
 	"sync/atomic"
 	"time"
 
+	"levee/internal/dns"
 	"levee/internal/guard"
+	"levee/internal/health"
+	"levee/internal/listener"
 	"levee/internal/pipeline"
 	"levee/internal/proxy"
 	"levee/internal/telemetry"
@@ -53,13 +56,13 @@ type Node struct {
 	onLKG      atomic.Bool
 
 	reloadMu   sync.Mutex
-	slots      map[string]*slot // guarded by reloadMu
-	admin      *adminServer     // guarded by reloadMu
+	listeners  *listener.Set // guarded by reloadMu
+	admin      *adminServer  // guarded by reloadMu
 	transports *proxy.TransportStore
 	upgrades   *proxy.UpgradeSet
+	failover   *proxy.Failover // the node's retry budget
 
-	adminExtra map[string]http.Handler
-	caps       []capability
+	caps *capabilities
 
 	stopOnce sync.Once
 	stopped  chan struct{}
@@ -82,13 +85,15 @@ func New(opts Options) *Node {
 		metrics:    m,
 		wall:       guard.New(lg, m.Registry),
 		started:    time.Now(),
-		slots:      map[string]*slot{},
 		transports: proxy.NewTransportStore(),
 		upgrades:   proxy.NewUpgradeSet(),
 		stopped:    make(chan struct{}),
-		adminExtra: map[string]http.Handler{},
 	}
-	n.caps = newCapabilities(n)
+	budget := proxy.NewBudget(health.DefaultRetryRatio, health.DefaultRetryMinPerSecond)
+	n.caps = newCapabilities(pipeline.Host{Log: lg, Registry: m.Registry, Wall: n.wall, DataDir: opts.DataDir, Stopped: n.stopped}, budget)
+	n.failover = &proxy.Failover{Budget: budget, Health: n.caps.health.Store(), Metrics: proxy.NewFailoverMetrics(m.Registry)}
+	sh := n.caps.shield
+	n.listeners = listener.NewSet(lg, n.wall, n, listener.Hooks{Admit: sh.Admit, Wrap: sh.WrapServer}, n.stopped)
 	return n
 }
 
@@ -117,11 +122,7 @@ func (n *Node) Generation() uint64 {
 func (n *Node) Addrs() map[string]net.Addr {
 	n.reloadMu.Lock()
 	defer n.reloadMu.Unlock()
-	out := map[string]net.Addr{}
-	for k, s := range n.slots {
-		out[k] = s.ln.Addr()
-	}
-	return out
+	return n.listeners.Addrs()
 }
 
 // AdminAddr returns the admin listener's bound address, or nil.
@@ -136,3 +137,23 @@ func (n *Node) AdminAddr() net.Addr {
 
 // Done is closed when the node has shut down.
 func (n *Node) Done() <-chan struct{} { return n.stopped }
+
+// DNS returns the node's DNS server (tests, status).
+func (n *Node) DNS() *dns.Server { return n.caps.dns.Server() }
+
+// DNSAddrs returns the bound address of each DNS address, keyed as
+// configured.
+func (n *Node) DNSAddrs() map[string]net.Addr { return n.caps.dns.Server().Addrs() }
+
+// HealthRound runs one active check round of a pool now and waits for it
+// (tests call it instead of sleeping on tickers).
+func (n *Node) HealthRound(pool string) { n.caps.health.Store().Round(pool) }
+
+// HealthSweep re-evaluates held-back transitions and ejections now.
+func (n *Node) HealthSweep() { n.caps.health.Store().Sweep() }
+
+// HealthState reports what the health checker knows of one origin of a
+// named pool (see health.Capability.HealthState).
+func (n *Node) HealthState(pool, originURL string) (healthy, known bool) {
+	return n.caps.health.HealthState(pool, originURL)
+}

@@ -4,7 +4,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"net"
 	"os"
 	"time"
 
@@ -37,21 +36,23 @@ func (n *Node) applyLocked(name string, src []byte) error {
 	if err != nil {
 		return err
 	}
-	commit, err := n.stageListeners(g)
+	commit, err := n.listeners.Stage(g.listeners, g.cfg.Timeouts.Drain.D())
 	if err != nil {
 		return err
 	}
 	adminCommit, err := n.stageAdmin(g)
 	if err != nil {
-		commit.rollback()
+		commit.Rollback()
 		return err
 	}
 	g.id = n.genCounter.Add(1)
 	old := n.gen.Swap(g)
-	commit.apply()
+	commit.Apply()
 	adminCommit()
-	for _, c := range g.commits {
-		c()
+	for _, st := range g.staged {
+		if st.Commit != nil {
+			st.Commit()
+		}
 	}
 	n.metrics.Generation.Set(float64(g.id))
 	n.afterSwap(old, g)
@@ -81,86 +82,6 @@ func (n *Node) afterSwap(old, g *generation) {
 			n.transports.Sweep(cur.transports)
 		}
 	})
-}
-
-// listenerCommit is the staged change of listeners: sockets already opened
-// and servers to start or retire once the generation is swapped.
-type listenerCommit struct {
-	n        *Node
-	g        *generation
-	opened   []*slot
-	changed  []*slot
-	removed  []*slot
-	previous map[string]*slot
-}
-
-// stageListeners opens the sockets the new config adds. Nothing running is
-// touched; a socket that cannot be opened rejects the config.
-func (n *Node) stageListeners(g *generation) (*listenerCommit, error) {
-	lc := &listenerCommit{n: n, g: g}
-	want := map[string]bool{}
-	for i := range g.cfg.Listeners {
-		l := &g.cfg.Listeners[i]
-		want[l.Listen] = true
-		settings := listenerSettings(l, g.cfg)
-		if s, ok := n.slots[l.Listen]; ok {
-			if s.settings != settings {
-				lc.changed = append(lc.changed, s)
-			}
-			continue
-		}
-		ln, err := net.Listen("tcp", l.Listen)
-		if err != nil {
-			lc.rollback()
-			return nil, fmt.Errorf("listeners[%d].listen: %w", i, err)
-		}
-		lc.opened = append(lc.opened, &slot{addr: l.Listen, ln: ln, settings: settings})
-	}
-	for k, s := range n.slots {
-		if !want[k] {
-			lc.removed = append(lc.removed, s)
-		}
-	}
-	return lc, nil
-}
-
-func (lc *listenerCommit) rollback() {
-	for _, s := range lc.opened {
-		s.ln.Close()
-	}
-}
-
-// apply starts servers for new and changed listeners and retires the rest.
-func (lc *listenerCommit) apply() {
-	n, g := lc.n, lc.g
-	drain := g.cfg.Timeouts.Drain.D()
-	byAddr := map[string]*slot{}
-	for _, s := range lc.opened {
-		byAddr[s.addr] = s
-	}
-	for i := range g.cfg.Listeners {
-		l := &g.cfg.Listeners[i]
-		if s, ok := byAddr[l.Listen]; ok {
-			s.cur.Store(n.startServer(s, l, g.cfg))
-			n.slots[s.addr] = s
-			n.wall.Go("accept:"+s.addr, func() { n.acceptLoop(s) })
-		}
-	}
-	for _, s := range lc.changed {
-		for i := range g.cfg.Listeners {
-			if l := &g.cfg.Listeners[i]; l.Listen == s.addr {
-				old := s.cur.Swap(n.startServer(s, l, g.cfg))
-				s.settings = listenerSettings(l, g.cfg)
-				n.retire(old, drain)
-			}
-		}
-	}
-	for _, s := range lc.removed {
-		s.closed.Store(true)
-		s.ln.Close()
-		n.retire(s.cur.Load(), drain)
-		delete(n.slots, s.addr)
-	}
 }
 
 // Reject counts and logs, once, a config that was refused before or while

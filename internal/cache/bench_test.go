@@ -44,8 +44,8 @@ func benchHit(b *testing.B, size int) {
 	}
 	c := New(st, Settings{LockTimeout: time.Second, HitForMiss: time.Second, FillTimeout: time.Second})
 	ru := Compile(&RouteConfig{}, 64<<20)
-	c.Bind(ru, "bench")
-	rt := &router.Route{Extra: map[string]any{ExtraKey: ru}}
+	c.Bind(0, ru, "bench")
+	rt := &router.Route{ID: 0}
 	body := []byte(strings.Repeat("x", size))
 	origin := pipeline.HandlerFunc(func(w http.ResponseWriter, r *http.Request) error {
 		w.Header().Set("Cache-Control", "public, max-age=3600")

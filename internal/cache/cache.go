@@ -14,9 +14,6 @@ import (
 	"levee/internal/pipeline"
 )
 
-// ExtraKey is the key of a route's *Rules in router.Route.Extra.
-const ExtraKey = "cache"
-
 // Cache is the cache phase of one config generation: timeouts from the
 // config, over the node's Store.
 type Cache struct {
@@ -26,7 +23,8 @@ type Cache struct {
 	hitForMiss  time.Duration
 	fillTimeout time.Duration
 	goFn        func(name string, fn func())
-	hookFind    func() // tests: runs inside find, e.g. to panic
+	hookFind    func()   // tests: runs inside find, e.g. to panic
+	rules       []*Rules // by router.Route.ID; nil: the route does not cache
 }
 
 // Settings are the generation-level settings of the cache phase.
@@ -41,8 +39,24 @@ func New(store *Store, st Settings) *Cache {
 	return c
 }
 
-// Bind resolves a route's per-site counters; call it at stage time.
-func (c *Cache) Bind(ru *Rules, site string) { ru.site = c.m.site(site) }
+// Bind attaches compiled rules to the route with the given ID and
+// resolves their per-site counters. Call it at stage time, before the
+// generation serves.
+func (c *Cache) Bind(routeID int, ru *Rules, site string) {
+	ru.site = c.m.site(site)
+	if routeID >= len(c.rules) {
+		c.rules = append(c.rules, make([]*Rules, routeID+1-len(c.rules))...)
+	}
+	c.rules[routeID] = ru
+}
+
+// rulesFor returns the rules of the exchange's route, or nil.
+func (c *Cache) rulesFor(ex *pipeline.Exchange) *Rules {
+	if ex == nil || ex.Route == nil || ex.Route.ID >= len(c.rules) {
+		return nil
+	}
+	return c.rules[ex.Route.ID]
+}
 
 // Phase returns the pipeline phase.
 func (c *Cache) Phase() pipeline.Phase {
@@ -59,10 +73,7 @@ var keyPool = sync.Pool{New: func() any { return &key{buf: make([]byte, 0, 256)}
 
 func (c *Cache) handle(next pipeline.Handler, w http.ResponseWriter, r *http.Request) error {
 	ex := pipeline.From(w)
-	var ru *Rules
-	if ex != nil && ex.Route != nil {
-		ru, _ = ex.Route.Extra[ExtraKey].(*Rules)
-	}
+	ru := c.rulesFor(ex)
 	if ru == nil {
 		return next.ServeHTTP(w, r)
 	}

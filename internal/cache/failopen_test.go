@@ -24,8 +24,8 @@ func TestLookupPanicFailsOpen(t *testing.T) {
 	c := New(st, Settings{LockTimeout: time.Second, HitForMiss: time.Second, FillTimeout: time.Second})
 	c.hookFind = func() { panic("boom") }
 	ru := Compile(&RouteConfig{}, 1<<20)
-	c.Bind(ru, "t")
-	rt := &router.Route{Extra: map[string]any{ExtraKey: ru}}
+	c.Bind(0, ru, "t")
+	rt := &router.Route{ID: 0}
 	called := false
 	h := c.Phase()(pipeline.HandlerFunc(func(w http.ResponseWriter, r *http.Request) error {
 		called = true
@@ -50,8 +50,8 @@ func TestPanickingLeaderReleasesFollowers(t *testing.T) {
 	st, _ := NewStore(Options{MemoryBytes: 1 << 20, Metrics: NewMetrics(prometheus.NewRegistry())})
 	c := New(st, Settings{LockTimeout: time.Hour, HitForMiss: time.Second, FillTimeout: time.Minute})
 	ru := Compile(&RouteConfig{}, 1<<20)
-	c.Bind(ru, "t")
-	rt := &router.Route{Extra: map[string]any{ExtraKey: ru}}
+	c.Bind(0, ru, "t")
+	rt := &router.Route{ID: 0}
 	release := make(chan struct{})
 	h := c.Phase()(pipeline.HandlerFunc(func(w http.ResponseWriter, r *http.Request) error {
 		<-release

@@ -66,7 +66,7 @@ type retrier struct {
 // the next pool, when the method and body allow it and the budget has a
 // token. Nothing is retried once the response has started.
 func (p *Proxy) serve(w http.ResponseWriter, r *http.Request, ex *pipeline.Exchange, route *router.Route) error {
-	rt := &retrier{p: p, r: r, ex: ex, route: route, pol: policyOf(route), held: -1}
+	rt := &retrier{p: p, r: r, ex: ex, route: route, pol: p.policyOf(route), held: -1}
 	if p.Failover == nil {
 		rt.pol = singleTry
 	} else {

@@ -2,16 +2,14 @@ package proxy
 
 import (
 	"net/http"
+	"strconv"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 
+	"levee/internal/config"
 	"levee/internal/router"
 )
-
-// PolicyKey is the router.Route.Extra key under which a route's
-// *RoutePolicy is kept.
-const PolicyKey = "retry"
 
 // RoutePolicy is a route's retry and fallback policy, compiled.
 type RoutePolicy struct {
@@ -40,11 +38,25 @@ type Fallback struct {
 // singleTry is the policy of a route that has none: one try, no retries.
 var singleTry = &RoutePolicy{Attempts: 1, PerPool: 1}
 
-func policyOf(rt *router.Route) *RoutePolicy {
-	if p, ok := rt.Extra[PolicyKey].(*RoutePolicy); ok {
-		return p
+func (p *Proxy) policyOf(rt *router.Route) *RoutePolicy {
+	if rt.ID < len(p.Policies) && p.Policies[rt.ID] != nil {
+		return p.Policies[rt.ID]
 	}
 	return singleTry
+}
+
+// CompilePolicy compiles a route's retries: and fallback: blocks.
+func CompilePolicy(r *config.Retries, f *config.Fallback) *RoutePolicy {
+	p := &RoutePolicy{Attempts: r.Attempts, PerPool: r.PerPool, PerTry: r.PerTryTimeout.D(),
+		OnStatus: r.OnStatus, MaxBody: int64(r.MaxBody), Methods: map[string]bool{}}
+	for _, m := range r.Methods {
+		p.Methods[m] = true
+	}
+	if f != nil && f.Static != "" {
+		p.Fallback = &Fallback{Body: []byte(f.Static), ContentType: f.ContentType,
+			RetryAfter: strconv.Itoa(int(f.RetryAfter.D().Seconds()))}
+	}
+	return p
 }
 
 // retryableMethod reports whether r may be sent twice: an idempotent

@@ -24,6 +24,9 @@ type Proxy struct {
 	Upgrades *UpgradeSet
 	// Failover holds the retry budget and metrics; nil tries once.
 	Failover *Failover
+	// Policies are the routes' retry and fallback policies, by
+	// router.Route.ID; a route without one is tried once.
+	Policies []*RoutePolicy
 }
 
 // ServeHTTP proxies r to its route's pools, retrying and failing over as

@@ -20,14 +20,13 @@ type Site struct {
 type Route struct {
 	Site       *Site
 	Path       string
+	ID         int    // dense index within the generation; phases index their per-route data by it
 	Index      int    // position in the site's config, for logs and config paths
 	Name       string // "site/path"
 	Pools      []*pool.Pool
 	HostHeader string // "", "origin" or a literal host
 	SetHeaders [][2]string
 	Remove     []string
-	// Extra holds per-route state of other capabilities, keyed by capability.
-	Extra map[string]any
 }
 
 // Table finds sites by host.

@@ -1,4 +1,4 @@
-package app
+package listener
 
 import (
 	"context"
@@ -13,7 +13,6 @@ import (
 	"sync/atomic"
 	"time"
 
-	"levee/internal/config"
 	"levee/internal/h1server"
 )
 
@@ -26,6 +25,7 @@ type slot struct {
 	ln       net.Listener
 	settings string
 	cur      atomic.Pointer[handoff]
+	certs    atomic.Pointer[Certs] // the current generation's, for TLS listeners
 	closed   atomic.Bool
 }
 
@@ -79,7 +79,7 @@ func (h *handoff) Addr() net.Addr { return h.addr }
 
 // acceptLoop hands each accepted connection to the current server. It runs
 // until the socket is closed.
-func (n *Node) acceptLoop(s *slot) {
+func (set *Set) acceptLoop(s *slot) {
 	delay := 5 * time.Millisecond
 	for {
 		c, err := s.ln.Accept()
@@ -88,20 +88,22 @@ func (n *Node) acceptLoop(s *slot) {
 				return
 			}
 			// Out of file descriptors and the like: back off, keep serving.
-			n.log.Warn("accept failed", "addr", s.addr, "err", err)
+			set.log.Warn("accept failed", "addr", s.addr, "err", err)
 			time.Sleep(delay)
 			delay = min(delay*2, time.Second)
 			continue
 		}
 		delay = 5 * time.Millisecond
-		if c = n.admitConn(c); c == nil {
-			continue // refused by the shield's connection limits
+		if set.hooks.Admit != nil {
+			if c = set.hooks.Admit(c); c == nil {
+				continue // refused by a connection hook (the shield's limits)
+			}
 		}
-		n.deliver(s, c)
+		set.deliver(s, c)
 	}
 }
 
-func (n *Node) deliver(s *slot, c net.Conn) {
+func (set *Set) deliver(s *slot, c net.Conn) {
 	for {
 		h := s.cur.Load()
 		if h.fast != nil {
@@ -118,14 +120,14 @@ func (n *Node) deliver(s *slot, c net.Conn) {
 			}
 			continue // retired under us: the newer server takes it
 		}
-		n.deliverStd(s, h, c)
+		deliverStd(s, h, c)
 		return
 	}
 }
 
 // deliverStd gives c to net/http: h's server, or the current one if h
 // retired meanwhile.
-func (n *Node) deliverStd(s *slot, h *handoff, c net.Conn) {
+func deliverStd(s *slot, h *handoff, c net.Conn) {
 	for {
 		select {
 		case h.conns <- c:
@@ -141,18 +143,22 @@ func (n *Node) deliverStd(s *slot, h *handoff, c net.Conn) {
 	}
 }
 
-func listenerSettings(l *config.Listener, c *config.Config) string {
-	tlsOn := l.TLS != nil
+// settings identifies what a running server was built from: a reload that
+// changes none of it keeps the server (and its idle connections).
+func (sp *Spec) settings() string {
+	tlsOn := sp.Listener.TLS != nil
 	minv := ""
 	if tlsOn {
-		minv = l.TLS.MinVersion
+		minv = sp.Listener.TLS.MinVersion
 	}
-	return fmt.Sprintf("%v|%s|%v|%s|%+v|%+v|%+v", tlsOn, minv, l.H2C, l.HTTP1, l.HTTP2, c.Timeouts, c.Limits)
+	l := &sp.Listener
+	return fmt.Sprintf("%v|%s|%v|%s|%+v|%+v|%+v", tlsOn, minv, l.H2C, l.HTTP1, l.HTTP2, sp.Timeouts, sp.Limits)
 }
 
-// newServer builds the http.Server for a listener of config c and starts it
-// on a fresh handoff of slot s.
-func (n *Node) startServer(s *slot, l *config.Listener, c *config.Config) *handoff {
+// startServer builds the http.Server for a listener spec and starts it on a
+// fresh handoff of slot s.
+func (set *Set) startServer(s *slot, sp *Spec) *handoff {
+	l, c := &sp.Listener, sp
 	var protos http.Protocols
 	protos.SetHTTP1(true)
 	if l.TLS != nil {
@@ -162,7 +168,11 @@ func (n *Node) startServer(s *slot, l *config.Listener, c *config.Config) *hando
 		protos.SetUnencryptedHTTP2(true)
 	}
 	h := newHandoff(s.ln.Addr())
-	handler, connCtx := n.shieldHandler(drainAware{n: n, h: h})
+	var handler http.Handler = drainAware{next: set.handler, h: h}
+	var connCtx func(context.Context, net.Conn) context.Context
+	if set.hooks.Wrap != nil {
+		handler, connCtx = set.hooks.Wrap(handler)
+	}
 	srv := &http.Server{
 		Handler:           handler,
 		ConnContext:       connCtx,
@@ -171,7 +181,7 @@ func (n *Node) startServer(s *slot, l *config.Listener, c *config.Config) *hando
 		WriteTimeout:      c.Timeouts.Write.D(),
 		MaxHeaderBytes:    int(c.Limits.MaxHeaderBytes),
 		Protocols:         &protos,
-		ErrorLog:          log.New(&serverErrorLog{log: n.log, addr: s.addr}, "", 0),
+		ErrorLog:          log.New(&serverErrorLog{log: set.log, addr: s.addr}, "", 0),
 		HTTP2: &http.HTTP2Config{
 			MaxConcurrentStreams: l.HTTP2.MaxConcurrentStreams,
 			MaxReadFrameSize:     int(l.HTTP2.MaxReadFrameSize),
@@ -190,23 +200,22 @@ func (n *Node) startServer(s *slot, l *config.Listener, c *config.Config) *hando
 		h.fast = &h1server.Server{
 			Handler:           handler,
 			ConnContext:       connCtx,
-			Fallback:          func(c net.Conn) { n.deliverStd(s, h, c) },
-			Go:                n.wall.Go,
+			Fallback:          func(c net.Conn) { deliverStd(s, h, c) },
+			Go:                set.wall.Go,
 			ReadHeaderTimeout: srv.ReadHeaderTimeout,
 			IdleTimeout:       srv.IdleTimeout,
 			WriteTimeout:      srv.WriteTimeout,
 			MaxHeaderBytes:    srv.MaxHeaderBytes,
-			Log:               n.log,
+			Log:               set.log,
 		}
 	}
 	var ln net.Listener = h
 	if l.TLS != nil {
-		addr := s.addr
 		tc := &tls.Config{
 			MinVersion: minTLS(l.TLS.MinVersion),
 			NextProtos: []string{"h2", "http/1.1"},
 			GetCertificate: func(hello *tls.ClientHelloInfo) (*tls.Certificate, error) {
-				if cs := n.gen.Load().certs[addr]; cs != nil {
+				if cs := s.certs.Load(); cs != nil {
 					return cs.pick(hello), nil
 				}
 				return nil, errors.New("no certificate for this listener")
@@ -215,9 +224,9 @@ func (n *Node) startServer(s *slot, l *config.Listener, c *config.Config) *hando
 		srv.TLSConfig = tc
 		ln = tls.NewListener(h, tc)
 	}
-	n.wall.Go("http-server:"+s.addr, func() {
+	set.wall.Go("http-server:"+s.addr, func() {
 		if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) && !errors.Is(err, net.ErrClosed) {
-			n.log.Error("server stopped", "addr", s.addr, "err", err)
+			set.log.Error("server stopped", "addr", s.addr, "err", err)
 		}
 	})
 	return h
@@ -226,13 +235,13 @@ func (n *Node) startServer(s *slot, l *config.Listener, c *config.Config) *hando
 // retire stops a server gracefully: it takes no new connections, each
 // connection closes after its next response, and whatever is left (idle
 // connections) is closed once the drain period has passed.
-func (n *Node) retire(h *handoff, drain time.Duration) {
+func (set *Set) retire(h *handoff, drain time.Duration) {
 	h.Close()
 	h.draining.Store(true)
-	n.wall.Go("retire-server", func() {
+	set.wall.Go("retire-server", func() {
 		select {
 		case <-time.After(drain):
-		case <-n.stopped:
+		case <-set.stopped:
 		}
 		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
 		defer cancel()
@@ -243,15 +252,15 @@ func (n *Node) retire(h *handoff, drain time.Duration) {
 // drainAware is a server's handler: the node, plus "Connection: close" once
 // the server is retiring.
 type drainAware struct {
-	n *Node
-	h *handoff
+	next http.Handler
+	h    *handoff
 }
 
 func (d drainAware) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if d.h.draining.Load() {
 		w.Header().Set("Connection", "close")
 	}
-	d.n.ServeHTTP(w, r)
+	d.next.ServeHTTP(w, r)
 }
 
 // serverErrorLog routes net/http's own messages (TLS handshake errors, bad

@@ -1,6 +1,7 @@
 package dns
 
 import (
+	"errors"
 	"net"
 	"net/netip"
 	"strings"
@@ -71,7 +72,12 @@ func (s *Server) transfer(w mdns.ResponseWriter, req *mdns.Msg, client netip.Add
 	ch := make(chan *mdns.Envelope)
 	tr := new(mdns.Transfer)
 	errc := make(chan error, 1)
-	go func() { errc <- tr.Out(w, req, ch) }()
+	s.wall.Go("dns-axfr-out", func() {
+		err := errAXFROutPanicked
+		// Sent even when Out panics, so the loop below never waits forever.
+		defer func() { errc <- err }()
+		err = tr.Out(w, req, ch)
+	})
 	const perEnvelope = 100
 	rrs := append(append([]mdns.RR(nil), z.static...), z.soa)
 	for i := 0; i < len(rrs); i += perEnvelope {
@@ -89,6 +95,8 @@ func (s *Server) transfer(w mdns.ResponseWriter, req *mdns.Msg, client netip.Add
 	}
 	s.m.axfr.WithLabelValues("ok").Inc()
 }
+
+var errAXFROutPanicked = errors.New("zone transfer writer panicked")
 
 // allows reports whether client is one of the zone's secondaries.
 func (z *Zone) allows(client netip.Addr) bool {

@@ -2,6 +2,8 @@ package dns
 
 import (
 	"fmt"
+	"log/slog"
+	"net/netip"
 	"os/exec"
 	"strings"
 	"sync/atomic"
@@ -9,6 +11,10 @@ import (
 	"time"
 
 	mdns "github.com/miekg/dns"
+	"github.com/prometheus/client_golang/prometheus"
+
+	"levee/internal/guard"
+	"levee/internal/telemetry"
 )
 
 // secondary is a fake secondary that counts the NOTIFYs it gets.
@@ -124,5 +130,43 @@ func TestAXFRAndNotify(t *testing.T) {
 	}
 	if r := ask(t, addr, "extra.example.com.", mdns.TypeA); len(r.Answer) != 1 {
 		t.Fatalf("the changed zone is not served: %v", r)
+	}
+}
+
+// panickyWriter panics when a transfer writes to it.
+type panickyWriter struct{ mdns.ResponseWriter }
+
+func (panickyWriter) WriteMsg(*mdns.Msg) error { panic("writer broke") }
+
+// A panic in the goroutine that writes a zone transfer is recovered by
+// the wall and counted, and the transfer ends as an error instead of
+// waiting forever for it.
+func TestAXFRWriterPanicContained(t *testing.T) {
+	sec := startSecondary(t)
+	wall := guard.New(slog.New(slog.DiscardHandler), prometheus.NewRegistry())
+	c := loadConfig(t, transferYAML(sec.addr, "1"))
+	zs, err := Build(c)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := New(Options{Wall: wall})
+	s.Apply(c, zs)
+	t.Cleanup(s.Stop)
+
+	m := new(mdns.Msg)
+	m.SetAxfr("example.com.")
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		s.transfer(panickyWriter{}, m, netip.MustParseAddr("127.0.0.1"))
+	}()
+	select {
+	case <-done:
+	case <-time.After(10 * time.Second):
+		t.Fatal("transfer still waiting for a writer that panicked")
+	}
+	waitFor(t, "the panic to be counted", func() bool { return wall.Count("goroutine:dns-axfr-out") == 1 })
+	if v := telemetry.Value(s.m.axfr.WithLabelValues("error")); v != 1 {
+		t.Fatalf("axfr errors %v, want 1", v)
 	}
 }

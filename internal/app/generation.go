@@ -164,7 +164,7 @@ func (n *Node) buildChain(g *generation) (http.Handler, error) {
 	for name, ph := range n.opts.ExtraPhases {
 		phases[name] = ph
 	}
-	px := &proxy.Proxy{WriteTimeout: c.Timeouts.Write.D(), Metrics: n.metrics, Upgrades: n.upgrades,
+	px := &proxy.Proxy{WriteTimeout: c.Timeouts.Write.D(), Metrics: n.metrics, Upgrades: n.upgrades, Go: n.wall.Go,
 		Failover: n.failover, Policies: make([]*proxy.RoutePolicy, len(g.routeCfg))}
 	for id, rc := range g.routeCfg {
 		px.Policies[id] = proxy.CompilePolicy(&rc.Retries, rc.Fallback)

@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/sha256"
 	"fmt"
+	"levee/internal/atomicfile"
 	"os"
 	"os/signal"
 	"path/filepath"
@@ -52,7 +53,7 @@ func (n *Node) StartFrom(name string, src []byte) error {
 	return n.Apply(name, src, "start")
 }
 
-// saveLKG writes the applied config atomically (temp file, then rename).
+// saveLKG writes the applied config atomically (internal/atomicfile).
 func (n *Node) saveLKG(src []byte) error {
 	if n.opts.DataDir == "" {
 		return nil
@@ -66,23 +67,7 @@ func (n *Node) saveLKG(src []byte) error {
 	if err := os.MkdirAll(n.opts.DataDir, 0o750); err != nil {
 		return err
 	}
-	tmp, err := os.CreateTemp(n.opts.DataDir, ".last-good-*")
-	if err != nil {
-		return err
-	}
-	defer os.Remove(tmp.Name())
-	if _, err := tmp.Write(src); err != nil {
-		tmp.Close()
-		return err
-	}
-	if err := tmp.Sync(); err != nil {
-		tmp.Close()
-		return err
-	}
-	if err := tmp.Close(); err != nil {
-		return err
-	}
-	return os.Rename(tmp.Name(), path)
+	return atomicfile.Write(path, src, 0o600)
 }
 
 // Run serves until SIGTERM or SIGINT, reloading on SIGHUP and, when the

@@ -1,6 +1,7 @@
 package cache_test
 
 import (
+	"errors"
 	"fmt"
 	"io"
 	"net"
@@ -13,6 +14,7 @@ import (
 	"testing"
 	"time"
 
+	"levee/internal/atomicfile"
 	"levee/internal/leveetest"
 )
 
@@ -345,7 +347,18 @@ func TestRestartWarmDisk(t *testing.T) {
 	}
 	hits := o.hits.Load()
 	o.down()
+	// A write cut by a crash leaves a temporary; the restart deletes it.
+	crashed := filepath.Join(dir, "ab", atomicfile.TempPrefix+"abcdef0123456789-1")
+	if err := os.MkdirAll(filepath.Dir(crashed), 0o750); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(crashed, []byte("half"), 0o600); err != nil {
+		t.Fatal(err)
+	}
 	n2 := diskNode(t, "http://"+o.addr, dir)
+	if _, err := os.Stat(crashed); !errors.Is(err, os.ErrNotExist) {
+		t.Fatalf("temporary left by a crash still there: %v", err)
+	}
 	for _, p := range []string{"/a", "/b"} {
 		res, body := get(t, "GET", n2.URL(p))
 		wantStatus(t, res, 200, "hit")

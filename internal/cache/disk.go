@@ -17,6 +17,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"levee/internal/atomicfile"
 )
 
 // Disk entry file layout (little endian):
@@ -27,8 +29,9 @@ import (
 //	meta (JSON of diskMeta), then the body.
 //
 // A file whose size is not 32+meta+body, or whose CRCs do not match, is
-// deleted and never served. Files are written to a temporary name and
-// renamed, so a crash leaves either the old entry or none.
+// deleted and never served. Files are written with atomicfile (temporary
+// name, fsync, rename, directory fsync), so a crash leaves either the old
+// entry or the new one; temporaries left by a crash are deleted at start.
 const (
 	diskMagic   = "LEVEEC1\n"
 	diskHdrLen  = 32
@@ -147,7 +150,7 @@ func (d *disk) scan() {
 			return nil
 		}
 		name := e.Name()
-		if strings.HasPrefix(name, ".tmp-") {
+		if strings.HasPrefix(name, atomicfile.TempPrefix) {
 			_ = os.Remove(p)
 			return nil
 		}
@@ -425,26 +428,26 @@ func (d *disk) write(j diskJob) {
 		d.ioError("mkdir", err)
 		return
 	}
-	tmp, err := os.CreateTemp(filepath.Dir(final), ".tmp-")
+	f, err := atomicfile.Create(final, 0o600)
 	if err != nil {
 		d.ioError("create", err)
 		return
 	}
-	_, err = tmp.Write(hdr[:])
+	defer f.Cleanup()
+	_, err = f.Write(hdr[:])
 	if err == nil {
-		_, err = tmp.Write(mb)
+		_, err = f.Write(mb)
 	}
 	if err == nil {
 		var n int64
-		if n, err = io.Copy(tmp, body); err == nil && n != o.Size {
+		if n, err = io.Copy(f, body); err == nil && n != o.Size {
 			err = io.ErrUnexpectedEOF
 		}
 	}
-	if cerr := tmp.Close(); err == nil {
-		err = cerr
+	if err == nil {
+		err = f.Sync() // outside mu: lookups take it on the request path
 	}
 	if err != nil {
-		_ = os.Remove(tmp.Name())
 		d.ioError("write", err)
 		return
 	}
@@ -453,17 +456,18 @@ func (d *disk) write(j diskJob) {
 	d.mu.Lock()
 	if seq, dead := d.tombs[h]; dead && seq > j.seq {
 		d.mu.Unlock()
-		_ = os.Remove(tmp.Name())
 		return
 	}
-	if err := os.Rename(tmp.Name(), final); err != nil {
+	if err := f.Rename(); err != nil {
 		d.mu.Unlock()
-		_ = os.Remove(tmp.Name())
 		d.ioError("rename", err)
 		return
 	}
 	d.indexLocked(h, meta, size, o.bodyInMemory())
 	d.mu.Unlock()
+	if err := f.SyncDir(); err != nil {
+		d.ioError("sync", err)
+	}
 }
 
 // bodySource returns the body to write for o: its bytes, or the body of

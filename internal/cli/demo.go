@@ -20,12 +20,12 @@ it on 127.0.0.1:8080, with the admin API on 127.0.0.1:9090, using levee's
 embedded default config. Prints a few commands to try. Ctrl-C stops it.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			originURL, stop, err := demo.ListenOrigin("127.0.0.1:0")
+			n := app.New(app.Options{Version: Version, DataDir: dataDir})
+			originURL, stop, err := demo.ListenOrigin("127.0.0.1:0", n.Wall().Go)
 			if err != nil {
 				return err
 			}
 			defer stop()
-			n := app.New(app.Options{Version: Version, DataDir: dataDir})
 			if err := n.StartFrom("embedded demo config", demo.Render(originURL, listen, admin)); err != nil {
 				return err
 			}

@@ -10,22 +10,14 @@ import (
 	"time"
 
 	"github.com/spf13/cobra"
+
+	"levee/internal/cache"
 )
 
 func init() { extraCommands = append(extraCommands, purgeCmd) }
 
-// purgeRequest mirrors cache.Purge, the body of POST /purge.
-type purgeRequest struct {
-	URL    string `json:"url,omitempty"`
-	Prefix string `json:"prefix,omitempty"`
-	Host   string `json:"host,omitempty"`
-	Tag    string `json:"tag,omitempty"`
-	All    bool   `json:"all,omitempty"`
-	Soft   bool   `json:"soft,omitempty"`
-}
-
 func purgeCmd() *cobra.Command {
-	var p purgeRequest
+	var p cache.Purge // the body of POST /purge
 	var admin string
 	c := &cobra.Command{
 		Use:   "purge (--url URL | --prefix P | --host H | --tag T | --all) [--soft]",

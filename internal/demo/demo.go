@@ -72,13 +72,20 @@ func Origin() http.Handler {
 	return mux
 }
 
-// ListenOrigin starts the demo origin on addr and returns its URL.
-func ListenOrigin(addr string) (string, func(), error) {
+// ListenOrigin starts the demo origin on addr and returns its URL and a
+// stop func. goFn, when given, starts the server's goroutine: pass the
+// node's guard.Wall.Go so a panic there is recovered and counted.
+func ListenOrigin(addr string, goFn ...func(name string, fn func())) (string, func(), error) {
 	ln, err := net.Listen("tcp", addr)
 	if err != nil {
 		return "", nil, err
 	}
 	srv := &http.Server{Handler: Origin(), ReadHeaderTimeout: 5 * time.Second}
-	go srv.Serve(ln)
+	serve := func() { _ = srv.Serve(ln) }
+	if len(goFn) > 0 && goFn[0] != nil {
+		goFn[0]("demo-origin", serve)
+	} else {
+		go serve()
+	}
 	return "http://" + ln.Addr().String(), func() { srv.Close() }, nil
 }

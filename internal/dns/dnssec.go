@@ -12,6 +12,8 @@ import (
 	"time"
 
 	mdns "github.com/miekg/dns"
+
+	"levee/internal/atomicfile"
 )
 
 // Signature validity: signed an hour in the past (clock skew), valid a
@@ -85,10 +87,10 @@ func generateKey(zone, prefix string) (*signer, error) {
 		return nil, err
 	}
 	cs := pk.(crypto.Signer)
-	if err := os.WriteFile(prefix+".private", []byte(key.PrivateKeyString(pk)), 0o600); err != nil {
+	if err := atomicfile.Write(prefix+".private", []byte(key.PrivateKeyString(pk)), 0o600); err != nil {
 		return nil, err
 	}
-	if err := os.WriteFile(prefix+".key", []byte(key.String()+"\n"), 0o644); err != nil {
+	if err := atomicfile.Write(prefix+".key", []byte(key.String()+"\n"), 0o644); err != nil {
 		return nil, err
 	}
 	return newSigner(zone, key, cs), nil

@@ -175,3 +175,37 @@ func TestSignedViewRenewedBeforeSignaturesAge(t *testing.T) {
 		t.Fatal("a view older than viewMaxAge was not rebuilt")
 	}
 }
+
+// Generated keys are written whole, the private one readable by the owner
+// only, and a second start reads the same key back.
+func TestGeneratedKeyFiles(t *testing.T) {
+	dir := t.TempDir()
+	prefix := filepath.Join(dir, "Kexample.com")
+	s1, err := loadSigner("example.com.", prefix)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for name, want := range map[string]os.FileMode{".private": 0o600, ".key": 0o644} {
+		st, err := os.Stat(prefix + name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if st.Mode().Perm() != want {
+			t.Fatalf("%s: mode %v, want %v", name, st.Mode().Perm(), want)
+		}
+	}
+	ents, err := os.ReadDir(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(ents) != 2 {
+		t.Fatalf("files left beside the keys: %v", ents)
+	}
+	s2, err := loadSigner("example.com.", prefix)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s1.tag != s2.tag {
+		t.Fatalf("key tag %d after reload, want %d", s2.tag, s1.tag)
+	}
+}

@@ -8,6 +8,8 @@ import (
 	"runtime/debug"
 
 	"github.com/prometheus/client_golang/prometheus"
+
+	"levee/internal/telemetry"
 )
 
 // Wall recovers panics, logs them with their stack once, and counts them in
@@ -46,7 +48,7 @@ func (w *Wall) Record(where string, v any, attrs ...slog.Attr) {
 
 // Count returns how many panics were recorded for where; for tests and status.
 func (w *Wall) Count(where string) float64 {
-	return telemetryValue(w.panics.WithLabelValues(where))
+	return telemetry.Value(w.panics.WithLabelValues(where))
 }
 
 // Go runs fn in a new goroutine behind a wall: a panic is logged and counted

@@ -14,7 +14,8 @@ import (
 // the connection's next request. A context whose Done was taken is
 // cancelled when its handler returns, as in net/http, and replaced.
 type reqCtx struct {
-	context.Context // the connection's
+	context.Context         // the connection's
+	srv             *Server // runs AfterFunc callbacks behind its wall
 
 	mu       sync.Mutex
 	done     chan struct{}
@@ -25,7 +26,9 @@ type reqCtx struct {
 
 type afterFunc struct{ f func() }
 
-func newReqCtx(parent context.Context) *reqCtx { return &reqCtx{Context: parent} }
+func newReqCtx(parent context.Context, srv *Server) *reqCtx {
+	return &reqCtx{Context: parent, srv: srv}
+}
 
 func (c *reqCtx) Done() <-chan struct{} {
 	c.mu.Lock()
@@ -53,7 +56,7 @@ func (c *reqCtx) AfterFunc(f func()) (stop func() bool) {
 	defer c.mu.Unlock()
 	c.observed = true
 	if c.err != nil {
-		go f()
+		c.srv.spawn("http1-afterfunc", f)
 		return func() bool { return false }
 	}
 	a := &afterFunc{f: f}
@@ -82,7 +85,7 @@ func (c *reqCtx) cancel() {
 		close(c.done)
 	}
 	for _, a := range c.afters {
-		go a.f()
+		c.srv.spawn("http1-afterfunc", a.f)
 	}
 	c.afters = nil
 }

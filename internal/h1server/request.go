@@ -33,7 +33,7 @@ func (cn *conn) serveRequest() bool {
 // the previous one's when its context was not observed.
 func (cn *conn) nextRequest() *http.Request {
 	if cn.req == nil {
-		cn.rctx = newReqCtx(cn.ctx)
+		cn.rctx = newReqCtx(cn.ctx, cn.srv)
 		cn.req = new(http.Request).WithContext(cn.rctx)
 	}
 	return cn.req
@@ -111,7 +111,8 @@ func (wt *watcher) start() {
 	wt.cn.c.SetReadDeadline(time.Time{})
 	wt.running = true
 	wt.done = make(chan struct{})
-	go wt.watch(wt.ctx, wt.done)
+	ctx, done := wt.ctx, wt.done
+	wt.cn.srv.spawn("http1-watch", func() { wt.watch(ctx, done) })
 }
 
 func (wt *watcher) watch(ctx *reqCtx, done chan struct{}) {

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"net"
 	"net/http"
 	"os"
@@ -16,6 +17,10 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"levee/internal/guard"
 )
 
 // harness runs a Server on a loopback listener, with a real net/http
@@ -741,4 +746,26 @@ func TestFifoSurvivesDescriptorReuse(t *testing.T) {
 	if hs.srv.fifo.wakes.Load() < 300 {
 		t.Fatalf("%d fifo wake-ups, want at least one per second request (300)", hs.srv.fifo.wakes.Load())
 	}
+}
+
+// A panicking AfterFunc callback of a request context runs behind the
+// server's wall (Go): recovered and counted, the server carries on.
+func TestAfterFuncPanicRunsBehindTheWall(t *testing.T) {
+	wall := guard.New(slog.New(slog.DiscardHandler), prometheus.NewRegistry())
+	hs := start(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/after" {
+			af := r.Context().(interface{ AfterFunc(func()) func() bool })
+			af.AfterFunc(func() { panic("after func broke") })
+		}
+		hello(w, r)
+	}), func(s *Server) { s.Go = wall.Go })
+	c, br := hs.dial()
+	body(t, roundTrip(t, c, br, "GET /after HTTP/1.1\r\nHost: x\r\n\r\n", "GET"))
+	for i := 0; i < 500 && wall.Count("goroutine:http1-afterfunc") == 0; i++ {
+		time.Sleep(2 * time.Millisecond)
+	}
+	if n := wall.Count("goroutine:http1-afterfunc"); n != 1 {
+		t.Fatalf("panics counted %v, want 1", n)
+	}
+	body(t, roundTrip(t, c, br, "GET /next HTTP/1.1\r\nHost: x\r\n\r\n", "GET"))
 }

@@ -27,6 +27,18 @@ type Proxy struct {
 	// Policies are the routes' retry and fallback policies, by
 	// router.Route.ID; a route without one is tried once.
 	Policies []*RoutePolicy
+	// Go starts the goroutines that copy an upgraded connection, behind
+	// the panic wall (guard.Wall.Go); nil starts them bare.
+	Go func(name string, fn func())
+}
+
+// spawn runs fn on its own goroutine, behind the wall when Go is set.
+func (p *Proxy) spawn(name string, fn func()) {
+	if p.Go != nil {
+		p.Go(name, fn)
+	} else {
+		go fn()
+	}
 }
 
 // ServeHTTP proxies r to its route's pools, retrying and failing over as

@@ -85,15 +85,16 @@ func (p *Proxy) upgrade(w http.ResponseWriter, r *http.Request, ex *pipeline.Exc
 		return pipeline.Errorf(pipeline.SourceClient, pipeline.StatusClientClosed, "client_write", "client went away", err)
 	}
 	done := make(chan struct{}, 2)
-	go spliceOneWay(backend, brw, done)
-	go spliceOneWay(conn, backend, done)
+	p.spawn("upgrade-to-origin", func() { spliceOneWay(backend, brw, done) })
+	p.spawn("upgrade-to-client", func() { spliceOneWay(conn, backend, done) })
 	<-done
 	return nil
 }
 
-// spliceOneWay copies until EOF or error, then signals done. Closing both
-// ends (by the deferred Closes in upgrade) ends the other direction.
+// spliceOneWay copies until EOF or error, then signals done, even when the
+// copy panics, so upgrade never waits on a direction that died. Closing
+// both ends (by the deferred Closes in upgrade) ends the other direction.
 func spliceOneWay(dst io.Writer, src io.Reader, done chan<- struct{}) {
+	defer func() { done <- struct{}{} }()
 	_, _ = io.Copy(dst, src)
-	done <- struct{}{}
 }

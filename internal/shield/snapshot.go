@@ -7,6 +7,8 @@ import (
 	"os"
 	"path/filepath"
 	"time"
+
+	"levee/internal/atomicfile"
 )
 
 // RoomsFile holds the waiting rooms' state in the data directory, written
@@ -73,7 +75,8 @@ func (r *Room) restore(s roomSnap, now time.Time) {
 	r.holdUntil = 0
 }
 
-// SaveRooms writes every room's state to dir atomically (temp, rename).
+// SaveRooms writes every room's state to dir atomically: a crash leaves
+// the previous snapshot or this one.
 func (st *State) SaveRooms(dir string) error {
 	if dir == "" {
 		return nil
@@ -94,19 +97,7 @@ func (st *State) SaveRooms(dir string) error {
 	if err := os.MkdirAll(dir, 0o750); err != nil {
 		return err
 	}
-	tmp, err := os.CreateTemp(dir, ".rooms-*")
-	if err != nil {
-		return err
-	}
-	defer os.Remove(tmp.Name())
-	if _, err := tmp.Write(data); err != nil {
-		tmp.Close()
-		return err
-	}
-	if err := tmp.Close(); err != nil {
-		return err
-	}
-	return os.Rename(tmp.Name(), filepath.Join(dir, RoomsFile))
+	return atomicfile.Write(filepath.Join(dir, RoomsFile), data, 0o600)
 }
 
 // LoadRooms reads the snapshot of a previous run; rooms created later

@@ -24,21 +24,21 @@ func TestParseHTTPDate(t *testing.T) {
 		}
 	}
 	bad := []string{
-		"Sun, 06 Nov 1994 8:49:37 GMT",    // 1-digit hour
-		"Sun,  06 Nov 1994 08:49:37 GMT",  // run of spaces
-		"Sun, 06 Nov 1994  08:49:37 GMT",  // run of spaces
-		"Sun, 6 Nov 1994 08:49:37 GMT",    // 1-digit day
-		"sun, 06 Nov 1994 08:49:37 GMT",   // case-sensitive day-name
-		"Sun, 06 nov 1994 08:49:37 GMT",   // case-sensitive month
-		"Sun, 06 Nov 1994 08:49:37 gmt",   // case-sensitive GMT
-		"Sun, 06 Nov 1994 08:49:37 UTC",   // only GMT
-		"Sun, 06 Nov 1994 08:49:37 +0000", // no numeric zone
-		"Sun, 06 Nov 94 08:49:37 GMT",     // 2-digit year in IMF-fixdate
-		"Sun, 31 Nov 1994 08:49:37 GMT",   // no such day
-		"Sun, 06 Nov 1994 24:00:00 GMT",   // hour out of range
-		"Sun, 06 Nov 1994 08:60:00 GMT",   // minute out of range
-		"Sun, 06 Nov 1994 08:49:61 GMT",   // second out of range
-		"Sun, 06 Nov 1994 08:49:37 GMT ",  // trailing space (OWS is the field parser's)
+		"Sun, 06 Nov 1994 8:49:37 GMT",                                 // 1-digit hour
+		"Sun,  06 Nov 1994 08:49:37 GMT",                               // run of spaces
+		"Sun, 06 Nov 1994  08:49:37 GMT",                               // run of spaces
+		"Sun, 6 Nov 1994 08:49:37 GMT",                                 // 1-digit day
+		"sun, 06 Nov 1994 08:49:37 GMT",                                // case-sensitive day-name
+		"Sun, 06 nov 1994 08:49:37 GMT",                                // case-sensitive month
+		"Sun, 06 Nov 1994 08:49:37 gmt",                                // case-sensitive GMT
+		"Sun, 06 Nov 1994 08:49:37 UTC",                                // only GMT
+		"Sun, 06 Nov 1994 08:49:37 +0000",                              // no numeric zone
+		"Sun, 06 Nov 94 08:49:37 GMT",                                  // 2-digit year in IMF-fixdate
+		"Sun, 31 Nov 1994 08:49:37 GMT",                                // no such day
+		"Sun, 06 Nov 1994 24:00:00 GMT",                                // hour out of range
+		"Sun, 06 Nov 1994 08:60:00 GMT",                                // minute out of range
+		"Sun, 06 Nov 1994 08:49:61 GMT",                                // second out of range
+		"Sun, 06 Nov 1994 08:49:37 GMT ",                               // trailing space (OWS is the field parser's)
 		"Sun, 06 Nov 1994 08:49:37 GMT, Mon, 07 Nov 1994 08:49:37 GMT", // a list
 		"Sun, 06 Nov 1994 08-49-37 GMT",
 		"Sun, 06 Nov 1994 +8:49:37 GMT",

@@ -146,6 +146,20 @@ func rfcCases() []rfcCase {
 		}, steps: []step{{path: "/x", hits: 1, hdrWant: "X-Version: 1"},
 			{path: "/x", cs: "fwd-status=304", body: "body", hits: 2, hdrWant: "X-Version: 2"},
 			{path: "/x", cs: "hit", body: "body", hits: 2, hdrWant: "X-Version: 2"}}},
+		{name: "a 304 updates every stored field but Content-Length, Content-Encoding included (RFC 9111 3.2)", origin: func(w http.ResponseWriter, r *http.Request, n int64) {
+			w.Header().Set("ETag", `"v1"`)
+			w.Header().Set("Cache-Control", "max-age=0")
+			if r.Header.Get("If-None-Match") == `"v1"` {
+				w.Header().Set("Content-Encoding", "x-new")
+				w.Header().Set("Content-Length", "999")
+				w.WriteHeader(http.StatusNotModified)
+				return
+			}
+			w.Header().Set("Content-Encoding", "x-old")
+			w.Write([]byte("body"))
+		}, steps: []step{{path: "/x", hits: 1, hdrWant: "Content-Encoding: x-old"},
+			{path: "/x", cs: "fwd-status=304", body: "body", hits: 2, hdrWant: "Content-Encoding: x-new"},
+			{path: "/x", cs: "fwd-status=304", body: "body", hits: 3, hdrWant: "Content-Length: 4"}}},
 		{name: "revalidation with If-Modified-Since", origin: func(w http.ResponseWriter, r *http.Request, n int64) {
 			w.Header().Set("Cache-Control", "max-age=0")
 			w.Header().Set("Last-Modified", past)

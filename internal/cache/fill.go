@@ -2,6 +2,7 @@ package cache
 
 import (
 	"context"
+	"maps"
 	"math/rand/v2"
 	"net/http"
 	"slices"
@@ -139,7 +140,15 @@ func (fl *fill) Flush() {
 
 // WriteHeader decides what to do with the origin's response.
 func (fl *fill) WriteHeader(code int) {
-	if fl.mode != modeUndecided || code < 200 {
+	if code < 200 {
+		// 1xx (103 Early Hints): to the leader's client only, never
+		// stored nor shared with followers.
+		if fl.mode == modeUndecided && !fl.background() {
+			writeInterim(fl.client, code, fl.hdr)
+		}
+		return
+	}
+	if fl.mode != modeUndecided {
 		return
 	}
 	now := time.Now()
@@ -485,6 +494,18 @@ func (c *Cache) merge(stale *Object, h304 http.Header, r *http.Request, ru *Rule
 		c.store.put(hashKey(o.Key), o)
 	}
 	return o
+}
+
+// writeInterim sends a 1xx with fields h to w, leaving w's header as it
+// was for the final response.
+func writeInterim(w http.ResponseWriter, code int, h http.Header) {
+	dst := w.Header()
+	saved := maps.Clone(dst)
+	clear(dst)
+	maps.Copy(dst, h)
+	w.WriteHeader(code)
+	clear(dst)
+	maps.Copy(dst, saved)
 }
 
 // notUpdated reports whether a 304's field must not replace the stored

@@ -197,3 +197,26 @@ func TestNoInterimToHTTP10(t *testing.T) {
 		}
 	}
 }
+
+// A request with a body takes net/http's transport to the origin, not
+// the lean HTTP/1 path: its 1xx reach the client too.
+func TestInterimResponsesForwardedWithBody(t *testing.T) {
+	o := newRawOrigin(t, earlyHints)
+	nd := interimNode(t, "", o.URL(), "{}")
+	var seen []string
+	trace := &httptrace.ClientTrace{Got1xxResponse: func(code int, h textproto.MIMEHeader) error {
+		seen = append(seen, fmt.Sprintf("%d %s", code, h.Get("Link")))
+		return nil
+	}}
+	req, _ := http.NewRequest("POST", nd.URL("/x"), strings.NewReader("payload"))
+	req = req.WithContext(httptrace.WithClientTrace(req.Context(), trace))
+	res, err := leveetest.Client().Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ := io.ReadAll(res.Body)
+	res.Body.Close()
+	if want := "103 </style.css>; rel=preload,102 "; strings.Join(seen, ",") != want || res.StatusCode != 200 || string(b) != "body" {
+		t.Fatalf("POST: interim %q, final %d %q", seen, res.StatusCode, b)
+	}
+}

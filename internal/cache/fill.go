@@ -2,6 +2,7 @@ package cache
 
 import (
 	"context"
+	"maps"
 	"math/rand/v2"
 	"net/http"
 	"slices"
@@ -33,6 +34,9 @@ type fill struct {
 	f      *flight
 	hdr    http.Header
 	stale  *Object
+	// ownValidators: the request to the origin carries the stale object's
+	// validators, so a 304 revalidates it.
+	ownValidators bool
 
 	primary string
 	urlLen  int
@@ -90,11 +94,18 @@ func (c *Cache) lead(next pipeline.Handler, w http.ResponseWriter, r *http.Reque
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(r.Context()), c.fillTimeout)
 	defer cancel()
 	out := r.Clone(ctx)
-	for _, k := range []string{"If-None-Match", "If-Modified-Since", "If-Match", "If-Unmodified-Since", "If-Range", "Range"} {
+	// The whole object is fetched (it is what gets stored); If-Match,
+	// If-Unmodified-Since and If-Range are answered by the cache from it.
+	for _, k := range []string{"If-Match", "If-Unmodified-Since", "If-Range", "Range"} {
 		delete(out.Header, k)
 	}
 	out.Method = http.MethodGet
-	if stale != nil && !stale.Marker {
+	ownValidators := stale != nil && !stale.Marker && (stale.ETag != "" || stale.LastMod != "")
+	if ownValidators {
+		// Revalidating the stored object: its validators replace the
+		// client's, so a 304 is about what the cache holds.
+		delete(out.Header, "If-None-Match")
+		delete(out.Header, "If-Modified-Since")
 		if stale.ETag != "" {
 			out.Header["If-None-Match"] = []string{stale.ETag}
 		}
@@ -102,7 +113,10 @@ func (c *Cache) lead(next pipeline.Handler, w http.ResponseWriter, r *http.Reque
 			out.Header["If-Modified-Since"] = []string{stale.LastMod}
 		}
 	}
-	fl := &fill{c: c, client: w, r: r, ru: ru, rd: rd, f: f, hdr: http.Header{}, stale: stale,
+	// Otherwise the client's own If-None-Match / If-Modified-Since go to
+	// the origin as sent, so it can answer 304 instead of the whole body;
+	// such a 304 is relayed, never stored (it validates the client's copy).
+	fl := &fill{c: c, client: w, r: r, ru: ru, rd: rd, f: f, hdr: http.Header{}, stale: stale, ownValidators: ownValidators,
 		primary: primary, urlLen: urlLen, h: h, reqTime: time.Now(), purgeSeqStart: c.store.purgeSeq.Load()}
 	err := next.ServeHTTP(fl, out)
 	return fl.end(err)
@@ -126,12 +140,20 @@ func (fl *fill) Flush() {
 
 // WriteHeader decides what to do with the origin's response.
 func (fl *fill) WriteHeader(code int) {
-	if fl.mode != modeUndecided || code < 200 {
+	if code < 200 {
+		// 1xx (103 Early Hints): to the leader's client only, never
+		// stored nor shared with followers.
+		if fl.mode == modeUndecided && !fl.background() {
+			writeInterim(fl.client, code, fl.hdr)
+		}
+		return
+	}
+	if fl.mode != modeUndecided {
 		return
 	}
 	now := time.Now()
 	switch {
-	case fl.stale != nil && code == http.StatusNotModified:
+	case fl.ownValidators && code == http.StatusNotModified:
 		fl.revalidated(now)
 	case code >= 500 && fl.stale != nil && fl.stale.staleOnError(fl.rd, now.UnixNano()):
 		fl.ru.site.fillErrors.Inc()
@@ -450,9 +472,9 @@ func (c *Cache) merge(stale *Object, h304 http.Header, r *http.Request, ru *Rule
 	for k, vv := range sh {
 		h[k] = vv
 	}
+	nominated := connectionNominated(h304)
 	for k, vv := range h304 {
-		switch k {
-		case "Content-Length", "Content-Encoding", "Content-Range", "Transfer-Encoding":
+		if notUpdated(k) || nominated[k] {
 			continue
 		}
 		h[k] = vv
@@ -476,6 +498,54 @@ func (c *Cache) merge(stale *Object, h304 http.Header, r *http.Request, ru *Rule
 	return o
 }
 
+// writeInterim sends a 1xx with fields h to w, leaving w's header as it
+// was for the final response.
+func writeInterim(w http.ResponseWriter, code int, h http.Header) {
+	dst := w.Header()
+	saved := maps.Clone(dst)
+	clear(dst)
+	maps.Copy(dst, h)
+	w.WriteHeader(code)
+	clear(dst)
+	maps.Copy(dst, saved)
+}
+
+// notUpdated reports whether a 304's field must not replace the stored
+// one. RFC 9111 3.2: every field of the 304 replaces the stored one
+// except Content-Length, the fields excepted from storage (3.1: the
+// hop-by-hop ones and those a Connection field names; they are dropped
+// again by storedHeader, but must not first overwrite a stored value),
+// the fields the stored response depends on (none here: levee stores the
+// body as received, not decoded or parsed, so a new Content-Encoding or
+// Content-Type is taken as the origin sends it), and the fields the
+// implementation processes itself: Content-Range, which levee computes
+// for each Range answer from the whole stored body.
+func notUpdated(k string) bool {
+	switch k {
+	case "Content-Length", "Content-Range",
+		"Connection", "Keep-Alive", "Proxy-Connection", "Te", "Trailer", "Transfer-Encoding", "Upgrade":
+		return true
+	}
+	return false
+}
+
+// connectionNominated returns the canonical names the Connection field
+// lists (hop-by-hop, RFC 9110 7.6.1).
+func connectionNominated(h http.Header) map[string]bool {
+	var m map[string]bool
+	for _, v := range h["Connection"] {
+		for _, f := range strings.Split(v, ",") {
+			if f = strings.TrimSpace(f); f != "" {
+				if m == nil {
+					m = map[string]bool{}
+				}
+				m[http.CanonicalHeaderKey(f)] = true
+			}
+		}
+	}
+	return m
+}
+
 // refresh revalidates o in the background (stale-while-revalidate), once.
 func (c *Cache) refresh(next pipeline.Handler, ex *pipeline.Exchange, r *http.Request, ru *Rules,
 	primary string, urlLen int, h uint64, o *Object) {
@@ -485,6 +555,10 @@ func (c *Cache) refresh(next pipeline.Handler, ex *pipeline.Exchange, r *http.Re
 	bg := pipeline.NewExchange(discard{h: http.Header{}}, time.Now())
 	bg.ID, bg.Site, bg.Route, bg.Peer, bg.Client = ex.ID, ex.Site, ex.Route, ex.Peer, ex.Client
 	r2 := r.Clone(context.WithoutCancel(r.Context()))
+	// A background refresh has no client to relay a 304 to: it must get
+	// the whole object when the stored one has no validator.
+	delete(r2.Header, "If-None-Match")
+	delete(r2.Header, "If-Modified-Since")
 	c.goFn("cache-refresh", func() {
 		f, lead := c.store.flights.join(h)
 		if !lead || f == nil {

@@ -25,16 +25,22 @@ const maxHeuristic = 24 * time.Hour
 // responseDirectives returns the directives that govern this cache: the
 // levee-targeted field, else CDN-Cache-Control, else Cache-Control
 // (RFC 9213). targeted reports that a targeted field was used, which
-// also makes Expires irrelevant.
+// also makes Expires irrelevant. A targeted field that is empty or not a
+// valid Structured Fields Dictionary is ignored, as if absent.
 func responseDirectives(h http.Header) (d directives, targeted bool) {
-	if v := h["Levee-Cache-Control"]; len(v) > 0 {
-		return parseDirectives(v), true
-	}
-	if v := h["Cdn-Cache-Control"]; len(v) > 0 {
-		return parseDirectives(v), true
+	for _, name := range targetedFields {
+		if v := h[name]; len(v) > 0 {
+			if d, ok := parseTargeted(v); ok {
+				return d, true
+			}
+		}
 	}
 	return parseDirectives(h["Cache-Control"]), false
 }
+
+// targetedFields are the targeted cache-control fields this cache obeys,
+// most specific first (RFC 9213 2.2).
+var targetedFields = []string{"Levee-Cache-Control", "Cdn-Cache-Control"}
 
 // analysis is what the store decision needs from one response.
 type analysis struct {
@@ -111,9 +117,12 @@ func lifetime(status int, h http.Header, d *directives, targeted bool, ru *Rules
 		return time.Duration(d.maxAge) * time.Second, true
 	}
 	if exp := h["Expires"]; len(exp) > 0 && !targeted {
-		t, err := http.ParseTime(exp[0])
-		if err != nil {
-			return 0, true // an invalid Expires means already expired
+		// An invalid Expires means already expired (RFC 9111 5.3); so do
+		// several field lines, which RFC 9111 4.2 lets a cache treat as
+		// stale rather than guess which one the origin meant.
+		t, ok := parseHTTPDate(exp[0], date)
+		if !ok || len(exp) > 1 {
+			return 0, true
 		}
 		return t.Sub(date), true
 	}
@@ -132,12 +141,33 @@ func lifetime(status int, h http.Header, d *directives, targeted bool, ru *Rules
 // initialAge is the corrected initial age of RFC 9111 4.2.3.
 func initialAge(h http.Header, date, reqTime, respTime time.Time) int64 {
 	apparent := max(respTime.Sub(date), 0)
-	var ageValue time.Duration
-	if v := h.Get("Age"); v != "" {
-		ageValue = time.Duration(parseDelta(strings.TrimSpace(v))) * time.Second
-	}
+	ageValue := time.Duration(originAge(h["Age"])) * time.Second
 	corrected := ageValue + respTime.Sub(reqTime)
 	return int64(max(apparent, corrected))
+}
+
+// originAge is the origin's Age in seconds: the first member when the
+// field is a list ("7200, 0" is 7200, RFC 9111 5.1: a cache uses the
+// first value); an invalid first member is ignored (0), never read as
+// a later one.
+func originAge(values []string) int64 {
+	if len(values) == 0 {
+		return 0
+	}
+	v := values[0]
+	if i := strings.IndexByte(v, ','); i >= 0 {
+		v = v[:i]
+	}
+	v = strings.TrimSpace(v)
+	if v == "" {
+		return 0
+	}
+	for i := 0; i < len(v); i++ {
+		if v[i] < '0' || v[i] > '9' {
+			return 0
+		}
+	}
+	return parseDelta(v)
 }
 
 func hasVaryStar(values []string) bool {

@@ -144,10 +144,9 @@ func preconditions(r *http.Request, o *Object) int {
 		if !etagMatch(im, o.ETag, false) {
 			return http.StatusPreconditionFailed
 		}
-	} else if ius := hd.Get("If-Unmodified-Since"); ius != "" {
-		t, err := http.ParseTime(ius)
+	} else if t, ok := conditionalDate(hd["If-Unmodified-Since"]); ok {
 		lm, lerr := http.ParseTime(o.LastMod)
-		if err == nil && (lerr != nil || lm.After(t)) {
+		if lerr != nil || lm.After(t) {
 			return http.StatusPreconditionFailed
 		}
 	}
@@ -157,17 +156,28 @@ func preconditions(r *http.Request, o *Object) int {
 		}
 		return 0
 	}
-	if ims := hd.Get("If-Modified-Since"); ims != "" {
-		t, err := http.ParseTime(ims)
+	if t, ok := conditionalDate(hd["If-Modified-Since"]); ok {
 		lm, lerr := http.ParseTime(o.LastMod)
 		if lerr != nil {
 			lm, lerr = http.ParseTime(o.get("Date"))
 		}
-		if err == nil && lerr == nil && !lm.After(t) {
+		if lerr == nil && !lm.After(t) {
 			return http.StatusNotModified
 		}
 	}
 	return 0
+}
+
+// conditionalDate is the date of an If-Modified-Since or
+// If-Unmodified-Since, which a recipient ignores unless it is one valid
+// HTTP-date (RFC 9110 13.1.3, 13.1.4): a list, a second field line or a
+// lenient form do not count. Stored Last-Modified and Date are parsed
+// robustly instead, as RFC 9110 5.6.7 encourages.
+func conditionalDate(values []string) (time.Time, bool) {
+	if len(values) != 1 {
+		return time.Time{}, false
+	}
+	return parseHTTPDate(values[0], time.Now())
 }
 
 // etagMatch compares a list of entity-tags with etag, weakly (If-None-Match)

@@ -38,6 +38,14 @@ func cc(v string) func(w http.ResponseWriter, r *http.Request, n int64) {
 	}
 }
 
+// expires answers with one Expires field line per value.
+func expires(values ...string) func(w http.ResponseWriter, r *http.Request, n int64) {
+	return func(w http.ResponseWriter, r *http.Request, n int64) {
+		w.Header()["Expires"] = values
+		w.Write([]byte("body"))
+	}
+}
+
 var (
 	past   = time.Now().Add(-240 * time.Hour).UTC().Format(http.TimeFormat)
 	recent = time.Now().Add(-2 * time.Second).UTC().Format(http.TimeFormat)
@@ -63,6 +71,38 @@ func rfcCases() []rfcCase {
 			w.Header().Set("Expires", "0")
 			w.Write([]byte("body"))
 		}, steps: []step{{path: "/x", hits: 1}, {path: "/x", hits: 2}}},
+		{name: "an Expires with a 1-digit hour is invalid, so stale (RFC 9111 5.3)", origin: expires("Fri, 06 Nov 2099 8:49:37 GMT"),
+			steps: []step{{path: "/x", hits: 1}, {path: "/x", hits: 2}}},
+		{name: "an Expires with a run of spaces is invalid, so stale", origin: expires("Fri,  06 Nov 2099 08:49:37 GMT"),
+			steps: []step{{path: "/x", hits: 1}, {path: "/x", hits: 2}}},
+		{name: "several Expires field lines are stale (RFC 9111 4.2)", origin: expires("Fri, 06 Nov 2099 08:49:37 GMT", "Fri, 06 Nov 2099 08:49:37 GMT"),
+			steps: []step{{path: "/x", hits: 1}, {path: "/x", hits: 2}}},
+		{name: "an rfc850-date Expires is accepted", origin: expires(time.Now().Add(time.Hour).UTC().Format("Monday, 02-Jan-06 15:04:05 GMT")),
+			steps: []step{{path: "/x", hits: 1}, {path: "/x", cs: "hit", hits: 1}}},
+		{name: "an asctime-date Expires is accepted", origin: expires(time.Now().Add(time.Hour).UTC().Format(time.ANSIC)),
+			steps: []step{{path: "/x", hits: 1}, {path: "/x", cs: "hit", hits: 1}}},
+		{name: "a list-based Age uses its first member (RFC 9111 5.1)", origin: func(w http.ResponseWriter, r *http.Request, n int64) {
+			w.Header().Set("Cache-Control", "max-age=3600")
+			w.Header().Set("Age", "7200, 0")
+			w.Write([]byte("body"))
+		}, steps: []step{{path: "/x", hits: 1}, {path: "/x", hits: 2}}},
+		{name: "a second Age field line is discarded", origin: func(w http.ResponseWriter, r *http.Request, n int64) {
+			w.Header().Set("Cache-Control", "max-age=3600")
+			w.Header()["Age"] = []string{"7200", "0"}
+			w.Write([]byte("body"))
+		}, steps: []step{{path: "/x", hits: 1}, {path: "/x", hits: 2}}},
+		{name: "an invalid Age is ignored", origin: func(w http.ResponseWriter, r *http.Request, n int64) {
+			w.Header().Set("Cache-Control", "max-age=3600")
+			w.Header().Set("Age", "-5")
+			w.Write([]byte("body"))
+		}, steps: []step{{path: "/x", hits: 1}, {path: "/x", cs: "hit", hits: 1}}},
+		{name: "an If-Modified-Since that is not a valid HTTP-date is ignored (RFC 9110 13.1.3)", origin: func(w http.ResponseWriter, r *http.Request, n int64) {
+			w.Header().Set("Cache-Control", "max-age=60")
+			w.Header().Set("Last-Modified", past)
+			w.Write([]byte("body"))
+		}, steps: []step{{path: "/x", hits: 1},
+			{path: "/x", hdrs: []string{"If-Modified-Since: Fri, 06 Nov 2099 8:49:37 GMT"}, status: 200, cs: "hit", body: "body", hits: 1},
+			{path: "/x", hdrs: []string{"If-Modified-Since: Fri, 06 Nov 2099 08:49:37 GMT"}, status: 304, cs: "hit", body: "-", hits: 1}}},
 		{name: "heuristic freshness from Last-Modified", origin: func(w http.ResponseWriter, r *http.Request, n int64) {
 			w.Header().Set("Last-Modified", past)
 			w.Write([]byte("body"))
@@ -106,6 +146,20 @@ func rfcCases() []rfcCase {
 		}, steps: []step{{path: "/x", hits: 1, hdrWant: "X-Version: 1"},
 			{path: "/x", cs: "fwd-status=304", body: "body", hits: 2, hdrWant: "X-Version: 2"},
 			{path: "/x", cs: "hit", body: "body", hits: 2, hdrWant: "X-Version: 2"}}},
+		{name: "a 304 updates every stored field but Content-Length, Content-Encoding included (RFC 9111 3.2)", origin: func(w http.ResponseWriter, r *http.Request, n int64) {
+			w.Header().Set("ETag", `"v1"`)
+			w.Header().Set("Cache-Control", "max-age=0")
+			if r.Header.Get("If-None-Match") == `"v1"` {
+				w.Header().Set("Content-Encoding", "x-new")
+				w.Header().Set("Content-Length", "999")
+				w.WriteHeader(http.StatusNotModified)
+				return
+			}
+			w.Header().Set("Content-Encoding", "x-old")
+			w.Write([]byte("body"))
+		}, steps: []step{{path: "/x", hits: 1, hdrWant: "Content-Encoding: x-old"},
+			{path: "/x", cs: "fwd-status=304", body: "body", hits: 2, hdrWant: "Content-Encoding: x-new"},
+			{path: "/x", cs: "fwd-status=304", body: "body", hits: 3, hdrWant: "Content-Length: 4"}}},
 		{name: "revalidation with If-Modified-Since", origin: func(w http.ResponseWriter, r *http.Request, n int64) {
 			w.Header().Set("Cache-Control", "max-age=0")
 			w.Header().Set("Last-Modified", past)
@@ -253,6 +307,30 @@ func rfcCases() []rfcCase {
 			w.Header().Set("Levee-Cache-Control", "no-store")
 			w.Write([]byte("body"))
 		}, steps: []step{{path: "/x", hits: 1, hdrNot: "Levee-Cache-Control"}, {path: "/x", hits: 2, body: "body", hdrNot: "Levee-Cache-Control"}}},
+		{name: "a CDN-Cache-Control that is not an SF Dictionary is ignored; Cache-Control applies (RFC 9213 2.1)", origin: func(w http.ResponseWriter, r *http.Request, n int64) {
+			w.Header().Set("Cache-Control", "no-store")
+			w.Header().Set("CDN-Cache-Control", "max-age=60, Private")
+			w.Write([]byte("body"))
+		}, steps: []step{{path: "/x", cs: "detail=no-store", hits: 1}, {path: "/x", hits: 2}}},
+		{name: "a CDN-Cache-Control with a trailing comma is ignored", origin: func(w http.ResponseWriter, r *http.Request, n int64) {
+			w.Header().Set("Cache-Control", "no-store")
+			w.Header().Set("CDN-Cache-Control", "max-age=60,")
+			w.Write([]byte("body"))
+		}, steps: []step{{path: "/x", cs: "detail=no-store", hits: 1}, {path: "/x", hits: 2}}},
+		{name: "an invalid Levee-Cache-Control falls back to CDN-Cache-Control", origin: func(w http.ResponseWriter, r *http.Request, n int64) {
+			w.Header().Set("Cache-Control", "no-store")
+			w.Header().Set("Levee-Cache-Control", `max-age="60`)
+			w.Header().Set("CDN-Cache-Control", "max-age=60")
+			w.Write([]byte("body"))
+		}, steps: []step{{path: "/x", hits: 1, hdrNot: "Levee-Cache-Control"}, {path: "/x", cs: "hit", hits: 1}}},
+		{name: "a repeated key in CDN-Cache-Control takes the last value, as a Dictionary does", origin: func(w http.ResponseWriter, r *http.Request, n int64) {
+			w.Header().Set("CDN-Cache-Control", "max-age=0, max-age=60")
+			w.Write([]byte("body"))
+		}, steps: []step{{path: "/x", hits: 1}, {path: "/x", cs: "hit", hits: 1}}},
+		{name: "a Decimal max-age in CDN-Cache-Control is not used", origin: func(w http.ResponseWriter, r *http.Request, n int64) {
+			w.Header().Set("CDN-Cache-Control", "max-age=60.5")
+			w.Write([]byte("body"))
+		}, steps: []step{{path: "/x", cs: "no-freshness", hits: 1}, {path: "/x", hits: 2}}},
 		{name: "a targeted field makes Expires irrelevant", origin: func(w http.ResponseWriter, r *http.Request, n int64) {
 			w.Header().Set("Expires", time.Now().Add(time.Hour).UTC().Format(http.TimeFormat))
 			w.Header().Set("CDN-Cache-Control", "max-age=0")

@@ -62,6 +62,9 @@ func (w *response) WriteHeader(code int) {
 // writeInformational sends a 1xx (such as 103 Early Hints) at once, with
 // the header as it stands.
 func (w *response) writeInformational(code int) {
+	if w.req.ProtoMajor == 1 && w.req.ProtoMinor == 0 {
+		return // RFC 9110 15.2: no 1xx to an HTTP/1.0 client
+	}
 	bw := w.cn.bw
 	writeStatusLine(bw, code)
 	for k, vv := range w.header {

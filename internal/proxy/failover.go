@@ -77,21 +77,26 @@ func (p *Proxy) serve(w http.ResponseWriter, r *http.Request, ex *pipeline.Excha
 	if rt.body, rt.replay, err = bufferBody(r, rt.pol); err != nil {
 		return err
 	}
+	var it *interim
+	rt.r, it = attachInterim(w, r)
 	for mode := pool.Ramp; mode <= pool.Any; mode++ {
 		if mode == pool.Any && rt.tries > 0 {
 			break
 		}
 		a, stop, err := rt.pass(mode)
 		if a != nil {
+			it.stop()
 			return p.finish(w, r, ex, a)
 		}
 		if err != nil {
+			it.stop()
 			return err
 		}
 		if stop {
 			break
 		}
 	}
+	it.stop()
 	if rt.held >= 0 {
 		return p.finish(w, r, ex, &rt.slots[rt.held])
 	}

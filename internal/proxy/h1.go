@@ -175,8 +175,12 @@ func (t *h1Transport) exchange(c *h1conn, r *http.Request) (*http.Response, erro
 		return nil, err
 	}
 	res, err := http.ReadResponse(c.br, r)
-	for err == nil && res.StatusCode >= 100 && res.StatusCode < 200 {
-		// Informational answers (103 Early Hints) are not forwarded.
+	for n := 0; err == nil && res.StatusCode >= 100 && res.StatusCode < 200; n++ {
+		if n == maxInterim {
+			err = errTooManyInterim
+			break
+		}
+		reportInterim(r, res) // 103 Early Hints and the like go to the client
 		res, err = http.ReadResponse(c.br, r)
 	}
 	if t.headerWait > 0 && err == nil {

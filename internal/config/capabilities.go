@@ -4,11 +4,36 @@ import (
 	"fmt"
 	"levee/internal/cache"
 	"levee/internal/config/schema"
+	"levee/internal/dns"
+	"levee/internal/health"
+	"levee/internal/shield"
 )
 
-// Sections of capabilities built on the edge node. Each lives in its own
-// file (cache.go, health.go, shield.go, dns.go) with its own defaults and
-// validation, called from SetDefaults and Validate through these hooks.
+// This file is the config side of the capability registration list (the
+// runtime side is internal/app/capabilities.go). Each capability owns its
+// section's type, defaults and validation in its own package; here they
+// are composed into the one document decoded strictly, and their hooks are
+// called. Adding a capability adds a field to Sections (or RouteSections)
+// and a line to each function below.
+
+// Sections are the capabilities' top-level sections, inlined into Config.
+type Sections struct {
+	// Cache configures the CDN cache's storage (internal/cache).
+	Cache cache.Config `yaml:"cache"`
+	// Health configures the retry budget (internal/health).
+	Health health.Config `yaml:"health"`
+	// Shield configures rate limits and overload protection (internal/shield).
+	Shield shield.Config `yaml:"shield"`
+	// DNS configures the authoritative DNS server (internal/dns).
+	DNS dns.Config `yaml:"dns"`
+}
+
+// RouteSections are the capabilities' per-route blocks, inlined into Route.
+type RouteSections struct {
+	// Cache turns the CDN cache on for this route (internal/cache).
+	// Default off.
+	Cache *cache.RouteConfig `yaml:"cache,omitempty"`
+}
 
 func setCapabilityDefaults(c *Config) {
 	c.Cache.SetDefaults()

@@ -5,11 +5,8 @@
 package config
 
 import (
-	"levee/internal/cache"
-	"levee/internal/dns"
 	"levee/internal/health"
 	"levee/internal/pool"
-	"levee/internal/shield"
 )
 
 // Config is the whole configuration of one node.
@@ -33,14 +30,9 @@ type Config struct {
 	Pools []Pool `yaml:"pools"`
 	// Sites are matched by the request's Host.
 	Sites []Site `yaml:"sites"`
-	// Cache configures the CDN cache's storage (internal/cache).
-	Cache cache.Config `yaml:"cache"`
-	// Health configures health checking defaults (internal/health).
-	Health health.Config `yaml:"health"`
-	// Shield configures rate limits and overload protection (internal/shield).
-	Shield shield.Config `yaml:"shield"`
-	// DNS configures the authoritative DNS server (internal/dns).
-	DNS dns.Config `yaml:"dns"`
+	// Sections are the capabilities' own top-level sections
+	// (capabilities.go).
+	Sections `yaml:",inline"`
 }
 
 // Admin is the admin listener.
@@ -166,9 +158,9 @@ type Route struct {
 	// Retries and Fallback say what happens when an origin fails (internal/health).
 	Retries  Retries   `yaml:"retries,omitempty"`
 	Fallback *Fallback `yaml:"fallback,omitempty"`
-	// Cache turns the CDN cache on for this route (internal/cache).
-	// Default off.
-	Cache *cache.RouteConfig `yaml:"cache,omitempty"`
+	// RouteSections are the capabilities' per-route blocks
+	// (capabilities.go).
+	RouteSections `yaml:",inline"`
 	// PoolSpec inlines one anonymous pool: origins, origin_tls, timeouts...
 	PoolSpec `yaml:",inline"`
 }

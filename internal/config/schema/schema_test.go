@@ -21,9 +21,9 @@ func TestParsePrefix(t *testing.T) {
 
 func TestCheckName(t *testing.T) {
 	cases := map[string]string{
-		"shop-1.eu_west": "",
-		"":               "a name is required",
-		"a b":            "may hold only letters",
+		"shop-1.eu_west":                     "",
+		"":                                   "a name is required",
+		"a b":                                "may hold only letters",
 		strings.Repeat("x", MaxNameLength+1): "over the limit of 128",
 	}
 	for name, want := range cases {

@@ -78,6 +78,12 @@ type disk struct {
 	pending  atomic.Int64
 	tombs    map[uint64]uint64 // hash -> removal sequence
 	seq      uint64            // guarded by mu
+	// fresher holds revalidated objects whose rewrite is queued (guarded
+	// by mu, at most one per hash, so bounded by the queue): until the
+	// rewrite lands, get answers with their headers and freshness over the
+	// body still in the file, instead of the stale copy on disk, which
+	// would send every request in that window back to the origin.
+	fresher map[uint64]diskJob
 	warnOnce atomic.Bool
 }
 
@@ -317,7 +323,7 @@ func (d *disk) get(h uint64, promoteMax int64) *Object {
 		}
 		d.mu.Unlock()
 	}
-	return o
+	return d.withPending(h, o)
 }
 
 // openBody opens h's file positioned at its body, checking its size, for
@@ -348,6 +354,14 @@ func (d *disk) put(h uint64, o *Object) {
 	d.mu.Lock()
 	d.seq++
 	seq := d.seq
+	if o.bodyInMemory() || o.Marker {
+		delete(d.fresher, h) // a whole new copy supersedes a pending rewrite
+	} else {
+		if d.fresher == nil {
+			d.fresher = map[uint64]diskJob{}
+		}
+		d.fresher[h] = diskJob{h: h, o: o, seq: seq}
+	}
 	d.mu.Unlock()
 	d.qmu.RLock()
 	defer d.qmu.RUnlock()
@@ -363,6 +377,7 @@ func (d *disk) put(h uint64, o *Object) {
 	default:
 		d.pending.Add(-1)
 		d.m.Overflow.WithLabelValues("disk_queue").Inc()
+		d.landed(h, seq)
 		if o.mb != nil {
 			o.mb.release()
 		}
@@ -373,6 +388,7 @@ func (d *disk) writer() {
 	defer close(d.done)
 	for j := range d.queue {
 		d.write(j)
+		d.landed(j.h, j.seq)
 		if j.o.mb != nil {
 			j.o.mb.release()
 		}
@@ -384,6 +400,33 @@ func (d *disk) writer() {
 			d.mu.Unlock()
 		}
 	}
+}
+
+// landed forgets the pending rewrite of h queued as seq, once written or
+// dropped.
+func (d *disk) landed(h, seq uint64) {
+	d.mu.Lock()
+	if f, ok := d.fresher[h]; ok && f.seq == seq {
+		delete(d.fresher, h)
+	}
+	d.mu.Unlock()
+}
+
+// withPending returns o with the headers and freshness of a pending
+// rewrite of h, if one is queued for the same key.
+func (d *disk) withPending(h uint64, o *Object) *Object {
+	d.mu.Lock()
+	f, ok := d.fresher[h]
+	d.mu.Unlock()
+	if !ok || f.o.Key != o.Key {
+		return o
+	}
+	p := f.o
+	o.URL, o.Tags, o.Status, o.Header, o.fields = p.URL, p.Tags, p.Status, p.Header, p.fields
+	o.RespTime, o.InitAge, o.Fresh, o.SWR, o.SIE, o.Grace = p.RespTime, p.InitAge, p.Fresh, p.SWR, p.SIE, p.Grace
+	o.NoStale, o.NoCache, o.AuthOK, o.ETag, o.LastMod = p.NoStale, p.NoCache, p.AuthOK, p.ETag, p.LastMod
+	o.invalidAt.Store(p.invalidAt.Load())
+	return o
 }
 
 // close drains the queue and stops the writer; later puts are dropped.
@@ -527,6 +570,7 @@ func (d *disk) drop(h uint64) {
 }
 
 func (d *disk) dropLocked(h uint64) {
+	delete(d.fresher, h)
 	if d.pending.Load() > 0 {
 		if d.tombs == nil {
 			d.tombs = map[uint64]uint64{}

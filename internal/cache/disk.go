@@ -75,15 +75,15 @@ type disk struct {
 	// pending counts queued and in-progress writes; while any, removals
 	// leave a tombstone (guarded by mu) so a write queued before a purge
 	// does not bring the purged entry back. Cleared when pending is 0.
-	pending  atomic.Int64
-	tombs    map[uint64]uint64 // hash -> removal sequence
-	seq      uint64            // guarded by mu
+	pending atomic.Int64
+	tombs   map[uint64]uint64 // hash -> removal sequence
+	seq     uint64            // guarded by mu
 	// fresher holds revalidated objects whose rewrite is queued (guarded
 	// by mu, at most one per hash, so bounded by the queue): until the
 	// rewrite lands, get answers with their headers and freshness over the
 	// body still in the file, instead of the stale copy on disk, which
 	// would send every request in that window back to the origin.
-	fresher map[uint64]diskJob
+	fresher  map[uint64]diskJob
 	warnOnce atomic.Bool
 }
 

@@ -169,14 +169,18 @@ func (s *Server) serveAudited(rt Route, id *Identity, h http.Handler, w http.Res
 	if q := r.URL.RawQuery; q != "" {
 		e.Action += "?" + q
 	}
+	var tee *teeBody
 	if !strings.HasSuffix(rt.Path, "/config") {
-		// Small change requests are kept whole (bounded): they say what.
-		r.Body = &teeBody{ReadCloser: r.Body, keep: 512}
-		defer func() { e.Body = r.Body.(*teeBody).buf.String() }()
+		// Small change requests are kept (bounded): they say what.
+		tee = &teeBody{ReadCloser: r.Body, keep: 512}
+		r.Body = tee
 	}
 	rec := &statusRecorder{ResponseWriter: w}
 	r = r.WithContext(context.WithValue(r.Context(), auditKey, e))
 	defer func() {
+		if tee != nil {
+			e.Body = tee.buf.String()
+		}
 		e.Status = rec.status
 		if e.Status == 0 {
 			e.Status = http.StatusOK

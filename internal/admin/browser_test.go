@@ -60,7 +60,9 @@ func screenshot(t *testing.T, ctx context.Context, name string) {
 
 func jsString(s string) string { return fmt.Sprintf("%q", s) }
 
-func textOf(id string) string { return `(document.getElementById(` + jsString(id) + `) || {}).textContent` }
+func textOf(id string) string {
+	return `(document.getElementById(` + jsString(id) + `) || {}).textContent`
+}
 
 // The overview shows the figures of /metrics: after 9 requests to the
 // edge, the page says 9 requests and 9 2xx, as /metrics does; its answer

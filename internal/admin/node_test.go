@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"encoding/json"
 	"fmt"
+	"io"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -119,5 +120,41 @@ func TestSeriesKeepsOneHourOfDeltas(t *testing.T) {
 	}
 	if got := s.Since(all[len(all)-3].T); len(got) != 2 {
 		t.Fatalf("since: %d samples", len(got))
+	}
+}
+
+// Every route the OpenAPI document names answers on a running node: none
+// falls through to the API's "no route" answer, under any method.
+func TestOpenAPIRoutesAnswerOnARealNode(t *testing.T) {
+	n := leveetest.Start(t, `
+listeners: [{listen: "127.0.0.1:0"}]
+log: {access: false}
+sites: [{name: s, hosts: ["*"], routes: [{path: /, origins: [{url: "http://127.0.0.1:1"}]}]}]
+`)
+	var doc struct {
+		Paths map[string]map[string]json.RawMessage `json:"paths"`
+	}
+	if err := json.Unmarshal(admin.OpenAPI(), &doc); err != nil {
+		t.Fatal(err)
+	}
+	count := 0
+	for path, ops := range doc.Paths {
+		for method := range ops {
+			req, _ := http.NewRequest(strings.ToUpper(method), n.AdminURL(concrete(path)), strings.NewReader("{}"))
+			res, err := http.DefaultClient.Do(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var body strings.Builder
+			io.Copy(&body, res.Body)
+			res.Body.Close()
+			if res.StatusCode == http.StatusMethodNotAllowed || strings.Contains(body.String(), "no API route") {
+				t.Errorf("%s %s: %d %s", method, path, res.StatusCode, body.String())
+			}
+			count++
+		}
+	}
+	if count < 15 {
+		t.Fatalf("only %d documented operations", count)
 	}
 }

@@ -55,8 +55,7 @@ type Server struct {
 	audit   *Audit
 	series  *Series
 	limits  *limiter
-	open    bool // loopback without tokens: no authentication
-	loop    bool
+	loop    bool // a loopback listener: open while it has no token
 	routes  []Route
 	mux     *http.ServeMux
 	metrics *metrics

@@ -2,10 +2,14 @@ package admin_test
 
 import (
 	"encoding/json"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
+	"time"
 
 	"levee/internal/admin"
 )
@@ -280,5 +284,43 @@ func TestPerClientRateAndBodyBounds(t *testing.T) {
 	}
 	if rateRefusals != 1 {
 		t.Fatalf("client_rate refusals counted %v, want 1", rateRefusals)
+	}
+}
+
+// A client may run only so many requests at once, and the listener only
+// so many in all: past them, 429 and 503 at once, without waiting.
+func TestConcurrencyBounds(t *testing.T) {
+	n := newFakeNode()
+	started, release := make(chan struct{}, 4), make(chan struct{})
+	extra := map[string]http.Handler{"GET /block": http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		started <- struct{}{}
+		<-release
+	})}
+	s, err := admin.New(admin.Options{Node: n, Extra: extra, Addr: "127.0.0.1:9090", DataDir: t.TempDir(),
+		Limits: admin.Limits{PerClientInflight: 1, MaxInflight: 2}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	hs := httptest.NewServer(s)
+	defer hs.Close()
+	a, b, c := mustToken(t, s.Tokens(), "a", "read"), mustToken(t, s.Tokens(), "b", "read"), mustToken(t, s.Tokens(), "c", "read")
+	var wg sync.WaitGroup
+	defer func() { close(release); wg.Wait() }()
+	hold := func(tok string) {
+		wg.Add(1)
+		go func() { defer wg.Done(); call(t, "GET", hs.URL+"/api/v1/block", tok, "") }()
+		select {
+		case <-started:
+		case <-time.After(5 * time.Second):
+			t.Fatal("the blocking request did not start")
+		}
+	}
+	hold(a)
+	if st, code, _ := call(t, "GET", hs.URL+"/api/v1/status", a, ""); st != 429 || code != "rate_limited" {
+		t.Fatalf("second request of one client: %d %s", st, code)
+	}
+	hold(b)
+	if st, code, _ := call(t, "GET", hs.URL+"/api/v1/status", c, ""); st != 503 || code != "busy" {
+		t.Fatalf("third request in all: %d %s", st, code)
 	}
 }

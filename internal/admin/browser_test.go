@@ -124,7 +124,8 @@ sites: [{name: s, hosts: ["*"], routes: [{path: /, origins: [{url: %q}], cache: 
 }
 
 // Flipping under-attack in the UI tightens the site's limits: clients
-// that were let through now get 429.
+// that were let through now get 429; killing the rate limits from the UI
+// lets them through again.
 func TestBrowserUnderAttackSwitchChangesWhatClientsGet(t *testing.T) {
 	ctx := leveetest.StartBrowser(t)
 	o := leveetest.NewOrigin(t, leveetest.Text("hello"))
@@ -161,6 +162,17 @@ shield:
 	}
 	if limited == 0 {
 		t.Fatal("under attack, no request was limited")
+	}
+	// The rate-limit kill switch lets them through again.
+	leveetest.BrowserDo(t, ctx, 10*time.Second,
+		chromedp.SetValue(chromedp.CSS("#kill-phase"), "ratelimit"),
+		chromedp.Click(chromedp.CSS("#kill-on")))
+	waitJS(t, ctx, 10*time.Second, textOf("kill-state")+` === "ratelimit"`)
+	screenshot(t, ctx, "shield-killed")
+	for _, st := range statuses(3) {
+		if st != 200 {
+			t.Fatalf("with the rate limits killed: %d", st)
+		}
 	}
 }
 

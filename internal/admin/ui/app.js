@@ -139,11 +139,30 @@ function purge() {
   });
 }
 
-function shield() {
+// switchForm wires a form whose two submit buttons carry on=true|false
+// to a POST of path?NAME=VALUE&on=..., then refreshes the shown state.
+function switchForm(form, field, param, path, result, describe, refresh) {
   let clicked = "true";
-  for (const id of ["attack-on", "attack-off"]) {
-    $(id).addEventListener("click", (ev) => { clicked = ev.currentTarget.value; });
+  for (const b of $(form).querySelectorAll("button")) {
+    b.addEventListener("click", (ev) => { clicked = ev.currentTarget.value; });
   }
+  $(form).addEventListener("submit", async (ev) => {
+    ev.preventDefault();
+    const value = $(field).value;
+    const out = $(result);
+    const r = await api("POST", path + "?" + param + "=" + encodeURIComponent(value) + "&on=" + clicked);
+    if (r.status === 204) {
+      out.textContent = describe(value, clicked === "true");
+      out.className = "status ok";
+      await refresh();
+    } else {
+      out.textContent = "not switched: " + errorText(r);
+      out.className = "status error";
+    }
+  });
+}
+
+function shield() {
   api("GET", "/api/v1/status").then((r) => {
     if (r.status !== 200) return;
     const sel = $("attack-site");
@@ -153,23 +172,18 @@ function shield() {
       sel.appendChild(o);
     }
   });
-  const show = (d) => { $("attack-state").textContent = (d.under_attack || []).join(", ") || "none"; };
-  $("attack-form").addEventListener("submit", async (ev) => {
-    ev.preventDefault();
-    const site = $("attack-site").value;
-    const out = $("attack-result");
-    const q = "?site=" + encodeURIComponent(site) + "&on=" + clicked;
-    const r = await api("POST", "/api/v1/shield/under-attack" + q);
-    if (r.status === 204) {
-      out.textContent = "under attack " + (clicked === "true" ? "on" : "off") + " for " + site;
-      out.className = "status ok";
-      const s = await api("GET", "/api/v1/shield");
-      if (s.status === 200) show(s.data);
-    } else {
-      out.textContent = "not switched: " + errorText(r);
-      out.className = "status error";
-    }
-  });
+  const show = (d) => {
+    $("attack-state").textContent = (d.under_attack || []).join(", ") || "none";
+    $("kill-state").textContent = (d.killed || []).join(", ") || "none";
+  };
+  const refresh = async () => {
+    const s = await api("GET", "/api/v1/shield");
+    if (s.status === 200) show(s.data);
+  };
+  switchForm("attack-form", "attack-site", "site", "/api/v1/shield/under-attack", "attack-result",
+    (v, on) => "under attack " + (on ? "on" : "off") + " for " + v, refresh);
+  switchForm("kill-form", "kill-phase", "phase", "/api/v1/shield/kill", "kill-result",
+    (v, on) => (on ? "killed " : "restored ") + v, refresh);
   poll("/api/v1/shield", 5000, show);
 }
 

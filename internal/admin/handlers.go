@@ -181,7 +181,6 @@ func jsonErrors(h http.Handler) http.Handler {
 		if json.Unmarshal(cw.buf.Bytes(), &body) == nil && body.Error != "" {
 			msg = body.Error
 		}
-		w.Header().Del("X-Content-Type-Options")
 		writeError(w, cw.status, codeFor(cw.status), msg)
 	})
 }

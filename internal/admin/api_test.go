@@ -324,3 +324,34 @@ func TestConcurrencyBounds(t *testing.T) {
 		t.Fatalf("third request in all: %d %s", st, code)
 	}
 }
+
+// A token made through the API works at once with its scopes, and stops
+// working once revoked through the API.
+func TestTokensThroughTheAPI(t *testing.T) {
+	s := newServer(t, "127.0.0.1:9090", admin.Limits{})
+	root := mustToken(t, s.Tokens(), "root", "admin")
+	st, _, body := call(t, "POST", s.URL+"/api/v1/tokens", root, `{"name": "reader", "scopes": ["read"]}`)
+	var made struct {
+		ID    string `json:"id"`
+		Token string `json:"token"`
+	}
+	json.Unmarshal([]byte(body), &made)
+	if st != 201 || made.Token == "" {
+		t.Fatalf("create: %d %s", st, body)
+	}
+	if st, _, _ := call(t, "GET", s.URL+"/api/v1/status", made.Token, ""); st != 200 {
+		t.Fatalf("new token reads: %d", st)
+	}
+	if st, _, _ := call(t, "POST", s.URL+"/api/v1/purge", made.Token, `{"all": true}`); st != 403 {
+		t.Fatalf("new read token purges: %d", st)
+	}
+	if st, _, body := call(t, "GET", s.URL+"/api/v1/tokens", root, ""); st != 200 || strings.Contains(body, made.Token) || !strings.Contains(body, made.ID) {
+		t.Fatalf("list: %d %s", st, body)
+	}
+	if st, _, _ := call(t, "DELETE", s.URL+"/api/v1/tokens/"+made.ID, root, ""); st != 204 {
+		t.Fatalf("revoke: %d", st)
+	}
+	if st, _, _ := call(t, "GET", s.URL+"/api/v1/status", made.Token, ""); st != 401 {
+		t.Fatalf("revoked token: %d", st)
+	}
+}

@@ -18,6 +18,8 @@ type adminServer struct {
 	addr string
 	ln   net.Listener
 	srv  *http.Server
+	api  *admin.Server
+	stop chan struct{} // ends the API's time series sampler
 }
 
 func (n *Node) stageAdmin(g *generation) (func(), error) {
@@ -27,26 +29,29 @@ func (n *Node) stageAdmin(g *generation) (func(), error) {
 	}
 	var next *adminServer
 	if want != "off" {
+		// The API refuses a non-loopback address without a token before
+		// any socket is opened.
+		api, err := admin.New(admin.Options{Node: n, Extra: n.caps.adminRoutes(), Addr: want,
+			DataDir: n.opts.DataDir, Log: n.log, Registry: n.metrics.Registry})
+		if err != nil {
+			return nil, err
+		}
 		ln, err := net.Listen("tcp", want)
 		if err != nil {
 			return nil, errors.New("admin.listen: " + err.Error())
 		}
-		srv := &http.Server{
-			Handler:           admin.Handler(n, n.caps.adminRoutes()),
-			ReadHeaderTimeout: 10 * time.Second,
-			IdleTimeout:       60 * time.Second,
-			MaxHeaderBytes:    64 << 10,
-		}
-		next = &adminServer{addr: want, ln: ln, srv: srv}
+		next = &adminServer{addr: want, ln: admin.LimitListener(ln), srv: admin.HTTPServer(api), api: api, stop: make(chan struct{})}
 	}
 	return func() {
 		old := n.admin
 		n.admin = next
 		if next != nil {
 			n.wall.Go("admin", func() { _ = next.srv.Serve(next.ln) })
+			n.wall.Go("admin-series", func() { next.api.Series().Run(next.stop, n.stopped) })
 		}
 		if old != nil {
 			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+			close(old.stop)
 			n.wall.Go("admin-retire", func() { defer cancel(); _ = old.srv.Shutdown(ctx) })
 		}
 	}, nil

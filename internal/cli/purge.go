@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"os"
 	"strings"
 	"time"
 
@@ -18,7 +19,7 @@ func init() { extraCommands = append(extraCommands, purgeCmd) }
 
 func purgeCmd() *cobra.Command {
 	var p cache.Purge // the body of POST /purge
-	var admin string
+	var admin, token string
 	c := &cobra.Command{
 		Use:   "purge (--url URL | --prefix P | --host H | --tag T | --all) [--soft]",
 		Short: "Purge cached objects through a running node's admin API",
@@ -36,7 +37,15 @@ objects were touched. The purge takes effect for the very next request.
 				admin = "http://" + admin
 			}
 			cl := &http.Client{Timeout: 60 * time.Second}
-			res, err := cl.Post(strings.TrimSuffix(admin, "/")+"/purge", "application/json", bytes.NewReader(body))
+			req, err := http.NewRequest("POST", strings.TrimSuffix(admin, "/")+"/purge", bytes.NewReader(body))
+			if err != nil {
+				return usageError{err}
+			}
+			req.Header.Set("Content-Type", "application/json")
+			if token != "" {
+				req.Header.Set("Authorization", "Bearer "+token)
+			}
+			res, err := cl.Do(req)
 			if err != nil {
 				return err
 			}
@@ -59,6 +68,7 @@ objects were touched. The purge takes effect for the very next request.
 	}
 	f := c.Flags()
 	f.StringVar(&admin, "admin", "127.0.0.1:9090", "admin API address of the node")
+	f.StringVar(&token, "token", os.Getenv("LEVEE_ADMIN_TOKEN"), "admin API token with the purge scope (default $LEVEE_ADMIN_TOKEN)")
 	f.StringVar(&p.URL, "url", "", "purge one URL (all its variants)")
 	f.StringVar(&p.Prefix, "prefix", "", "purge URLs starting with host/path (or /path on every host)")
 	f.StringVar(&p.Host, "host", "", "purge every object of a host")

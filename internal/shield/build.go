@@ -94,7 +94,7 @@ func Build(sc *Config, st *State, env Env) (*Shield, error) {
 	}
 	s := &Shield{st: st, seed: maphash.MakeSeed(), limiters: map[string]*Limiter{}, rooms: map[string]*roomRef{},
 		minRate: float64(sc.MinRate), window: sc.MinRateWindow.D(), readBody: env.ReadBody,
-		factor: sc.AttackFactor, attack: sc.UnderAttack, admission: sc.Admission.Enabled,
+		factor: sc.AttackFactor, attack: sc.UnderAttack, admission: *sc.Admission.Enabled,
 		tarpit: sc.Tarpit.D(), maxHeld: int64(sc.MaxTarpitted)}
 	s.failOpen = defaultFailOpen
 	for k, v := range sc.OnPanic {
@@ -123,8 +123,10 @@ func Build(sc *Config, st *State, env Env) (*Shield, error) {
 	}
 	s.keepCook, s.keepPaths = a.Keep.Cookies, a.Keep.Paths
 	for _, pool := range pools {
-		if a.Enabled {
-			s.limiters[pool] = st.limiter(pool, a.MinLimit, a.MaxLimit, a.InitialLimit, a.KeepReserve)
+		if *a.Enabled {
+			l := st.limiter(pool, a.MinLimit, a.MaxLimit, a.InitialLimit, a.KeepReserve)
+			l.SetQueue(a.MaxWait.D(), a.MaxQueue, a.MaxQueuePerClient)
+			s.limiters[pool] = l
 		}
 	}
 	for _, w := range sc.WaitingRooms {

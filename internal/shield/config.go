@@ -22,20 +22,23 @@ const (
 
 // Shield defaults.
 const (
-	DefaultMaxKeys               = 100_000
-	DefaultListMaxEntries        = 100_000
-	DefaultListMaxBytes          = 4 << 20
-	DefaultAttackFactor          = 0.2
-	DefaultH2MaxResetsPerSecond  = 100
-	DefaultMinRateWindow         = 10 * time.Second
-	DefaultAdmissionMinLimit     = 4
-	DefaultAdmissionMaxLimit     = 1000
-	DefaultAdmissionInitialLimit = 32
-	DefaultAdmissionKeepReserve  = 0.2
-	DefaultRoomRefresh           = 5 * time.Second
-	DefaultRoomSession           = 10 * time.Minute
-	DefaultRoomMaxQueue          = 100_000
-	DefaultRoomCookie            = "levee_wr"
+	DefaultMaxKeys                    = 100_000
+	DefaultListMaxEntries             = 100_000
+	DefaultListMaxBytes               = 4 << 20
+	DefaultAttackFactor               = 0.2
+	DefaultH2MaxResetsPerSecond       = 100
+	DefaultMinRateWindow              = 10 * time.Second
+	DefaultAdmissionMinLimit          = 4
+	DefaultAdmissionMaxLimit          = 1000
+	DefaultAdmissionInitialLimit      = 32
+	DefaultAdmissionKeepReserve       = 0.2
+	DefaultAdmissionMaxWait           = 250 * time.Millisecond
+	DefaultAdmissionMaxQueue          = 1000
+	DefaultAdmissionMaxQueuePerClient = 16
+	DefaultRoomRefresh                = 5 * time.Second
+	DefaultRoomSession                = 10 * time.Minute
+	DefaultRoomMaxQueue               = 100_000
+	DefaultRoomCookie                 = "levee_wr"
 )
 
 // Config is the top-level shield: section: rate limits, connection
@@ -209,10 +212,21 @@ type ConnLimits struct {
 
 // AdmissionConfig is the adaptive concurrency limit per origin pool, a gradient
 // limit from measured latency: the limit grows while latency stays near its
-// minimum and shrinks as it rises. Requests past the limit get 503 with
-// Retry-After at once.
+// minimum and shrinks as it rises. Requests past the limit wait in levee,
+// admitted by turns across clients, for at most MaxWait; those that cannot
+// be admitted get 503 with Retry-After.
 type AdmissionConfig struct {
-	Enabled bool `yaml:"enabled"`
+	// Enabled is on by default: every pool gets a limit, so an origin's
+	// queue never holds more than the limit, whatever the clients send.
+	Enabled *bool `yaml:"enabled"`
+	// MaxWait is how long a request may wait for a slot. Default 250ms;
+	// 1ms to 10s.
+	MaxWait schema.Duration `yaml:"max_wait"`
+	// MaxQueue bounds the requests waiting per pool. Default 1000; past
+	// it a request is shed at once.
+	MaxQueue int `yaml:"max_queue"`
+	// MaxQueuePerClient bounds one client's waiting requests. Default 16.
+	MaxQueuePerClient int `yaml:"max_queue_per_client"`
 	// MinLimit, MaxLimit and InitialLimit bound the limit. Defaults 4, 1000, 32.
 	MinLimit     int `yaml:"min_limit"`
 	MaxLimit     int `yaml:"max_limit"`
@@ -306,6 +320,13 @@ func (s *Config) SetDefaults() {
 		setRuleDefaults(&s.Rules[i])
 	}
 	a := &s.Admission
+	if a.Enabled == nil {
+		on := true
+		a.Enabled = &on
+	}
+	schema.SetDuration(&a.MaxWait, DefaultAdmissionMaxWait)
+	schema.SetInt(&a.MaxQueue, DefaultAdmissionMaxQueue)
+	schema.SetInt(&a.MaxQueuePerClient, DefaultAdmissionMaxQueuePerClient)
 	schema.SetInt(&a.MinLimit, DefaultAdmissionMinLimit)
 	schema.SetInt(&a.MaxLimit, DefaultAdmissionMaxLimit)
 	schema.SetInt(&a.InitialLimit, DefaultAdmissionInitialLimit)

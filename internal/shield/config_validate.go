@@ -5,6 +5,7 @@ import (
 	"levee/internal/config/schema"
 	"net/http"
 	"strings"
+	"time"
 )
 
 // Phases are the shield's sub-phases, outermost first.
@@ -150,6 +151,12 @@ func validateAdmission(l *schema.List, a *AdmissionConfig) {
 	}
 	if a.KeepReserve < 0 || a.KeepReserve >= 1 {
 		l.Add("shield.admission.keep_reserve", "must be 0 to below 1")
+	}
+	if a.MaxWait.D() < time.Millisecond || a.MaxWait.D() > 10*time.Second {
+		l.Add("shield.admission.max_wait", "must be 1ms to 10s")
+	}
+	if a.MaxQueue < 1 || a.MaxQueue > 1_000_000 || a.MaxQueuePerClient < 1 || a.MaxQueuePerClient > a.MaxQueue {
+		l.Add("shield.admission.max_queue", "want 1 <= max_queue_per_client <= max_queue <= 1000000")
 	}
 	k := a.Keep
 	if len(k.Cookies)+len(k.Prefixes)+len(k.Paths) > MaxKeepEntries {

@@ -2,7 +2,9 @@ package shield
 
 import (
 	"errors"
+	"hash/maphash"
 	"net/http"
+	"net/netip"
 	"strconv"
 	"strings"
 	"time"
@@ -22,6 +24,23 @@ type req struct {
 	keep    bool // shed last
 	allowed bool // on the allow list: skips rate limits
 	lim     *Limiter
+	ckey    uint64 // hash of the client address, 0 until needed
+}
+
+// client returns the request's client key (its address hashed).
+func (q *req) client(seed maphash.Seed) uint64 {
+	if q.ckey == 0 {
+		q.ckey = addrKey(seed, q.ex.Client)
+	}
+	return q.ckey
+}
+
+func addrKey(seed maphash.Seed, a netip.Addr) uint64 {
+	var h maphash.Hash
+	h.SetSeed(seed)
+	b := a.As16()
+	h.Write(b[:])
+	return h.Sum64() | 1 // never 0: 0 means "not computed"
 }
 
 // Phase returns the pipeline's "shield" phase.
@@ -72,7 +91,16 @@ func (s *Shield) proceed(w http.ResponseWriter, r *http.Request, next pipeline.H
 	defer func() { q.lim.Release(q.ex.OriginNS, ok) }()
 	err := next.ServeHTTP(w, r)
 	ok = err == nil && !q.ex.ClientGone && q.ex.OriginNS > 0
+	if ok && q.ex.Status < 400 && s.calm(q) {
+		s.st.rep.Record(q.client(s.st.seed), q.now)
+	}
 	return err
+}
+
+// calm reports whether the request's pool is neither queueing nor
+// shedding: only then do clients earn a good reputation.
+func (s *Shield) calm(q *req) bool {
+	return q.lim.Queued() == 0 && !q.lim.ShedRecently(q.now, 2*time.Second)
 }
 
 // guarded runs sub-phase p behind its own panic wall and applies its
@@ -242,8 +270,18 @@ func (s *Shield) admissionStep(q *req) error {
 	if lim == nil {
 		return nil
 	}
-	if !lim.Acquire(q.keep, q.now) {
-		s.st.m.Decisions.WithLabelValues("admission", "shed").Inc()
+	lane := laneOther
+	switch {
+	case q.keep:
+		lane = laneKeep
+	case s.st.rep.Good(q.client(s.st.seed), q.now):
+		lane = laneReputable
+	}
+	why := lim.AcquireWait(q.client(s.st.seed), lane, q.now, q.r.Context().Done())
+	if why != admitted {
+		result := [...]string{shedFull: "queue_full", shedTimeout: "wait_timeout", shedGone: "client_gone"}[why]
+		s.st.m.Decisions.WithLabelValues("admission", result).Inc()
+		s.st.noteShed(q.ex.Route.Pools[0].Name, result, time.Now())
 		q.ex.Decide("shed")
 		q.w.Header().Set("Retry-After", "1")
 		return errAdmission

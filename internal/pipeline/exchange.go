@@ -21,16 +21,20 @@ const MaxDecisions = 8
 type Exchange struct {
 	w http.ResponseWriter
 
-	ID       string
-	Start    time.Time
-	Client   netip.Addr // the client, after trusted-proxy processing
-	Peer     netip.Addr // the socket peer
-	Trusted  bool       // Peer is a trusted proxy
-	Site     *router.Site
-	Route    *router.Route
-	Origin   string        // host:port of the origin used last
-	OriginNS time.Duration // time spent waiting on origins
-	Phase    string        // the phase running now
+	ID     string
+	Start  time.Time
+	Client netip.Addr // the client, after trusted-proxy processing
+	// TLSFingerprint is the client's TLS fingerprint (e.g. JA4) when the
+	// connection's TLS layer computed one; empty otherwise. Optional: the
+	// shield's surge profile adds it to a request's fingerprint.
+	TLSFingerprint string
+	Peer           netip.Addr // the socket peer
+	Trusted        bool       // Peer is a trusted proxy
+	Site           *router.Site
+	Route          *router.Route
+	Origin         string        // host:port of the origin used last
+	OriginNS       time.Duration // time spent waiting on origins
+	Phase          string        // the phase running now
 
 	Status      int
 	Bytes       int64

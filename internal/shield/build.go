@@ -41,6 +41,7 @@ type Shield struct {
 	keepCook  []string
 	keepPaths []string
 	admission bool
+	surge     *surgeCfg           // nil: no surge detection
 	limiters  map[string]*Limiter // by pool name
 	rooms     map[string]*roomRef // by route name
 	disabled  [numKills]bool
@@ -71,7 +72,7 @@ type roomRef struct {
 }
 
 // defaultFailOpen is each sub-phase's policy on panic unless configured.
-var defaultFailOpen = [numKills]bool{KillOverload: true, KillLists: false, KillRateLimit: true,
+var defaultFailOpen = [numKills]bool{KillOverload: true, KillLists: false, KillSurge: true, KillRateLimit: true,
 	KillWaitingRoom: false, KillAdmission: true}
 
 // Env is what the shield needs of the rest of a generation.
@@ -137,6 +138,9 @@ func Build(sc *Config, st *State, env Env) (*Shield, error) {
 			s.rooms[name] = &roomRef{room: st.room(name, rc), name: name, cookie: w.Cookie, path: w.Route, cfg: w}
 		}
 	}
+	if *sc.Surge.Enabled {
+		s.surge = surgeConfig(&sc.Surge)
+	}
 	s.gate = gateConfig(&sc.Connections, env.ReadHeader, trust, s.allow, s.deny)
 	o := &sc.Overload
 	s.overload = &overloadCfg{heap: float64(o.MaxHeap), goroutines: float64(o.MaxGoroutines), conns: float64(o.MaxConns), interval: o.Interval.D()}
@@ -149,7 +153,7 @@ func Build(sc *Config, st *State, env Env) (*Shield, error) {
 // HTTP/2 guard work either way.
 func (s *Shield) Idle() bool {
 	o := s.overload
-	return len(s.rules) == 0 && s.allow.Len() == 0 && s.deny.Len() == 0 && !s.admission && len(s.rooms) == 0 &&
+	return len(s.rules) == 0 && s.allow.Len() == 0 && s.deny.Len() == 0 && !s.admission && s.surge == nil && len(s.rooms) == 0 &&
 		o.heap == 0 && o.goroutines == 0 && o.conns == 0 && s.minRate == 0
 }
 
@@ -161,6 +165,9 @@ func (s *Shield) Commit() {
 	st.SetEnabled(true)
 	st.Gate.cfg.Store(s.gate)
 	st.setOverload(s.overload)
+	if s.surge != nil {
+		st.surge.cfg.Store(s.surge)
+	}
 	st.factor.Store(math.Float64bits(s.factor))
 	atk := setOf(s.attack)
 	st.cfgAtk.Store(&atk)

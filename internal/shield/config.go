@@ -39,6 +39,9 @@ const (
 	DefaultRoomSession                = 10 * time.Minute
 	DefaultRoomMaxQueue               = 100_000
 	DefaultRoomCookie                 = "levee_wr"
+	// DefaultSurgeMaxFingerprints bounds the traffic profile.
+	DefaultSurgeMaxFingerprints = 256
+	MaxSurgeRules               = 256
 )
 
 // Config is the top-level shield: section: rate limits, connection
@@ -82,6 +85,8 @@ type Config struct {
 	H2MaxResetsPerSecond int `yaml:"h2_max_resets_per_second"`
 	// Admission is the adaptive concurrency limit per origin pool.
 	Admission AdmissionConfig `yaml:"admission"`
+	// Surge detects the fingerprint behind a surge and limits it.
+	Surge SurgeConfig `yaml:"surge"`
 	// Overload is the node-level overload guard.
 	Overload OverloadConfig `yaml:"overload"`
 	// WaitingRooms are per-route queues for flash crowds.
@@ -238,6 +243,38 @@ type AdmissionConfig struct {
 	Keep KeepConfig `yaml:"keep"`
 }
 
+// SurgeConfig is the autonomous mitigation of a surge: the node profiles
+// its traffic by fingerprint (method, protocol, User-Agent, header names,
+// path pattern, TLS fingerprint) and, when an origin saturates or the rate
+// jumps, puts a rule on each fingerprint whose share rose sharply over
+// its baseline. Clients served well before the surge are exempt.
+type SurgeConfig struct {
+	// Enabled is on by default.
+	Enabled *bool `yaml:"enabled"`
+	// Action on a generated rule's fingerprint over Rate: "reject" (429 +
+	// Retry-After, default), "block" (403), "log", "challenge".
+	Action string `yaml:"action"`
+	// Rate is what a flagged fingerprint may send in all. Default 20/s.
+	Rate Rate `yaml:"rate"`
+	// MinShare is the share of the traffic a fingerprint must have to be
+	// flagged. Default 0.3.
+	MinShare float64 `yaml:"min_share"`
+	// Rise is how many times its baseline share a fingerprint's share must
+	// be to be flagged. Default 3.
+	Rise float64 `yaml:"rise"`
+	// Jump is how many times its baseline the request rate must be to be
+	// a surge even while the origin keeps up. Default 3.
+	Jump float64 `yaml:"jump"`
+	// Window is how often the profile is judged. Default 1s.
+	Window schema.Duration `yaml:"window"`
+	// Sample profiles one request in Sample (a power of two). Default 8.
+	Sample int `yaml:"sample"`
+	// MaxRules bounds the generated rules in force. Default 16.
+	MaxRules int `yaml:"max_rules"`
+	// Lifetime bounds a generated rule's life. Default 10m.
+	Lifetime schema.Duration `yaml:"lifetime"`
+}
+
 // KeepConfig defines requests shed last: any match makes a request "keep".
 // Allow-listed clients are always keep.
 type KeepConfig struct {
@@ -333,6 +370,7 @@ func (s *Config) SetDefaults() {
 	if a.KeepReserve == 0 {
 		a.KeepReserve = DefaultAdmissionKeepReserve
 	}
+	setSurgeDefaults(&s.Surge)
 	schema.SetDuration(&s.Overload.Interval, 250*time.Millisecond)
 	for i := range s.WaitingRooms {
 		w := &s.WaitingRooms[i]
@@ -350,6 +388,32 @@ func (s *Config) SetDefaults() {
 			w.Route = "/"
 		}
 	}
+}
+
+func setSurgeDefaults(g *SurgeConfig) {
+	if g.Enabled == nil {
+		on := true
+		g.Enabled = &on
+	}
+	if g.Action == "" {
+		g.Action = "reject"
+	}
+	if g.Rate.Per == 0 {
+		g.Rate = Rate{N: 20, Per: time.Second}
+	}
+	if g.MinShare == 0 {
+		g.MinShare = 0.3
+	}
+	if g.Rise == 0 {
+		g.Rise = 3
+	}
+	if g.Jump == 0 {
+		g.Jump = 3
+	}
+	schema.SetDuration(&g.Window, time.Second)
+	schema.SetInt(&g.Sample, 8)
+	schema.SetInt(&g.MaxRules, 16)
+	schema.SetDuration(&g.Lifetime, 10*time.Minute)
 }
 
 func setRuleDefaults(r *RuleConfig) {

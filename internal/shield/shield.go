@@ -91,14 +91,15 @@ func (s *Shield) proceed(w http.ResponseWriter, r *http.Request, next pipeline.H
 	defer func() { q.lim.Release(q.ex.OriginNS, ok) }()
 	err := next.ServeHTTP(w, r)
 	ok = err == nil && !q.ex.ClientGone && q.ex.OriginNS > 0
-	if ok && q.ex.Status < 400 && s.calm(q) {
+	if ok && q.ex.Status < 400 && s.calm(q) && len(*s.st.surge.rules.Load()) == 0 {
 		s.st.rep.Record(q.client(s.st.seed), q.now)
 	}
 	return err
 }
 
 // calm reports whether the request's pool is neither queueing nor
-// shedding: only then do clients earn a good reputation.
+// shedding: only then (and with no surge rule in force) do clients earn a
+// good reputation, so a flood's own requests earn none.
 func (s *Shield) calm(q *req) bool {
 	return q.lim.Queued() == 0 && !q.lim.ShedRecently(q.now, 2*time.Second)
 }
@@ -127,6 +128,8 @@ func (s *Shield) guarded(p int, q *req) (err error) {
 		return s.overloadStep(q)
 	case KillLists:
 		return s.listsStep(q)
+	case KillSurge:
+		return s.surgeStep(q)
 	case KillRateLimit:
 		return s.rateStep(q)
 	case KillWaitingRoom:

@@ -20,6 +20,7 @@ import (
 const (
 	KillOverload = iota
 	KillLists
+	KillSurge
 	KillRateLimit
 	KillWaitingRoom
 	KillAdmission
@@ -28,7 +29,7 @@ const (
 )
 
 // phaseNames are the sub-phase names, indexed like the kill switches.
-var phaseNames = [...]string{"overload", "lists", "ratelimit", "waitingroom", "admission", "all"}
+var phaseNames = [...]string{"overload", "lists", "surge", "ratelimit", "waitingroom", "admission", "all"}
 
 // KillIndex returns the kill switch index for a sub-phase name, or -1.
 func KillIndex(name string) int {
@@ -63,6 +64,7 @@ type State struct {
 	// reputation), so they survive reloads.
 	seed    maphash.Seed
 	rep     *Reputation
+	surge   *Surge
 	shedLog atomic.Int64 // unix ns of the last admission shed log line
 	sheds   atomic.Int64 // sheds since that line
 
@@ -85,6 +87,7 @@ func NewState(reg prometheus.Registerer, wall *guard.Wall, log *slog.Logger, key
 		tables: map[string]*Table{}, limiters: map[string]*Limiter{}, rooms: map[string]*Room{},
 		seed: maphash.MakeSeed()}
 	st.rep = newReputation(st.start)
+	st.surge = newSurge(log, DefaultSurgeMaxFingerprints)
 	st.Gate = newGate(st)
 	empty := map[string]bool{}
 	st.attack.Store(&empty)

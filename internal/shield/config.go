@@ -255,7 +255,7 @@ type SurgeConfig struct {
 	// Retry-After, default), "block" (403), "log", "challenge".
 	Action string `yaml:"action"`
 	// Rate is what a flagged fingerprint may send in all. Default 20/s.
-	Rate Rate `yaml:"rate"`
+	Rate Rate `yaml:"rate,omitempty"`
 	// MinShare is the share of the traffic a fingerprint must have to be
 	// flagged. Default 0.3.
 	MinShare float64 `yaml:"min_share"`

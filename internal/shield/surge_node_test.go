@@ -102,7 +102,7 @@ shield:
 	const legitUA = "Mozilla/5.0 (X11; Linux x86_64; rv:130.0) Gecko/20100101 Firefox/130.0"
 	lc := clientFrom("127.0.0.1", 4)
 	_, base := paced(lc, url, legitUA, 100, 20*time.Millisecond) // 50 req/s, as in the benchmark
-	addrs := 150                                                  // 150 x 40/s = 6,000/s: almost 4x the origin
+	addrs := 150                                                 // 150 x 40/s = 6,000/s: almost 4x the origin
 	if raceOn {
 		addrs = 60
 	}

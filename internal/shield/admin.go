@@ -38,6 +38,9 @@ type RoomStatus struct {
 	Queued int `json:"queued"`
 }
 
+// SurgeRules lists the generated surge rules in force (for /status).
+func (st *State) SurgeRules() []SurgeRuleStatus { return st.surge.Status() }
+
 // Status reports the shield's state and refreshes the room gauges.
 func (st *State) Status() Status {
 	out := Status{OverloadLevel: st.OverloadLevel(), OpenConns: st.Gate.Open(), Tables: map[string]TableStatus{},

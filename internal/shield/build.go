@@ -165,9 +165,6 @@ func (s *Shield) Commit() {
 	st.SetEnabled(true)
 	st.Gate.cfg.Store(s.gate)
 	st.setOverload(s.overload)
-	if s.surge != nil {
-		st.surge.cfg.Store(s.surge)
-	}
 	st.factor.Store(math.Float64bits(s.factor))
 	atk := setOf(s.attack)
 	st.cfgAtk.Store(&atk)

@@ -35,7 +35,6 @@ type surgeCfg struct {
 type Surge struct {
 	log  *slog.Logger
 	seed maphash.Seed
-	cfg  atomic.Pointer[surgeCfg]
 	n    atomic.Uint64 // requests seen, for sampling
 
 	rules atomic.Pointer[[]*surgeRule] // in force; read on the hot path
@@ -152,8 +151,7 @@ func (s *Surge) shouldSample(c *surgeCfg) bool { return s.n.Add(1)&c.sampleMask 
 
 // observe adds one sampled request and, at a window's end, looks for a
 // surge. saturated says the request's pool was queueing or shedding.
-func (s *Surge) observe(fp uint64, r *http.Request, tls string, saturated bool, now time.Time) {
-	c := s.cfg.Load()
+func (s *Surge) observe(c *surgeCfg, fp uint64, r *http.Request, tls string, saturated bool, now time.Time) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.winStart.IsZero() {

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -123,6 +124,9 @@ shield:
 			found = time.Since(start)
 			if rs[0].Fingerprint.UserAgent != "floodbot/2.0" || len(rs) != 1 {
 				t.Errorf("generated rules %+v, want one on floodbot/2.0", rs)
+			}
+			if _, _, body, _ := get(http.DefaultClient, n.AdminURL("/status")); !strings.Contains(body, "floodbot/2.0") {
+				t.Errorf("/status does not show the generated rule: %s", body)
 			}
 		}
 		time.Sleep(50 * time.Millisecond)

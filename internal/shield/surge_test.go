@@ -6,9 +6,12 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"net/netip"
 	"runtime"
 	"testing"
 	"time"
+
+	"levee/internal/pipeline"
 )
 
 func testSurge() (*Surge, *surgeCfg) {
@@ -17,7 +20,6 @@ func testSurge() (*Surge, *surgeCfg) {
 	sc.Sample = 1
 	c := surgeConfig(sc)
 	s := newSurge(slog.New(slog.NewTextHandler(io.Discard, nil)), DefaultSurgeMaxFingerprints)
-	s.cfg.Store(c)
 	return s, c
 }
 
@@ -30,10 +32,10 @@ func browserReq(ua string) *http.Request {
 }
 
 // feed sends n requests of each request in rs in one window starting at t.
-func feed(s *Surge, t time.Time, saturated bool, n int, rs ...*http.Request) {
+func feed(s *Surge, c *surgeCfg, t time.Time, saturated bool, n int, rs ...*http.Request) {
 	for i := 0; i < n; i++ {
 		for _, r := range rs {
-			s.observe(s.fingerprint(r, ""), r, "", saturated, t)
+			s.observe(c, s.fingerprint(r, ""), r, "", saturated, t)
 		}
 	}
 }
@@ -42,20 +44,20 @@ func feed(s *Surge, t time.Time, saturated bool, n int, rs ...*http.Request) {
 // saturates, gets a rule; the fingerprints that were there before do not;
 // the rule is lifted once the flood is gone.
 func TestSurgeFlagsBotnetFingerprint(t *testing.T) {
-	s, _ := testSurge()
+	s, c := testSurge()
 	t0 := time.Unix(1000, 0)
 	legit := []*http.Request{browserReq("Mozilla/5.0 Firefox/130"), browserReq("Mozilla/5.0 Chrome/129")}
 	for w := 0; w < 5; w++ {
-		feed(s, t0.Add(time.Duration(w)*time.Second), false, 20, legit...)
+		feed(s, c, t0.Add(time.Duration(w)*time.Second), false, 20, legit...)
 	}
 	bot := browserReq("floodbot/2.0")
 	bot.Header.Del("Accept-Language")
 	for w := 5; w < 7; w++ {
 		at := t0.Add(time.Duration(w) * time.Second)
-		feed(s, at, true, 20, legit...)
-		feed(s, at, true, 2000, bot)
+		feed(s, c, at, true, 20, legit...)
+		feed(s, c, at, true, 2000, bot)
 	}
-	feed(s, t0.Add(7*time.Second), true, 1, legit...) // ends the window
+	feed(s, c, t0.Add(7*time.Second), true, 1, legit...) // ends the window
 	st := s.Status()
 	if len(st) != 1 || st[0].Fingerprint.UserAgent != "floodbot/2.0" {
 		t.Fatalf("generated rules %+v, want one on floodbot/2.0", st)
@@ -67,7 +69,7 @@ func TestSurgeFlagsBotnetFingerprint(t *testing.T) {
 		t.Fatal("the bot's fingerprint has no rule in force")
 	}
 	for w := 8; w < 10; w++ {
-		feed(s, t0.Add(time.Duration(w)*time.Second), false, 20, legit...)
+		feed(s, c, t0.Add(time.Duration(w)*time.Second), false, 20, legit...)
 	}
 	if st := s.Status(); len(st) != 0 {
 		t.Fatalf("rules %+v still in force after the flood ended", st)
@@ -77,10 +79,10 @@ func TestSurgeFlagsBotnetFingerprint(t *testing.T) {
 // A flash crowd of varied browsers saturating the origin has no dominant
 // new fingerprint: no rule.
 func TestSurgeFlashCrowdNoRule(t *testing.T) {
-	s, _ := testSurge()
+	s, c := testSurge()
 	t0 := time.Unix(1000, 0)
 	for w := 0; w < 5; w++ {
-		feed(s, t0.Add(time.Duration(w)*time.Second), false, 20, browserReq("Mozilla/5.0 Firefox/130"))
+		feed(s, c, t0.Add(time.Duration(w)*time.Second), false, 20, browserReq("Mozilla/5.0 Firefox/130"))
 	}
 	var crowd []*http.Request
 	for i := 0; i < 200; i++ {
@@ -91,7 +93,7 @@ func TestSurgeFlashCrowdNoRule(t *testing.T) {
 		crowd = append(crowd, r)
 	}
 	for w := 5; w < 10; w++ {
-		feed(s, t0.Add(time.Duration(w)*time.Second), true, 10, crowd...)
+		feed(s, c, t0.Add(time.Duration(w)*time.Second), true, 10, crowd...)
 	}
 	if st := s.Status(); len(st) != 0 {
 		t.Fatalf("flash crowd got generated rules: %+v", st)
@@ -115,7 +117,7 @@ func TestSurgeProfileBoundedMillionFingerprints(t *testing.T) {
 	for i := 0; i < total; i++ {
 		r.Header["User-Agent"] = []string{"bot/" + fmt.Sprint(i)}
 		// Every 5,000 requests one window ends, saturated.
-		s.observe(s.fingerprint(r, ""), r, "", true, t0.Add(time.Duration(i/5_000)*time.Second))
+		s.observe(c, s.fingerprint(r, ""), r, "", true, t0.Add(time.Duration(i/5_000)*time.Second))
 	}
 	runtime.GC()
 	runtime.ReadMemStats(&after)
@@ -169,4 +171,29 @@ func TestSurgeRuleThroughPhase(t *testing.T) {
 	if rec, _ := call(s, browserReq("floodbot/2.0"), "198.51.100.1", okNext); rec.Code != 200 {
 		t.Fatalf("kill switch on: got %d", rec.Code)
 	}
+}
+
+// The whole phase with its defaults (admission, surge profile, a rate
+// rule) does not allocate for an ordinary request, sampled or not.
+func TestPhaseDefaultsNoAlloc(t *testing.T) {
+	s, _ := testShield(t, "shield: {rules: [{name: a, rate: 1000000/s, burst: 1000000}], surge: {sample: 1}}")
+	h := s.Phase()(okNextHandler{})
+	r := browserReq("Mozilla/5.0 Firefox/130")
+	ex := pipeline.NewExchange(httptest.NewRecorder(), time.Now())
+	ex.Client = netip.MustParseAddr("192.0.2.1")
+	ex.Site, ex.Route = testSite, testRoute
+	h.ServeHTTP(ex, r) // the fingerprint's profile entry is made once
+	if n := testing.AllocsPerRun(1000, func() { h.ServeHTTP(ex, r) }); n != 0 {
+		t.Fatalf("%v allocations per request, want 0", n)
+	}
+}
+
+type okNextHandler struct{}
+
+// ServeHTTP answers as an origin would, so the admission limiter learns
+// and the client's reputation is recorded.
+func (okNextHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) error {
+	pipeline.From(w).OriginNS = time.Millisecond
+	w.WriteHeader(200)
+	return nil
 }

@@ -1,6 +1,8 @@
 package shield
 
 import (
+	"net/http"
+	"net/http/httptest"
 	"testing"
 	"time"
 )
@@ -127,5 +129,29 @@ func TestLimiterQueueBounds(t *testing.T) {
 	}
 	if lim.Queued() != 0 || !lim.ShedRecently(now, time.Second) {
 		t.Fatalf("queued %d after all left", lim.Queued())
+	}
+}
+
+// The admission slot is taken at the origin (the proxy enters the gate),
+// not in the shield phase: requests answered before it (cache hits,
+// requests collapsed onto another's fetch) hold none. With a limit of 1,
+// a request that never reaches the origin does not stop a second one.
+func TestAdmissionSlotOnlyAtOrigin(t *testing.T) {
+	s, st := testShield(t, "shield: {admission: {min_limit: 1, initial_limit: 1, max_limit: 1, keep_reserve: 0.01, max_wait: 1ms}}")
+	inner := 0
+	var outer func(w http.ResponseWriter, r *http.Request) error
+	outer = func(w http.ResponseWriter, r *http.Request) error { // a cache hit: no origin
+		if n := st.limiters["s/"].Inflight(); n != 0 {
+			t.Errorf("%d slots held by a request that did not reach the origin", n)
+		}
+		rec, _ := call(s, httptest.NewRequest("GET", "/", nil), "192.0.2.2", okNextHandler{}.ServeHTTP)
+		inner = rec.Code
+		return nil
+	}
+	if rec, _ := call(s, httptest.NewRequest("GET", "/", nil), "192.0.2.1", outer); rec.Code != 200 || inner != 200 {
+		t.Fatalf("outer %d, inner %d: want both served", rec.Code, inner)
+	}
+	if n := st.limiters["s/"].Inflight(); n != 0 {
+		t.Fatalf("%d slots still held", n)
 	}
 }

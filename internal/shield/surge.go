@@ -157,7 +157,10 @@ func (s *Surge) observe(c *surgeCfg, fp uint64, r *http.Request, tls string, sat
 	if s.winStart.IsZero() {
 		s.winStart = now
 	}
-	if el := now.Sub(s.winStart); el >= c.window {
+	// A saturated window with plenty of samples is judged after a quarter
+	// of its length: a flood's rule comes sooner, while the clients
+	// already queued in front of the origin still wait.
+	if el := now.Sub(s.winStart); el >= c.window || s.winSat && s.winTotal >= 4*c.minWindowSample && el >= c.window/4 {
 		s.endWindow(c, now, el)
 	}
 	s.winTotal++
@@ -205,13 +208,15 @@ func (s *Surge) endWindow(c *surgeCfg, now time.Time, elapsed time.Duration) {
 	// A jump needs a baseline of a few calm windows to jump from.
 	jumped := s.calmWins >= 3 && total >= c.minWindowSample && total > c.jump*s.baseRate
 	surge := total >= c.minWindowSample && (s.winSat || jumped)
-	s.liftRules(c, now, surge)
+	// scale turns sampled counts of this window into requests per second.
+	scale := float64(c.sampleMask+1) / max(elapsed, c.window/4).Seconds()
+	s.liftRules(c, now, surge, scale)
 	if surge {
 		for i := range s.entries {
 			e := &s.entries[i]
 			share := e.count / total
 			if share >= c.minShare && share >= c.rise*e.base {
-				s.addRule(c, e, share, total, now, s.winSat, jumped)
+				s.addRule(c, e, share, total, scale, now, s.winSat, jumped)
 			}
 		}
 	} else if total > 0 {
@@ -230,7 +235,7 @@ func (s *Surge) endWindow(c *surgeCfg, now time.Time, elapsed time.Duration) {
 
 // addRule puts a rule on fingerprint e unless one is in force or the
 // rules are at their bound (then the refusal is logged).
-func (s *Surge) addRule(c *surgeCfg, e *fpEntry, share, total float64, now time.Time, saturated, jumped bool) {
+func (s *Surge) addRule(c *surgeCfg, e *fpEntry, share, total, scale float64, now time.Time, saturated, jumped bool) {
 	old := *s.rules.Load()
 	for _, r := range old {
 		if r.fp == e.fp {
@@ -244,7 +249,6 @@ func (s *Surge) addRule(c *surgeCfg, e *fpEntry, share, total float64, now time.
 		return
 	}
 	s.nextID++
-	scale := float64(c.sampleMask+1) / c.window.Seconds()
 	r := &surgeRule{id: fmt.Sprintf("surge-%d", s.nextID), fp: e.fp, desc: e.desc, created: now, expires: now.Add(c.lifetime),
 		share: share, baseline: e.base, rate: e.count * scale, lastWin: e.count}
 	r.decision = "surge:" + r.id
@@ -253,13 +257,13 @@ func (s *Surge) addRule(c *surgeCfg, e *fpEntry, share, total float64, now time.
 	s.log.Warn("shield: surge rule generated: one fingerprint's share of the traffic rose sharply during a surge",
 		"rule", r.id, "action", c.action, "fingerprint", e.desc, "share", fmt.Sprintf("%.3f", share),
 		"baseline_share", fmt.Sprintf("%.3f", e.base), "fingerprint_rate", int(r.rate), "total_rate", int(total*scale),
-		"baseline_rate", int(s.baseRate*scale), "origin_saturated", saturated, "rate_jumped", jumped, "lifetime", c.lifetime)
+		"baseline_rate", int(s.baseRate*float64(c.sampleMask+1)/c.window.Seconds()), "origin_saturated", saturated, "rate_jumped", jumped, "lifetime", c.lifetime)
 }
 
 // liftRules drops the rules that reached their lifetime, and, once the
 // surge is over, those whose fingerprint's traffic fell to a tenth of
 // what it was at detection.
-func (s *Surge) liftRules(c *surgeCfg, now time.Time, surge bool) {
+func (s *Surge) liftRules(c *surgeCfg, now time.Time, surge bool, scale float64) {
 	old := *s.rules.Load()
 	if len(old) == 0 {
 		return
@@ -270,7 +274,6 @@ func (s *Surge) liftRules(c *surgeCfg, now time.Time, surge bool) {
 		if i, ok := s.index[r.fp]; ok {
 			cnt = s.entries[i].count
 		}
-		scale := float64(c.sampleMask+1) / c.window.Seconds()
 		switch {
 		case !now.Before(r.expires):
 			s.log.Info("shield: surge rule lifted: lifetime reached", "rule", r.id, "hits", r.hits.Load())

@@ -143,7 +143,7 @@ func TestSurgeRuleThroughPhase(t *testing.T) {
 	fp := st.surge.fingerprint(bot, "")
 	st.surge.mu.Lock()
 	e := fpEntry{fp: fp, count: 100, desc: fpDesc{UserAgent: "floodbot/2.0"}}
-	st.surge.addRule(s.surge, &e, 0.9, 100, t0, true, false)
+	st.surge.addRule(s.surge, &e, 0.9, 100, 1, t0, true, false)
 	st.surge.mu.Unlock()
 	good := "192.0.2.50"
 	st.rep.Record(addrKey(st.seed, netipMust(good)), t0.Add(-5*time.Second))

@@ -94,5 +94,8 @@ func (n *Node) Status() any {
 		}
 	}
 	st.Extra = map[string]any{"health": n.caps.health.Store().Status()}
+	if rules := n.caps.shield.State().SurgeRules(); len(rules) > 0 {
+		st.Extra["shield_surge_rules"] = rules
+	}
 	return st
 }

@@ -21,16 +21,27 @@ const MaxDecisions = 8
 type Exchange struct {
 	w http.ResponseWriter
 
-	ID       string
-	Start    time.Time
-	Client   netip.Addr // the client, after trusted-proxy processing
-	Peer     netip.Addr // the socket peer
-	Trusted  bool       // Peer is a trusted proxy
-	Site     *router.Site
-	Route    *router.Route
-	Origin   string        // host:port of the origin used last
-	OriginNS time.Duration // time spent waiting on origins
-	Phase    string        // the phase running now
+	ID     string
+	Start  time.Time
+	Client netip.Addr // the client, after trusted-proxy processing
+	// TLSFingerprint is the client's TLS fingerprint (e.g. JA4) when the
+	// connection's TLS layer computed one; empty otherwise. Optional: the
+	// shield's surge profile adds it to a request's fingerprint.
+	TLSFingerprint string
+	// OriginGate, when set (the shield's admission limit), is entered by
+	// the proxy before the request goes to an origin: requests answered
+	// without one (cache hits, collapsed waiters) never take an origin
+	// slot. GateState is the gate's own per-request state, used with
+	// sync/atomic.
+	OriginGate OriginGate
+	GateState  int32
+	Peer       netip.Addr // the socket peer
+	Trusted    bool       // Peer is a trusted proxy
+	Site       *router.Site
+	Route      *router.Route
+	Origin     string        // host:port of the origin used last
+	OriginNS   time.Duration // time spent waiting on origins
+	Phase      string        // the phase running now
 
 	Status      int
 	Bytes       int64
@@ -44,6 +55,12 @@ type Exchange struct {
 	decisions [MaxDecisions]Decision
 	nDecided  int
 	Dropped   int
+}
+
+// OriginGate admits a request to its origin, or returns the error that
+// answers it instead (e.g. 503 when the origin is at its limit).
+type OriginGate interface {
+	EnterOrigin(ex *Exchange, r *http.Request) error
 }
 
 // Decision is one phase's verdict on a request, e.g. {"cache", "hit"}.

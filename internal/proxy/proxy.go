@@ -49,6 +49,11 @@ func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) error {
 	if route == nil || len(route.Pools) == 0 {
 		return pipeline.Errorf(pipeline.SourceInternal, http.StatusBadGateway, "no_pool", "no origin pool for this route", nil)
 	}
+	if g := ex.OriginGate; g != nil {
+		if err := g.EnterOrigin(ex, r); err != nil {
+			return err
+		}
+	}
 	return p.serve(w, r, ex, route)
 }
 

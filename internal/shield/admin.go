@@ -15,6 +15,7 @@ type Status struct {
 	Tables        map[string]TableStatus   `json:"rate_tables,omitempty"`
 	Limits        map[string]LimiterStatus `json:"admission,omitempty"`
 	Rooms         map[string]RoomStatus    `json:"waiting_rooms,omitempty"`
+	SurgeRules    []SurgeRuleStatus        `json:"surge_rules,omitempty"`
 }
 
 // TableStatus describes a rule's key table.
@@ -28,6 +29,7 @@ type TableStatus struct {
 type LimiterStatus struct {
 	Limit    int64 `json:"limit"`
 	Inflight int64 `json:"inflight"`
+	Queued   int64 `json:"queued"`
 }
 
 // RoomStatus describes a waiting room.
@@ -35,6 +37,9 @@ type RoomStatus struct {
 	Active int `json:"active"`
 	Queued int `json:"queued"`
 }
+
+// SurgeRules lists the generated surge rules in force (for /status).
+func (st *State) SurgeRules() []SurgeRuleStatus { return st.surge.Status() }
 
 // Status reports the shield's state and refreshes the room gauges.
 func (st *State) Status() Status {
@@ -61,7 +66,7 @@ func (st *State) Status() Status {
 		out.Tables[name] = TableStatus{Keys: t.Len(), Cap: t.Cap(), Evictions: t.Evictions()}
 	}
 	for name, l := range st.limiters {
-		out.Limits[name] = LimiterStatus{Limit: l.Limit(), Inflight: l.Inflight()}
+		out.Limits[name] = LimiterStatus{Limit: l.Limit(), Inflight: l.Inflight(), Queued: l.Queued()}
 		st.m.AdmitLimit.WithLabelValues(name).Set(float64(l.Limit()))
 		st.m.AdmitInflight.WithLabelValues(name).Set(float64(l.Inflight()))
 	}
@@ -71,6 +76,7 @@ func (st *State) Status() Status {
 		st.m.RoomActive.WithLabelValues(name).Set(float64(a))
 		st.m.RoomQueued.WithLabelValues(name).Set(float64(q))
 	}
+	out.SurgeRules = st.surge.Status()
 	return out
 }
 
@@ -104,7 +110,7 @@ func (st *State) AdminHandlers() map[string]http.Handler {
 			i := KillIndex(r.URL.Query().Get("phase"))
 			on, err := strconv.ParseBool(r.URL.Query().Get("on"))
 			if i < 0 || err != nil {
-				http.Error(w, "want ?phase=all|overload|lists|ratelimit|waitingroom|admission&on=true|false", http.StatusBadRequest)
+				http.Error(w, "want ?phase=all|overload|lists|surge|ratelimit|waitingroom|admission&on=true|false", http.StatusBadRequest)
 				return
 			}
 			st.Kill(i, on)

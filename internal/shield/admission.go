@@ -15,9 +15,12 @@ import (
 //	gradient = clamp(tolerance * minRTT / meanRTT, 0.5, 1)
 //	limit    = limit*gradient + queue
 //
-// A request that finds the pool at its limit is shed at once, not queued.
-// A share of the limit (keepReserve) is kept for "keep" requests, which are
-// thus shed last.
+// A request that finds the pool at its limit waits in levee, not at the
+// origin: in a bounded queue (maxQueue in all, maxPerKey per client) for at
+// most maxWait, and slots freed are handed out fairly by client (see
+// fairQueue). What cannot be admitted in time is shed. A share of the
+// limit (keepReserve) is kept for "keep" requests, which are thus shed
+// last.
 type Limiter struct {
 	minLimit, maxLimit float64
 	keepReserve        float64
@@ -25,6 +28,15 @@ type Limiter struct {
 	limit    atomic.Int64 // current limit, read on the hot path
 	inflight atomic.Int64
 	lastShed atomic.Int64 // unix ns of the last shed request
+	queued   atomic.Int64 // waiters in lanes; 0 keeps the hot path lock-free
+
+	// Queue bounds, replaced on reload (atomics: read by waiting requests).
+	maxWait   atomic.Int64 // ns; 0 sheds at once
+	maxQueue  atomic.Int64
+	maxPerKey atomic.Int64
+
+	qmu   sync.Mutex
+	lanes [numLanes]fairQueue
 
 	mu      sync.Mutex
 	cur     float64
@@ -63,25 +75,174 @@ func (l *Limiter) ShedRecently(now time.Time, d time.Duration) bool {
 	return now.UnixNano()-l.lastShed.Load() < int64(d)
 }
 
+// Queued returns the requests waiting for a slot.
+func (l *Limiter) Queued() int64 { return l.queued.Load() }
+
+// SetQueue sets the wait bounds: how long a request may wait for a slot
+// and how many may wait, in all and per client.
+func (l *Limiter) SetQueue(maxWait time.Duration, maxQueue, maxPerKey int) {
+	l.maxWait.Store(int64(maxWait))
+	l.maxQueue.Store(int64(maxQueue))
+	l.maxPerKey.Store(int64(maxPerKey))
+}
+
 // Acquire takes a slot, or reports false: shed the request. Requests that
 // are not keep may use only (1-keepReserve) of the limit.
 func (l *Limiter) Acquire(keep bool, now time.Time) bool {
-	lim := l.limit.Load()
-	if !keep {
-		lim = max(1, int64(float64(lim)*(1-l.keepReserve)))
+	if l.tryAcquire(keep) {
+		return true
 	}
-	if l.inflight.Add(1) > lim {
+	l.lastShed.Store(now.UnixNano())
+	return false
+}
+
+func (l *Limiter) tryAcquire(keep bool) bool {
+	if l.inflight.Add(1) > l.laneLimit(keep) {
 		l.inflight.Add(-1)
-		l.lastShed.Store(now.UnixNano())
 		return false
 	}
 	return true
 }
 
+func (l *Limiter) laneLimit(keep bool) int64 {
+	lim := l.limit.Load()
+	if !keep {
+		lim = max(1, int64(float64(lim)*(1-l.keepReserve)))
+	}
+	return lim
+}
+
+// Shed reasons of AcquireWait.
+const (
+	admitted    = iota
+	shedFull    // the queue (or the client's share of it) is full
+	shedTimeout // no slot within max_wait
+	shedGone    // the client left while waiting
+)
+
+// AcquireWait takes a slot, waiting for one in the client's lane (by
+// client key) for at most the limiter's max wait, or until gone is
+// closed. It returns admitted or the reason the request must be shed.
+// With nobody waiting it is Acquire: no lock, no allocation.
+func (l *Limiter) AcquireWait(key uint64, lane int, now time.Time, gone <-chan struct{}) int {
+	if l.queued.Load() == 0 && l.tryAcquire(lane == laneKeep) {
+		return admitted
+	}
+	w, why := l.enqueue(key, lane)
+	if w == nil {
+		if why != admitted {
+			l.lastShed.Store(now.UnixNano())
+		}
+		return why
+	}
+	t := time.NewTimer(time.Duration(l.maxWait.Load()))
+	why = shedTimeout
+	select {
+	case <-w.ch:
+		why = admitted
+	case <-t.C:
+	case <-gone:
+		why = shedGone
+	}
+	t.Stop()
+	if why != admitted && !l.cancel(w) {
+		why = admitted // granted as the wait ran out: the slot is ours
+	}
+	waiterPool.Put(w)
+	if why != admitted {
+		l.lastShed.Store(now.UnixNano())
+	}
+	return why
+}
+
+// enqueue queues a waiter, or returns nil with the verdict when the
+// request was admitted at once or cannot wait.
+func (l *Limiter) enqueue(key uint64, lane int) (*waiter, int) {
+	l.qmu.Lock()
+	defer l.qmu.Unlock()
+	if l.maxWait.Load() <= 0 || l.queued.Load() >= l.maxQueue.Load() ||
+		int64(l.lanes[lane].perKey(key)) >= l.maxPerKey.Load() {
+		if l.tryAcquire(lane == laneKeep) {
+			return nil, admitted
+		}
+		return nil, shedFull
+	}
+	w := waiterPool.Get().(*waiter)
+	w.key, w.lane, w.granted = key, lane, false
+	select { // a waiter granted after its wait ran out left a token behind
+	case <-w.ch:
+	default:
+	}
+	l.lanes[lane].push(w)
+	l.queued.Add(1)
+	l.dispatchLocked() // slots may have freed since the fast path looked
+	return w, admitted
+}
+
+// cancel takes a waiter whose wait ran out off its lane; false means it
+// was granted meanwhile (and holds a slot).
+func (l *Limiter) cancel(w *waiter) bool {
+	l.qmu.Lock()
+	defer l.qmu.Unlock()
+	if w.granted {
+		return false
+	}
+	if l.lanes[w.lane].remove(w) {
+		l.queued.Add(-1)
+	}
+	return true
+}
+
+// dispatchLocked hands free slots to waiters: keep lane first (up to the
+// whole limit), then reputable clients, then the rest (up to the limit
+// less the keep reserve).
+func (l *Limiter) dispatchLocked() {
+	for l.queued.Load() > 0 {
+		var w *waiter
+		switch {
+		case l.lanes[laneKeep].n > 0 && l.takeSlot(true):
+			w = l.lanes[laneKeep].pop()
+		case l.lanes[laneReputable].n+l.lanes[laneOther].n > 0 && l.takeSlot(false):
+			if w = l.lanes[laneReputable].pop(); w == nil {
+				w = l.lanes[laneOther].pop()
+			}
+		default:
+			return
+		}
+		if w == nil { // cannot happen: n counts the waiters; give the slot back
+			l.inflight.Add(-1)
+			return
+		}
+		l.queued.Add(-1)
+		w.granted = true
+		w.ch <- struct{}{}
+	}
+}
+
+// takeSlot counts one more request in flight if the lane's limit allows.
+func (l *Limiter) takeSlot(keep bool) bool {
+	lim := l.laneLimit(keep)
+	for {
+		cur := l.inflight.Load()
+		if cur >= lim {
+			return false
+		}
+		if l.inflight.CompareAndSwap(cur, cur+1) {
+			return true
+		}
+	}
+}
+
 // Release gives the slot back with the request's latency; ok is false for
 // requests whose latency says nothing of the origin (client gone, error).
+// A freed slot goes to the next waiter, if any.
 func (l *Limiter) Release(rtt time.Duration, ok bool) {
 	inflight := l.inflight.Add(-1) + 1
+	if l.queued.Load() > 0 {
+		l.qmu.Lock()
+		l.dispatchLocked()
+		l.qmu.Unlock()
+	}
 	if !ok || rtt <= 0 {
 		return
 	}

@@ -41,6 +41,7 @@ type Shield struct {
 	keepCook  []string
 	keepPaths []string
 	admission bool
+	surge     *surgeCfg           // nil: no surge detection
 	limiters  map[string]*Limiter // by pool name
 	rooms     map[string]*roomRef // by route name
 	disabled  [numKills]bool
@@ -71,7 +72,7 @@ type roomRef struct {
 }
 
 // defaultFailOpen is each sub-phase's policy on panic unless configured.
-var defaultFailOpen = [numKills]bool{KillOverload: true, KillLists: false, KillRateLimit: true,
+var defaultFailOpen = [numKills]bool{KillOverload: true, KillLists: false, KillSurge: true, KillRateLimit: true,
 	KillWaitingRoom: false, KillAdmission: true}
 
 // Env is what the shield needs of the rest of a generation.
@@ -94,7 +95,7 @@ func Build(sc *Config, st *State, env Env) (*Shield, error) {
 	}
 	s := &Shield{st: st, seed: maphash.MakeSeed(), limiters: map[string]*Limiter{}, rooms: map[string]*roomRef{},
 		minRate: float64(sc.MinRate), window: sc.MinRateWindow.D(), readBody: env.ReadBody,
-		factor: sc.AttackFactor, attack: sc.UnderAttack, admission: sc.Admission.Enabled,
+		factor: sc.AttackFactor, attack: sc.UnderAttack, admission: *sc.Admission.Enabled,
 		tarpit: sc.Tarpit.D(), maxHeld: int64(sc.MaxTarpitted)}
 	s.failOpen = defaultFailOpen
 	for k, v := range sc.OnPanic {
@@ -123,8 +124,10 @@ func Build(sc *Config, st *State, env Env) (*Shield, error) {
 	}
 	s.keepCook, s.keepPaths = a.Keep.Cookies, a.Keep.Paths
 	for _, pool := range pools {
-		if a.Enabled {
-			s.limiters[pool] = st.limiter(pool, a.MinLimit, a.MaxLimit, a.InitialLimit, a.KeepReserve)
+		if *a.Enabled {
+			l := st.limiter(pool, a.MinLimit, a.MaxLimit, a.InitialLimit, a.KeepReserve)
+			l.SetQueue(a.MaxWait.D(), a.MaxQueue, a.MaxQueuePerClient)
+			s.limiters[pool] = l
 		}
 	}
 	for _, w := range sc.WaitingRooms {
@@ -134,6 +137,9 @@ func Build(sc *Config, st *State, env Env) (*Shield, error) {
 		if w.Mode != "off" {
 			s.rooms[name] = &roomRef{room: st.room(name, rc), name: name, cookie: w.Cookie, path: w.Route, cfg: w}
 		}
+	}
+	if *sc.Surge.Enabled {
+		s.surge = surgeConfig(&sc.Surge)
 	}
 	s.gate = gateConfig(&sc.Connections, env.ReadHeader, trust, s.allow, s.deny)
 	o := &sc.Overload
@@ -147,7 +153,7 @@ func Build(sc *Config, st *State, env Env) (*Shield, error) {
 // HTTP/2 guard work either way.
 func (s *Shield) Idle() bool {
 	o := s.overload
-	return len(s.rules) == 0 && s.allow.Len() == 0 && s.deny.Len() == 0 && !s.admission && len(s.rooms) == 0 &&
+	return len(s.rules) == 0 && s.allow.Len() == 0 && s.deny.Len() == 0 && !s.admission && s.surge == nil && len(s.rooms) == 0 &&
 		o.heap == 0 && o.goroutines == 0 && o.conns == 0 && s.minRate == 0
 }
 

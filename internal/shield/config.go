@@ -22,20 +22,26 @@ const (
 
 // Shield defaults.
 const (
-	DefaultMaxKeys               = 100_000
-	DefaultListMaxEntries        = 100_000
-	DefaultListMaxBytes          = 4 << 20
-	DefaultAttackFactor          = 0.2
-	DefaultH2MaxResetsPerSecond  = 100
-	DefaultMinRateWindow         = 10 * time.Second
-	DefaultAdmissionMinLimit     = 4
-	DefaultAdmissionMaxLimit     = 1000
-	DefaultAdmissionInitialLimit = 32
-	DefaultAdmissionKeepReserve  = 0.2
-	DefaultRoomRefresh           = 5 * time.Second
-	DefaultRoomSession           = 10 * time.Minute
-	DefaultRoomMaxQueue          = 100_000
-	DefaultRoomCookie            = "levee_wr"
+	DefaultMaxKeys                    = 100_000
+	DefaultListMaxEntries             = 100_000
+	DefaultListMaxBytes               = 4 << 20
+	DefaultAttackFactor               = 0.2
+	DefaultH2MaxResetsPerSecond       = 100
+	DefaultMinRateWindow              = 10 * time.Second
+	DefaultAdmissionMinLimit          = 4
+	DefaultAdmissionMaxLimit          = 1000
+	DefaultAdmissionInitialLimit      = 32
+	DefaultAdmissionKeepReserve       = 0.2
+	DefaultAdmissionMaxWait           = 250 * time.Millisecond
+	DefaultAdmissionMaxQueue          = 1000
+	DefaultAdmissionMaxQueuePerClient = 16
+	DefaultRoomRefresh                = 5 * time.Second
+	DefaultRoomSession                = 10 * time.Minute
+	DefaultRoomMaxQueue               = 100_000
+	DefaultRoomCookie                 = "levee_wr"
+	// DefaultSurgeMaxFingerprints bounds the traffic profile.
+	DefaultSurgeMaxFingerprints = 256
+	MaxSurgeRules               = 256
 )
 
 // Config is the top-level shield: section: rate limits, connection
@@ -79,6 +85,8 @@ type Config struct {
 	H2MaxResetsPerSecond int `yaml:"h2_max_resets_per_second"`
 	// Admission is the adaptive concurrency limit per origin pool.
 	Admission AdmissionConfig `yaml:"admission"`
+	// Surge detects the fingerprint behind a surge and limits it.
+	Surge SurgeConfig `yaml:"surge"`
 	// Overload is the node-level overload guard.
 	Overload OverloadConfig `yaml:"overload"`
 	// WaitingRooms are per-route queues for flash crowds.
@@ -209,10 +217,21 @@ type ConnLimits struct {
 
 // AdmissionConfig is the adaptive concurrency limit per origin pool, a gradient
 // limit from measured latency: the limit grows while latency stays near its
-// minimum and shrinks as it rises. Requests past the limit get 503 with
-// Retry-After at once.
+// minimum and shrinks as it rises. Requests past the limit wait in levee,
+// admitted by turns across clients, for at most MaxWait; those that cannot
+// be admitted get 503 with Retry-After.
 type AdmissionConfig struct {
-	Enabled bool `yaml:"enabled"`
+	// Enabled is on by default: every pool gets a limit, so an origin's
+	// queue never holds more than the limit, whatever the clients send.
+	Enabled *bool `yaml:"enabled"`
+	// MaxWait is how long a request may wait for a slot. Default 250ms;
+	// 1ms to 10s.
+	MaxWait schema.Duration `yaml:"max_wait"`
+	// MaxQueue bounds the requests waiting per pool. Default 1000; past
+	// it a request is shed at once.
+	MaxQueue int `yaml:"max_queue"`
+	// MaxQueuePerClient bounds one client's waiting requests. Default 16.
+	MaxQueuePerClient int `yaml:"max_queue_per_client"`
 	// MinLimit, MaxLimit and InitialLimit bound the limit. Defaults 4, 1000, 32.
 	MinLimit     int `yaml:"min_limit"`
 	MaxLimit     int `yaml:"max_limit"`
@@ -222,6 +241,38 @@ type AdmissionConfig struct {
 	KeepReserve float64 `yaml:"keep_reserve"`
 	// Keep defines the requests shed last.
 	Keep KeepConfig `yaml:"keep"`
+}
+
+// SurgeConfig is the autonomous mitigation of a surge: the node profiles
+// its traffic by fingerprint (method, protocol, User-Agent, header names,
+// path pattern, TLS fingerprint) and, when an origin saturates or the rate
+// jumps, puts a rule on each fingerprint whose share rose sharply over
+// its baseline. Clients served well before the surge are exempt.
+type SurgeConfig struct {
+	// Enabled is on by default.
+	Enabled *bool `yaml:"enabled"`
+	// Action on a generated rule's fingerprint over Rate: "reject" (429 +
+	// Retry-After, default), "block" (403), "log", "challenge".
+	Action string `yaml:"action"`
+	// Rate is what a flagged fingerprint may send in all. Default 20/s.
+	Rate Rate `yaml:"rate,omitempty"`
+	// MinShare is the share of the traffic a fingerprint must have to be
+	// flagged. Default 0.3.
+	MinShare float64 `yaml:"min_share"`
+	// Rise is how many times its baseline share a fingerprint's share must
+	// be to be flagged. Default 3.
+	Rise float64 `yaml:"rise"`
+	// Jump is how many times its baseline the request rate must be to be
+	// a surge even while the origin keeps up. Default 3.
+	Jump float64 `yaml:"jump"`
+	// Window is how often the profile is judged. Default 1s.
+	Window schema.Duration `yaml:"window"`
+	// Sample profiles one request in Sample (a power of two). Default 8.
+	Sample int `yaml:"sample"`
+	// MaxRules bounds the generated rules in force. Default 16.
+	MaxRules int `yaml:"max_rules"`
+	// Lifetime bounds a generated rule's life. Default 10m.
+	Lifetime schema.Duration `yaml:"lifetime"`
 }
 
 // KeepConfig defines requests shed last: any match makes a request "keep".
@@ -306,12 +357,20 @@ func (s *Config) SetDefaults() {
 		setRuleDefaults(&s.Rules[i])
 	}
 	a := &s.Admission
+	if a.Enabled == nil {
+		on := true
+		a.Enabled = &on
+	}
+	schema.SetDuration(&a.MaxWait, DefaultAdmissionMaxWait)
+	schema.SetInt(&a.MaxQueue, DefaultAdmissionMaxQueue)
+	schema.SetInt(&a.MaxQueuePerClient, DefaultAdmissionMaxQueuePerClient)
 	schema.SetInt(&a.MinLimit, DefaultAdmissionMinLimit)
 	schema.SetInt(&a.MaxLimit, DefaultAdmissionMaxLimit)
 	schema.SetInt(&a.InitialLimit, DefaultAdmissionInitialLimit)
 	if a.KeepReserve == 0 {
 		a.KeepReserve = DefaultAdmissionKeepReserve
 	}
+	setSurgeDefaults(&s.Surge)
 	schema.SetDuration(&s.Overload.Interval, 250*time.Millisecond)
 	for i := range s.WaitingRooms {
 		w := &s.WaitingRooms[i]
@@ -329,6 +388,32 @@ func (s *Config) SetDefaults() {
 			w.Route = "/"
 		}
 	}
+}
+
+func setSurgeDefaults(g *SurgeConfig) {
+	if g.Enabled == nil {
+		on := true
+		g.Enabled = &on
+	}
+	if g.Action == "" {
+		g.Action = "reject"
+	}
+	if g.Rate.Per == 0 {
+		g.Rate = Rate{N: 20, Per: time.Second}
+	}
+	if g.MinShare == 0 {
+		g.MinShare = 0.3
+	}
+	if g.Rise == 0 {
+		g.Rise = 3
+	}
+	if g.Jump == 0 {
+		g.Jump = 3
+	}
+	schema.SetDuration(&g.Window, time.Second)
+	schema.SetInt(&g.Sample, 8)
+	schema.SetInt(&g.MaxRules, 16)
+	schema.SetDuration(&g.Lifetime, 10*time.Minute)
 }
 
 func setRuleDefaults(r *RuleConfig) {

@@ -5,10 +5,11 @@ import (
 	"levee/internal/config/schema"
 	"net/http"
 	"strings"
+	"time"
 )
 
 // Phases are the shield's sub-phases, outermost first.
-var Phases = []string{"overload", "lists", "ratelimit", "waitingroom", "admission"}
+var Phases = []string{"overload", "lists", "surge", "ratelimit", "waitingroom", "admission"}
 
 // Validate checks the shield: section; sites are the config's sites and
 // their routes, which rules and waiting rooms refer to.
@@ -50,6 +51,7 @@ func (s *Config) Validate(l *schema.List, sites schema.Sites) {
 	validateLists(l, &s.Lists)
 	validateConns(l, &s.Connections)
 	validateAdmission(l, &s.Admission)
+	validateSurge(l, &s.Surge)
 	validateOverload(l, &s.Overload)
 	validateRooms(l, s.WaitingRooms, sites)
 }
@@ -151,6 +153,12 @@ func validateAdmission(l *schema.List, a *AdmissionConfig) {
 	if a.KeepReserve < 0 || a.KeepReserve >= 1 {
 		l.Add("shield.admission.keep_reserve", "must be 0 to below 1")
 	}
+	if a.MaxWait.D() < time.Millisecond || a.MaxWait.D() > 10*time.Second {
+		l.Add("shield.admission.max_wait", "must be 1ms to 10s")
+	}
+	if a.MaxQueue < 1 || a.MaxQueue > 1_000_000 || a.MaxQueuePerClient < 1 || a.MaxQueuePerClient > a.MaxQueue {
+		l.Add("shield.admission.max_queue", "want 1 <= max_queue_per_client <= max_queue <= 1000000")
+	}
 	k := a.Keep
 	if len(k.Cookies)+len(k.Prefixes)+len(k.Paths) > MaxKeepEntries {
 		l.Add("shield.admission.keep", "over the limit of %d entries", MaxKeepEntries)
@@ -159,6 +167,30 @@ func validateAdmission(l *schema.List, a *AdmissionConfig) {
 		if _, err := schema.ParsePrefix(s); err != nil {
 			l.Add(fmt.Sprintf("shield.admission.keep.prefixes[%d]", i), "%v", err)
 		}
+	}
+}
+
+func validateSurge(l *schema.List, g *SurgeConfig) {
+	if !schema.OneOf(g.Action, "reject", "block", "log", "challenge") {
+		l.Add("shield.surge.action", "must be reject, block, log or challenge, not %q", g.Action)
+	}
+	if g.MinShare <= 0 || g.MinShare > 1 {
+		l.Add("shield.surge.min_share", "must be above 0 and at most 1")
+	}
+	if g.Rise < 1 || g.Jump < 1 {
+		l.Add("shield.surge", "rise and jump must be at least 1")
+	}
+	if g.Window.D() < 100*time.Millisecond || g.Window.D() > time.Minute {
+		l.Add("shield.surge.window", "must be 100ms to 1m")
+	}
+	if g.Sample < 1 || g.Sample > 1024 || g.Sample&(g.Sample-1) != 0 {
+		l.Add("shield.surge.sample", "must be a power of two from 1 to 1024")
+	}
+	if g.MaxRules < 1 || g.MaxRules > MaxSurgeRules {
+		l.Add("shield.surge.max_rules", "must be 1 to %d", MaxSurgeRules)
+	}
+	if g.Lifetime.D() < time.Second || g.Lifetime.D() > 24*time.Hour {
+		l.Add("shield.surge.lifetime", "must be 1s to 24h")
 	}
 }
 

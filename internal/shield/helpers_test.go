@@ -96,3 +96,5 @@ func okNext(w http.ResponseWriter, r *http.Request) error {
 	w.WriteHeader(200)
 	return nil
 }
+
+func netipMust(s string) netip.Addr { return netip.MustParseAddr(s) }

@@ -313,6 +313,11 @@ shield:
 	if limited.Load() == 0 {
 		t.Fatal("the attackers were never limited")
 	}
+	// With admission on by default, the attackers' bursts wait in levee by
+	// turns instead of at the origin in front of the legitimate client.
+	if p, b := percentile(lat, .5), percentile(base, .5); p > 3*b+5*time.Millisecond {
+		t.Errorf("legit p50 under attack %v, over 3x unloaded (%v) + 5ms: it queued behind the attackers' bursts", p, b)
+	}
 }
 
 // At 3x origin capacity the admission limit sheds the excess at once with

@@ -2,9 +2,12 @@ package shield
 
 import (
 	"errors"
+	"hash/maphash"
 	"net/http"
+	"net/netip"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"levee/internal/pipeline"
@@ -22,6 +25,23 @@ type req struct {
 	keep    bool // shed last
 	allowed bool // on the allow list: skips rate limits
 	lim     *Limiter
+	ckey    uint64 // hash of the client address, 0 until needed
+}
+
+// client returns the request's client key (its address hashed).
+func (q *req) client(seed maphash.Seed) uint64 {
+	if q.ckey == 0 {
+		q.ckey = addrKey(seed, q.ex.Client)
+	}
+	return q.ckey
+}
+
+func addrKey(seed maphash.Seed, a netip.Addr) uint64 {
+	var h maphash.Hash
+	h.SetSeed(seed)
+	b := a.As16()
+	h.Write(b[:])
+	return h.Sum64() | 1 // never 0: 0 means "not computed"
 }
 
 // Phase returns the pipeline's "shield" phase.
@@ -41,7 +61,7 @@ func (s *Shield) serve(w http.ResponseWriter, r *http.Request, next pipeline.Han
 	}
 	q := req{ex: pipeline.From(w), w: w, r: r, now: time.Now()}
 	q.allowed = s.allow.Contains(q.ex.Client)
-	q.keep = q.allowed || s.isKeep(r, &q)
+	q.keep = q.allowed || s.isKeep(r, q.ex.Client)
 	for p := KillOverload; p <= KillAdmission; p++ {
 		if s.disabled[p] || s.st.Killed(p) {
 			continue
@@ -64,15 +84,33 @@ func (s *Shield) serve(w http.ResponseWriter, r *http.Request, next pipeline.Han
 // response headers (Exchange.OriginNS), not from the whole exchange: a
 // long download says nothing about the origin's load. Requests that did
 // not reach an origin (cache hits) or failed teach it nothing.
-func (s *Shield) proceed(w http.ResponseWriter, r *http.Request, next pipeline.Handler, q *req) error {
+func (s *Shield) proceed(w http.ResponseWriter, r *http.Request, next pipeline.Handler, q *req) (err error) {
 	if q.lim == nil {
 		return next.ServeHTTP(w, r)
 	}
-	ok := false
-	defer func() { q.lim.Release(q.ex.OriginNS, ok) }()
-	err := next.ServeHTTP(w, r)
-	ok = err == nil && !q.ex.ClientGone && q.ex.OriginNS > 0
-	return err
+	defer func() { s.leaveOrigin(q, err) }()
+	return next.ServeHTTP(w, r)
+}
+
+// leaveOrigin closes the request's origin gate and gives its slot back,
+// if it took one (not for cache hits, collapsed requests or sheds). A
+// request served well while calm earns its client a good reputation.
+func (s *Shield) leaveOrigin(q *req, err error) {
+	if atomic.SwapInt32(&q.ex.GateState, gateClosed) != gateHolding {
+		return
+	}
+	ok := err == nil && !q.ex.ClientGone && q.ex.OriginNS > 0
+	q.lim.Release(q.ex.OriginNS, ok)
+	if ok && q.ex.Status < 400 && s.calm(q) && len(*s.st.surge.rules.Load()) == 0 {
+		s.st.rep.Record(q.client(s.st.seed), q.now)
+	}
+}
+
+// calm reports whether the request's pool is neither queueing nor
+// shedding: only then (and with no surge rule in force) do clients earn a
+// good reputation, so a flood's own requests earn none.
+func (s *Shield) calm(q *req) bool {
+	return q.lim.Queued() == 0 && !q.lim.ShedRecently(q.now, 2*time.Second)
 }
 
 // guarded runs sub-phase p behind its own panic wall and applies its
@@ -99,6 +137,8 @@ func (s *Shield) guarded(p int, q *req) (err error) {
 		return s.overloadStep(q)
 	case KillLists:
 		return s.listsStep(q)
+	case KillSurge:
+		return s.surgeStep(q)
 	case KillRateLimit:
 		return s.rateStep(q)
 	case KillWaitingRoom:
@@ -234,28 +274,67 @@ func (rl *rule) matches(site, route string, r *http.Request) bool {
 	return false
 }
 
+// admissionStep puts the pool's limiter on the request's way to the
+// origin: the slot is taken when the proxy is about to send the request
+// (EnterOrigin), so cache hits and requests collapsed onto another's
+// fetch never hold one.
 func (s *Shield) admissionStep(q *req) error {
 	if !s.admission || len(q.ex.Route.Pools) == 0 {
 		return nil
 	}
-	lim := s.limiters[q.ex.Route.Pools[0].Name]
-	if lim == nil {
-		return nil
+	if q.lim = s.limiters[q.ex.Route.Pools[0].Name]; q.lim != nil {
+		q.ex.OriginGate = s
 	}
-	if !lim.Acquire(q.keep, q.now) {
-		s.st.m.Decisions.WithLabelValues("admission", "shed").Inc()
-		q.ex.Decide("shed")
-		q.w.Header().Set("Retry-After", "1")
-		return errAdmission
-	}
-	q.lim = lim
 	return nil
 }
 
+// Origin gate states (Exchange.GateState).
+const (
+	gateIdle     = iota
+	gateEntering // waiting for a slot
+	gateHolding  // holds a slot: proceed releases it
+	gateClosed   // the shield is done with the request
+)
+
+// EnterOrigin takes an admission slot for ex, waiting by turns with
+// other clients for at most max_wait; it answers 503 + Retry-After when
+// none can be had. Only the first call of a request waits.
+func (s *Shield) EnterOrigin(ex *pipeline.Exchange, r *http.Request) error {
+	if !atomic.CompareAndSwapInt32(&ex.GateState, gateIdle, gateEntering) || len(ex.Route.Pools) == 0 {
+		return nil
+	}
+	lim := s.limiters[ex.Route.Pools[0].Name]
+	if lim == nil {
+		return nil
+	}
+	key := addrKey(s.st.seed, ex.Client)
+	lane := laneOther
+	switch {
+	case s.allow.Contains(ex.Client) || s.isKeep(r, ex.Client):
+		lane = laneKeep
+	case s.st.rep.Good(key, time.Now()):
+		lane = laneReputable
+	}
+	why := lim.AcquireWait(key, lane, time.Now(), r.Context().Done())
+	if why == admitted {
+		if !atomic.CompareAndSwapInt32(&ex.GateState, gateEntering, gateHolding) {
+			lim.Release(0, false) // the shield finished meanwhile (a detached fetch)
+		}
+		return nil
+	}
+	atomic.StoreInt32(&ex.GateState, gateClosed)
+	result := [...]string{shedFull: "queue_full", shedTimeout: "wait_timeout", shedGone: "client_gone"}[why]
+	s.st.m.Decisions.WithLabelValues("admission", result).Inc()
+	s.st.noteShed(ex.Route.Pools[0].Name, result, time.Now())
+	ex.Decide("shed")
+	ex.Header().Set("Retry-After", "1")
+	return errAdmission
+}
+
 // isKeep reports whether r is in a configured "keep" class.
-func (s *Shield) isKeep(r *http.Request, q *req) bool {
+func (s *Shield) isKeep(r *http.Request, client netip.Addr) bool {
 	for _, p := range s.keepPfx {
-		if p.Contains(q.ex.Client) {
+		if p.Contains(client) {
 			return true
 		}
 	}

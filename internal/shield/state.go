@@ -1,6 +1,7 @@
 package shield
 
 import (
+	"hash/maphash"
 	"log/slog"
 	"math"
 	"runtime"
@@ -19,6 +20,7 @@ import (
 const (
 	KillOverload = iota
 	KillLists
+	KillSurge
 	KillRateLimit
 	KillWaitingRoom
 	KillAdmission
@@ -27,7 +29,7 @@ const (
 )
 
 // phaseNames are the sub-phase names, indexed like the kill switches.
-var phaseNames = [...]string{"overload", "lists", "ratelimit", "waitingroom", "admission", "all"}
+var phaseNames = [...]string{"overload", "lists", "surge", "ratelimit", "waitingroom", "admission", "all"}
 
 // KillIndex returns the kill switch index for a sub-phase name, or -1.
 func KillIndex(name string) int {
@@ -58,6 +60,14 @@ type State struct {
 	level  atomic.Int32
 	held   atomic.Int64 // answers held in the tarpit
 
+	// seed hashes client keys of node-level state (admission lanes,
+	// reputation), so they survive reloads.
+	seed    maphash.Seed
+	rep     *Reputation
+	surge   *Surge
+	shedLog atomic.Int64 // unix ns of the last admission shed log line
+	sheds   atomic.Int64 // sheds since that line
+
 	mu       sync.Mutex
 	tables   map[string]*Table   // by rule name
 	limiters map[string]*Limiter // by pool name
@@ -74,7 +84,10 @@ type State struct {
 // cookies (see LoadKey).
 func NewState(reg prometheus.Registerer, wall *guard.Wall, log *slog.Logger, key []byte) *State {
 	st := &State{m: NewMetrics(reg), wall: wall, log: log, key: key, start: time.Now(),
-		tables: map[string]*Table{}, limiters: map[string]*Limiter{}, rooms: map[string]*Room{}}
+		tables: map[string]*Table{}, limiters: map[string]*Limiter{}, rooms: map[string]*Room{},
+		seed: maphash.MakeSeed()}
+	st.rep = newReputation(st.start)
+	st.surge = newSurge(log, DefaultSurgeMaxFingerprints)
 	st.Gate = newGate(st)
 	empty := map[string]bool{}
 	st.attack.Store(&empty)
@@ -169,6 +182,22 @@ func (st *State) limiter(pool string, min, max, initial int, reserve float64) *L
 		st.limiters[pool] = l
 	}
 	return l
+}
+
+// shedLogEvery bounds the admission shed log to a line per interval.
+const shedLogEvery = 10 * time.Second
+
+// noteShed counts an admission shed and logs, at most once per
+// shedLogEvery, how many there were since the last line.
+func (st *State) noteShed(pool, reason string, now time.Time) {
+	n := st.sheds.Add(1)
+	last := st.shedLog.Load()
+	if now.UnixNano()-last < int64(shedLogEvery) || !st.shedLog.CompareAndSwap(last, now.UnixNano()) {
+		return
+	}
+	st.sheds.Add(-n)
+	st.log.Warn("shield: admission shedding requests (503 + Retry-After): the origin is at its limit and the wait queue could not admit them",
+		"pool", pool, "last_reason", reason, "shed", n)
 }
 
 func (st *State) room(name string, cfg RoomConfig) *Room {

@@ -152,7 +152,7 @@ shield:
   lists: {deny: [203.0.113.0/24]}
   admission: {enabled: true, max_limit: 100000, initial_limit: 100000}
 `)
-	h := s.Phase()(pipeline.HandlerFunc(func(w http.ResponseWriter, r *http.Request) error { return nil }))
+	h := s.Phase()(okNextHandler{}) // enters the origin gate, as the proxy does
 	r := httptest.NewRequest("GET", "/x", nil)
 	b.ReportAllocs()
 	b.RunParallel(func(pb *testing.PB) {
@@ -160,6 +160,7 @@ shield:
 		ex.Client = netip.MustParseAddr("192.0.2.1")
 		ex.Site, ex.Route = testSite, testRoute
 		for pb.Next() {
+			ex.GateState = 0
 			if err := h.ServeHTTP(ex, r); err != nil {
 				b.Fatal(err)
 			}

@@ -23,6 +23,9 @@ type Node interface {
 	ActiveConfig() []byte
 	Apply(name string, src []byte, source string) error
 	Reject(source string, err error) error
+	// ReloadFile re-reads the node's config file; source "reload" makes the
+	// file win over a config posted to POST /config.
+	ReloadFile(source string) error
 	Gatherer() prometheus.Gatherer
 }
 
@@ -38,6 +41,7 @@ func Handler(n Node, extra map[string]http.Handler) http.Handler {
 		w.Write(n.ActiveConfig())
 	})
 	mux.HandleFunc("POST /config", func(w http.ResponseWriter, r *http.Request) { postConfig(n, w, r) })
+	mux.HandleFunc("POST /reload", func(w http.ResponseWriter, r *http.Request) { answer(n, w, n.ReloadFile("reload")) })
 	// Profiles, as Caddy's admin endpoint offers: the admin listener is
 	// loopback by default, and profiling a live edge is how it gets faster.
 	mux.HandleFunc("GET /debug/pprof/", pprof.Index)
@@ -61,6 +65,11 @@ func postConfig(n Node, w http.ResponseWriter, r *http.Request) {
 	} else {
 		err = n.Reject("admin", err)
 	}
+	answer(n, w, err)
+}
+
+// answer reports whether a config was applied, with the node's status.
+func answer(n Node, w http.ResponseWriter, err error) {
 	if err != nil {
 		writeJSON(w, http.StatusUnprocessableEntity, map[string]any{"applied": false, "error": err.Error()})
 		return

@@ -121,13 +121,23 @@ func (n *Node) Run(ctx context.Context) error {
 			return n.Shutdown()
 		case s := <-sigs:
 			if s == syscall.SIGHUP {
-				_ = n.ReloadFile("SIGHUP")
+				n.onSIGHUP()
 				continue
 			}
 			n.log.Info("shutting down", "signal", s.String())
 			return n.Shutdown()
 		}
 	}
+}
+
+// onSIGHUP reloads the config file; a node started from flags or a
+// built-in config has none, and says it ignores the signal.
+func (n *Node) onSIGHUP() {
+	if n.opts.ConfigPath == "" {
+		n.log.Info("SIGHUP ignored: this node was started from flags or a built-in config and has no file to re-read; restart it to change its config")
+		return
+	}
+	_ = n.ReloadFile("SIGHUP")
 }
 
 // startWatch starts polling the file. The baseline is the config just
@@ -160,6 +170,10 @@ func (n *Node) watch(ctx context.Context, last [32]byte) {
 		}
 		if sum := sha256.Sum256(src); sum != last {
 			last = sum
+			if n.filePaused() {
+				_ = n.Reject("watch", ErrPostedConfigActive)
+				continue
+			}
 			_ = n.Apply(n.opts.ConfigPath, src, "watch")
 		}
 	}

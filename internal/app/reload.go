@@ -22,6 +22,7 @@ func (n *Node) Apply(name string, src []byte, source string) error {
 	if err := n.applyLocked(name, src); err != nil {
 		return n.Reject(source, err)
 	}
+	n.configSource.Store(source)
 	n.metrics.Reloads.WithLabelValues("success").Inc()
 	n.log.Info("config applied", "source", source, "generation", n.Generation())
 	return nil
@@ -93,8 +94,36 @@ func (n *Node) Reject(source string, err error) error {
 	return fmt.Errorf("%w: %w", ErrRejected, err)
 }
 
-// ReloadFile re-reads the config file and applies it.
+// SourceAdmin is the source of a config posted to POST /config, and
+// SourceReload that of POST /reload (levee reload): the operator's word
+// that the file wins over a posted config.
+const (
+	SourceAdmin  = "admin"
+	SourceReload = "reload"
+)
+
+// ErrPostedConfigActive refuses a SIGHUP or watch reload while a config
+// posted to the admin API is serving: re-reading the file would silently
+// undo it. POST /reload (levee reload) or another POST /config decides.
+var ErrPostedConfigActive = errors.New("a config posted to the admin API is active and the file would undo it; " +
+	"run `levee reload --admin ADDR` (POST /reload) to apply the file instead, or POST the config again")
+
+// filePaused reports whether file reloads wait for the operator because
+// the active config was posted to the admin API.
+func (n *Node) filePaused() bool {
+	s, _ := n.configSource.Load().(string)
+	return s == SourceAdmin
+}
+
+// ReloadFile re-reads the config file and applies it. Only SourceReload
+// overrides a config posted to the admin API.
 func (n *Node) ReloadFile(source string) error {
+	if n.opts.ConfigPath == "" {
+		return n.Reject(source, errors.New("this node has no config file to re-read (it was started from flags or a built-in config)"))
+	}
+	if source != SourceReload && n.filePaused() {
+		return n.Reject(source, ErrPostedConfigActive)
+	}
 	src, err := readConfigFile(n.opts.ConfigPath)
 	if err != nil {
 		return n.Reject(source, err)

@@ -36,8 +36,8 @@ sites:
 		t.Fatalf("exit %d, want %d", code, ExitUsage)
 	}
 	for _, want := range []string{
-		path + ":9: sites[0].routes[0].origins[1].url: scheme must be http or https",
-		path + ":13: sites[1].routes[0].path: must start with /",
+		path + ":9:18: sites[0].routes[0].origins[1].url: scheme must be http or https",
+		path + ":13:15: sites[1].routes[0].path: must start with /",
 	} {
 		if !strings.Contains(stderr, want) {
 			t.Errorf("stderr lacks %q:\n%s", want, stderr)

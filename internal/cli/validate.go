@@ -18,7 +18,8 @@ func validateCmd() *cobra.Command {
 the files it names (certificates, CA bundles) load. Prints every error with
 its line and path, e.g.
 
-  levee.yaml:14: sites[0].routes[1].origins[0].url: scheme must be http or https
+  levee.yaml:14:18: sites[0].routes[1].origins[0].url: scheme must be http or https
+  levee.yaml:9:5: sites[0].hostz: unknown key, did you mean "hosts"?
 
 Exits 0 when the config is valid and 2 when it is not.`,
 		Args: cobra.NoArgs,

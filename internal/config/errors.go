@@ -28,13 +28,13 @@ func (p *Parsed) locate(name string, errs Errors) Errors {
 	for i := range errs {
 		errs[i].File = name
 		if n := lookup(p.root, errs[i].Path); n != nil {
-			errs[i].Line = n.Line
+			errs[i].Line, errs[i].Column = n.Line, n.Column
 		}
 	}
 	// In file order, so the user reads them top to bottom; ties broken by
 	// path and message so the order never depends on which check ran first.
 	slices.SortStableFunc(errs, func(a, b FieldError) int {
-		return cmp.Or(cmp.Compare(a.Line, b.Line), cmp.Compare(a.Path, b.Path), cmp.Compare(a.Msg, b.Msg))
+		return cmp.Or(cmp.Compare(a.Line, b.Line), cmp.Compare(a.Column, b.Column), cmp.Compare(a.Path, b.Path), cmp.Compare(a.Msg, b.Msg))
 	})
 	return errs
 }

@@ -84,7 +84,9 @@ func explainOne(e *FieldError, nodes []typedNode) {
 		return t.typ != nil && t.val.Line == e.Line && t.val.Kind == yaml.ScalarNode && strings.Contains(e.Msg, strconv.Quote(t.val.Value))
 	})
 	if n == nil {
-		n = onLine(func(t typedNode) bool { return t.key.Line == e.Line && strings.Contains(e.Msg, strconv.Quote(t.key.Value)) })
+		n = onLine(func(t typedNode) bool {
+			return t.key.Line == e.Line && strings.Contains(e.Msg, strconv.Quote(t.key.Value))
+		})
 		if n == nil {
 			return
 		}

@@ -176,3 +176,30 @@ func TestParseSize(t *testing.T) {
 		}
 	}
 }
+
+// What a new user writes first: an origin as host:port (quick mode's --to
+// takes it too) and a site whose only host is a wildcard, without a name.
+func TestHostPortOriginAndWildcardSiteName(t *testing.T) {
+	src := `listeners: [{listen: "127.0.0.1:0"}]
+sites:
+  - hosts: ["*.shop.example"]
+    routes: [{origins: [{url: "127.0.0.1:9000"}, {url: "localhost:9001"}]}]
+  - hosts: ["*"]
+    routes: [{origins: [{url: "https://o.example"}]}]
+`
+	p, err := Load("levee.yaml", []byte(src))
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := p.Config.Sites
+	if s[0].Name != "wildcard.shop.example" || s[1].Name != "wildcard" {
+		t.Errorf("derived names %q, %q", s[0].Name, s[1].Name)
+	}
+	if got := s[0].Routes[0].Origins; got[0].URL != "http://127.0.0.1:9000" || got[1].URL != "http://localhost:9001" {
+		t.Errorf("host:port origins read as %q, %q", got[0].URL, got[1].URL)
+	}
+	_, err = Load("levee.yaml", []byte(strings.Replace(src, "127.0.0.1:9000", "http://[::1", 1)))
+	if err == nil || !strings.Contains(err.Error(), "write it as http://host:port or https://host:port") {
+		t.Errorf("a broken URL: %v", err)
+	}
+}

@@ -13,6 +13,11 @@ import (
 // ErrRejected wraps every reason a config was refused.
 var ErrRejected = errors.New("config rejected")
 
+// ErrCannotListen marks a config that is valid but whose sockets cannot be
+// opened (a port in use, an address not on this host): a runtime failure,
+// not a mistake in the file, so commands exit 1 for it rather than 2.
+var ErrCannotListen = errors.New("cannot listen")
+
 // Apply validates src, builds a generation from it and swaps it in. On any
 // failure the running generation keeps serving, the rejection is logged once
 // and counted, and the error says why. source names the trigger for logs.
@@ -39,12 +44,12 @@ func (n *Node) applyLocked(name string, src []byte) error {
 	}
 	commit, err := n.listeners.Stage(g.listeners, g.cfg.Timeouts.Drain.D())
 	if err != nil {
-		return err
+		return fmt.Errorf("%w: %w", ErrCannotListen, err)
 	}
 	adminCommit, err := n.stageAdmin(g)
 	if err != nil {
 		commit.Rollback()
-		return err
+		return fmt.Errorf("%w: %w", ErrCannotListen, err)
 	}
 	g.id = n.genCounter.Add(1)
 	old := n.gen.Swap(g)
@@ -89,8 +94,15 @@ func (n *Node) afterSwap(old, g *generation) {
 // being applied, and returns it wrapped in ErrRejected.
 func (n *Node) Reject(source string, err error) error {
 	n.metrics.Reloads.WithLabelValues("rejected").Inc()
-	n.log.Error("config rejected; still serving the previous generation",
-		"source", source, "generation", n.Generation(), "reason", err.Error())
+	what, state := "config rejected", "still serving the previous generation"
+	if errors.Is(err, ErrCannotListen) {
+		what = "cannot open a socket of this config"
+	}
+	if n.gen.Load() == nil {
+		state = "nothing is serving"
+	}
+	msg := what + "; " + state
+	n.log.Error(msg, "source", source, "generation", n.Generation(), "reason", err.Error())
 	return fmt.Errorf("%w: %w", ErrRejected, err)
 }
 

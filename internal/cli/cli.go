@@ -11,6 +11,8 @@ import (
 	"path/filepath"
 
 	"github.com/spf13/cobra"
+
+	"levee/internal/app"
 )
 
 // Version is set at build time with -ldflags "-X levee/internal/cli.Version=...".
@@ -94,4 +96,14 @@ func defaultDataDir() string {
 		return filepath.Join(h, ".local", "state", "levee")
 	}
 	return ".levee"
+}
+
+// startError is the exit of a failed start: a socket that cannot be opened
+// is a runtime failure (exit 1) for every command; anything else is the
+// config's fault (exit 2).
+func startError(err error) error {
+	if errors.Is(err, app.ErrCannotListen) {
+		return err
+	}
+	return usageError{err}
 }

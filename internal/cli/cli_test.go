@@ -2,6 +2,7 @@ package cli
 
 import (
 	"bytes"
+	"net"
 	"os"
 	"path/filepath"
 	"strings"
@@ -103,5 +104,35 @@ func TestQuickConfigValidates(t *testing.T) {
 	}
 	if _, err := quickConfig(&quickOptions{from: "127.0.0.1:1", admin: "off", to: []string{"ftp://x"}}); err != nil {
 		t.Fatal(err) // the scheme is checked by config validation, at start
+	}
+}
+
+// Quick mode's errors name the flag the user typed, never a line of the
+// YAML it generated; a port in use at start is a runtime failure (exit 1)
+// that says what failed, for every command.
+func TestQuickModeErrorsNameTheFlagAndBusyPortExits1(t *testing.T) {
+	code, _, stderr := run("reverse-proxy", "--from", "127.0.0.1:0", "--to", "http://127.0.0.1:9000", "--to", "ftp://127.0.0.1:9001")
+	if code != ExitUsage || !strings.Contains(stderr, `--to (the second one): scheme must be http or https, not "ftp"`) || strings.Contains(stderr, "reverse-proxy:") {
+		t.Errorf("bad --to: exit %d\n%s", code, stderr)
+	}
+	code, _, stderr = run("reverse-proxy", "--from", "nope", "--to", "127.0.0.1:9000")
+	if code != ExitUsage || !strings.Contains(stderr, "--from: ") {
+		t.Errorf("bad --from: exit %d\n%s", code, stderr)
+	}
+	busy, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer busy.Close()
+	addr := busy.Addr().String()
+	code, _, stderr = run("reverse-proxy", "--from", addr, "--to", "127.0.0.1:9000")
+	if code != ExitRuntime || !strings.Contains(stderr, "address already in use") || strings.Contains(stderr, "still serving the previous generation") {
+		t.Errorf("reverse-proxy on a busy port: exit %d\n%s", code, stderr)
+	}
+	cfg := filepath.Join(t.TempDir(), "levee.yaml")
+	os.WriteFile(cfg, []byte("admin: {listen: \"off\"}\nlisteners: [{listen: \""+addr+"\"}]\nsites: [{hosts: [\"*\"], routes: [{origins: [{url: \"127.0.0.1:9000\"}]}]}]\n"), 0o600)
+	code, _, stderr = run("serve", "-c", cfg, "--strict", "--data-dir", t.TempDir())
+	if code != ExitRuntime || !strings.Contains(stderr, "address already in use") || strings.Contains(stderr, "still serving the previous generation") {
+		t.Errorf("serve on a busy port: exit %d\n%s", code, stderr)
 	}
 }

@@ -39,7 +39,16 @@ func Main(args []string, stdout, stderr io.Writer) int {
 		Long:          "levee is a reverse proxy with TLS, a CDN cache, a DDoS shield, health-checked load balancing\nand authoritative DNS, in one binary. See the README for the config reference.",
 		SilenceUsage:  true,
 		SilenceErrors: true,
+		Version:       Version,
+		Args:          cobra.NoArgs,
+		// Without a command there is nothing to do: usage, exit 2.
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			cmd.SetOut(cmd.ErrOrStderr())
+			_ = cmd.Usage()
+			return usageError{errors.New("no command given; try `levee demo` or `levee --help`")}
+		},
 	}
+	root.SetVersionTemplate("levee {{.Version}}\n")
 	root.SetArgs(args)
 	root.SetOut(stdout)
 	root.SetErr(stderr)

@@ -136,3 +136,18 @@ func TestQuickModeErrorsNameTheFlagAndBusyPortExits1(t *testing.T) {
 		t.Errorf("serve on a busy port: exit %d\n%s", code, stderr)
 	}
 }
+
+// What a new user types first.
+func TestNoArgsVersionAndValidateFile(t *testing.T) {
+	if code, _, stderr := run(); code != ExitUsage || !strings.Contains(stderr, "Usage:") {
+		t.Errorf("levee without arguments: exit %d %q", code, stderr)
+	}
+	if code, out, _ := run("--version"); code != ExitOK || !strings.HasPrefix(out, "levee ") {
+		t.Errorf("levee --version: exit %d %q", code, out)
+	}
+	good := filepath.Join(t.TempDir(), "good.yaml")
+	os.WriteFile(good, []byte("listeners: [{listen: \"127.0.0.1:8080\"}]\nsites: [{hosts: [\"*\"], routes: [{origins: [{url: \"127.0.0.1:9000\"}]}]}]\n"), 0o600)
+	if code, out, stderr := run("validate", good); code != ExitOK || !strings.Contains(out, "valid") {
+		t.Errorf("levee validate FILE: exit %d %q %q", code, out, stderr)
+	}
+}

@@ -12,7 +12,7 @@ import (
 func validateCmd() *cobra.Command {
 	var path string
 	c := &cobra.Command{
-		Use:   "validate -c levee.yaml",
+		Use:   "validate (-c levee.yaml | levee.yaml)",
 		Short: "Check a config file without touching any running node",
 		Long: `Check a config file: strict decoding, every bound, every rule, and that
 the files it names (certificates, CA bundles) load. Prints every error with
@@ -22,8 +22,14 @@ its line and path, e.g.
   levee.yaml:9:5: sites[0].hostz: unknown key, did you mean "hosts"?
 
 Exits 0 when the config is valid and 2 when it is not.`,
-		Args: cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error {
+		Args: cobra.MaximumNArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if len(args) == 1 {
+				if path != "" && path != args[0] {
+					return usageError{fmt.Errorf("validate takes one file: -c %s or %s, not both", path, args[0])}
+				}
+				path = args[0]
+			}
 			if path == "" {
 				return usageError{fmt.Errorf("validate needs -c FILE")}
 			}

@@ -38,6 +38,10 @@ func (n *Node) stageAdmin(g *generation) (func(), error) {
 			MaxHeaderBytes:    64 << 10,
 		}
 		next = &adminServer{addr: want, ln: ln, srv: srv}
+		if !loopbackOnly(want) {
+			n.log.Warn("the admin API is reachable from other hosts and has no authentication: anyone who reaches it can replace the config; keep it on 127.0.0.1 or a private network",
+				"addr", want)
+		}
 	}
 	return func() {
 		old := n.admin

@@ -197,6 +197,8 @@ func Check(name string, src []byte) error {
 		return err
 	}
 	n := New(Options{Log: io.Discard, Access: io.Discard})
-	_, err = n.stage(p)
-	return err
+	if _, err = n.stage(p); err != nil {
+		return p.Locate(name, err)
+	}
+	return nil
 }

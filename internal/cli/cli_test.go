@@ -151,3 +151,46 @@ func TestNoArgsVersionAndValidateFile(t *testing.T) {
 		t.Errorf("levee validate FILE: exit %d %q %q", code, out, stderr)
 	}
 }
+
+// validate reports what serve would hit or warn about: a busy port, an
+// admin API open to other hosts, a steered pool without active checks;
+// --strict makes those warnings errors.
+func TestValidateWarnsAndStrictFails(t *testing.T) {
+	busy, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer busy.Close()
+	dir := t.TempDir()
+	path := filepath.Join(dir, "levee.yaml")
+	os.WriteFile(path, []byte(`admin: {listen: "0.0.0.0:0"}
+listeners: [{listen: "`+busy.Addr().String()+`"}]
+pools: [{name: web, origins: [{url: "http://127.0.0.1:9000"}]}]
+sites: [{name: a, hosts: ["*"], routes: [{pools: [web]}]}]
+dns:
+  listen: ["127.0.0.1:0"]
+  zones:
+    - origin: example.test.
+      records:
+        - "@ 3600 IN SOA ns1.example.test. hostmaster.example.test. 1 7200 3600 1209600 300"
+        - "@ IN NS ns1.example.test."
+        - "ns1 IN A 192.0.2.53"
+      steer: [{name: www, pool: web}]
+`), 0o600)
+	code, out, stderr := run("validate", path)
+	if code != ExitOK || !strings.Contains(out, "valid, with 3 warnings") {
+		t.Fatalf("validate: exit %d %q\n%s", code, out, stderr)
+	}
+	for _, want := range []string{
+		"warning: " + path + ":2:22: listeners[0].listen: " + busy.Addr().String() + " cannot be opened on this host now",
+		"admin.listen: 0.0.0.0:0 is reachable from other hosts and the admin API has no authentication",
+		"uses pool web, which has no health.active checks",
+	} {
+		if !strings.Contains(stderr, want) {
+			t.Errorf("stderr lacks %q:\n%s", want, stderr)
+		}
+	}
+	if code, _, stderr := run("validate", "--strict", path); code != ExitUsage || !strings.Contains(stderr, "--strict makes them errors") {
+		t.Errorf("validate --strict: exit %d\n%s", code, stderr)
+	}
+}

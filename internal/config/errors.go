@@ -3,6 +3,7 @@ package config
 import (
 	"cmp"
 	"levee/internal/config/schema"
+	"regexp"
 	"slices"
 	"strconv"
 	"strings"
@@ -84,6 +85,28 @@ func splitPath(path string) []string {
 		if p != "" {
 			out = append(out, p)
 		}
+	}
+	return out
+}
+
+// stagePath matches the YAML path that starts an error of a later stage
+// (a zone file, a certificate): "dns.zones[1]: ...".
+var stagePath = regexp.MustCompile(`^([a-z_]+(?:\[\d+\])?(?:\.[a-z_]+(?:\[\d+\])?)*): (.*)$`)
+
+// Locate turns an error found after validation (while loading the files a
+// config names) into Errors with the file, line and column of the key its
+// message starts with. Each line of a joined error becomes one entry.
+func (p *Parsed) Locate(name string, err error) Errors {
+	var out Errors
+	for _, line := range strings.Split(err.Error(), "\n") {
+		e := FieldError{File: name, Msg: line}
+		if m := stagePath.FindStringSubmatch(line); m != nil {
+			e.Path, e.Msg = m[1], m[2]
+			if n := lookup(p.root, e.Path); n != nil {
+				e.Line, e.Column = n.Line, n.Column
+			}
+		}
+		out = append(out, e)
 	}
 	return out
 }

@@ -34,7 +34,7 @@ Response rate limiting is on with its defaults, which exempt loopback
 clients (so a benchmark from 127.0.0.1 is not limited); --rrl=false turns it
 off altogether.
 
-  levee dns --zone example.test.zone --listen 127.0.0.1:5300`,
+  levee dns --zone examples/example.test.zone --listen 127.0.0.1:5300`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if zone == "" {

@@ -3,6 +3,7 @@ package main
 import (
 	"bufio"
 	"io"
+	"net"
 	"net/http"
 	"os"
 	"os/exec"
@@ -169,8 +170,8 @@ func TestSIGHUPHandledByEveryCommand(t *testing.T) {
 				t.Errorf("after SIGHUP, new.example.test. A = %q", got)
 			}
 		}},
-		{"reverse-proxy", "proxying", "SIGHUP ignored", []string{"reverse-proxy", "--from", freeAddr(t), "--to", origin.URL}, nil},
-		{"demo", "config applied", "SIGHUP ignored", []string{"demo", "--listen", "127.0.0.1:0", "--admin", "127.0.0.1:0"}, nil},
+		{"reverse-proxy", `"msg":"serving"`, "SIGHUP ignored", []string{"reverse-proxy", "--from", freeAddr(t), "--to", origin.URL}, nil},
+		{"demo", `"msg":"serving"`, "SIGHUP ignored", []string{"demo", "--listen", "127.0.0.1:0", "--admin", "127.0.0.1:0"}, nil},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -206,4 +207,67 @@ func lookupA(t *testing.T, server, name string) string {
 		}
 	}
 	return ""
+}
+
+// TestSystemdUnit runs the commands of contrib/systemd/levee.service as
+// systemd would (config and state directory moved to a temp dir): the
+// validation before start and reload passes, and the node reports READY,
+// RELOADING/READY around a SIGHUP and STOPPING on $NOTIFY_SOCKET.
+func TestSystemdUnit(t *testing.T) {
+	bin := buildLevee(t)
+	unit, err := os.ReadFile("../../contrib/systemd/levee.service")
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	origin := leveetest.NewOrigin(t, leveetest.Text("ok"))
+	cfg := filepath.Join(dir, "levee.yaml")
+	os.WriteFile(cfg, []byte("admin: {listen: \"127.0.0.1:0\"}\nlisteners: [{listen: \"127.0.0.1:0\"}]\nsites: [{hosts: [\"*\"], routes: [{origins: [{url: \""+origin.URL+"\"}]}]}]\n"), 0o600)
+	sock := filepath.Join(dir, "notify.sock")
+	ln, err := net.ListenUnixgram("unixgram", &net.UnixAddr{Name: sock, Net: "unixgram"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	lines := map[string][]string{}
+	for _, line := range strings.Split(string(unit), "\n") {
+		key, val, ok := strings.Cut(line, "=")
+		if !ok || !strings.HasPrefix(key, "Exec") || !strings.HasPrefix(val, "/usr/local/bin/levee ") {
+			continue
+		}
+		val = strings.NewReplacer("/etc/levee/levee.yaml", cfg, "${STATE_DIRECTORY}", filepath.Join(dir, "state")).Replace(val)
+		lines[key] = strings.Fields(val)[1:]
+	}
+	if !strings.Contains(string(unit), "Type=notify") || len(lines) != 3 {
+		t.Fatalf("unit: Type=notify and ExecStartPre, ExecStart, ExecReload running levee expected; found %v", lines)
+	}
+	for _, key := range []string{"ExecStartPre", "ExecReload"} {
+		if out, err := exec.Command(bin, lines[key]...).CombinedOutput(); err != nil {
+			t.Fatalf("%s: %v\n%s", key, err, out)
+		}
+	}
+	cmd := exec.Command(bin, lines["ExecStart"]...)
+	cmd.Env = append(os.Environ(), "NOTIFY_SOCKET="+sock)
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer cmd.Process.Kill()
+	expect := func(want string) {
+		t.Helper()
+		buf := make([]byte, 256)
+		ln.SetReadDeadline(time.Now().Add(20 * time.Second))
+		n, err := ln.Read(buf)
+		if err != nil || string(buf[:n]) != want {
+			t.Fatalf("notify: got %q (%v), want %q", buf[:n], err, want)
+		}
+	}
+	expect("READY=1")
+	cmd.Process.Signal(syscall.SIGHUP)
+	expect("RELOADING=1")
+	expect("READY=1")
+	cmd.Process.Signal(syscall.SIGTERM)
+	expect("STOPPING=1")
+	if err := cmd.Wait(); err != nil {
+		t.Errorf("exit: %v", err)
+	}
 }

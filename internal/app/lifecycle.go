@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"levee/internal/atomicfile"
+	"levee/internal/sdnotify"
 	"os"
 	"os/signal"
 	"path/filepath"
@@ -115,6 +116,14 @@ func (n *Node) Run(ctx context.Context) error {
 	sigs := make(chan os.Signal, 4)
 	signal.Notify(sigs, syscall.SIGHUP, syscall.SIGTERM, syscall.SIGINT)
 	defer signal.Stop(sigs)
+	// Ready only now: a manager may send SIGHUP as soon as it hears it,
+	// and before signal.Notify that signal would kill the process.
+	n.notify(sdnotify.Ready)
+	onHUP := "reloads " + n.opts.ConfigPath
+	if n.opts.ConfigPath == "" {
+		onHUP = "ignored: no config file"
+	}
+	n.log.Info("serving", "generation", n.Generation(), "SIGHUP", onHUP, "SIGTERM", "drains and stops")
 	for {
 		select {
 		case <-ctx.Done():
@@ -125,6 +134,7 @@ func (n *Node) Run(ctx context.Context) error {
 				continue
 			}
 			n.log.Info("shutting down", "signal", s.String())
+			n.notify(sdnotify.Stopping)
 			return n.Shutdown()
 		}
 	}
@@ -137,7 +147,16 @@ func (n *Node) onSIGHUP() {
 		n.log.Info("SIGHUP ignored: this node was started from flags or a built-in config and has no file to re-read; restart it to change its config")
 		return
 	}
+	n.notify(sdnotify.Reloading)
 	_ = n.ReloadFile("SIGHUP")
+	n.notify(sdnotify.Ready)
+}
+
+// notify tells the service manager (systemd Type=notify) the node's state.
+func (n *Node) notify(state string) {
+	if err := sdnotify.Send(state); err != nil {
+		n.log.Warn("cannot notify the service manager", "state", state, "err", err)
+	}
 }
 
 // startWatch starts polling the file. The baseline is the config just

@@ -69,7 +69,7 @@ origins a backup pool that takes the traffic when the primary is down;
 			if err := n.StartFrom("reverse-proxy", src); err != nil {
 				return startError(inFlagWords(err))
 			}
-			fmt.Fprintf(cmd.ErrOrStderr(), "levee: proxying %s -> %s\n", q.from, strings.Join(q.to, ", "))
+			fmt.Fprintln(cmd.ErrOrStderr(), startLine(&q, n))
 			return n.Run(context.Background())
 		},
 	}
@@ -256,4 +256,49 @@ func ordinal(n int) string {
 		return "third"
 	}
 	return strconv.Itoa(n) + "th"
+}
+
+// startLine says what quick mode serves and everything its flags turned
+// on, with the bound addresses (a port 0 is resolved).
+func startLine(q *quickOptions, n *app.Node) string {
+	from := q.from
+	for _, a := range n.Addrs() {
+		from = a.String()
+	}
+	parts := []string{"levee: proxying " + from + " -> " + strings.Join(q.to, ", ")}
+	if len(q.backup) > 0 {
+		parts = append(parts, "backup "+strings.Join(q.backup, ", "))
+	}
+	if q.healthURI != "" {
+		every := q.healthEvery
+		if every == 0 {
+			every = 5 * time.Second
+		}
+		parts = append(parts, fmt.Sprintf("health checks %s every %s", q.healthURI, every))
+	}
+	if q.cache {
+		parts = append(parts, "cache on")
+	}
+	if q.rateLimit != "" {
+		parts = append(parts, "rate limit "+q.rateLimit+" per client IP")
+	}
+	if q.maxConnsIP > 0 {
+		parts = append(parts, fmt.Sprintf("at most %d connections per client IP", q.maxConnsIP))
+	}
+	if a := n.AdminAddr(); a != nil {
+		parts = append(parts, "admin API on http://"+a.String())
+	}
+	if q.accessLog {
+		parts = append(parts, "access log on stdout")
+	}
+	if q.h2c {
+		parts = append(parts, "h2c")
+	}
+	if q.originHost {
+		parts = append(parts, "origin Host header")
+	}
+	if q.insecure {
+		parts = append(parts, "origin TLS NOT VERIFIED")
+	}
+	return strings.Join(parts, "; ")
 }

@@ -59,4 +59,3 @@ func schemaOf(t reflect.Type, seen map[reflect.Type]bool) map[string]any {
 	}
 	return map[string]any{}
 }
-

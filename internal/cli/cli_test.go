@@ -59,7 +59,7 @@ sites: [{name: a, hosts: ["*"], routes: [{origins: [{url: "http://127.0.0.1:9000
 	os.WriteFile(missing, []byte(`listeners: [{listen: "127.0.0.1:8443", tls: {certificates: [{cert: /nonexistent.crt, key: /nonexistent.key}]}}]
 sites: [{name: a, hosts: ["*"], routes: [{origins: [{url: "http://127.0.0.1:9000"}]}]}]
 `), 0o600)
-	if code, _, stderr := run("validate", "-c", missing); code != ExitUsage || !strings.Contains(stderr, "listeners[0].tls: certificates[0]") {
+	if code, _, stderr := run("validate", "-c", missing); code != ExitUsage || !strings.Contains(stderr, "listeners[0].tls.certificates[0]: open /nonexistent.crt") {
 		t.Fatalf("missing cert: exit %d %q", code, stderr)
 	}
 	if code, _, _ := run("validate", "-c", filepath.Join(dir, "nope.yaml")); code != ExitUsage {

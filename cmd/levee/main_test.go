@@ -3,7 +3,9 @@ package main
 import (
 	"bufio"
 	"io"
+	"net"
 	"net/http"
+	"os"
 	"os/exec"
 	"path/filepath"
 	"regexp"
@@ -11,6 +13,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/miekg/dns"
 
 	"levee/internal/leveetest"
 )
@@ -119,4 +123,151 @@ func waitUp(t *testing.T, addr string) {
 		time.Sleep(50 * time.Millisecond)
 	}
 	t.Fatalf("%s never came up", addr)
+}
+
+// startLogged starts the binary with stderr captured, and waits (bounded)
+// until stderr shows ready.
+func startLogged(t *testing.T, bin, ready string, args ...string) (*exec.Cmd, *leveetest.SyncBuffer) {
+	t.Helper()
+	logs := &leveetest.SyncBuffer{}
+	cmd := exec.Command(bin, args...)
+	cmd.Stderr, cmd.Stdout = logs, io.Discard
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { cmd.Process.Kill() })
+	waitLog(t, logs, ready)
+	return cmd, logs
+}
+
+func waitLog(t *testing.T, logs *leveetest.SyncBuffer, want string) {
+	t.Helper()
+	for i := 0; i < 400 && !strings.Contains(logs.String(), want); i++ {
+		time.Sleep(25 * time.Millisecond)
+	}
+	if !strings.Contains(logs.String(), want) {
+		t.Fatalf("never logged %q:\n%s", want, logs.String())
+	}
+}
+
+// Every long-running command handles SIGHUP on purpose: dns re-reads its
+// zone, the quick modes say they ignore it. None dies of it (exit 129) or
+// logs a reload of a file it never had.
+func TestSIGHUPHandledByEveryCommand(t *testing.T) {
+	bin := buildLevee(t)
+	origin := leveetest.NewOrigin(t, leveetest.Text("ok"))
+	zone := filepath.Join(t.TempDir(), "example.test.zone")
+	soa := "$ORIGIN example.test.\n$TTL 300\n@ IN SOA ns1 hostmaster 1 7200 3600 1209600 300\n@ IN NS ns1\nns1 IN A 192.0.2.53\n"
+	os.WriteFile(zone, []byte(soa+"www IN A 192.0.2.10\n"), 0o600)
+	dnsAddr := freeAddr(t)
+	cases := []struct {
+		name, ready, afterHUP string
+		args                  []string
+		check                 func(t *testing.T)
+	}{
+		{"dns", "serving example.test.", "zone reloaded", []string{"dns", "--zone", zone, "--listen", dnsAddr}, func(t *testing.T) {
+			if got := lookupA(t, dnsAddr, "new.example.test."); got != "192.0.2.99" {
+				t.Errorf("after SIGHUP, new.example.test. A = %q", got)
+			}
+		}},
+		{"reverse-proxy", `"msg":"serving"`, "SIGHUP ignored", []string{"reverse-proxy", "--from", freeAddr(t), "--to", origin.URL}, nil},
+		{"demo", `"msg":"serving"`, "SIGHUP ignored", []string{"demo", "--listen", "127.0.0.1:0", "--admin", "127.0.0.1:0"}, nil},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			cmd, logs := startLogged(t, bin, tc.ready, tc.args...)
+			os.WriteFile(zone, []byte(soa+"www IN A 192.0.2.10\nnew IN A 192.0.2.99\n"), 0o600)
+			cmd.Process.Signal(syscall.SIGHUP)
+			waitLog(t, logs, tc.afterHUP)
+			if tc.check != nil {
+				tc.check(t)
+			}
+			if strings.Contains(logs.String(), "no such file") {
+				t.Errorf("SIGHUP looked for a file:\n%s", logs.String())
+			}
+			cmd.Process.Signal(syscall.SIGTERM)
+			if err := cmd.Wait(); err != nil {
+				t.Errorf("exit after SIGHUP then SIGTERM: %v\n%s", err, logs.String())
+			}
+		})
+	}
+}
+
+func lookupA(t *testing.T, server, name string) string {
+	t.Helper()
+	m := new(dns.Msg)
+	m.SetQuestion(name, dns.TypeA)
+	r, _, err := (&dns.Client{Timeout: 2 * time.Second}).Exchange(m, server)
+	if err != nil {
+		t.Fatalf("query %s: %v", name, err)
+	}
+	for _, rr := range r.Answer {
+		if a, ok := rr.(*dns.A); ok {
+			return a.A.String()
+		}
+	}
+	return ""
+}
+
+// TestSystemdUnit runs the commands of contrib/systemd/levee.service as
+// systemd would (config and state directory moved to a temp dir): the
+// validation before start and reload passes, and the node reports READY,
+// RELOADING/READY around a SIGHUP and STOPPING on $NOTIFY_SOCKET.
+func TestSystemdUnit(t *testing.T) {
+	bin := buildLevee(t)
+	unit, err := os.ReadFile("../../contrib/systemd/levee.service")
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	origin := leveetest.NewOrigin(t, leveetest.Text("ok"))
+	cfg := filepath.Join(dir, "levee.yaml")
+	os.WriteFile(cfg, []byte("admin: {listen: \"127.0.0.1:0\"}\nlisteners: [{listen: \"127.0.0.1:0\"}]\nsites: [{hosts: [\"*\"], routes: [{origins: [{url: \""+origin.URL+"\"}]}]}]\n"), 0o600)
+	sock := filepath.Join(dir, "notify.sock")
+	ln, err := net.ListenUnixgram("unixgram", &net.UnixAddr{Name: sock, Net: "unixgram"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	lines := map[string][]string{}
+	for _, line := range strings.Split(string(unit), "\n") {
+		key, val, ok := strings.Cut(line, "=")
+		if !ok || !strings.HasPrefix(key, "Exec") || !strings.HasPrefix(val, "/usr/local/bin/levee ") {
+			continue
+		}
+		val = strings.NewReplacer("/etc/levee/levee.yaml", cfg, "${STATE_DIRECTORY}", filepath.Join(dir, "state")).Replace(val)
+		lines[key] = strings.Fields(val)[1:]
+	}
+	if !strings.Contains(string(unit), "Type=notify") || len(lines) != 3 {
+		t.Fatalf("unit: Type=notify and ExecStartPre, ExecStart, ExecReload running levee expected; found %v", lines)
+	}
+	for _, key := range []string{"ExecStartPre", "ExecReload"} {
+		if out, err := exec.Command(bin, lines[key]...).CombinedOutput(); err != nil {
+			t.Fatalf("%s: %v\n%s", key, err, out)
+		}
+	}
+	cmd := exec.Command(bin, lines["ExecStart"]...)
+	cmd.Env = append(os.Environ(), "NOTIFY_SOCKET="+sock)
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer cmd.Process.Kill()
+	expect := func(want string) {
+		t.Helper()
+		buf := make([]byte, 256)
+		ln.SetReadDeadline(time.Now().Add(20 * time.Second))
+		n, err := ln.Read(buf)
+		if err != nil || string(buf[:n]) != want {
+			t.Fatalf("notify: got %q (%v), want %q", buf[:n], err, want)
+		}
+	}
+	expect("READY=1")
+	cmd.Process.Signal(syscall.SIGHUP)
+	expect("RELOADING=1")
+	expect("READY=1")
+	cmd.Process.Signal(syscall.SIGTERM)
+	expect("STOPPING=1")
+	if err := cmd.Wait(); err != nil {
+		t.Errorf("exit: %v", err)
+	}
 }

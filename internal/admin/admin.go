@@ -28,6 +28,9 @@ type Node interface {
 	ActiveConfig() []byte
 	Apply(name string, src []byte, source string) error
 	Reject(source string, err error) error
+	// ReloadFile re-reads the node's config file; source "reload" makes the
+	// file win over a config posted through the API.
+	ReloadFile(source string) error
 	Gatherer() prometheus.Gatherer
 }
 
@@ -138,6 +141,7 @@ func (s *Server) register(extra map[string]http.Handler) {
 	s.api("GET", "/overview", ScopeRead, false, s.overview)
 	s.api("GET", "/config", ScopeRead, false, s.getConfig)
 	s.api("POST", "/config", ScopeConfig, true, s.postConfigV1)
+	s.api("POST", "/reload", ScopeConfig, true, s.reloadV1)
 	s.api("GET", "/session", ScopeRead, false, s.session)
 	s.api("GET", "/tokens", ScopeAdmin, false, s.listTokens)
 	s.api("POST", "/tokens", ScopeAdmin, true, s.createToken)
@@ -154,6 +158,7 @@ func (s *Server) register(extra map[string]http.Handler) {
 	s.handle(Route{Method: "GET", Path: "/status", Scope: ScopeRead}, http.HandlerFunc(s.status))
 	s.handle(Route{Method: "GET", Path: "/config", Scope: ScopeRead}, http.HandlerFunc(s.getConfig))
 	s.handle(Route{Method: "POST", Path: "/config", Scope: ScopeConfig, Change: true}, http.HandlerFunc(s.postConfigLegacy))
+	s.handle(Route{Method: "POST", Path: "/reload", Scope: ScopeConfig, Change: true}, http.HandlerFunc(s.reloadLegacy))
 	s.handle(Route{Method: "GET", Path: "/metrics", Scope: ScopeRead}, promhttp.HandlerFor(n.Gatherer(), promhttp.HandlerOpts{}))
 	s.handle(Route{Method: "GET", Path: "/healthz"}, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, "ok\n") }))
 	// Profiles, as Caddy's admin endpoint offers: profiling a live edge is

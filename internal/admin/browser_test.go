@@ -197,7 +197,7 @@ sites: [{name: s, hosts: ["*"], routes: [{path: /, origins: [{url: %q}]}]}]
 	waitJS(t, ctx, 10*time.Second, `document.querySelectorAll("#config-errors li").length > 0`)
 	items := leveetest.BrowserRun(t, ctx, 5*time.Second, chromedp.Evaluate[string](
 		`[...document.querySelectorAll("#config-errors li")].map(li => li.textContent).join("\n")`))
-	if !strings.Contains(items, `line 4: unknown key "colour"`) {
+	if !strings.Contains(items, `line 4: colour: unknown key`) {
 		t.Fatalf("errors shown:\n%s", items)
 	}
 	screenshot(t, ctx, "config-errors")

@@ -50,14 +50,38 @@ func (s *Server) postConfigV1(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, map[string]any{"applied": true, "status": s.node.Status()})
 }
 
+// reloadLegacy is POST /reload: the config file is read again and wins
+// over a config posted through the API.
+func (s *Server) reloadLegacy(w http.ResponseWriter, r *http.Request) {
+	if err := s.node.ReloadFile("reload"); err != nil {
+		s.noteChange(r, notApplied(err))
+		writeJSON(w, http.StatusUnprocessableEntity, map[string]any{"applied": false, "error": err.Error()})
+		return
+	}
+	s.noteChange(r, "config file reloaded")
+	writeJSON(w, http.StatusOK, map[string]any{"applied": true, "status": s.node.Status()})
+}
+
+func (s *Server) reloadV1(w http.ResponseWriter, r *http.Request) {
+	if err := s.node.ReloadFile("reload"); err != nil {
+		s.noteChange(r, notApplied(err))
+		writeJSON(w, http.StatusUnprocessableEntity, map[string]any{"error": APIError{Code: "invalid_config",
+			Message: "the config file was not applied; the running config keeps serving", Details: ConfigErrors(err.Error())}})
+		return
+	}
+	s.noteChange(r, "config file reloaded")
+	writeJSON(w, http.StatusOK, map[string]any{"applied": true, "status": s.node.Status()})
+}
+
 // ConfigError is one validation error, with its line when it has one.
 type ConfigError struct {
 	Line    int    `json:"line,omitempty"`
 	Message string `json:"message"`
 }
 
-// configLine matches "NAME:LINE: message", the validator's format.
-var configLine = regexp.MustCompile(`^.*?:(\d+): (.*)$`)
+// configLine matches "NAME:LINE: message" or "NAME:LINE:COLUMN: message",
+// the validator's formats.
+var configLine = regexp.MustCompile(`^.*?:(\d+)(?::\d+)?: (.*)$`)
 
 // ConfigErrors splits a rejection into its errors and their lines.
 func ConfigErrors(msg string) []ConfigError {

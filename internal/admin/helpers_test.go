@@ -45,7 +45,11 @@ func (f *fakeNode) Apply(name string, src []byte, source string) error {
 	return nil
 }
 func (f *fakeNode) Reject(source string, err error) error { return err }
-func (f *fakeNode) Gatherer() prometheus.Gatherer         { return f.reg }
+
+// ReloadFile re-applies the config the fake holds, as a node re-reads its
+// file.
+func (f *fakeNode) ReloadFile(source string) error { return f.Apply("file", f.config, source) }
+func (f *fakeNode) Gatherer() prometheus.Gatherer  { return f.reg }
 
 // capabilityRoutes are the real capabilities' admin routes, as the node
 // registers them (internal/app/capabilities.go).

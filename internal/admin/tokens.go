@@ -14,6 +14,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"syscall"
 	"time"
 
 	"levee/internal/atomicfile"
@@ -234,7 +235,11 @@ func (s *TokenStore) refreshLocked(now time.Time, force bool) {
 		return
 	}
 	b, err := os.ReadFile(s.path)
-	if errors.Is(err, os.ErrNotExist) {
+	// No file (or no data directory to hold one: a path through a regular
+	// file) is a store with no tokens. A file that exists and cannot be
+	// read or parsed is an error, never an empty store: that would open a
+	// node its operator had closed.
+	if errors.Is(err, os.ErrNotExist) || errors.Is(err, syscall.ENOTDIR) {
 		s.tokens, s.stamp, s.loadErr = nil, st, nil
 		return
 	}

@@ -70,21 +70,29 @@ func (n *Node) ActiveConfig() []byte {
 
 // Status is the JSON of GET /status.
 type Status struct {
-	Version       string         `json:"version"`
-	Generation    uint64         `json:"generation"`
-	LastKnownGood bool           `json:"running_last_known_good"`
-	UptimeSeconds float64        `json:"uptime_seconds"`
-	Sites         []string       `json:"sites"`
-	Listeners     []string       `json:"listeners"`
-	UpgradedConns int            `json:"upgraded_connections"`
-	ConfigPath    string         `json:"config_path,omitempty"`
-	Extra         map[string]any `json:"extra,omitempty"`
+	Version       string   `json:"version"`
+	Generation    uint64   `json:"generation"`
+	LastKnownGood bool     `json:"running_last_known_good"`
+	UptimeSeconds float64  `json:"uptime_seconds"`
+	Sites         []string `json:"sites"`
+	Listeners     []string `json:"listeners"`
+	UpgradedConns int      `json:"upgraded_connections"`
+	ConfigPath    string   `json:"config_path,omitempty"`
+	// ConfigSource is what applied the active config: start, SIGHUP,
+	// watch, admin (POST /config), reload (POST /reload), last-known-good.
+	ConfigSource string `json:"config_source"`
+	// FileReloadsPaused is true while a config posted to the admin API is
+	// active: SIGHUP and the file watch are refused until POST /reload.
+	FileReloadsPaused bool           `json:"file_reloads_paused"`
+	Extra             map[string]any `json:"extra,omitempty"`
 }
 
 // Status reports the node's state.
 func (n *Node) Status() any {
 	st := Status{Version: n.opts.Version, Generation: n.Generation(), LastKnownGood: n.onLKG.Load(),
-		UptimeSeconds: time.Since(n.started).Seconds(), UpgradedConns: n.upgrades.Len(), ConfigPath: n.opts.ConfigPath}
+		UptimeSeconds: time.Since(n.started).Seconds(), UpgradedConns: n.upgrades.Len(), ConfigPath: n.opts.ConfigPath,
+		FileReloadsPaused: n.filePaused()}
+	st.ConfigSource, _ = n.configSource.Load().(string)
 	if g := n.gen.Load(); g != nil {
 		for _, s := range g.cfg.Sites {
 			st.Sites = append(st.Sites, s.Name)

@@ -92,6 +92,10 @@ func shieldEnv(g *generation) shield.Env {
 			first[rt.Name] = rt.Pools[0].Name
 		}
 	}
-	return shield.Env{Trust: g.trust, Pools: first,
+	sites := make([]string, 0, len(g.cfg.Sites))
+	for _, s := range g.cfg.Sites {
+		sites = append(sites, s.Name)
+	}
+	return shield.Env{Trust: g.trust, Pools: first, Sites: sites,
 		ReadHeader: g.cfg.Timeouts.ReadHeader.D(), ReadBody: g.cfg.Timeouts.ReadBody.D()}
 }

@@ -1,6 +1,7 @@
 package app
 
 import (
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -38,10 +39,10 @@ type generation struct {
 // nothing it built stays referenced, so the old generation is untouched.
 func (n *Node) stage(p *config.Parsed) (*generation, error) {
 	g := &generation{parsed: p, cfg: p.Config, transports: map[string]bool{}}
-	var err error
-	if g.listeners, err = listener.Specs(p.Config); err != nil {
-		return nil, err
-	}
+	// Certificate errors do not stop the stage: zone files and the rest
+	// are still loaded, so one run reports every broken file.
+	var specErr, err error
+	g.listeners, specErr = listener.Specs(p.Config)
 	if g.trust, err = trustOf(p.Config.TrustedProxies); err != nil {
 		return nil, err
 	}
@@ -49,7 +50,10 @@ func (n *Node) stage(p *config.Parsed) (*generation, error) {
 		return nil, err
 	}
 	if g.staged, err = n.caps.stage(g); err != nil {
-		return nil, err
+		return nil, errors.Join(specErr, err)
+	}
+	if specErr != nil {
+		return nil, specErr
 	}
 	if g.handler, err = n.buildChain(g); err != nil {
 		return nil, err
@@ -197,6 +201,8 @@ func Check(name string, src []byte) error {
 		return err
 	}
 	n := New(Options{Log: io.Discard, Access: io.Discard})
-	_, err = n.stage(p)
-	return err
+	if _, err = n.stage(p); err != nil {
+		return p.Locate(name, err)
+	}
+	return nil
 }

@@ -1,23 +1,44 @@
 package app
 
 import (
+	"bytes"
 	"context"
 	"crypto/sha256"
+	"errors"
 	"fmt"
 	"levee/internal/atomicfile"
+	"levee/internal/sdnotify"
 	"os"
 	"os/signal"
 	"path/filepath"
+	"strings"
 	"syscall"
 	"time"
 )
 
-// lkgName is the last-known-good config inside the data directory.
-const lkgName = "last-good.yaml"
+// lkgHeader opens every last-known-good file and names the config file it
+// was applied from; a file naming another config is never started on.
+const lkgHeader = "# levee last-known-good of "
+
+// lkgPath is the last-known-good file of the node's config inside the data
+// directory, named after a hash of the config's absolute path: two nodes
+// sharing a data directory keep two files, and neither ever starts on the
+// other's sites and ports. Empty when there is no file to key it to.
+func (n *Node) lkgPath() (path, source string) {
+	if n.opts.DataDir == "" || n.opts.ConfigPath == "" {
+		return "", ""
+	}
+	abs, err := filepath.Abs(n.opts.ConfigPath)
+	if err != nil {
+		return "", ""
+	}
+	sum := sha256.Sum256([]byte(abs))
+	return filepath.Join(n.opts.DataDir, fmt.Sprintf("last-good-%x.yaml", sum[:8])), abs
+}
 
 // Start loads the config file and starts serving. If the file is rejected
-// and the node is not strict, it starts on the last-known-good config and
-// says so loudly; with Strict, or without a last-known-good config, it fails.
+// and the node is not strict, it starts on the last-known-good config of
+// this same file and says so loudly; with Strict, or without one, it fails.
 func (n *Node) Start() error {
 	src, err := readConfigFile(n.opts.ConfigPath)
 	if err == nil {
@@ -32,10 +53,9 @@ func (n *Node) Start() error {
 	if n.opts.Strict {
 		return err
 	}
-	lkg := filepath.Join(n.opts.DataDir, lkgName)
-	prev, rerr := readConfigFile(lkg)
+	lkg, prev, rerr := n.readLKG()
 	if rerr != nil {
-		return fmt.Errorf("%w (and no last-known-good config: %v)", err, rerr)
+		return fmt.Errorf("%w (and no last-known-good config of this file: %v)", err, rerr)
 	}
 	if aerr := n.Apply(lkg, prev, "last-known-good"); aerr != nil {
 		return fmt.Errorf("%w (and the last-known-good config failed too: %v)", err, aerr)
@@ -48,26 +68,46 @@ func (n *Node) Start() error {
 	return nil
 }
 
+// readLKG returns the last-known-good config of this node's file, without
+// its header, refusing a file whose header names another config.
+func (n *Node) readLKG() (path string, src []byte, err error) {
+	path, source := n.lkgPath()
+	if path == "" {
+		return "", nil, errors.New("no data directory")
+	}
+	raw, err := readConfigFile(path)
+	if err != nil {
+		return path, nil, err
+	}
+	first, rest, _ := bytes.Cut(raw, []byte("\n"))
+	if named := strings.TrimPrefix(string(first), lkgHeader); named != source {
+		return path, nil, fmt.Errorf("%s was saved from %q, not from %s", path, named, source)
+	}
+	return path, rest, nil
+}
+
 // StartFrom starts serving a config given as bytes (quick mode, demo, tests).
 func (n *Node) StartFrom(name string, src []byte) error {
 	return n.Apply(name, src, "start")
 }
 
-// saveLKG writes the applied config atomically (internal/atomicfile).
+// saveLKG writes the applied config atomically (internal/atomicfile), after
+// a header naming the file it belongs to.
 func (n *Node) saveLKG(src []byte) error {
-	if n.opts.DataDir == "" {
-		return nil
-	}
 	n.onLKG.Store(false)
 	n.metrics.LastKnownGood.Set(0)
-	path := filepath.Join(n.opts.DataDir, lkgName)
-	if old, err := os.ReadFile(path); err == nil && sha256.Sum256(old) == sha256.Sum256(src) {
+	path, source := n.lkgPath()
+	if path == "" {
+		return nil
+	}
+	data := append([]byte(lkgHeader+source+"\n"), src...)
+	if old, err := os.ReadFile(path); err == nil && bytes.Equal(old, data) {
 		return nil
 	}
 	if err := os.MkdirAll(n.opts.DataDir, 0o750); err != nil {
 		return err
 	}
-	return atomicfile.Write(path, src, 0o600)
+	return atomicfile.Write(path, data, 0o600)
 }
 
 // Run serves until SIGTERM or SIGINT, reloading on SIGHUP and, when the
@@ -76,18 +116,46 @@ func (n *Node) Run(ctx context.Context) error {
 	sigs := make(chan os.Signal, 4)
 	signal.Notify(sigs, syscall.SIGHUP, syscall.SIGTERM, syscall.SIGINT)
 	defer signal.Stop(sigs)
+	// Ready only now: a manager may send SIGHUP as soon as it hears it,
+	// and before signal.Notify that signal would kill the process.
+	n.notify(sdnotify.Ready)
+	onHUP := "reloads " + n.opts.ConfigPath
+	if n.opts.ConfigPath == "" {
+		onHUP = "ignored: no config file"
+	}
+	n.log.Info("serving", "generation", n.Generation(), "SIGHUP", onHUP, "SIGTERM", "drains and stops")
 	for {
 		select {
 		case <-ctx.Done():
 			return n.Shutdown()
 		case s := <-sigs:
 			if s == syscall.SIGHUP {
-				_ = n.ReloadFile("SIGHUP")
+				n.onSIGHUP()
 				continue
 			}
 			n.log.Info("shutting down", "signal", s.String())
+			n.notify(sdnotify.Stopping)
 			return n.Shutdown()
 		}
+	}
+}
+
+// onSIGHUP reloads the config file; a node started from flags or a
+// built-in config has none, and says it ignores the signal.
+func (n *Node) onSIGHUP() {
+	if n.opts.ConfigPath == "" {
+		n.log.Info("SIGHUP ignored: this node was started from flags or a built-in config and has no file to re-read; restart it to change its config")
+		return
+	}
+	n.notify(sdnotify.Reloading)
+	_ = n.ReloadFile("SIGHUP")
+	n.notify(sdnotify.Ready)
+}
+
+// notify tells the service manager (systemd Type=notify) the node's state.
+func (n *Node) notify(state string) {
+	if err := sdnotify.Send(state); err != nil {
+		n.log.Warn("cannot notify the service manager", "state", state, "err", err)
 	}
 }
 
@@ -121,6 +189,10 @@ func (n *Node) watch(ctx context.Context, last [32]byte) {
 		}
 		if sum := sha256.Sum256(src); sum != last {
 			last = sum
+			if n.filePaused() {
+				_ = n.Reject("watch", ErrPostedConfigActive)
+				continue
+			}
 			_ = n.Apply(n.opts.ConfigPath, src, "watch")
 		}
 	}

@@ -54,6 +54,9 @@ type Node struct {
 	gen        atomic.Pointer[generation]
 	genCounter atomic.Uint64
 	onLKG      atomic.Bool
+	// configSource is the source of the active config ("start", "SIGHUP",
+	// "watch", SourceAdmin, SourceReload, "last-known-good").
+	configSource atomic.Value
 
 	reloadMu   sync.Mutex
 	listeners  *listener.Set // guarded by reloadMu

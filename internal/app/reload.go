@@ -13,6 +13,11 @@ import (
 // ErrRejected wraps every reason a config was refused.
 var ErrRejected = errors.New("config rejected")
 
+// ErrCannotListen marks a config that is valid but whose sockets cannot be
+// opened (a port in use, an address not on this host): a runtime failure,
+// not a mistake in the file, so commands exit 1 for it rather than 2.
+var ErrCannotListen = errors.New("cannot listen")
+
 // Apply validates src, builds a generation from it and swaps it in. On any
 // failure the running generation keeps serving, the rejection is logged once
 // and counted, and the error says why. source names the trigger for logs.
@@ -22,6 +27,7 @@ func (n *Node) Apply(name string, src []byte, source string) error {
 	if err := n.applyLocked(name, src); err != nil {
 		return n.Reject(source, err)
 	}
+	n.configSource.Store(source)
 	n.metrics.Reloads.WithLabelValues("success").Inc()
 	n.log.Info("config applied", "source", source, "generation", n.Generation())
 	return nil
@@ -38,12 +44,12 @@ func (n *Node) applyLocked(name string, src []byte) error {
 	}
 	commit, err := n.listeners.Stage(g.listeners, g.cfg.Timeouts.Drain.D())
 	if err != nil {
-		return err
+		return fmt.Errorf("%w: %w", ErrCannotListen, err)
 	}
 	adminCommit, err := n.stageAdmin(g)
 	if err != nil {
 		commit.Rollback()
-		return err
+		return fmt.Errorf("%w: %w", ErrCannotListen, err)
 	}
 	g.id = n.genCounter.Add(1)
 	old := n.gen.Swap(g)
@@ -88,13 +94,48 @@ func (n *Node) afterSwap(old, g *generation) {
 // being applied, and returns it wrapped in ErrRejected.
 func (n *Node) Reject(source string, err error) error {
 	n.metrics.Reloads.WithLabelValues("rejected").Inc()
-	n.log.Error("config rejected; still serving the previous generation",
-		"source", source, "generation", n.Generation(), "reason", err.Error())
+	what, state := "config rejected", "still serving the previous generation"
+	if errors.Is(err, ErrCannotListen) {
+		what = "cannot open a socket of this config"
+	}
+	if n.gen.Load() == nil {
+		state = "nothing is serving"
+	}
+	msg := what + "; " + state
+	n.log.Error(msg, "source", source, "generation", n.Generation(), "reason", err.Error())
 	return fmt.Errorf("%w: %w", ErrRejected, err)
 }
 
-// ReloadFile re-reads the config file and applies it.
+// SourceAdmin is the source of a config posted to POST /config, and
+// SourceReload that of POST /reload (levee reload): the operator's word
+// that the file wins over a posted config.
+const (
+	SourceAdmin  = "admin"
+	SourceReload = "reload"
+)
+
+// ErrPostedConfigActive refuses a SIGHUP or watch reload while a config
+// posted to the admin API is serving: re-reading the file would silently
+// undo it. POST /reload (levee reload) or another POST /config decides.
+var ErrPostedConfigActive = errors.New("a config posted to the admin API is active and the file would undo it; " +
+	"run `levee reload --admin ADDR` (POST /reload) to apply the file instead, or POST the config again")
+
+// filePaused reports whether file reloads wait for the operator because
+// the active config was posted to the admin API.
+func (n *Node) filePaused() bool {
+	s, _ := n.configSource.Load().(string)
+	return s == SourceAdmin
+}
+
+// ReloadFile re-reads the config file and applies it. Only SourceReload
+// overrides a config posted to the admin API.
 func (n *Node) ReloadFile(source string) error {
+	if n.opts.ConfigPath == "" {
+		return n.Reject(source, errors.New("this node has no config file to re-read (it was started from flags or a built-in config)"))
+	}
+	if source != SourceReload && n.filePaused() {
+		return n.Reject(source, ErrPostedConfigActive)
+	}
 	src, err := readConfigFile(n.opts.ConfigPath)
 	if err != nil {
 		return n.Reject(source, err)

@@ -2,6 +2,7 @@ package app_test
 
 import (
 	"bytes"
+	"errors"
 	"fmt"
 	"net/http"
 	"os"
@@ -12,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"levee/internal/app"
 	"levee/internal/cli"
 	"levee/internal/config"
 	"levee/internal/leveetest"
@@ -107,7 +109,7 @@ func TestGoodReloadsSwapGeneration(t *testing.T) {
 		t.Fatalf("after POST: %q", body)
 	}
 	n.WriteConfig(baseConfig(o.URL, "v3"))
-	if err := n.ReloadFile("SIGHUP"); err != nil {
+	if err := n.ReloadFile(app.SourceReload); err != nil {
 		t.Fatal(err)
 	}
 	if _, body, _ := leveetest.Get(t, n.URL("/")); body != "v3" {
@@ -196,4 +198,63 @@ func TestReloadUnderLoadDropsNothing(t *testing.T) {
 		t.Fatalf("%d ok, %d failed across 20 reloads (first error %v)", ok.Load(), failed.Load(), firstErr.Load())
 	}
 	t.Logf("%d requests, 0 failed, across 20 reloads", ok.Load())
+}
+
+// A config posted to the admin API is not undone behind the operator's
+// back: SIGHUP and the file watch are refused (logged, counted, shown in
+// /status) until POST /reload says the file wins.
+func TestPostedConfigIsNotSilentlyUndoneByTheFile(t *testing.T) {
+	o := markerOrigin(t)
+	n := leveetest.Start(t, baseConfig(o.URL, "file-v1")+"reload: {watch: true, watch_interval: 20ms}\n")
+	if code, body := n.PostConfig(baseConfig(o.URL, "posted") + "reload: {watch: true, watch_interval: 20ms}\n"); code != 200 {
+		t.Fatalf("POST /config: %d %s", code, body)
+	}
+	_, st, _ := leveetest.Get(t, n.AdminURL("/status"))
+	if !strings.Contains(st, `"config_source": "admin"`) || !strings.Contains(st, `"file_reloads_paused": true`) {
+		t.Errorf("status does not show the posted config:\n%s", st)
+	}
+	n.WriteConfig(baseConfig(o.URL, "file-v2"))
+	if err := n.ReloadFile("SIGHUP"); !errors.Is(err, app.ErrPostedConfigActive) {
+		t.Fatalf("SIGHUP over a posted config: %v", err)
+	}
+	for i := 0; i < 200 && n.Logs.Count("source\":\"watch") == 0; i++ {
+		time.Sleep(10 * time.Millisecond)
+	}
+	if n.Logs.Count("source\":\"watch") == 0 {
+		t.Errorf("the watch's refusal was not logged:\n%s", n.Logs.String())
+	}
+	if _, body, _ := leveetest.Get(t, n.URL("/")); body != "posted" {
+		t.Fatalf("posted config undone: %q", body)
+	}
+	res, err := http.Post(n.AdminURL("/reload"), "", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	res.Body.Close()
+	if res.StatusCode != 200 {
+		t.Fatalf("POST /reload: %d", res.StatusCode)
+	}
+	if _, body, _ := leveetest.Get(t, n.URL("/")); body != "file-v2" {
+		t.Fatalf("after POST /reload: %q", body)
+	}
+	if _, st, _ := leveetest.Get(t, n.AdminURL("/status")); !strings.Contains(st, `"file_reloads_paused": false`) {
+		t.Errorf("status after POST /reload:\n%s", st)
+	}
+	n.WriteConfig(baseConfig(o.URL, "file-v3"))
+	if err := n.ReloadFile("SIGHUP"); err != nil {
+		t.Fatalf("SIGHUP once the file won again: %v", err)
+	}
+	var out, errb bytes.Buffer
+	addr := strings.TrimPrefix(n.AdminURL(""), "http://")
+	n.WriteConfig(baseConfig(o.URL, "file-v4"))
+	if code := cli.Main([]string{"reload", "--admin", addr}, &out, &errb); code != 0 || !strings.Contains(out.String(), "reloaded: generation") {
+		t.Fatalf("levee reload: exit %d %q %q", code, out.String(), errb.String())
+	}
+	n.WriteConfig("listeners: [oops")
+	if code := cli.Main([]string{"reload", "--admin", addr}, &out, &errb); code != cli.ExitUsage {
+		t.Fatalf("levee reload of a broken file: exit %d, want %d", code, cli.ExitUsage)
+	}
+	if _, body, _ := leveetest.Get(t, n.URL("/")); body != "file-v4" {
+		t.Fatalf("after a rejected reload: %q", body)
+	}
 }

@@ -194,8 +194,8 @@ func TestLastKnownGoodOnBrokenStart(t *testing.T) {
 	first := leveetest.Start(t, twoRoutes(o.URL, ""))
 	dataDir, cfgPath := first.DataDir, first.ConfigPath
 	first.Shutdown()
-	if _, err := os.Stat(filepath.Join(dataDir, "last-good.yaml")); err != nil {
-		t.Fatalf("no last-known-good file: %v", err)
+	if m, _ := filepath.Glob(filepath.Join(dataDir, "last-good-*.yaml")); len(m) != 1 {
+		t.Fatalf("last-known-good files: %v, want one", m)
 	}
 	os.WriteFile(cfgPath, []byte("listeners: [oops"), 0o600)
 
@@ -222,6 +222,63 @@ func TestLastKnownGoodOnBrokenStart(t *testing.T) {
 	}
 	if st := n.Status().(app.Status); !st.LastKnownGood {
 		t.Errorf("status does not say last-known-good")
+	}
+}
+
+// Two nodes on one host share the default data directory. When A's file
+// breaks, A must not start on B's config (B's sites, B's ports): each
+// last-known-good belongs to the config file it was applied from, and one
+// that names another file is refused.
+func TestLastKnownGoodBelongsToItsConfigFile(t *testing.T) {
+	oa := leveetest.NewOrigin(t, leveetest.Text("node a"))
+	ob := leveetest.NewOrigin(t, leveetest.Text("node b"))
+	shared := t.TempDir()
+	dir := t.TempDir()
+	start := func(name, origin string) (*app.Node, string) {
+		path := filepath.Join(dir, name+".yaml")
+		os.WriteFile(path, []byte(twoRoutes(origin, "")), 0o600)
+		n := app.New(app.Options{ConfigPath: path, DataDir: shared, Log: io.Discard, Access: io.Discard})
+		if err := n.Start(); err != nil {
+			t.Fatal(err)
+		}
+		return n, path
+	}
+	b, _ := start("b", ob.URL)
+	defer b.Shutdown()
+	// A was never applied: nothing of A's own to fall back on.
+	pathA := filepath.Join(dir, "a.yaml")
+	os.WriteFile(pathA, []byte("listeners: [oops"), 0o600)
+	a := app.New(app.Options{ConfigPath: pathA, DataDir: shared, Log: io.Discard, Access: io.Discard})
+	if err := a.Start(); err == nil {
+		a.Shutdown()
+		t.Fatal("node A started on node B's last-known-good config")
+	}
+	// A file renamed into A's place (or a hash collision) names B's config.
+	a2, _ := start("a", oa.URL)
+	a2.Shutdown()
+	files, _ := filepath.Glob(filepath.Join(shared, "last-good-*.yaml"))
+	if len(files) != 2 {
+		t.Fatalf("last-known-good files %v, want one per config", files)
+	}
+	var fileA, fileB string
+	for _, f := range files {
+		if b, _ := os.ReadFile(f); strings.Contains(string(b), pathA) {
+			fileA = f
+		} else {
+			fileB = f
+		}
+	}
+	srcB, _ := os.ReadFile(fileB)
+	os.WriteFile(fileA, srcB, 0o600)
+	os.WriteFile(pathA, []byte("listeners: [oops"), 0o600)
+	a3 := app.New(app.Options{ConfigPath: pathA, DataDir: shared, Log: io.Discard, Access: io.Discard})
+	err := a3.Start()
+	if err == nil {
+		a3.Shutdown()
+		t.Fatal("node A started on a last-known-good file saved from B's config")
+	}
+	if !strings.Contains(err.Error(), "b.yaml") {
+		t.Errorf("refusal does not say whose file it is: %v", err)
 	}
 }
 

@@ -161,7 +161,7 @@ func TestPurgeCommand(t *testing.T) {
 	var out, errb bytes.Buffer
 	admin := strings.TrimPrefix(n.AdminURL(""), "http://")
 	code := cli.Main([]string{"purge", "--admin", admin, "--tag", "prod"}, &out, &errb)
-	if code != 0 || !strings.Contains(out.String(), "purged 1 objects") {
+	if code != 0 || !strings.Contains(out.String(), "purged 1 object\n") {
 		t.Fatalf("exit %d, out %q err %q", code, out.String(), errb.String())
 	}
 	code = cli.Main([]string{"purge", "--admin", admin}, &out, &errb)

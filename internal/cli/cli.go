@@ -11,6 +11,8 @@ import (
 	"path/filepath"
 
 	"github.com/spf13/cobra"
+
+	"levee/internal/app"
 )
 
 // Version is set at build time with -ldflags "-X levee/internal/cli.Version=...".
@@ -37,7 +39,16 @@ func Main(args []string, stdout, stderr io.Writer) int {
 		Long:          "levee is a reverse proxy with TLS, a CDN cache, a DDoS shield, health-checked load balancing\nand authoritative DNS, in one binary. See the README for the config reference.",
 		SilenceUsage:  true,
 		SilenceErrors: true,
+		Version:       Version,
+		Args:          cobra.NoArgs,
+		// Without a command there is nothing to do: usage, exit 2.
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			cmd.SetOut(cmd.ErrOrStderr())
+			_ = cmd.Usage()
+			return usageError{errors.New("no command given; try `levee demo` or `levee --help`")}
+		},
 	}
+	root.SetVersionTemplate("levee {{.Version}}\n")
 	root.SetArgs(args)
 	root.SetOut(stdout)
 	root.SetErr(stderr)
@@ -94,4 +105,14 @@ func defaultDataDir() string {
 		return filepath.Join(h, ".local", "state", "levee")
 	}
 	return ".levee"
+}
+
+// startError is the exit of a failed start: a socket that cannot be opened
+// is a runtime failure (exit 1) for every command; anything else is the
+// config's fault (exit 2).
+func startError(err error) error {
+	if errors.Is(err, app.ErrCannotListen) {
+		return err
+	}
+	return usageError{err}
 }

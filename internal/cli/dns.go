@@ -2,6 +2,7 @@ package cli
 
 import (
 	"fmt"
+	"log/slog"
 	"os"
 	"os/signal"
 	"strings"
@@ -33,7 +34,7 @@ Response rate limiting is on with its defaults, which exempt loopback
 clients (so a benchmark from 127.0.0.1 is not limited); --rrl=false turns it
 off altogether.
 
-  levee dns --zone example.test.zone --listen 127.0.0.1:5300`,
+  levee dns --zone examples/example.test.zone --listen 127.0.0.1:5300`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if zone == "" {
@@ -55,7 +56,7 @@ off altogether.
 				return usageError{err}
 			}
 			sigs := make(chan os.Signal, 1)
-			signal.Notify(sigs, syscall.SIGTERM, syscall.SIGINT)
+			signal.Notify(sigs, syscall.SIGTERM, syscall.SIGINT, syscall.SIGHUP)
 			defer signal.Stop(sigs)
 			log := telemetry.NewLogger(cmd.ErrOrStderr(), "info")
 			srv := dns.New(dns.Options{Log: log, Wall: guard.New(log, nil)})
@@ -64,8 +65,13 @@ off altogether.
 			if _, ok := srv.Addrs()[listen]; !ok {
 				return fmt.Errorf("cannot listen on %s", listen)
 			}
-			fmt.Fprintf(cmd.ErrOrStderr(), "levee: serving %s from %s on %s (udp+tcp)\n", origin, zone, listen)
-			<-sigs
+			fmt.Fprintf(cmd.ErrOrStderr(), "levee: serving %s from %s on %s (udp+tcp); SIGHUP re-reads the zone\n", origin, zone, listen)
+			for s := range sigs {
+				if s != syscall.SIGHUP {
+					return nil
+				}
+				reloadZone(srv, &cfg, log)
+			}
 			return nil
 		},
 	}
@@ -77,6 +83,18 @@ off altogether.
 	f.BoolVar(&rrl, "rrl", true, "response rate limiting (loopback is exempt)")
 	c.AddCommand(dsCmd())
 	return c
+}
+
+// reloadZone re-reads the zone file on SIGHUP; a zone that no longer
+// loads is logged and the previous one keeps answering.
+func reloadZone(srv *dns.Server, cfg *dns.Config, log *slog.Logger) {
+	zs, err := dns.Build(cfg, nil)
+	if err != nil {
+		log.Error("SIGHUP: zone rejected; still serving the previous one", "zone", cfg.Zones[0].File, "reason", err.Error())
+		return
+	}
+	srv.Apply(cfg, zs)
+	log.Info("SIGHUP: zone reloaded", "zone", cfg.Zones[0].File)
 }
 
 func dsCmd() *cobra.Command {

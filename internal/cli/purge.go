@@ -62,7 +62,7 @@ objects were touched. The purge takes effect for the very next request.
 			if res.StatusCode != http.StatusOK {
 				return fmt.Errorf("purge: admin API answered %s: %s", res.Status, strings.TrimSpace(string(out)))
 			}
-			fmt.Fprintf(cmd.OutOrStdout(), "purged %d objects\n", ans.Purged)
+			fmt.Fprintf(cmd.OutOrStdout(), "purged %s\n", plural(ans.Purged, "object"))
 			return nil
 		},
 	}
@@ -76,4 +76,12 @@ objects were touched. The purge takes effect for the very next request.
 	f.BoolVar(&p.All, "all", false, "purge everything")
 	f.BoolVar(&p.Soft, "soft", false, "mark stale instead of deleting")
 	return c
+}
+
+// plural writes "1 object", "2 objects".
+func plural(n int, noun string) string {
+	if n == 1 {
+		return "1 " + noun
+	}
+	return fmt.Sprintf("%d %ss", n, noun)
 }

@@ -42,3 +42,9 @@ func TestPurgeSendsTheAdminBody(t *testing.T) {
 		t.Fatalf("exit %d, err %q", code, errOut)
 	}
 }
+
+func TestPluralObjects(t *testing.T) {
+	if plural(1, "object") != "1 object" || plural(0, "object") != "0 objects" || plural(3, "object") != "3 objects" {
+		t.Fatal(plural(1, "object"), plural(0, "object"))
+	}
+}

@@ -1,9 +1,11 @@
 package cli
 
 import (
+	"io"
 	"strings"
 	"testing"
 
+	"levee/internal/app"
 	"levee/internal/config"
 )
 
@@ -47,5 +49,31 @@ func TestQuickRateBurst(t *testing.T) {
 	}
 	if _, err := quickConfig(&quickOptions{from: "127.0.0.1:0", admin: "off", to: []string{"127.0.0.1:9"}, rateLimit: "100/s", rateBurst: -1}); err == nil {
 		t.Fatal("negative --rate-burst accepted")
+	}
+}
+
+// The start-up line lists everything the flags turned on, with the bound
+// address and the admin API's.
+func TestQuickModeStartLineListsWhatIsOn(t *testing.T) {
+	q := &quickOptions{from: "127.0.0.1:0", admin: "127.0.0.1:0", to: []string{"127.0.0.1:9000"}, backup: []string{"127.0.0.1:9100"},
+		healthURI: "/healthz", cache: true, rateLimit: "100/s", maxConnsIP: 8}
+	src, err := quickConfig(q)
+	if err != nil {
+		t.Fatal(err)
+	}
+	n := app.New(app.Options{Log: io.Discard, Access: io.Discard})
+	if err := n.StartFrom("reverse-proxy", src); err != nil {
+		t.Fatal(err)
+	}
+	defer n.Shutdown()
+	line := startLine(q, n)
+	for _, want := range []string{"backup 127.0.0.1:9100", "health checks /healthz every 5s", "cache on", "rate limit 100/s per client IP",
+		"at most 8 connections per client IP", "admin API on http://127.0.0.1:"} {
+		if !strings.Contains(line, want) {
+			t.Errorf("start-up line lacks %q: %s", want, line)
+		}
+	}
+	if strings.Contains(line, "127.0.0.1:0 ") {
+		t.Errorf("start-up line shows port 0: %s", line)
 	}
 }

@@ -2,8 +2,10 @@ package cli
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net/url"
+	"strconv"
 	"strings"
 	"time"
 
@@ -58,11 +60,16 @@ origins a backup pool that takes the traffic when the primary is down;
 			if err != nil {
 				return usageError{err}
 			}
-			n := app.New(app.Options{Version: Version})
-			if err := n.StartFrom("reverse-proxy", src); err != nil {
-				return usageError{err}
+			// Checked before a node exists, so the user reads the flags'
+			// names and not the lines of a YAML file they never saw.
+			if _, err := config.Load("reverse-proxy", src); err != nil {
+				return usageError{inFlagWords(err)}
 			}
-			fmt.Fprintf(cmd.ErrOrStderr(), "levee: proxying %s -> %s\n", q.from, strings.Join(q.to, ", "))
+			n := app.New(app.Options{Version: Version, Log: cmd.ErrOrStderr()})
+			if err := n.StartFrom("reverse-proxy", src); err != nil {
+				return startError(inFlagWords(err))
+			}
+			fmt.Fprintln(cmd.ErrOrStderr(), startLine(&q, n))
 			return n.Run(context.Background())
 		},
 	}
@@ -183,4 +190,115 @@ func quickShield(q *quickOptions, s *shield.Config) error {
 	// instead of costing the node CPU (bounded by max_tarpitted).
 	s.Tarpit = config.Duration(500 * time.Millisecond)
 	return nil
+}
+
+// inFlagWords restates config errors of the generated config in terms of
+// the flags that made it: the user never saw that YAML, so its line
+// numbers mean nothing to them.
+func inFlagWords(err error) error {
+	var errs config.Errors
+	if !errors.As(err, &errs) {
+		return err
+	}
+	lines := make([]string, 0, len(errs))
+	for _, e := range errs {
+		lines = append(lines, flagOf(e.Path)+": "+e.Msg)
+	}
+	return errors.New(strings.Join(lines, "\n"))
+}
+
+// flagOf names the flag behind a path of the config quickConfig writes.
+func flagOf(path string) string {
+	for _, m := range []struct{ prefix, flag string }{
+		{"listeners", "--from"},
+		{"admin", "--admin"},
+		{"pools[1]", "--backup"},
+		{"pools[0].health", "--health-uri/--health-interval"},
+		{"sites[0].routes[0].health", "--health-uri/--health-interval"},
+		{"pools[0]", "--to"},
+		{"sites[0].routes[0].origin_tls", "--insecure-origin"},
+		{"sites[0].routes[0]", "--to"},
+		{"shield.connections", "--max-conns-per-ip"},
+		{"shield", "--rate-limit/--rate-burst"},
+		{"cache", "--cache"},
+	} {
+		if strings.HasPrefix(path, m.prefix) {
+			if i := originIndex(path); i >= 0 {
+				return fmt.Sprintf("%s (the %s one)", m.flag, ordinal(i+1))
+			}
+			return m.flag
+		}
+	}
+	return "reverse-proxy"
+}
+
+// originIndex finds N in "...origins[N]...", or -1.
+func originIndex(path string) int {
+	_, rest, ok := strings.Cut(path, "origins[")
+	if !ok {
+		return -1
+	}
+	num, _, _ := strings.Cut(rest, "]")
+	i, err := strconv.Atoi(num)
+	if err != nil {
+		return -1
+	}
+	return i
+}
+
+func ordinal(n int) string {
+	switch n {
+	case 1:
+		return "first"
+	case 2:
+		return "second"
+	case 3:
+		return "third"
+	}
+	return strconv.Itoa(n) + "th"
+}
+
+// startLine says what quick mode serves and everything its flags turned
+// on, with the bound addresses (a port 0 is resolved).
+func startLine(q *quickOptions, n *app.Node) string {
+	from := q.from
+	for _, a := range n.Addrs() {
+		from = a.String()
+	}
+	parts := []string{"levee: proxying " + from + " -> " + strings.Join(q.to, ", ")}
+	if len(q.backup) > 0 {
+		parts = append(parts, "backup "+strings.Join(q.backup, ", "))
+	}
+	if q.healthURI != "" {
+		every := q.healthEvery
+		if every == 0 {
+			every = 5 * time.Second
+		}
+		parts = append(parts, fmt.Sprintf("health checks %s every %s", q.healthURI, every))
+	}
+	if q.cache {
+		parts = append(parts, "cache on")
+	}
+	if q.rateLimit != "" {
+		parts = append(parts, "rate limit "+q.rateLimit+" per client IP")
+	}
+	if q.maxConnsIP > 0 {
+		parts = append(parts, fmt.Sprintf("at most %d connections per client IP", q.maxConnsIP))
+	}
+	if a := n.AdminAddr(); a != nil {
+		parts = append(parts, "admin API on http://"+a.String())
+	}
+	if q.accessLog {
+		parts = append(parts, "access log on stdout")
+	}
+	if q.h2c {
+		parts = append(parts, "h2c")
+	}
+	if q.originHost {
+		parts = append(parts, "origin Host header")
+	}
+	if q.insecure {
+		parts = append(parts, "origin TLS NOT VERIFIED")
+	}
+	return strings.Join(parts, "; ")
 }

@@ -27,9 +27,10 @@ starts on the last config that applied cleanly (kept in --data-dir) unless
 				return usageError{fmt.Errorf("serve needs -c FILE")}
 			}
 			opts.Version = Version
+			opts.Log = cmd.ErrOrStderr()
 			n := app.New(opts)
 			if err := n.Start(); err != nil {
-				return usageError{err}
+				return startError(err)
 			}
 			return n.Run(context.Background())
 		},

@@ -53,13 +53,14 @@ func TestLoadRejects(t *testing.T) {
 		{"empty", "", "config is empty"},
 		{"only comments", "# nothing\n", "config is empty"},
 		{"not a mapping", "- a\n- b\n", "must be a mapping"},
-		{"unknown key", good + "bogus: 1\n", `good.yaml:18: unknown key "bogus"`},
-		{"unknown nested key", strings.Replace(good, "path: /api/", "path: /api/\n        colour: red", 1), `unknown key "colour"`},
-		{"duplicate key", "listeners: []\nlisteners: []\n", "already defined"},
+		{"unknown key", good + "bogus: 1\n", `good.yaml:18:1: bogus: unknown key; valid keys here: admin,`},
+		{"typo of a key", strings.Replace(good, "hosts:", "hostz:", 1), `sites[0].hostz: unknown key, did you mean "hosts"?`},
+		{"unknown nested key", strings.Replace(good, "path: /api/", "path: /api/\n        colour: red", 1), `sites[0].routes[1].colour: unknown key`},
+		{"duplicate key", "listeners: []\nlisteners: []\n", "good.yaml:2:1: listeners: key given twice; the first is at line 1"},
 		{"two documents", good + "---\n" + good, "more than one YAML document"},
 		{"bad yaml", "listeners: [\n", "did not find expected"},
 		{"bad origin scheme", strings.Replace(good, "http://127.0.0.1:9000", "ftp://127.0.0.1:9000", 1),
-			"good.yaml:10: sites[0].routes[0].origins[0].url: scheme must be http or https"},
+			"good.yaml:10:18: sites[0].routes[0].origins[0].url: scheme must be http or https"},
 		{"origin with path", strings.Replace(good, "http://127.0.0.1:9000", "http://127.0.0.1:9000/x", 1), "must be scheme://host[:port] only"},
 		{"unknown pool", strings.Replace(good, "pools: [api]", "pools: [nope]", 1), `sites[0].routes[1].pools[0]: no pool named "nope"`},
 		{"no listeners", strings.Replace(good, "listeners:\n  - listen: 127.0.0.1:8080\n", "", 1), "at least one listener"},
@@ -173,5 +174,32 @@ func TestParseSize(t *testing.T) {
 		if _, err := ParseSize(bad); err == nil {
 			t.Errorf("ParseSize(%q) accepted", bad)
 		}
+	}
+}
+
+// What a new user writes first: an origin as host:port (quick mode's --to
+// takes it too) and a site whose only host is a wildcard, without a name.
+func TestHostPortOriginAndWildcardSiteName(t *testing.T) {
+	src := `listeners: [{listen: "127.0.0.1:0"}]
+sites:
+  - hosts: ["*.shop.example"]
+    routes: [{origins: [{url: "127.0.0.1:9000"}, {url: "localhost:9001"}]}]
+  - hosts: ["*"]
+    routes: [{origins: [{url: "https://o.example"}]}]
+`
+	p, err := Load("levee.yaml", []byte(src))
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := p.Config.Sites
+	if s[0].Name != "wildcard.shop.example" || s[1].Name != "wildcard" {
+		t.Errorf("derived names %q, %q", s[0].Name, s[1].Name)
+	}
+	if got := s[0].Routes[0].Origins; got[0].URL != "http://127.0.0.1:9000" || got[1].URL != "http://localhost:9001" {
+		t.Errorf("host:port origins read as %q, %q", got[0].URL, got[1].URL)
+	}
+	_, err = Load("levee.yaml", []byte(strings.Replace(src, "127.0.0.1:9000", "http://[::1", 1)))
+	if err == nil || !strings.Contains(err.Error(), "write it as http://host:port or https://host:port") {
+		t.Errorf("a broken URL: %v", err)
 	}
 }

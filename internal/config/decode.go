@@ -56,7 +56,7 @@ func Decode(name string, src []byte) (*Parsed, error) {
 	dec.KnownFields(true)
 	cfg := new(Config)
 	if err := dec.Decode(cfg); err != nil {
-		return nil, yamlErrors(name, err)
+		return nil, explain(&root, yamlErrors(name, err))
 	}
 	var extra yaml.Node
 	if err := dec.Decode(&extra); !errors.Is(err, io.EOF) {

@@ -2,6 +2,7 @@ package config
 
 import (
 	"levee/internal/config/schema"
+	"strings"
 	"time"
 )
 
@@ -71,7 +72,7 @@ func SetDefaults(c *Config) {
 	for i := range c.Sites {
 		s := &c.Sites[i]
 		if s.Name == "" && len(s.Hosts) > 0 {
-			s.Name = s.Hosts[0]
+			s.Name = nameFromHost(s.Hosts[0])
 		}
 		for j := range s.Routes {
 			r := &s.Routes[j]
@@ -99,5 +100,22 @@ func setPoolDefaults(p *PoolSpec) {
 		if p.Origins[i].Weight == 0 {
 			p.Origins[i].Weight = DefaultOriginWeight
 		}
+		p.Origins[i].URL = withScheme(p.Origins[i].URL)
 	}
+}
+
+// withScheme reads an origin written host:port as http://host:port, as
+// quick mode's --to does.
+func withScheme(raw string) string {
+	if raw == "" || strings.Contains(raw, "://") {
+		return raw
+	}
+	return "http://" + raw
+}
+
+// nameFromHost derives a site's name from its first host when the config
+// gives none; a wildcard becomes the word, since '*' is not allowed in a
+// name ("*.shop.example" is named "wildcard.shop.example", "*" "wildcard").
+func nameFromHost(h string) string {
+	return strings.ReplaceAll(h, "*", "wildcard")
 }

@@ -3,6 +3,7 @@ package config
 import (
 	"cmp"
 	"levee/internal/config/schema"
+	"regexp"
 	"slices"
 	"strconv"
 	"strings"
@@ -28,13 +29,13 @@ func (p *Parsed) locate(name string, errs Errors) Errors {
 	for i := range errs {
 		errs[i].File = name
 		if n := lookup(p.root, errs[i].Path); n != nil {
-			errs[i].Line = n.Line
+			errs[i].Line, errs[i].Column = n.Line, n.Column
 		}
 	}
 	// In file order, so the user reads them top to bottom; ties broken by
 	// path and message so the order never depends on which check ran first.
 	slices.SortStableFunc(errs, func(a, b FieldError) int {
-		return cmp.Or(cmp.Compare(a.Line, b.Line), cmp.Compare(a.Path, b.Path), cmp.Compare(a.Msg, b.Msg))
+		return cmp.Or(cmp.Compare(a.Line, b.Line), cmp.Compare(a.Column, b.Column), cmp.Compare(a.Path, b.Path), cmp.Compare(a.Msg, b.Msg))
 	})
 	return errs
 }
@@ -84,6 +85,28 @@ func splitPath(path string) []string {
 		if p != "" {
 			out = append(out, p)
 		}
+	}
+	return out
+}
+
+// stagePath matches the YAML path that starts an error of a later stage
+// (a zone file, a certificate): "dns.zones[1]: ...".
+var stagePath = regexp.MustCompile(`^([a-z_]+(?:\[\d+\])?(?:\.[a-z_]+(?:\[\d+\])?)*): (.*)$`)
+
+// Locate turns an error found after validation (while loading the files a
+// config names) into Errors with the file, line and column of the key its
+// message starts with. Each line of a joined error becomes one entry.
+func (p *Parsed) Locate(name string, err error) Errors {
+	var out Errors
+	for _, line := range strings.Split(err.Error(), "\n") {
+		e := FieldError{File: name, Msg: line}
+		if m := stagePath.FindStringSubmatch(line); m != nil {
+			e.Path, e.Msg = m[1], m[2]
+			if n := lookup(p.root, e.Path); n != nil {
+				e.Line, e.Column = n.Line, n.Column
+			}
+		}
+		out = append(out, e)
 	}
 	return out
 }

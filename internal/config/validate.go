@@ -155,7 +155,7 @@ func checkOriginURL(l *schema.List, path, raw string) {
 	}
 	u, err := url.Parse(raw)
 	if err != nil {
-		l.Add(path, "not a URL: %v", err)
+		l.Add(path, "%q is not a URL: write it as http://host:port or https://host:port", raw)
 		return
 	}
 	switch {

@@ -1,8 +1,10 @@
 package dns
 
 import (
+	"errors"
 	"fmt"
 	"levee/internal/config/schema"
+	"slices"
 	"strings"
 
 	mdns "github.com/miekg/dns"
@@ -32,17 +34,28 @@ func Build(c *Config, pools schema.Pools) (*Zones, error) {
 	if len(c.Zones) > MaxZones {
 		return nil, fmt.Errorf("dns.zones: %d zones, over the limit of %d: %w", len(c.Zones), MaxZones, errOverBound)
 	}
+	// Every zone is built even after one fails, so one run reports every
+	// broken zone file, not the first.
+	var errs []error
 	for i := range c.Zones {
 		z, err := buildZone(&c.Zones[i], c.MaxRecordsPerZone, pools, c.EdgePool, zs)
 		if err != nil {
-			return nil, fmt.Errorf("dns.zones[%d]: %w", i, err)
+			errs = append(errs, fmt.Errorf("dns.zones[%d]: %w", i, err))
+			continue
 		}
 		zs.byWire[z.wire] = z
 		zs.byName[z.Origin] = z
 		zs.zones = append(zs.zones, z)
 	}
+	if len(errs) > 0 {
+		return nil, errors.Join(errs...)
+	}
 	return zs, nil
 }
+
+// Warnings are what a valid set of zones should still tell the operator
+// (a steered pool without active checks); levee validate prints them.
+func (zs *Zones) Warnings() []string { return slices.Clone(zs.warnings) }
 
 func buildZone(zc *ZoneConfig, maxRecords int, pools schema.Pools, edge string, zs *Zones) (*Zone, error) {
 	var sources []zoneSource

@@ -2,6 +2,7 @@ package listener
 
 import (
 	"crypto/tls"
+	"errors"
 	"fmt"
 	"strings"
 
@@ -17,12 +18,17 @@ type Certs struct {
 // LoadCerts reads the certificate pairs of a tls: block.
 func LoadCerts(t *config.TLS) (*Certs, error) {
 	cs := &Certs{}
+	var errs []error // every broken pair, not only the first
 	for i, c := range t.Certificates {
 		cert, err := tls.LoadX509KeyPair(c.Cert, c.Key)
 		if err != nil {
-			return nil, fmt.Errorf("certificates[%d]: %w", i, err)
+			errs = append(errs, fmt.Errorf("certificates[%d]: %w", i, err))
+			continue
 		}
 		cs.certs = append(cs.certs, cert)
+	}
+	if len(errs) > 0 {
+		return nil, errors.Join(errs...)
 	}
 	return cs, nil
 }

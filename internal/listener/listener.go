@@ -14,6 +14,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"strings"
 	"time"
 
 	"levee/internal/config"
@@ -61,16 +62,25 @@ func NewSet(log *slog.Logger, wall *guard.Wall, handler http.Handler, hooks Hook
 // listener's certificates; nothing is opened.
 func Specs(c *config.Config) ([]Spec, error) {
 	specs := make([]Spec, 0, len(c.Listeners))
+	var errs []error
 	for i, l := range c.Listeners {
 		sp := Spec{Listener: l, Timeouts: c.Timeouts, Limits: c.Limits}
 		if l.TLS != nil {
 			cs, err := LoadCerts(l.TLS)
 			if err != nil {
-				return nil, fmt.Errorf("listeners[%d].tls: %w", i, err)
+				// One line per pair, each with its full path, so levee
+				// validate can give each its own line number.
+				for _, line := range strings.Split(err.Error(), "\n") {
+					errs = append(errs, fmt.Errorf("listeners[%d].tls.%s", i, line))
+				}
+				continue
 			}
 			sp.Certs = cs
 		}
 		specs = append(specs, sp)
+	}
+	if len(errs) > 0 {
+		return nil, errors.Join(errs...)
 	}
 	return specs, nil
 }

@@ -168,7 +168,7 @@ func (set *Set) startServer(s *slot, sp *Spec) *handoff {
 		protos.SetUnencryptedHTTP2(true)
 	}
 	h := newHandoff(s.ln.Addr())
-	var handler http.Handler = drainAware{next: set.handler, h: h}
+	var handler http.Handler = drainAware{next: set.handler, h: h, maxHead: int(c.Limits.MaxHeaderBytes)}
 	var connCtx func(context.Context, net.Conn) context.Context
 	if set.hooks.Wrap != nil {
 		handler, connCtx = set.hooks.Wrap(handler)
@@ -251,16 +251,39 @@ func (set *Set) retire(h *handoff, drain time.Duration) {
 
 // drainAware is a server's handler: the node, plus "Connection: close" once
 // the server is retiring.
+// It also holds limits.max_header_bytes exactly: net/http reads up to 4 KiB
+// past its MaxHeaderBytes and HTTP/2 counts 32 bytes per field on top, so
+// a small limit would otherwise let a head several times its size through.
 type drainAware struct {
-	next http.Handler
-	h    *handoff
+	next    http.Handler
+	h       *handoff
+	maxHead int
 }
 
 func (d drainAware) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if d.h.draining.Load() {
 		w.Header().Set("Connection", "close")
 	}
+	if d.maxHead > 0 && headSize(r) > d.maxHead {
+		w.Header().Set("Connection", "close")
+		http.Error(w, "request header fields too large", http.StatusRequestHeaderFieldsTooLarge)
+		return
+	}
 	d.next.ServeHTTP(w, r)
+}
+
+// headSize is the size of r's head as HTTP/1.1 would send it: request line,
+// Host and every header line. HTTP/2 requests are measured the same way, so
+// one limit means one thing on every protocol.
+func headSize(r *http.Request) int {
+	n := len(r.Method) + 1 + len(r.RequestURI) + 1 + len(r.Proto) + 2
+	n += len("Host: ") + len(r.Host) + 2
+	for k, vs := range r.Header {
+		for _, v := range vs {
+			n += len(k) + 2 + len(v) + 2
+		}
+	}
+	return n + 2
 }
 
 // serverErrorLog routes net/http's own messages (TLS handshake errors, bad

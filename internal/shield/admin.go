@@ -2,8 +2,11 @@ package shield
 
 import (
 	"encoding/json"
+	"fmt"
 	"net/http"
+	"slices"
 	"strconv"
+	"strings"
 )
 
 // Status is the JSON of GET /shield on the admin API.
@@ -95,8 +98,12 @@ func (st *State) AdminHandlers() map[string]http.Handler {
 			st.mu.Lock()
 			room := st.rooms[name]
 			st.mu.Unlock()
-			if room == nil || !room.SetEvent(mode) {
-				http.Error(w, "want ?room=SITE/ROUTE (a configured room, e.g. shop/) &mode=queue|auto|config", http.StatusBadRequest)
+			if room == nil {
+				http.Error(w, fmt.Sprintf("no waiting room named %q; configured rooms: %s", name, st.roomNames()), http.StatusNotFound)
+				return
+			}
+			if !room.SetEvent(mode) {
+				http.Error(w, "want ?room=SITE/ROUTE&mode=queue|auto|config", http.StatusBadRequest)
 				return
 			}
 			st.log.Warn("shield waiting room event mode", "room", name, "mode", mode)
@@ -124,9 +131,36 @@ func (st *State) AdminHandlers() map[string]http.Handler {
 				http.Error(w, "want ?site=NAME&on=true|false", http.StatusBadRequest)
 				return
 			}
+			if known := st.siteNames(); !slices.Contains(known, site) {
+				http.Error(w, fmt.Sprintf("no site named %q; sites: %s", site, strings.Join(known, ", ")), http.StatusNotFound)
+				return
+			}
 			st.SetUnderAttack(site, on)
 			st.log.Warn("shield under-attack switch", "site", site, "on", on)
 			w.WriteHeader(http.StatusNoContent)
 		}),
 	}
+}
+
+// siteNames are the active config's site names.
+func (st *State) siteNames() []string {
+	if p := st.sites.Load(); p != nil {
+		return *p
+	}
+	return nil
+}
+
+// roomNames lists the configured waiting rooms, for an error message.
+func (st *State) roomNames() string {
+	st.mu.Lock()
+	defer st.mu.Unlock()
+	names := make([]string, 0, len(st.rooms))
+	for name := range st.rooms {
+		names = append(names, name)
+	}
+	slices.Sort(names)
+	if len(names) == 0 {
+		return "none"
+	}
+	return strings.Join(names, ", ")
 }

@@ -83,6 +83,9 @@ type Env struct {
 	Pools map[string]string
 	// ReadHeader and ReadBody are the client timeouts (timeouts.*).
 	ReadHeader, ReadBody time.Duration
+	// Sites are the config's site names: the admin API's under-attack
+	// switch refuses any other name.
+	Sites []string
 }
 
 // Build compiles a shield: section. It reads list files (the only I/O); a

@@ -4,6 +4,9 @@ import (
 	"context"
 	"net"
 	"net/http"
+	"os"
+	"path/filepath"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -26,15 +29,23 @@ type Capability struct {
 // data directory (falling back, loudly, to state for this run only) and
 // returns the shield of a node.
 func NewCapability(h pipeline.Host) *Capability {
+	var notes []string
+	_, statErr := os.Stat(filepath.Join(h.DataDir, KeyFile))
+	keyFromBefore := h.DataDir != "" && statErr == nil
 	key, err := LoadKey(h.DataDir)
 	if err != nil {
-		h.Log.Error("shield: cannot load the waiting-room key; using a key for this run only (queue places will not survive a restart)", "err", err)
+		notes = append(notes, "cannot load the waiting-room key; using a key for this run only (queue places will not survive a restart): "+err.Error())
 		key, _ = LoadKey("")
+		keyFromBefore = false
 	}
 	st := NewState(h.Registry, h.Wall, h.Log, key)
 	if err := st.LoadRooms(h.DataDir); err != nil {
-		h.Log.Error("shield: waiting rooms start empty (with their start-up hold)", "err", err)
+		notes = append(notes, "waiting rooms start empty, with their start-up hold: "+err.Error())
 	}
+	// Passes signed by the key of a previous run are valid now; without a
+	// snapshot of that run, the rooms wait for their holders.
+	st.roomHold = keyFromBefore && st.snaps == nil
+	st.roomNotes = notes
 	c := &Capability{host: h, st: st}
 	c.resets.Store(DefaultH2MaxResetsPerSecond)
 	return c
@@ -51,14 +62,15 @@ func (c *Capability) AdminRoutes() map[string]http.Handler { return c.st.AdminHa
 // stages) and puts the section in force.
 func (c *Capability) Stage(cfg *Config, env Env) (pipeline.Staged, error) {
 	resets := int64(cfg.H2MaxResetsPerSecond)
+	sites := slices.Clone(env.Sites)
 	if !*cfg.Enabled {
-		return pipeline.Staged{Commit: func() { c.run(); c.resets.Store(resets); c.st.SetEnabled(false) }}, nil
+		return pipeline.Staged{Commit: func() { c.run(); c.resets.Store(resets); c.st.sites.Store(&sites); c.st.SetEnabled(false) }}, nil
 	}
 	sh, err := Build(cfg, c.st, env)
 	if err != nil {
 		return pipeline.Staged{}, err
 	}
-	staged := pipeline.Staged{Commit: func() { c.run(); c.resets.Store(resets); sh.Commit() }}
+	staged := pipeline.Staged{Commit: func() { c.run(); c.resets.Store(resets); c.st.sites.Store(&sites); sh.Commit() }}
 	if !sh.Idle() {
 		staged.Phases = map[string]pipeline.Phase{"shield": sh.Phase()}
 	}

@@ -383,3 +383,32 @@ shield:
 		t.Errorf("keep path: %d %v", code, err)
 	}
 }
+
+// The admin API refuses names the config does not have: a typo in a site or
+// room name is a 404 that lists the real ones, never a 204 that switches
+// nothing and then shows the typo in GET /shield.
+func TestAdminUnknownNamesAre404(t *testing.T) {
+	o := newSmallOrigin(t, 0, 100)
+	n := leveetest.Start(t, nodeYAML(o.URL, ""))
+	post := func(path string) (int, string) {
+		res, err := http.Post(n.AdminURL(path), "", nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer res.Body.Close()
+		b, _ := io.ReadAll(res.Body)
+		return res.StatusCode, string(b)
+	}
+	if code, body := post("/shield/under-attack?site=nosuch&on=true"); code != 404 || !strings.Contains(body, `no site named "nosuch"; sites: s`) {
+		t.Errorf("unknown site: %d %q", code, body)
+	}
+	if code, body := post("/shield/waiting-room?room=nosuch/&mode=queue"); code != 404 || !strings.Contains(body, `no waiting room named "nosuch/"`) {
+		t.Errorf("unknown room: %d %q", code, body)
+	}
+	if _, _, body, _ := get(http.DefaultClient, n.AdminURL("/shield")); strings.Contains(body, "nosuch") {
+		t.Errorf("GET /shield lists an unknown name: %s", body)
+	}
+	if code, body := post("/shield/under-attack?site=s&on=true"); code != 204 {
+		t.Errorf("known site: %d %q", code, body)
+	}
+}

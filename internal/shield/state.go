@@ -56,6 +56,7 @@ type State struct {
 	off    atomic.Bool                     // shield.enabled: false in the config
 	attack atomic.Pointer[map[string]bool] // run-time switches, override cfgAtk
 	cfgAtk atomic.Pointer[map[string]bool] // sites under attack by config
+	sites  atomic.Pointer[[]string]        // the config's site names, for the admin API
 	factor atomic.Uint64                   // float64 bits of the attack factor
 	level  atomic.Int32
 	held   atomic.Int64 // answers held in the tarpit
@@ -73,7 +74,15 @@ type State struct {
 	limiters map[string]*Limiter // by pool name
 	rooms    map[string]*Room    // by route name
 	snaps    map[string]roomSnap // from the previous run, used once
-	overload atomic.Pointer[overloadCfg]
+	// roomHold is set when users may hold valid passes from a previous
+	// run that left no snapshot (the key was there, the snapshot was not):
+	// new rooms then admit nobody new for two refresh periods, so those
+	// users come back first. A first run has nobody to wait for.
+	roomHold bool
+	// roomNotes are start-up problems that matter only to waiting rooms,
+	// logged when the first room is configured, not on every node.
+	roomNotes []string
+	overload  atomic.Pointer[overloadCfg]
 
 	// PanicHook, when set (tests only), is called at the start of each
 	// sub-phase with its name, so a test can make it panic.
@@ -205,10 +214,21 @@ func (st *State) room(name string, cfg RoomConfig) *Room {
 	defer st.mu.Unlock()
 	r := st.rooms[name]
 	if r == nil {
+		if len(st.rooms) == 0 {
+			for _, note := range st.roomNotes {
+				st.log.Error("shield: " + note)
+			}
+		}
 		r = NewRoom(cfg, st.start)
 		if snap, ok := st.snaps[name]; ok {
 			r.restore(snap, st.start)
 			delete(st.snaps, name)
+		} else if st.roomHold {
+			st.log.Warn("shield: waiting room starts empty with a start-up hold of two refresh periods: the previous run left no snapshot of it, so users who hold a place come back first",
+				"room", name, "hold", 2*cfg.Refresh)
+		} else {
+			r.holdUntil = 0
+			st.log.Info("shield: waiting room starts empty and admits at once: no snapshot of it (its first run)", "room", name)
 		}
 		st.rooms[name] = r
 	} else {

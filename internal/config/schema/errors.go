@@ -9,10 +9,11 @@ import (
 // FieldError is one problem in a config, at a path such as
 // sites[2].routes[0].origins[1].url and, when known, a line.
 type FieldError struct {
-	File string
-	Line int
-	Path string
-	Msg  string
+	File   string
+	Line   int
+	Column int // 0 when unknown
+	Path   string
+	Msg    string
 }
 
 func (e FieldError) Error() string {
@@ -24,6 +25,10 @@ func (e FieldError) Error() string {
 	if e.Line > 0 {
 		b.WriteString(strconv.Itoa(e.Line))
 		b.WriteByte(':')
+		if e.Column > 0 {
+			b.WriteString(strconv.Itoa(e.Column))
+			b.WriteByte(':')
+		}
 	}
 	if b.Len() > 0 {
 		b.WriteByte(' ')

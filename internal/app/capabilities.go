@@ -3,6 +3,7 @@ package app
 import (
 	"net/http"
 
+	"levee/internal/bots"
 	"levee/internal/cache"
 	"levee/internal/dns"
 	"levee/internal/health"
@@ -21,6 +22,7 @@ type capabilities struct {
 	cache  *cache.Capability
 	shield *shield.Capability
 	dns    *dns.Capability
+	bots   *bots.Capability
 }
 
 func newCapabilities(h pipeline.Host, budget health.Budget) *capabilities {
@@ -30,6 +32,7 @@ func newCapabilities(h pipeline.Host, budget health.Budget) *capabilities {
 		shield: shield.NewCapability(h),
 	}
 	c.dns = dns.NewCapability(h, c.health)
+	c.bots = bots.NewCapability(h, c.shield.State())
 	return c
 }
 
@@ -42,6 +45,7 @@ func (c *capabilities) stage(g *generation) ([]pipeline.Staged, error) {
 		func() (pipeline.Staged, error) { return c.cache.Stage(&cfg.Cache, g.routes, cacheRules(g)) },
 		func() (pipeline.Staged, error) { return c.shield.Stage(&cfg.Shield, shieldEnv(g)) },
 		func() (pipeline.Staged, error) { return c.dns.Stage(&cfg.DNS, cfg.PoolRefs()) },
+		func() (pipeline.Staged, error) { return c.bots.Stage(&cfg.Bots, g.routes, botsBlocks(g)) },
 	}
 	out := make([]pipeline.Staged, 0, len(steps))
 	for _, step := range steps {
@@ -57,7 +61,7 @@ func (c *capabilities) stage(g *generation) ([]pipeline.Staged, error) {
 // adminRoutes are the capabilities' admin API routes.
 func (c *capabilities) adminRoutes() map[string]http.Handler {
 	out := map[string]http.Handler{}
-	for _, routes := range []map[string]http.Handler{c.cache.AdminRoutes(), c.shield.AdminRoutes()} {
+	for _, routes := range []map[string]http.Handler{c.cache.AdminRoutes(), c.shield.AdminRoutes(), c.bots.AdminRoutes()} {
 		for pattern, h := range routes {
 			out[pattern] = h
 		}
@@ -71,6 +75,7 @@ func (c *capabilities) stop() {
 	c.cache.Stop()
 	c.shield.Stop()
 	c.dns.Stop()
+	c.bots.Stop()
 }
 
 // cacheRules are the routes' cache: blocks, by route ID.
@@ -78,6 +83,15 @@ func cacheRules(g *generation) []*cache.RouteConfig {
 	out := make([]*cache.RouteConfig, len(g.routeCfg))
 	for id, rc := range g.routeCfg {
 		out[id] = rc.Cache
+	}
+	return out
+}
+
+// botsBlocks are the routes' bots: blocks, by route ID.
+func botsBlocks(g *generation) []*bots.RouteConfig {
+	out := make([]*bots.RouteConfig, len(g.routeCfg))
+	for id, rc := range g.routeCfg {
+		out[id] = rc.Bots
 	}
 	return out
 }

@@ -2,6 +2,7 @@ package config
 
 import (
 	"fmt"
+	"levee/internal/bots"
 	"levee/internal/cache"
 	"levee/internal/config/schema"
 	"levee/internal/dns"
@@ -26,6 +27,9 @@ type Sections struct {
 	Shield shield.Config `yaml:"shield"`
 	// DNS configures the authoritative DNS server (internal/dns).
 	DNS dns.Config `yaml:"dns"`
+	// Bots configures the bot score's feature file and the proof-of-work
+	// challenge (internal/bots).
+	Bots bots.Config `yaml:"bots"`
 }
 
 // RouteSections are the capabilities' per-route blocks, inlined into Route.
@@ -33,6 +37,9 @@ type RouteSections struct {
 	// Cache turns the CDN cache on for this route (internal/cache).
 	// Default off.
 	Cache *cache.RouteConfig `yaml:"cache,omitempty"`
+	// Bots scores this route's requests and acts by score band
+	// (internal/bots). Default off.
+	Bots *bots.RouteConfig `yaml:"bots,omitempty"`
 }
 
 func setCapabilityDefaults(c *Config) {
@@ -55,6 +62,12 @@ func setCapabilityDefaults(c *Config) {
 	}
 	c.Shield.SetDefaults()
 	c.DNS.SetDefaults()
+	c.Bots.SetDefaults()
+	for _, rc := range routeSections(c) {
+		if rc.bots != nil {
+			rc.bots.SetDefaults()
+		}
+	}
 }
 
 func validateCapabilities(l *schema.List, c *Config) {
@@ -68,6 +81,12 @@ func validateCapabilities(l *schema.List, c *Config) {
 	validatePoolsAndRoutes(l, c)
 	c.Shield.Validate(l, c.SiteRefs())
 	c.DNS.Validate(l, c.PoolRefs())
+	c.Bots.Validate(l)
+	for _, rc := range routeSections(c) {
+		if rc.bots != nil {
+			rc.bots.Validate(l, rc.path+".bots")
+		}
+	}
 }
 
 // routeSection is one route's capability blocks, with the route's path in
@@ -75,6 +94,7 @@ func validateCapabilities(l *schema.List, c *Config) {
 type routeSection struct {
 	path  string
 	cache *cache.RouteConfig
+	bots  *bots.RouteConfig
 }
 
 func routeSections(c *Config) []routeSection {
@@ -82,7 +102,7 @@ func routeSections(c *Config) []routeSection {
 	for i := range c.Sites {
 		for j := range c.Sites[i].Routes {
 			r := &c.Sites[i].Routes[j]
-			out = append(out, routeSection{path: fmt.Sprintf("sites[%d].routes[%d]", i, j), cache: r.Cache})
+			out = append(out, routeSection{path: fmt.Sprintf("sites[%d].routes[%d]", i, j), cache: r.Cache, bots: r.Bots})
 		}
 	}
 	return out

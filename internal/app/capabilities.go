@@ -9,6 +9,7 @@ import (
 	"levee/internal/health"
 	"levee/internal/pipeline"
 	"levee/internal/shield"
+	"levee/internal/waf"
 )
 
 // capabilities are the node's parts built on the edge, one package each.
@@ -23,6 +24,7 @@ type capabilities struct {
 	shield *shield.Capability
 	dns    *dns.Capability
 	bots   *bots.Capability
+	waf    *waf.Capability
 }
 
 func newCapabilities(h pipeline.Host, budget health.Budget) *capabilities {
@@ -33,6 +35,7 @@ func newCapabilities(h pipeline.Host, budget health.Budget) *capabilities {
 	}
 	c.dns = dns.NewCapability(h, c.health)
 	c.bots = bots.NewCapability(h, c.shield.State())
+	c.waf = waf.NewCapability(h)
 	return c
 }
 
@@ -46,6 +49,7 @@ func (c *capabilities) stage(g *generation) ([]pipeline.Staged, error) {
 		func() (pipeline.Staged, error) { return c.shield.Stage(&cfg.Shield, shieldEnv(g)) },
 		func() (pipeline.Staged, error) { return c.dns.Stage(&cfg.DNS, cfg.PoolRefs()) },
 		func() (pipeline.Staged, error) { return c.bots.Stage(&cfg.Bots, g.routes, botsBlocks(g)) },
+		func() (pipeline.Staged, error) { return c.waf.Stage(&cfg.WAF, g.routes, wafBlocks(g)) },
 	}
 	out := make([]pipeline.Staged, 0, len(steps))
 	for _, step := range steps {
@@ -76,6 +80,7 @@ func (c *capabilities) stop() {
 	c.shield.Stop()
 	c.dns.Stop()
 	c.bots.Stop()
+	c.waf.Stop()
 }
 
 // cacheRules are the routes' cache: blocks, by route ID.
@@ -92,6 +97,15 @@ func botsBlocks(g *generation) []*bots.RouteConfig {
 	out := make([]*bots.RouteConfig, len(g.routeCfg))
 	for id, rc := range g.routeCfg {
 		out[id] = rc.Bots
+	}
+	return out
+}
+
+// wafBlocks are the routes' waf: blocks, by route ID.
+func wafBlocks(g *generation) []*waf.RouteConfig {
+	out := make([]*waf.RouteConfig, len(g.routeCfg))
+	for id, rc := range g.routeCfg {
+		out[id] = rc.WAF
 	}
 	return out
 }

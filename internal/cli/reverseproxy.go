@@ -16,6 +16,7 @@ import (
 	"levee/internal/config"
 	"levee/internal/health"
 	"levee/internal/shield"
+	"levee/internal/waf"
 )
 
 // quickOptions are the flags of reverse-proxy. Capabilities add theirs here
@@ -36,6 +37,7 @@ type quickOptions struct {
 	cache       bool
 	challenge   bool   // bots: proof-of-work for HTML clients on every route
 	botFeatures string // bots: feature file
+	waf         bool   // waf: the Core Rule Set at paranoia 1, blocking
 }
 
 func reverseProxyCmd() *cobra.Command {
@@ -85,6 +87,7 @@ origins a backup pool that takes the traffic when the primary is down;
 	f.IntVar(&q.maxConnsIP, "max-conns-per-ip", 0, "open connections allowed per client IP (0: no limit)")
 	f.BoolVar(&q.cache, "cache", false, "cache responses (memory tier, origin headers honoured)")
 	f.BoolVar(&q.challenge, "challenge", false, "proof-of-work challenge for every browser without a pass (other clients get 429)")
+	f.BoolVar(&q.waf, "waf", false, "inspect requests with the OWASP Core Rule Set (paranoia 1, blocking)")
 	f.StringVar(&q.botFeatures, "bot-features", "", "bot score feature file (CSV or JSON Lines); SIGHUP and file changes reload it")
 	return c
 }
@@ -120,6 +123,9 @@ func quickConfig(q *quickOptions) ([]byte, error) {
 	}
 	if q.cache {
 		route.Cache = &cache.RouteConfig{}
+	}
+	if q.waf {
+		route.WAF = &waf.RouteConfig{}
 	}
 	if q.challenge || q.botFeatures != "" {
 		route.Bots = &bots.RouteConfig{}

@@ -8,6 +8,7 @@ import (
 	"levee/internal/dns"
 	"levee/internal/health"
 	"levee/internal/shield"
+	"levee/internal/waf"
 )
 
 // This file is the config side of the capability registration list (the
@@ -30,6 +31,9 @@ type Sections struct {
 	// Bots configures the bot score's feature file and the proof-of-work
 	// challenge (internal/bots).
 	Bots bots.Config `yaml:"bots"`
+	// WAF configures the web application firewall's budget and custom
+	// rules (internal/waf).
+	WAF waf.Config `yaml:"waf"`
 }
 
 // RouteSections are the capabilities' per-route blocks, inlined into Route.
@@ -40,6 +44,8 @@ type RouteSections struct {
 	// Bots scores this route's requests and acts by score band
 	// (internal/bots). Default off.
 	Bots *bots.RouteConfig `yaml:"bots,omitempty"`
+	// WAF inspects this route's requests (internal/waf). Default off.
+	WAF *waf.RouteConfig `yaml:"waf,omitempty"`
 }
 
 func setCapabilityDefaults(c *Config) {
@@ -63,9 +69,13 @@ func setCapabilityDefaults(c *Config) {
 	c.Shield.SetDefaults()
 	c.DNS.SetDefaults()
 	c.Bots.SetDefaults()
+	c.WAF.SetDefaults()
 	for _, rc := range routeSections(c) {
 		if rc.bots != nil {
 			rc.bots.SetDefaults()
+		}
+		if rc.waf != nil {
+			rc.waf.SetDefaults()
 		}
 	}
 }
@@ -82,9 +92,14 @@ func validateCapabilities(l *schema.List, c *Config) {
 	c.Shield.Validate(l, c.SiteRefs())
 	c.DNS.Validate(l, c.PoolRefs())
 	c.Bots.Validate(l)
+	c.WAF.Validate(l)
+	wafRules := c.WAF.RuleIDs()
 	for _, rc := range routeSections(c) {
 		if rc.bots != nil {
 			rc.bots.Validate(l, rc.path+".bots")
+		}
+		if rc.waf != nil {
+			rc.waf.Validate(l, rc.path+".waf", wafRules)
 		}
 	}
 }
@@ -95,6 +110,7 @@ type routeSection struct {
 	path  string
 	cache *cache.RouteConfig
 	bots  *bots.RouteConfig
+	waf   *waf.RouteConfig
 }
 
 func routeSections(c *Config) []routeSection {
@@ -102,7 +118,7 @@ func routeSections(c *Config) []routeSection {
 	for i := range c.Sites {
 		for j := range c.Sites[i].Routes {
 			r := &c.Sites[i].Routes[j]
-			out = append(out, routeSection{path: fmt.Sprintf("sites[%d].routes[%d]", i, j), cache: r.Cache, bots: r.Bots})
+			out = append(out, routeSection{path: fmt.Sprintf("sites[%d].routes[%d]", i, j), cache: r.Cache, bots: r.Bots, waf: r.WAF})
 		}
 	}
 	return out

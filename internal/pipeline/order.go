@@ -13,9 +13,10 @@ import "fmt"
 //	fault      test-only fault injection (never set from config)
 //	shield     rate limits, admission, waiting room
 //	bots       bot score, action by score band, proof-of-work challenge
+//	waf        Core Rule Set and custom rules, under a time budget
 //	cache      cache lookup, fill and store
 //	proxy      pick an origin, round trip, stream the response (terminal)
-var Order = []string{"requestid", "limits", "route", "fault", "shield", "bots", "cache", "proxy"}
+var Order = []string{"requestid", "limits", "route", "fault", "shield", "bots", "waf", "cache", "proxy"}
 
 // ConnOrder is the order of the connection-level hooks, which run before
 // any request phase (internal/listener Hooks):

@@ -2,11 +2,13 @@ package app
 
 import (
 	"net/http"
+	"sync"
 
 	"levee/internal/bots"
 	"levee/internal/cache"
 	"levee/internal/dns"
 	"levee/internal/health"
+	"levee/internal/modswitch"
 	"levee/internal/pipeline"
 	"levee/internal/shield"
 	"levee/internal/waf"
@@ -25,6 +27,11 @@ type capabilities struct {
 	dns    *dns.Capability
 	bots   *bots.Capability
 	waf    *waf.Capability
+	// mods are the kill switches and breakers of the modules that have
+	// them (bots, waf); its file watch starts with the first commit.
+	mods      *modswitch.Set
+	modsStart sync.Once
+	host      pipeline.Host
 }
 
 func newCapabilities(h pipeline.Host, budget health.Budget) *capabilities {
@@ -34,8 +41,10 @@ func newCapabilities(h pipeline.Host, budget health.Budget) *capabilities {
 		shield: shield.NewCapability(h),
 	}
 	c.dns = dns.NewCapability(h, c.health)
-	c.bots = bots.NewCapability(h, c.shield.State())
-	c.waf = waf.NewCapability(h)
+	c.host = h
+	c.mods = modswitch.New(h.Log, h.Registry, h.DataDir)
+	c.bots = bots.NewCapability(h, c.shield.State(), c.mods.Module("bots", modswitch.FailOpen))
+	c.waf = waf.NewCapability(h, c.mods.Module("waf", modswitch.FailOpen))
 	return c
 }
 
@@ -50,6 +59,7 @@ func (c *capabilities) stage(g *generation) ([]pipeline.Staged, error) {
 		func() (pipeline.Staged, error) { return c.dns.Stage(&cfg.DNS, cfg.PoolRefs()) },
 		func() (pipeline.Staged, error) { return c.bots.Stage(&cfg.Bots, g.routes, botsBlocks(g)) },
 		func() (pipeline.Staged, error) { return c.waf.Stage(&cfg.WAF, g.routes, wafBlocks(g)) },
+		func() (pipeline.Staged, error) { return pipeline.Staged{Commit: c.startSwitches}, nil },
 	}
 	out := make([]pipeline.Staged, 0, len(steps))
 	for _, step := range steps {
@@ -65,7 +75,7 @@ func (c *capabilities) stage(g *generation) ([]pipeline.Staged, error) {
 // adminRoutes are the capabilities' admin API routes.
 func (c *capabilities) adminRoutes() map[string]http.Handler {
 	out := map[string]http.Handler{}
-	for _, routes := range []map[string]http.Handler{c.cache.AdminRoutes(), c.shield.AdminRoutes(), c.bots.AdminRoutes()} {
+	for _, routes := range []map[string]http.Handler{c.cache.AdminRoutes(), c.shield.AdminRoutes(), c.bots.AdminRoutes(), c.mods.AdminRoutes()} {
 		for pattern, h := range routes {
 			out[pattern] = h
 		}
@@ -90,6 +100,12 @@ func cacheRules(g *generation) []*cache.RouteConfig {
 		out[id] = rc.Cache
 	}
 	return out
+}
+
+// startSwitches starts the kill switch file watch once, at the first
+// commit (not for `levee validate`, which only stages).
+func (c *capabilities) startSwitches() {
+	c.modsStart.Do(func() { c.host.Wall.Go("kill-switches", func() { c.mods.Run(c.host.Stopped) }) })
 }
 
 // botsBlocks are the routes' bots: blocks, by route ID.

@@ -17,6 +17,7 @@ import (
 	"syscall"
 	"time"
 
+	"levee/internal/modswitch"
 	"levee/internal/pipeline"
 )
 
@@ -36,6 +37,7 @@ type Capability struct {
 	gate     *Gate
 	signer   *Signer
 	pressure Pressure
+	mod      *modswitch.Module // kill switch and breaker; fail open
 
 	interval  atomic.Int64 // bots.watch_interval in force, ns
 	startOnce sync.Once
@@ -43,13 +45,13 @@ type Capability struct {
 
 // NewCapability loads the signing key (or makes one for this run,
 // loudly) and the last-known-good feature file.
-func NewCapability(h pipeline.Host, p Pressure) *Capability {
+func NewCapability(h pipeline.Host, p Pressure, mod *modswitch.Module) *Capability {
 	key, err := loadKey(h.DataDir)
 	if err != nil {
 		h.Log.Error("bots: cannot keep the challenge key in the data directory; passes will not survive a restart", "err", err)
 	}
 	m := newMetrics(h.Registry)
-	c := &Capability{host: h, m: m, gate: newGate(h.Log, h.DataDir, m), signer: &Signer{key: key}, pressure: p}
+	c := &Capability{host: h, m: m, gate: newGate(h.Log, h.DataDir, m), signer: &Signer{key: key}, pressure: p, mod: mod}
 	c.interval.Store(int64(DefaultWatchInterval))
 	return c
 }

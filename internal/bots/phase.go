@@ -8,6 +8,7 @@ import (
 	"net/url"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"levee/internal/pipeline"
@@ -51,18 +52,16 @@ func (c *Capability) phase(st *settings, per []*routeRule) pipeline.Phase {
 				return next.ServeHTTP(w, r)
 			}
 			delete(r.Header, st.header) // the client's own score is not believed
-			if rr.exempted(r.URL.Path, ex.Client) {
-				c.m.byAction[actExempt].Inc()
+			if c.mod != nil && !c.mod.Active() {
+				// Killed or its breaker open: fail open, unscored.
+				ex.Decide("off")
 				return next.ServeHTTP(w, r)
 			}
-			score, pass := c.score(r, ex.Client, st)
-			act := rr.action(score)
-			if act == actChallenge && pass {
-				act = actPass
+			act, panicked := c.decide(ex, r, st, rr)
+			if panicked {
+				ex.Decide("panic")
+				return next.ServeHTTP(w, r)
 			}
-			r.Header[st.header] = scoreValues[score]
-			ex.Decide(decisions[act][score])
-			c.m.byAction[act].Inc()
 			switch act {
 			case actBlock:
 				return blocked(ex, r)
@@ -72,6 +71,34 @@ func (c *Capability) phase(st *settings, per []*routeRule) pipeline.Phase {
 			return next.ServeHTTP(w, r)
 		})
 	}
+}
+
+// testPanic, set by tests, panics inside decide.
+var testPanic atomic.Bool
+
+// decide scores the request and picks the route's action, behind the
+// module's own panic wall: a panic here costs this request its score (fail
+// open) and counts toward the breaker; it never reaches the node's wall.
+func (c *Capability) decide(ex *pipeline.Exchange, r *http.Request, st *settings, rr *routeRule) (act int, panicked bool) {
+	if c.mod != nil {
+		defer c.mod.Recover(c.host.Wall, &panicked)
+	}
+	if testPanic.Load() {
+		panic("bots: injected panic")
+	}
+	if rr.exempted(r.URL.Path, ex.Client) {
+		c.m.byAction[actExempt].Inc()
+		return actExempt, false
+	}
+	score, pass := c.score(r, ex.Client, st)
+	act = rr.action(score)
+	if act == actChallenge && pass {
+		act = actPass
+	}
+	r.Header[st.header] = scoreValues[score]
+	ex.Decide(decisions[act][score])
+	c.m.byAction[act].Inc()
+	return act, false
 }
 
 // score computes the request's score with the model in force, and

@@ -9,13 +9,15 @@ import (
 	"testing"
 	"time"
 
+	"levee/internal/modswitch"
 	"levee/internal/pipeline"
 	"levee/internal/router"
 )
 
 // benchPhase is the bots phase of one route in front of a no-op origin.
 func benchPhase(tb testing.TB) (pipeline.Handler, *http.Request, *pipeline.Exchange) {
-	c := NewCapability(pipeline.Host{Log: slog.New(slog.NewTextHandler(io.Discard, nil))}, nil)
+	log := slog.New(slog.NewTextHandler(io.Discard, nil))
+	c := NewCapability(pipeline.Host{Log: log}, nil, modswitch.New(log, nil, "").Module("bots", modswitch.FailOpen))
 	cfg := &Config{}
 	cfg.SetDefaults()
 	rc := &RouteConfig{BlockBelow: 5}

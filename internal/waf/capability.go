@@ -16,6 +16,7 @@ import (
 	"github.com/corazawaf/coraza/v3"
 	"github.com/prometheus/client_golang/prometheus"
 
+	"levee/internal/modswitch"
 	"levee/internal/pipeline"
 )
 
@@ -25,6 +26,7 @@ import (
 type Capability struct {
 	host pipeline.Host
 	m    *metrics
+	mod  *modswitch.Module // kill switch (off: pass) and breaker (the route's policy)
 
 	mu  sync.Mutex
 	crs map[string]coraza.WAF // by crsKey; pruned at commit to what is in use
@@ -36,7 +38,8 @@ type metrics struct {
 }
 
 // Results of an inspection, the label of levee_waf_requests_total.
-var results = []string{"pass", "block", "detect", "bypass_budget", "bypass_overload", "bypass_error", "closed_budget", "closed_overload", "closed_error"}
+var results = []string{"pass", "block", "detect", "off", "bypass_budget", "bypass_overload", "bypass_error", "bypass_breaker",
+	"closed_budget", "closed_overload", "closed_error", "closed_breaker"}
 
 func newMetrics(reg prometheus.Registerer) *metrics {
 	m := &metrics{results: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "levee_waf_requests_total",
@@ -52,8 +55,8 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 }
 
 // NewCapability returns the WAF of a node.
-func NewCapability(h pipeline.Host) *Capability {
-	return &Capability{host: h, m: newMetrics(h.Registry), crs: map[string]coraza.WAF{}}
+func NewCapability(h pipeline.Host, mod *modswitch.Module) *Capability {
+	return &Capability{host: h, m: newMetrics(h.Registry), crs: map[string]coraza.WAF{}, mod: mod}
 }
 
 // Stage compiles the routes' waf: blocks (by route ID), building the CRS
@@ -67,7 +70,10 @@ func (c *Capability) Stage(cfg *Config, routes pipeline.Routes, blocks []*RouteC
 			continue
 		}
 		e := &engine{rules: compileRules(cfg.Rules, rc.Rules), bodyLimit: int64(rc.BodyLimit),
-			detectOnly: rc.DetectionOnly, failClosed: rc.Fail == "closed"}
+			detectOnly: rc.DetectionOnly, failClosed: rc.Fail == "closed", budget: cfg.Budget.D()}
+		if rc.Budget > 0 {
+			e.budget = rc.Budget.D()
+		}
 		if *rc.CRS {
 			w, err := c.crsFor(rc, used)
 			if err != nil {
@@ -85,7 +91,7 @@ func (c *Capability) Stage(cfg *Config, routes pipeline.Routes, blocks []*RouteC
 	}}
 	if any {
 		sem := make(chan struct{}, cfg.MaxInflight)
-		staged.Phases = map[string]pipeline.Phase{"waf": c.phase(per, cfg.Budget.D(), sem)}
+		staged.Phases = map[string]pipeline.Phase{"waf": c.phase(per, sem)}
 	}
 	return staged, nil
 }
@@ -115,7 +121,7 @@ func (c *Capability) AdminRoutes() map[string]http.Handler { return nil }
 func (c *Capability) Stop() {}
 
 // phase is the waf request phase.
-func (c *Capability) phase(per []*engine, budget time.Duration, sem chan struct{}) pipeline.Phase {
+func (c *Capability) phase(per []*engine, sem chan struct{}) pipeline.Phase {
 	return func(next pipeline.Handler) pipeline.Handler {
 		return pipeline.HandlerFunc(func(w http.ResponseWriter, r *http.Request) error {
 			ex := pipeline.From(w)
@@ -125,6 +131,14 @@ func (c *Capability) phase(per []*engine, budget time.Duration, sem chan struct{
 			}
 			if e == nil {
 				return next.ServeHTTP(w, r)
+			}
+			if c.mod != nil && !c.mod.Active() {
+				if c.mod.Killed() {
+					c.m.byResult["off"].Inc()
+					ex.Decide("off")
+					return next.ServeHTTP(w, r)
+				}
+				return c.failed(ex, w, r, next, e, "breaker")
 			}
 			s, err := takeSnapshot(r, ex, e.bodyLimit)
 			if err != nil {
@@ -140,18 +154,24 @@ func (c *Capability) phase(per []*engine, budget time.Duration, sem chan struct{
 				defer func() { <-sem }()
 				defer func() {
 					if v := recover(); v != nil {
-						c.host.Wall.Record("phase:waf", v)
+						c.host.Wall.Record("module:waf", v)
+						if c.mod != nil {
+							c.mod.Failed("panic")
+						}
 						done <- verdict{err: fmt.Errorf("inspection panicked: %v", v)}
 					}
 				}()
 				done <- e.inspect(s)
 			})
-			t := time.NewTimer(budget)
+			t := time.NewTimer(e.budget)
 			var v verdict
 			select {
 			case v = <-done:
 				t.Stop()
 			case <-t.C:
+				if c.mod != nil {
+					c.mod.Failed("budget")
+				}
 				return c.failed(ex, w, r, next, e, "budget")
 			}
 			if v.err != nil {

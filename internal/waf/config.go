@@ -70,6 +70,8 @@ type RouteConfig struct {
 	Exclude []int `yaml:"exclude,omitempty"`
 	// Rules lists the IDs of waf.rules applied on this route; empty: all.
 	Rules []int `yaml:"rules,omitempty"`
+	// Budget overrides waf.budget on this route; 0 keeps it.
+	Budget schema.Duration `yaml:"budget,omitempty"`
 	// Fail is the policy when the budget or max_inflight is exceeded or
 	// the inspection fails: open (pass, counted; default) or closed (503).
 	Fail string `yaml:"fail,omitempty"`
@@ -170,6 +172,9 @@ func (r *RouteConfig) Validate(l *schema.List, path string, ruleIDs map[int]bool
 		if !ruleIDs[id] {
 			l.Add(path+".rules["+strconv.Itoa(i)+"]", "no rule with id %d in waf.rules", id)
 		}
+	}
+	if r.Budget.D() < 0 || r.Budget.D() > MaxBudget {
+		l.Add(path+".budget", "%s is out of range 0 to %s", r.Budget.D(), MaxBudget)
 	}
 	if !schema.OneOf(r.Fail, "open", "closed") {
 		l.Add(path+".fail", "must be open or closed, not %q", r.Fail)

@@ -7,6 +7,8 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync/atomic"
+	"time"
 
 	coreruleset "github.com/corazawaf/coraza-coreruleset/v4"
 	"github.com/corazawaf/coraza/v3"
@@ -23,6 +25,7 @@ type engine struct {
 	bodyLimit  int64
 	detectOnly bool
 	failClosed bool
+	budget     time.Duration
 }
 
 type customRule struct {
@@ -97,8 +100,14 @@ type verdict struct {
 	err   error
 }
 
+// testPanic, set by tests, panics inside inspect.
+var testPanic atomic.Bool
+
 // inspect runs the custom rules, then the CRS.
 func (e *engine) inspect(s *snapshot) verdict {
+	if testPanic.Load() {
+		panic("waf: injected panic")
+	}
 	var v verdict
 	for i := range e.rules {
 		r := &e.rules[i]

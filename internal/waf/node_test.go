@@ -46,7 +46,7 @@ func TestWAFOnANode(t *testing.T) {
 	n := leveetest.Start(t, fmt.Sprintf(`listeners:
   - listen: 127.0.0.1:0
 waf:
-  budget: 1ms
+  budget: 5s
   rules:
     - id: 1000001
       target: body
@@ -62,10 +62,10 @@ sites:
         waf: {}
       - path: /slow-open/
         origins: [{url: %[1]q}]
-        waf: {crs: false, rules: [1000001], body_limit: 1MiB}
+        waf: {crs: false, rules: [1000001], body_limit: 1MiB, budget: 1ms}
       - path: /slow-closed/
         origins: [{url: %[1]q}]
-        waf: {crs: false, rules: [1000001], body_limit: 1MiB, fail: closed}
+        waf: {crs: false, rules: [1000001], body_limit: 1MiB, budget: 1ms, fail: closed}
       - path: /custom/
         origins: [{url: %[1]q}]
         waf: {crs: false, rules: [1000002]}

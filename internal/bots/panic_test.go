@@ -21,7 +21,7 @@ import (
 func TestPanicFailsOpenAndTripsTheBreaker(t *testing.T) {
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
 	mod := modswitch.New(log, nil, "").Module("bots", modswitch.FailOpen)
-	mod.SetBreaker(3, time.Minute, time.Hour)
+	mod.SetBreaker(3, 1000, time.Minute, time.Hour)
 	wall := guard.New(log, nil)
 	c := NewCapability(pipeline.Host{Log: log, Wall: wall}, nil, mod)
 	rc := &RouteConfig{BlockBelow: 100} // would block everything when it runs

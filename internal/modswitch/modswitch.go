@@ -35,9 +35,13 @@ const FileName = "kill-switches"
 
 // Bounds and defaults.
 const (
-	MaxFileBytes        = 64 << 10
-	PollInterval        = time.Second
-	DefaultTrips        = 5
+	MaxFileBytes = 64 << 10
+	PollInterval = time.Second
+	DefaultTrips = 5
+	// DefaultOverrunTrips is higher: overruns come with load, and a
+	// breaker that a few slow requests open would let an attacker switch
+	// the WAF off by loading the node.
+	DefaultOverrunTrips = 1000
 	DefaultWindow       = time.Minute
 	DefaultCooldown     = 30 * time.Second
 	maxUnknownLoggedLen = 64
@@ -75,12 +79,15 @@ type Module struct {
 	killed    atomic.Bool
 	openUntil atomic.Int64 // unix ns; the breaker is open until then
 
-	mu       sync.Mutex
-	failures []time.Time // within the window, at most trips
-	trips    int
-	window   time.Duration
-	cooldown time.Duration
-	tripped  bool // logged as open; cleared (and logged) at the re-probe
+	mu           sync.Mutex
+	failures     []time.Time // panics within the window, at most trips
+	trips        int
+	overruns     int       // overruns since overrunAt
+	overrunAt    time.Time // start of the overrun window
+	overrunTrips int
+	window       time.Duration
+	cooldown     time.Duration
+	tripped      bool // logged as open; cleared (and logged) at the re-probe
 }
 
 // New returns the node's set, reading the kill switch file of dataDir.
@@ -111,7 +118,7 @@ func (s *Set) Module(name string, p Policy) *Module {
 	if m, ok := s.mods[name]; ok {
 		return m
 	}
-	m := &Module{Name: name, Policy: p, set: s, trips: DefaultTrips, window: DefaultWindow, cooldown: DefaultCooldown}
+	m := &Module{Name: name, Policy: p, set: s, trips: DefaultTrips, overrunTrips: DefaultOverrunTrips, window: DefaultWindow, cooldown: DefaultCooldown}
 	s.mods[name] = m
 	s.killed.WithLabelValues(name).Set(0)
 	s.open.WithLabelValues(name).Set(0)
@@ -119,12 +126,12 @@ func (s *Set) Module(name string, p Policy) *Module {
 	return m
 }
 
-// SetBreaker changes a module's breaker: trips failures within window open
-// it for cooldown (tests, embedding).
-func (m *Module) SetBreaker(trips int, window, cooldown time.Duration) {
+// SetBreaker changes a module's breaker: trips panics, or overrunTrips
+// budget overruns, within window open it for cooldown (tests, embedding).
+func (m *Module) SetBreaker(trips, overrunTrips int, window, cooldown time.Duration) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	m.trips, m.window, m.cooldown = max(trips, 1), window, cooldown
+	m.trips, m.overrunTrips, m.window, m.cooldown = max(trips, 1), max(overrunTrips, 1), window, cooldown
 }
 
 // Active reports whether the module runs for this request: its kill
@@ -150,19 +157,31 @@ func (m *Module) reprobe() {
 	if m.tripped && m.openUntil.Load() != 0 && time.Now().UnixNano() >= m.openUntil.Load() {
 		m.tripped = false
 		m.failures = m.failures[:0]
+		m.overruns = 0
 		m.openUntil.Store(0)
 		m.set.open.WithLabelValues(m.Name).Set(0)
 		m.set.log.Warn("module breaker closed: probing the module again", "module", m.Name)
 	}
 }
 
-// Failed counts a panic or a budget overrun (kind); the trips-th within
-// the window opens the breaker, logged once.
+// Failed counts a panic ("panic") or a budget overrun (any other kind);
+// the trips-th panic, or the overrunTrips-th overrun, within the window
+// opens the breaker, logged once.
 func (m *Module) Failed(kind string) {
 	m.set.failures.WithLabelValues(m.Name, kind).Inc()
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	now := time.Now()
+	if kind != "panic" {
+		if now.Sub(m.overrunAt) >= m.window {
+			m.overrunAt, m.overruns = now, 0
+		}
+		m.overruns++
+		if m.overruns >= m.overrunTrips {
+			m.trip(now, m.overruns, kind)
+		}
+		return
+	}
 	keep := m.failures[:0]
 	for _, t := range m.failures {
 		if now.Sub(t) < m.window {
@@ -170,13 +189,20 @@ func (m *Module) Failed(kind string) {
 		}
 	}
 	m.failures = append(keep, now)
-	if len(m.failures) >= m.trips && !m.tripped {
-		m.tripped = true
-		m.openUntil.Store(now.Add(m.cooldown).UnixNano())
-		m.set.open.WithLabelValues(m.Name).Set(1)
-		m.set.log.Error("module breaker open: the module is bypassed under its policy",
-			"module", m.Name, "policy", string(m.Policy), "failures", len(m.failures), "window", m.window.String(), "for", m.cooldown.String())
+	if len(m.failures) >= m.trips {
+		m.trip(now, len(m.failures), kind)
 	}
+}
+
+func (m *Module) trip(now time.Time, n int, kind string) {
+	if m.tripped {
+		return
+	}
+	m.tripped = true
+	m.openUntil.Store(now.Add(m.cooldown).UnixNano())
+	m.set.open.WithLabelValues(m.Name).Set(1)
+	m.set.log.Error("module breaker open: the module is bypassed under its policy",
+		"module", m.Name, "policy", string(m.Policy), "kind", kind, "failures", n, "window", m.window.String(), "for", m.cooldown.String())
 }
 
 // Killed reports the kill switch.

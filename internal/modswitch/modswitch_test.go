@@ -94,7 +94,7 @@ func TestKillSwitchAPIPersists(t *testing.T) {
 func TestBreakerTripsLogsOnceAndReprobes(t *testing.T) {
 	s, lb := newSet(t, "")
 	m := s.Module("bots", FailOpen)
-	m.SetBreaker(3, time.Minute, 50*time.Millisecond)
+	m.SetBreaker(3, 10, time.Minute, 50*time.Millisecond)
 	m.Failed("panic")
 	m.Failed("panic")
 	if !m.Active() {
@@ -127,5 +127,23 @@ func TestActiveDoesNotAllocate(t *testing.T) {
 	m := s.Module("bots", FailOpen)
 	if a := testing.AllocsPerRun(100, func() { m.Active() }); a != 0 {
 		t.Fatalf("Active allocates %.0f times", a)
+	}
+}
+
+// Budget overruns trip the breaker only in numbers: load alone must not
+// switch a module off after a handful of slow requests.
+func TestOverrunsTripAtTheirOwnThreshold(t *testing.T) {
+	s, lb := newSet(t, "")
+	m := s.Module("waf", FailOpen)
+	m.SetBreaker(3, 10, time.Minute, time.Hour)
+	for i := 0; i < 9; i++ {
+		m.Failed("budget")
+	}
+	if !m.Active() {
+		t.Fatal("open after 9 overruns, below the overrun threshold of 10")
+	}
+	m.Failed("budget")
+	if m.Active() || lb.count("module breaker open") != 1 {
+		t.Fatal("not open after the 10th overrun")
 	}
 }

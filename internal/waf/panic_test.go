@@ -21,7 +21,7 @@ import (
 func TestPanicAppliesPolicyAndTripsTheBreaker(t *testing.T) {
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
 	mod := modswitch.New(log, nil, "").Module("waf", modswitch.FailOpen)
-	mod.SetBreaker(3, time.Minute, time.Hour)
+	mod.SetBreaker(3, 1000, time.Minute, time.Hour)
 	wall := guard.New(log, nil)
 	c := NewCapability(pipeline.Host{Log: log, Wall: wall}, mod)
 	open := &engine{rules: compileRules([]Rule{{ID: 1000001, Target: "path", Regex: "^/evil"}}, nil), budget: time.Second}

@@ -88,6 +88,7 @@ func (n *Node) Status() any {
 			st.Listeners = append(st.Listeners, l.Listen)
 		}
 	}
-	st.Extra = map[string]any{"health": n.caps.health.Store().Status()}
+	st.Extra = map[string]any{"health": n.caps.health.Store().Status(),
+		"bot_features": n.caps.bots.Gate().Status(), "modules": n.caps.mods.Status()}
 	return st
 }

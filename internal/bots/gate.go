@@ -47,6 +47,7 @@ type Gate struct {
 	triedSet bool
 	triedErr error
 	stat     fileStat
+	pending  bool // the file changed at the last poll; load once it has settled
 	status   FileStatus
 }
 
@@ -214,8 +215,10 @@ func (g *Gate) accept(data []byte) error {
 	return nil
 }
 
-// Poll loads the file if its size or modification time changed since the
-// last poll. Content seen before is not judged again (Load).
+// Poll loads the file once its size and modification time have changed
+// and then stayed the same for one poll: a file caught while being written
+// in place is not judged half-written. Content seen before is not judged
+// again (Load).
 func (g *Gate) Poll() {
 	g.mu.Lock()
 	defer g.mu.Unlock()
@@ -227,9 +230,13 @@ func (g *Gate) Poll() {
 	if err == nil {
 		st = fileStat{size: fi.Size(), mtime: fi.ModTime()}
 	}
-	if st == g.stat && !errors.Is(err, os.ErrNotExist) {
+	if st != g.stat {
+		g.stat, g.pending = st, true
 		return
 	}
-	g.stat = st
+	if !g.pending && !errors.Is(err, os.ErrNotExist) {
+		return
+	}
+	g.pending = false
 	_ = g.loadLocked()
 }

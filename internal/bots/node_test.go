@@ -1,6 +1,7 @@
 package bots_test
 
 import (
+	"encoding/json"
 	"fmt"
 	"io"
 	"net/http"
@@ -148,7 +149,11 @@ func Test18Nov2025(t *testing.T) {
 	for _, name := range []string{"duplicated", "truncated", "empty"} {
 		rejected := metric(t, n, "levee_bots_features_rejected_total")
 		logsBefore := n.Logs.Count("feature file rejected")
-		if err := os.WriteFile(path, bad[name], 0o644); err != nil {
+		// Replaced as a generator should: write aside, then rename.
+		if err := os.WriteFile(path+".new", bad[name], 0o644); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.Rename(path+".new", path); err != nil {
 			t.Fatal(err)
 		}
 		waitFor(t, name+" file rejected", func() bool { return metric(t, n, "levee_bots_features_rejected_total") > rejected })
@@ -190,6 +195,20 @@ func Test18Nov2025(t *testing.T) {
 		t.Fatal("no load ran")
 	}
 	t.Logf("%d requests under load, %d 5xx", total.Load(), fivexx.Load())
+
+	// /status shows the file in force and the last rejection.
+	_, st, _ := leveetest.Get(t, n.AdminURL("/status"))
+	var status struct {
+		Extra struct {
+			BotFeatures bots.FileStatus `json:"bot_features"`
+		} `json:"extra"`
+	}
+	if err := json.Unmarshal([]byte(st), &status); err != nil {
+		t.Fatal(err)
+	}
+	if f := status.Extra.BotFeatures; f.Path != path || f.Features != 200 || f.LastReject != "file is empty" || f.Version == "" {
+		t.Errorf("/status does not show the feature file and its last rejection: %+v", f)
+	}
 
 	// A good file afterwards is taken by the admin API at once.
 	small, _ := bots.Example(10)

@@ -359,13 +359,18 @@ func (s *Set) AdminRoutes() map[string]http.Handler {
 	}
 }
 
-func (s *Set) writeStatus(w http.ResponseWriter) {
+// Status returns every module's state (admin API, /status).
+func (s *Set) Status() map[string]Status {
 	s.mu.Lock()
+	defer s.mu.Unlock()
 	out := map[string]Status{}
 	for n, m := range s.mods {
 		out[n] = Status{Killed: m.killed.Load(), BreakerOpen: m.openUntil.Load() != 0, Policy: m.Policy}
 	}
-	s.mu.Unlock()
+	return out
+}
+
+func (s *Set) writeStatus(w http.ResponseWriter) {
 	w.Header().Set("Content-Type", "application/json")
-	_ = json.NewEncoder(w).Encode(out)
+	_ = json.NewEncoder(w).Encode(s.Status())
 }

@@ -2,12 +2,16 @@ package app
 
 import (
 	"net/http"
+	"sync"
 
+	"levee/internal/bots"
 	"levee/internal/cache"
 	"levee/internal/dns"
 	"levee/internal/health"
+	"levee/internal/modswitch"
 	"levee/internal/pipeline"
 	"levee/internal/shield"
+	"levee/internal/waf"
 )
 
 // capabilities are the node's parts built on the edge, one package each.
@@ -21,6 +25,13 @@ type capabilities struct {
 	cache  *cache.Capability
 	shield *shield.Capability
 	dns    *dns.Capability
+	bots   *bots.Capability
+	waf    *waf.Capability
+	// mods are the kill switches and breakers of the modules that have
+	// them (bots, waf); its file watch starts with the first commit.
+	mods      *modswitch.Set
+	modsStart sync.Once
+	host      pipeline.Host
 }
 
 func newCapabilities(h pipeline.Host, budget health.Budget) *capabilities {
@@ -30,6 +41,10 @@ func newCapabilities(h pipeline.Host, budget health.Budget) *capabilities {
 		shield: shield.NewCapability(h),
 	}
 	c.dns = dns.NewCapability(h, c.health)
+	c.host = h
+	c.mods = modswitch.New(h.Log, h.Registry, h.DataDir)
+	c.bots = bots.NewCapability(h, c.shield.State(), c.mods.Module("bots", modswitch.FailOpen))
+	c.waf = waf.NewCapability(h, c.mods.Module("waf", modswitch.FailOpen))
 	return c
 }
 
@@ -42,6 +57,9 @@ func (c *capabilities) stage(g *generation) ([]pipeline.Staged, error) {
 		func() (pipeline.Staged, error) { return c.cache.Stage(&cfg.Cache, g.routes, cacheRules(g)) },
 		func() (pipeline.Staged, error) { return c.shield.Stage(&cfg.Shield, shieldEnv(g)) },
 		func() (pipeline.Staged, error) { return c.dns.Stage(&cfg.DNS, cfg.PoolRefs()) },
+		func() (pipeline.Staged, error) { return c.bots.Stage(&cfg.Bots, g.routes, botsBlocks(g)) },
+		func() (pipeline.Staged, error) { return c.waf.Stage(&cfg.WAF, g.routes, wafBlocks(g)) },
+		func() (pipeline.Staged, error) { return pipeline.Staged{Commit: c.startSwitches}, nil },
 	}
 	out := make([]pipeline.Staged, 0, len(steps))
 	for _, step := range steps {
@@ -57,7 +75,7 @@ func (c *capabilities) stage(g *generation) ([]pipeline.Staged, error) {
 // adminRoutes are the capabilities' admin API routes.
 func (c *capabilities) adminRoutes() map[string]http.Handler {
 	out := map[string]http.Handler{}
-	for _, routes := range []map[string]http.Handler{c.cache.AdminRoutes(), c.shield.AdminRoutes()} {
+	for _, routes := range []map[string]http.Handler{c.cache.AdminRoutes(), c.shield.AdminRoutes(), c.bots.AdminRoutes(), c.mods.AdminRoutes()} {
 		for pattern, h := range routes {
 			out[pattern] = h
 		}
@@ -71,6 +89,8 @@ func (c *capabilities) stop() {
 	c.cache.Stop()
 	c.shield.Stop()
 	c.dns.Stop()
+	c.bots.Stop()
+	c.waf.Stop()
 }
 
 // cacheRules are the routes' cache: blocks, by route ID.
@@ -78,6 +98,30 @@ func cacheRules(g *generation) []*cache.RouteConfig {
 	out := make([]*cache.RouteConfig, len(g.routeCfg))
 	for id, rc := range g.routeCfg {
 		out[id] = rc.Cache
+	}
+	return out
+}
+
+// startSwitches starts the kill switch file watch once, at the first
+// commit (not for `levee validate`, which only stages).
+func (c *capabilities) startSwitches() {
+	c.modsStart.Do(func() { c.host.Wall.Go("kill-switches", func() { c.mods.Run(c.host.Stopped) }) })
+}
+
+// botsBlocks are the routes' bots: blocks, by route ID.
+func botsBlocks(g *generation) []*bots.RouteConfig {
+	out := make([]*bots.RouteConfig, len(g.routeCfg))
+	for id, rc := range g.routeCfg {
+		out[id] = rc.Bots
+	}
+	return out
+}
+
+// wafBlocks are the routes' waf: blocks, by route ID.
+func wafBlocks(g *generation) []*waf.RouteConfig {
+	out := make([]*waf.RouteConfig, len(g.routeCfg))
+	for id, rc := range g.routeCfg {
+		out[id] = rc.WAF
 	}
 	return out
 }

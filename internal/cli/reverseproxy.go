@@ -13,10 +13,12 @@ import (
 	"go.yaml.in/yaml/v3"
 
 	"levee/internal/app"
+	"levee/internal/bots"
 	"levee/internal/cache"
 	"levee/internal/config"
 	"levee/internal/health"
 	"levee/internal/shield"
+	"levee/internal/waf"
 )
 
 // quickOptions are the flags of reverse-proxy. Capabilities add theirs here
@@ -35,6 +37,9 @@ type quickOptions struct {
 	rateBurst   int    // shield: burst of the rate limit; 0 = two seconds of rate
 	maxConnsIP  int    // shield: open connections per client IP
 	cache       bool
+	challenge   bool   // bots: proof-of-work for HTML clients on every route
+	botFeatures string // bots: feature file
+	waf         bool   // waf: the Core Rule Set at paranoia 1, blocking
 }
 
 func reverseProxyCmd() *cobra.Command {
@@ -88,6 +93,9 @@ origins a backup pool that takes the traffic when the primary is down;
 	f.IntVar(&q.rateBurst, "rate-burst", 0, "requests a client may send at once above --rate-limit (default: two seconds of rate); a small origin wants it small")
 	f.IntVar(&q.maxConnsIP, "max-conns-per-ip", 0, "open connections allowed per client IP (0: no limit)")
 	f.BoolVar(&q.cache, "cache", false, "cache responses (memory tier, origin headers honoured)")
+	f.BoolVar(&q.challenge, "challenge", false, "proof-of-work challenge for every browser without a pass (other clients get 429)")
+	f.BoolVar(&q.waf, "waf", false, "inspect requests with the OWASP Core Rule Set (paranoia 1, blocking)")
+	f.StringVar(&q.botFeatures, "bot-features", "", "bot score feature file (CSV or JSON Lines); SIGHUP and file changes reload it")
 	return c
 }
 
@@ -123,6 +131,15 @@ func quickConfig(q *quickOptions) ([]byte, error) {
 	if q.cache {
 		route.Cache = &cache.RouteConfig{}
 	}
+	if q.waf {
+		route.WAF = &waf.RouteConfig{}
+	}
+	if q.challenge || q.botFeatures != "" {
+		route.Bots = &bots.RouteConfig{}
+		if q.challenge {
+			route.Bots.ChallengeBelow = 100
+		}
+	}
 	access := q.accessLog
 	c := config.Config{
 		Admin:     config.Admin{Listen: q.admin},
@@ -131,6 +148,7 @@ func quickConfig(q *quickOptions) ([]byte, error) {
 		Pools:     pools,
 		Sites:     []config.Site{{Name: "quick", Hosts: []string{"*"}, Routes: []config.Route{route}}},
 	}
+	c.Bots.Features = q.botFeatures
 	if err := quickShield(q, &c.Shield); err != nil {
 		return nil, err
 	}

@@ -2,11 +2,13 @@ package config
 
 import (
 	"fmt"
+	"levee/internal/bots"
 	"levee/internal/cache"
 	"levee/internal/config/schema"
 	"levee/internal/dns"
 	"levee/internal/health"
 	"levee/internal/shield"
+	"levee/internal/waf"
 )
 
 // This file is the config side of the capability registration list (the
@@ -26,6 +28,12 @@ type Sections struct {
 	Shield shield.Config `yaml:"shield"`
 	// DNS configures the authoritative DNS server (internal/dns).
 	DNS dns.Config `yaml:"dns"`
+	// Bots configures the bot score's feature file and the proof-of-work
+	// challenge (internal/bots).
+	Bots bots.Config `yaml:"bots"`
+	// WAF configures the web application firewall's budget and custom
+	// rules (internal/waf).
+	WAF waf.Config `yaml:"waf"`
 }
 
 // RouteSections are the capabilities' per-route blocks, inlined into Route.
@@ -33,6 +41,11 @@ type RouteSections struct {
 	// Cache turns the CDN cache on for this route (internal/cache).
 	// Default off.
 	Cache *cache.RouteConfig `yaml:"cache,omitempty"`
+	// Bots scores this route's requests and acts by score band
+	// (internal/bots). Default off.
+	Bots *bots.RouteConfig `yaml:"bots,omitempty"`
+	// WAF inspects this route's requests (internal/waf). Default off.
+	WAF *waf.RouteConfig `yaml:"waf,omitempty"`
 }
 
 func setCapabilityDefaults(c *Config) {
@@ -55,6 +68,16 @@ func setCapabilityDefaults(c *Config) {
 	}
 	c.Shield.SetDefaults()
 	c.DNS.SetDefaults()
+	c.Bots.SetDefaults()
+	c.WAF.SetDefaults()
+	for _, rc := range routeSections(c) {
+		if rc.bots != nil {
+			rc.bots.SetDefaults()
+		}
+		if rc.waf != nil {
+			rc.waf.SetDefaults()
+		}
+	}
 }
 
 func validateCapabilities(l *schema.List, c *Config) {
@@ -68,6 +91,17 @@ func validateCapabilities(l *schema.List, c *Config) {
 	validatePoolsAndRoutes(l, c)
 	c.Shield.Validate(l, c.SiteRefs())
 	c.DNS.Validate(l, c.PoolRefs())
+	c.Bots.Validate(l)
+	c.WAF.Validate(l)
+	wafRules := c.WAF.RuleIDs()
+	for _, rc := range routeSections(c) {
+		if rc.bots != nil {
+			rc.bots.Validate(l, rc.path+".bots")
+		}
+		if rc.waf != nil {
+			rc.waf.Validate(l, rc.path+".waf", wafRules)
+		}
+	}
 }
 
 // routeSection is one route's capability blocks, with the route's path in
@@ -75,6 +109,8 @@ func validateCapabilities(l *schema.List, c *Config) {
 type routeSection struct {
 	path  string
 	cache *cache.RouteConfig
+	bots  *bots.RouteConfig
+	waf   *waf.RouteConfig
 }
 
 func routeSections(c *Config) []routeSection {
@@ -82,7 +118,7 @@ func routeSections(c *Config) []routeSection {
 	for i := range c.Sites {
 		for j := range c.Sites[i].Routes {
 			r := &c.Sites[i].Routes[j]
-			out = append(out, routeSection{path: fmt.Sprintf("sites[%d].routes[%d]", i, j), cache: r.Cache})
+			out = append(out, routeSection{path: fmt.Sprintf("sites[%d].routes[%d]", i, j), cache: r.Cache, bots: r.Bots, waf: r.WAF})
 		}
 	}
 	return out

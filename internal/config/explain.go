@@ -191,7 +191,9 @@ func suggestKey(got string, valid []string) string {
 	if len(valid) == 0 {
 		return ""
 	}
-	best, bestD := "", len(got)/3+2
+	// At most one edit for short keys, one more per four letters: "hostz"
+	// finds "hosts", "lsiteners" finds "listeners", "bogus" finds nothing.
+	best, bestD := "", len(got)/4+1
 	for _, k := range valid {
 		if d := editDistance(strings.ToLower(got), k); d < bestD {
 			best, bestD = k, d

@@ -9,6 +9,7 @@ package listener
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -30,6 +31,10 @@ type Hooks struct {
 	// Wrap wraps every server's handler and returns the ConnContext that
 	// feeds it. The shield's HTTP/2 reset guard.
 	Wrap func(http.Handler) (http.Handler, func(context.Context, net.Conn) context.Context)
+	// Hello fingerprints a TLS ClientHello during the handshake (bot
+	// management's JA4); requests on the connection find the result with
+	// pipeline.HelloFrom.
+	Hello func(*tls.ClientHelloInfo) string
 }
 
 // Spec is one listener of a generation: its config block, the client

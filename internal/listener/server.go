@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"levee/internal/h1server"
+	"levee/internal/pipeline"
 )
 
 // slot is one client-facing address. Its socket outlives config
@@ -211,9 +212,21 @@ func (set *Set) startServer(s *slot, sp *Spec) *handoff {
 	}
 	var ln net.Listener = h
 	if l.TLS != nil {
+		if set.hooks.Hello != nil {
+			srv.ConnContext = withHello(srv.ConnContext)
+		}
 		tc := &tls.Config{
 			MinVersion: minTLS(l.TLS.MinVersion),
 			NextProtos: []string{"h2", "http/1.1"},
+			// Called for every handshake, resumed ones too (GetCertificate
+			// is not); nil keeps this config. net/http handshakes with the
+			// connection's context, so the record ConnContext made is here.
+			GetConfigForClient: func(hello *tls.ClientHelloInfo) (*tls.Config, error) {
+				if rec := pipeline.HelloFrom(hello.Context()); rec != nil && set.hooks.Hello != nil {
+					rec.Fingerprint = set.hooks.Hello(hello)
+				}
+				return nil, nil
+			},
 			GetCertificate: func(hello *tls.ClientHelloInfo) (*tls.Certificate, error) {
 				if cs := s.certs.Load(); cs != nil {
 					return cs.pick(hello), nil
@@ -297,4 +310,15 @@ type serverErrorLog struct {
 func (s *serverErrorLog) Write(p []byte) (int, error) {
 	s.log.Debug("http server", "addr", s.addr, "msg", string(p))
 	return len(p), nil
+}
+
+// withHello puts an empty Hello record in every TLS connection's context,
+// for GetCertificate to fill during the handshake.
+func withHello(next func(context.Context, net.Conn) context.Context) func(context.Context, net.Conn) context.Context {
+	return func(ctx context.Context, c net.Conn) context.Context {
+		if next != nil {
+			ctx = next(ctx, c)
+		}
+		return pipeline.WithHello(ctx)
+	}
 }

@@ -12,16 +12,19 @@ import "fmt"
 //	route      match site by Host and route by path (404 if none)
 //	fault      test-only fault injection (never set from config)
 //	shield     rate limits, admission, waiting room
+//	bots       bot score, action by score band, proof-of-work challenge
+//	waf        Core Rule Set and custom rules, under a time budget
 //	cache      cache lookup, fill and store
 //	proxy      pick an origin, round trip, stream the response (terminal)
-var Order = []string{"requestid", "limits", "route", "fault", "shield", "cache", "proxy"}
+var Order = []string{"requestid", "limits", "route", "fault", "shield", "bots", "waf", "cache", "proxy"}
 
 // ConnOrder is the order of the connection-level hooks, which run before
 // any request phase (internal/listener Hooks):
 //
 //	admit      at accept, before a byte is read: the shield's connection
 //	           gate (per-IP and total limits, deny list, PROXY protocol)
-//	tls        the handshake, certificate by SNI (TLS listeners)
+//	tls        the handshake, certificate by SNI (TLS listeners); the
+//	           ClientHello's fingerprint (bots' JA4) for the requests
 //	server     levee's HTTP/1 server, or net/http for what it declines,
 //	           h2 and TLS
 //	wrap       around each server's handler: the shield's HTTP/2 reset

@@ -88,6 +88,6 @@ func (n *Node) Status() any {
 			st.Listeners = append(st.Listeners, l.Listen)
 		}
 	}
-	st.Extra = map[string]any{"health": n.caps.health.Store().Status()}
+	st.Extra = map[string]any{"health": n.caps.health.Store().Status(), "cluster": n.caps.cluster.Status()}
 	return st
 }

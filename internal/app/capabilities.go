@@ -4,6 +4,7 @@ import (
 	"net/http"
 
 	"levee/internal/cache"
+	"levee/internal/cluster"
 	"levee/internal/dns"
 	"levee/internal/health"
 	"levee/internal/pipeline"
@@ -17,19 +18,21 @@ import (
 // only), its admin routes in adminRoutes and its Stop in stop. See
 // internal/app/README.md, "Adding a capability".
 type capabilities struct {
-	health *health.Capability
-	cache  *cache.Capability
-	shield *shield.Capability
-	dns    *dns.Capability
+	health  *health.Capability
+	cache   *cache.Capability
+	shield  *shield.Capability
+	dns     *dns.Capability
+	cluster *cluster.Capability
 }
 
-func newCapabilities(h pipeline.Host, budget health.Budget) *capabilities {
+func newCapabilities(h pipeline.Host, budget health.Budget, version string) *capabilities {
 	c := &capabilities{
 		health: health.NewCapability(h, budget),
 		cache:  cache.NewCapability(h),
 		shield: shield.NewCapability(h),
 	}
 	c.dns = dns.NewCapability(h, c.health)
+	c.cluster = cluster.NewCapability(h, version, c.cache)
 	return c
 }
 
@@ -42,6 +45,7 @@ func (c *capabilities) stage(g *generation) ([]pipeline.Staged, error) {
 		func() (pipeline.Staged, error) { return c.cache.Stage(&cfg.Cache, g.routes, cacheRules(g)) },
 		func() (pipeline.Staged, error) { return c.shield.Stage(&cfg.Shield, shieldEnv(g)) },
 		func() (pipeline.Staged, error) { return c.dns.Stage(&cfg.DNS, cfg.PoolRefs()) },
+		func() (pipeline.Staged, error) { return c.cluster.Stage(&cfg.Cluster, g.parsed.Source) },
 	}
 	out := make([]pipeline.Staged, 0, len(steps))
 	for _, step := range steps {
@@ -57,7 +61,7 @@ func (c *capabilities) stage(g *generation) ([]pipeline.Staged, error) {
 // adminRoutes are the capabilities' admin API routes.
 func (c *capabilities) adminRoutes() map[string]http.Handler {
 	out := map[string]http.Handler{}
-	for _, routes := range []map[string]http.Handler{c.cache.AdminRoutes(), c.shield.AdminRoutes()} {
+	for _, routes := range []map[string]http.Handler{c.cache.AdminRoutes(), c.shield.AdminRoutes(), c.cluster.AdminRoutes()} {
 		for pattern, h := range routes {
 			out[pattern] = h
 		}
@@ -71,6 +75,7 @@ func (c *capabilities) stop() {
 	c.cache.Stop()
 	c.shield.Stop()
 	c.dns.Stop()
+	c.cluster.Stop()
 }
 
 // cacheRules are the routes' cache: blocks, by route ID.

@@ -3,6 +3,7 @@ package cli
 import (
 	"context"
 	"fmt"
+	"net"
 	"net/url"
 	"strings"
 	"time"
@@ -12,6 +13,7 @@ import (
 
 	"levee/internal/app"
 	"levee/internal/cache"
+	"levee/internal/cluster"
 	"levee/internal/config"
 	"levee/internal/health"
 	"levee/internal/shield"
@@ -33,6 +35,8 @@ type quickOptions struct {
 	rateBurst   int    // shield: burst of the rate limit; 0 = two seconds of rate
 	maxConnsIP  int    // shield: open connections per client IP
 	cache       bool
+	cluster     string // cluster: the store's URL
+	dataDir     string
 }
 
 func reverseProxyCmd() *cobra.Command {
@@ -58,7 +62,7 @@ origins a backup pool that takes the traffic when the primary is down;
 			if err != nil {
 				return usageError{err}
 			}
-			n := app.New(app.Options{Version: Version})
+			n := app.New(app.Options{Version: Version, DataDir: q.dataDir})
 			if err := n.StartFrom("reverse-proxy", src); err != nil {
 				return usageError{err}
 			}
@@ -81,6 +85,8 @@ origins a backup pool that takes the traffic when the primary is down;
 	f.IntVar(&q.rateBurst, "rate-burst", 0, "requests a client may send at once above --rate-limit (default: two seconds of rate); a small origin wants it small")
 	f.IntVar(&q.maxConnsIP, "max-conns-per-ip", 0, "open connections allowed per client IP (0: no limit)")
 	f.BoolVar(&q.cache, "cache", false, "cache responses (memory tier, origin headers honoured)")
+	f.StringVar(&q.cluster, "cluster", "", "join the cluster on this store, e.g. redis://127.0.0.1:6379/0: --rate-limit is cluster-wide and purges reach every node (node name: host name and --from port)")
+	f.StringVar(&q.dataDir, "data-dir", "", "directory for the node's state (last-known-good config, purge cursor, waiting rooms); one per node")
 	return c
 }
 
@@ -126,6 +132,9 @@ func quickConfig(q *quickOptions) ([]byte, error) {
 	}
 	if err := quickShield(q, &c.Shield); err != nil {
 		return nil, err
+	}
+	if q.cluster != "" {
+		c.Cluster = quickCluster(q.cluster, from)
 	}
 	return yaml.Marshal(&c)
 }
@@ -183,4 +192,13 @@ func quickShield(q *quickOptions, s *shield.Config) error {
 	// instead of costing the node CPU (bounded by max_tarpitted).
 	s.Tarpit = config.Duration(500 * time.Millisecond)
 	return nil
+}
+
+// quickCluster is the cluster section of --cluster: the node is named
+// after the host and the listen port, so several nodes on one host differ.
+func quickCluster(store, from string) cluster.Config {
+	cc := cluster.Config{Redis: store}
+	_, port, _ := net.SplitHostPort(from)
+	cc.Node = cluster.NodeName(&cc) + "-" + port
+	return cc
 }

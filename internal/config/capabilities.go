@@ -3,6 +3,7 @@ package config
 import (
 	"fmt"
 	"levee/internal/cache"
+	"levee/internal/cluster"
 	"levee/internal/config/schema"
 	"levee/internal/dns"
 	"levee/internal/health"
@@ -26,6 +27,9 @@ type Sections struct {
 	Shield shield.Config `yaml:"shield"`
 	// DNS configures the authoritative DNS server (internal/dns).
 	DNS dns.Config `yaml:"dns"`
+	// Cluster joins the node to others sharing a Redis/Valkey store
+	// (internal/cluster). Default off.
+	Cluster cluster.Config `yaml:"cluster"`
 }
 
 // RouteSections are the capabilities' per-route blocks, inlined into Route.
@@ -55,6 +59,7 @@ func setCapabilityDefaults(c *Config) {
 	}
 	c.Shield.SetDefaults()
 	c.DNS.SetDefaults()
+	c.Cluster.SetDefaults()
 }
 
 func validateCapabilities(l *schema.List, c *Config) {
@@ -68,6 +73,7 @@ func validateCapabilities(l *schema.List, c *Config) {
 	validatePoolsAndRoutes(l, c)
 	c.Shield.Validate(l, c.SiteRefs())
 	c.DNS.Validate(l, c.PoolRefs())
+	c.Cluster.Validate(l)
 }
 
 // routeSection is one route's capability blocks, with the route's path in

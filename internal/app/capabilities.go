@@ -43,7 +43,7 @@ func (c *capabilities) stage(g *generation) ([]pipeline.Staged, error) {
 	steps := []func() (pipeline.Staged, error){
 		func() (pipeline.Staged, error) { return c.health.Stage(&cfg.Health, g.pools), nil },
 		func() (pipeline.Staged, error) { return c.cache.Stage(&cfg.Cache, g.routes, cacheRules(g)) },
-		func() (pipeline.Staged, error) { return c.shield.Stage(&cfg.Shield, shieldEnv(g)) },
+		func() (pipeline.Staged, error) { return c.shield.Stage(&cfg.Shield, shieldEnv(g, c.cluster.Limiter())) },
 		func() (pipeline.Staged, error) { return c.dns.Stage(&cfg.DNS, cfg.PoolRefs()) },
 		func() (pipeline.Staged, error) { return c.cluster.Stage(&cfg.Cluster, g.parsed.Source) },
 	}
@@ -89,8 +89,8 @@ func cacheRules(g *generation) []*cache.RouteConfig {
 
 // shieldEnv is what the shield needs of the rest of the generation: the
 // trusted proxies, each route's first pool (admission limits are per
-// pool) and the client timeouts.
-func shieldEnv(g *generation) shield.Env {
+// pool), the client timeouts and the cluster's limiter.
+func shieldEnv(g *generation, global shield.GlobalLimiter) shield.Env {
 	first := map[string]string{}
 	for _, rt := range g.routes.List {
 		if len(rt.Pools) > 0 {
@@ -98,5 +98,5 @@ func shieldEnv(g *generation) shield.Env {
 		}
 	}
 	return shield.Env{Trust: g.trust, Pools: first,
-		ReadHeader: g.cfg.Timeouts.ReadHeader.D(), ReadBody: g.cfg.Timeouts.ReadBody.D()}
+		ReadHeader: g.cfg.Timeouts.ReadHeader.D(), ReadBody: g.cfg.Timeouts.ReadBody.D(), Global: global}
 }

@@ -13,7 +13,7 @@ import (
 // after the host and the listen port, so two nodes on one host differ.
 func TestQuickCluster(t *testing.T) {
 	src, err := quickConfig(&quickOptions{from: "127.0.0.1:8081", admin: "off", to: []string{"127.0.0.1:9"},
-		cluster: "redis://127.0.0.1:6379/0"})
+		cluster: "redis://127.0.0.1:6379/0", rateLimit: "100/s"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -24,6 +24,9 @@ func TestQuickCluster(t *testing.T) {
 	c := p.Config.Cluster
 	if c.Redis != "redis://127.0.0.1:6379/0" || !strings.HasSuffix(c.Node, "-8081") {
 		t.Fatalf("cluster = %+v", c)
+	}
+	if r := p.Config.Shield.Rules; len(r) != 1 || r[0].Scope != "cluster" {
+		t.Fatalf("--rate-limit with --cluster is not cluster-wide: %+v", r)
 	}
 }
 

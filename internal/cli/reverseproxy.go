@@ -135,6 +135,9 @@ func quickConfig(q *quickOptions) ([]byte, error) {
 	}
 	if q.cluster != "" {
 		c.Cluster = quickCluster(q.cluster, from)
+		for i := range c.Shield.Rules {
+			c.Shield.Rules[i].Scope = "cluster"
+		}
 	}
 	return yaml.Marshal(&c)
 }

@@ -87,6 +87,7 @@ type bucket struct {
 	expires  int64 // unix ns the lease lapses
 	pending  bool  // a lease request is queued or in flight
 	leased   bool  // a lease was ever granted
+	failed   bool  // the last lease request failed: the store is away
 	debt     int   // admitted on credit before the first lease
 	tat      int64 // local GCRA (fallback), unix ns
 	used     int64 // unix ns of the last request (eviction)
@@ -156,6 +157,14 @@ func (l *Limiter) Allow(rule string, key uint64, rate float64, burst int) (bool,
 		sh.mu.Unlock()
 		l.count(resLeasedAdmitted)
 		return true, 0
+	}
+	if b.failed {
+		// The store failed this key's last lease: fall back at once,
+		// before the breaker has seen enough failures to open.
+		ok, wait := l.local(b, now)
+		sh.mu.Unlock()
+		l.count(pick(ok, resFallbackAdmitted, resFallbackDenied))
+		return ok, wait
 	}
 	if !b.leased {
 		// Its first lease is on the way: admit on the local share, and
@@ -237,6 +246,7 @@ func (l *Limiter) lease(b *bucket) {
 	sh.mu.Lock()
 	defer sh.mu.Unlock()
 	b.pending = false
+	b.failed = err != nil
 	if err != nil {
 		l.c.m.storeErrors.Inc()
 		return

@@ -210,3 +210,69 @@ func TestStoreKilledUnderLoad(t *testing.T) {
 		t.Fatalf("%d of %d requests failed or answered 5xx", bad.Load(), total.Load())
 	}
 }
+
+// limitedYAML is nodeYAML with a cluster-scoped shield rule keyed by a
+// header, so the same client key reaches every node.
+func limitedYAML(redisURL, name string, ip int, origin string) string {
+	return nodeYAML(redisURL, name, ip, origin) + `shield:
+  rules:
+    - {name: api, rate: 100/s, burst: 5, scope: cluster, key: ["header:X-Client"]}
+`
+}
+
+// The acceptance test of global limits through the shield: three nodes,
+// one client key, 600 requests/s spread over them, a cluster limit of
+// 100/s: over 10s the admitted rate is within 5% of it; the rest are 429s,
+// never 5xx.
+func TestShieldClusterScopeAcrossThreeNodes(t *testing.T) {
+	r := leveetest.StartRedis(t)
+	o := leveetest.NewOrigin(t, leveetest.Text("ok"))
+	var nodes []*leveetest.Node
+	for i := 1; i <= 3; i++ {
+		nodes = append(nodes, leveetest.Start(t, limitedYAML(r.URL(), fmt.Sprintf("n%d", i), i, o.URL)))
+	}
+	for _, n := range nodes {
+		eventually(t, 5*time.Second, "3 members", func() bool { return len(clusterStatus(t, n).Members) == 3 })
+	}
+	const secs = 10
+	var ok, limited, other atomic.Int64
+	var wg sync.WaitGroup
+	end := time.Now().Add(secs * time.Second)
+	for _, n := range nodes {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			cl := leveetest.Client()
+			tick := time.NewTicker(5 * time.Millisecond)
+			defer tick.Stop()
+			for time.Now().Before(end) {
+				<-tick.C
+				req, _ := http.NewRequest(http.MethodGet, n.URL("/x"), nil)
+				req.Header.Set("X-Client", "one")
+				res, err := cl.Do(req)
+				if err != nil {
+					other.Add(1)
+					continue
+				}
+				res.Body.Close()
+				switch res.StatusCode {
+				case http.StatusOK:
+					ok.Add(1)
+				case http.StatusTooManyRequests:
+					limited.Add(1)
+				default:
+					other.Add(1)
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	want := 100.0 * secs
+	t.Logf("admitted %d, limited %d, other %d (%.1f%% of R)", ok.Load(), limited.Load(), other.Load(), 100*float64(ok.Load())/want)
+	if other.Load() != 0 {
+		t.Fatalf("%d requests failed or got neither 200 nor 429", other.Load())
+	}
+	if got := float64(ok.Load()); got < 0.95*want || got > 1.05*want {
+		t.Fatalf("admitted %g, want %g within 5%%", got, want)
+	}
+}

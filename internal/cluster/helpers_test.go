@@ -70,8 +70,13 @@ func fastConfig(redisURL, name string) *cluster.Config {
 	return c
 }
 
+// startBenchNode starts one capability for a benchmark.
+func startBenchNode(b *testing.B, r *leveetest.Redis) *cluster.Capability {
+	return startNode(b, fastConfig(r.URL(), "bench"), b.TempDir()).cap
+}
+
 // startNode starts a capability on cfg; dir "" gets a fresh one.
-func startNode(t *testing.T, cfg *cluster.Config, dir string) *testNode {
+func startNode(t testing.TB, cfg *cluster.Config, dir string) *testNode {
 	t.Helper()
 	if dir == "" {
 		dir = t.TempDir()

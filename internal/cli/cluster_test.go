@@ -22,7 +22,7 @@ func TestQuickCluster(t *testing.T) {
 		t.Fatalf("quick config does not load: %v\n%s", err, src)
 	}
 	c := p.Config.Cluster
-	if c.Redis != "redis://127.0.0.1:6379/0" || !strings.HasSuffix(c.Node, "-8081") {
+	if c.Redis != "redis://127.0.0.1:6379/0" || !strings.HasSuffix(c.Node, "-8081") || c.Advertise != "http://127.0.0.1:8081" {
 		t.Fatalf("cluster = %+v", c)
 	}
 	if r := p.Config.Shield.Rules; len(r) != 1 || r[0].Scope != "cluster" {

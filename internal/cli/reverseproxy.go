@@ -199,9 +199,14 @@ func quickShield(q *quickOptions, s *shield.Config) error {
 
 // quickCluster is the cluster section of --cluster: the node is named
 // after the host and the listen port, so several nodes on one host differ.
+// The tiered cache is on when --from names an address the other nodes
+// can reach (not a wildcard one).
 func quickCluster(store, from string) cluster.Config {
 	cc := cluster.Config{Redis: store}
-	_, port, _ := net.SplitHostPort(from)
+	host, port, _ := net.SplitHostPort(from)
 	cc.Node = cluster.NodeName(&cc) + "-" + port
+	if ip := net.ParseIP(host); host != "" && (ip == nil || !ip.IsUnspecified()) {
+		cc.Advertise = "http://" + from
+	}
 	return cc
 }

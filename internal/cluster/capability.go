@@ -13,6 +13,7 @@ import (
 	"net/http"
 	"net/url"
 	"os"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -30,6 +31,7 @@ type Capability struct {
 	target  Purger
 	m       *metrics
 	lim     *Limiter
+	tier    *tier
 
 	mu  sync.Mutex
 	run *runner // nil: not in a cluster
@@ -43,6 +45,7 @@ type Capability struct {
 func NewCapability(h pipeline.Host, version string, target Purger) *Capability {
 	c := &Capability{host: h, version: version, target: target, m: newMetrics(h.Registry, h.Log)}
 	c.lim = newLimiter(c)
+	c.tier = newTier(c)
 	empty := ""
 	c.configVersion.Store(&empty)
 	if target != nil {
@@ -64,10 +67,14 @@ func (c *Capability) Stage(cfg *Config, source []byte) (pipeline.Staged, error) 
 	}
 	sum := sha256.Sum256(source)
 	ver := hex.EncodeToString(sum[:6])
-	return pipeline.Staged{Commit: func() {
+	staged := pipeline.Staged{Commit: func() {
 		c.configVersion.Store(&ver)
 		c.apply(want)
-	}}, nil
+	}}
+	if want.On() && want.Advertise != "" {
+		staged.Phases = map[string]pipeline.Phase{"tier": c.tier.phase(NodeName(&want))}
+	}
+	return staged, nil
 }
 
 // apply makes want the running cluster config.
@@ -159,7 +166,8 @@ func (r *runner) stop() {
 }
 
 func (r *runner) me() Member {
-	return Member{Name: r.name, Version: r.c.version, ConfigVersion: *r.c.configVersion.Load(), Health: "serving"}
+	return Member{Name: r.name, Version: r.c.version, ConfigVersion: *r.c.configVersion.Load(), Health: "serving",
+		Advertise: strings.TrimSuffix(r.cfg.Advertise, "/")}
 }
 
 // heartbeatLoop announces the node and refreshes the member list; when

@@ -45,6 +45,13 @@ type Config struct {
 	Username string `yaml:"username"`
 	// TLS configures TLS to the store (also on with a rediss:// URL).
 	TLS TLSConfig `yaml:"tls"`
+	// Advertise is the URL the other nodes reach this node's HTTP
+	// listener at, e.g. http://10.0.0.7:8080. Set, it turns the tiered
+	// cache on: a cache fill first asks the object's upper-tier node
+	// (rendezvous hashing over the live members that advertise), which
+	// coalesces, so the origin sees about one fetch per object per
+	// cluster. Default empty: no tier.
+	Advertise string `yaml:"advertise"`
 	// Heartbeat is how often the node announces itself. Default 1s.
 	Heartbeat schema.Duration `yaml:"heartbeat"`
 	// MemberTTL is how long a member stays listed after its last
@@ -107,6 +114,11 @@ func (c *Config) Validate(l *schema.List) {
 		}
 		if db := strings.Trim(u.Path, "/"); db != "" && !isDigits(db) {
 			l.Add("cluster.redis", "database %q must be a number", db)
+		}
+	}
+	if c.Advertise != "" {
+		if a, err := url.Parse(c.Advertise); err != nil || a.Scheme != "http" || a.Host == "" || (a.Path != "" && a.Path != "/") {
+			l.Add("cluster.advertise", "%q: want http://HOST:PORT", c.Advertise)
 		}
 	}
 	if len(c.Node) > MaxNodeNameLen || strings.ContainsAny(c.Node, " \t\r\n") {

@@ -26,6 +26,7 @@ type Member struct {
 	Version       string    `json:"version"`
 	ConfigVersion string    `json:"config_version"`
 	Health        string    `json:"health"`
+	Advertise     string    `json:"advertise,omitempty"`
 	LastHeartbeat time.Time `json:"last_heartbeat"`
 }
 

@@ -19,6 +19,7 @@ type metrics struct {
 	purgeDropped  prometheus.Counter
 	staleAll      prometheus.Counter
 	rate          *prometheus.CounterVec // result: leased, fallback, denied
+	tier          *prometheus.CounterVec // result: upper, error
 }
 
 func newMetrics(reg prometheus.Registerer, log *slog.Logger) *metrics {
@@ -39,10 +40,12 @@ func newMetrics(reg prometheus.Registerer, log *slog.Logger) *metrics {
 		staleAll:      c("levee_cluster_cache_marked_stale_total", "Times the whole cache was marked stale because purges were lost."),
 		rate: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "levee_cluster_rate_decisions_total",
 			Help: "Cluster-scoped rate-limit decisions: leased_admitted/denied (tokens leased from the store), fallback_admitted/denied (store away: limit over members), credit_admitted/denied (before a key's first lease), lease_queue_full, evicted."}, []string{"result"}),
+		tier: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "levee_cluster_tier_fetches_total",
+			Help: "Cache fills sent to the upper-tier node: upper (it answered), error (it failed; the origin was asked)."}, []string{"result"}),
 	}
 	if reg != nil {
 		reg.MustRegister(m.storeUp, m.members, m.storeErrors, m.purgeSent, m.purgeApplied, m.purgeReplayed,
-			m.purgeErrors, m.purgeDropped, m.staleAll, m.rate)
+			m.purgeErrors, m.purgeDropped, m.staleAll, m.rate, m.tier)
 	}
 	return m
 }

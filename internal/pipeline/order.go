@@ -13,8 +13,11 @@ import "fmt"
 //	fault      test-only fault injection (never set from config)
 //	shield     rate limits, admission, waiting room
 //	cache      cache lookup, fill and store
+//	tier       a fill asks the object's upper-tier node of the cluster
+//	           before the origin (internal/cluster); after cache, since
+//	           only fills go up
 //	proxy      pick an origin, round trip, stream the response (terminal)
-var Order = []string{"requestid", "limits", "route", "fault", "shield", "cache", "proxy"}
+var Order = []string{"requestid", "limits", "route", "fault", "shield", "cache", "tier", "proxy"}
 
 // ConnOrder is the order of the connection-level hooks, which run before
 // any request phase (internal/listener Hooks):

@@ -149,7 +149,10 @@ func (l *Limiter) Allow(rule string, key uint64, rate float64, burst int) (bool,
 	if b.tokens > 0 && now >= b.expires {
 		b.tokens = 0
 	}
-	if b.tokens <= l.batch(b)/2 && !b.pending {
+	// Ask for the next batch while a whole one is still in hand, so a slow
+	// store answer does not leave the node empty while the store's
+	// budget accrues past its burst and is lost.
+	if b.tokens <= l.batch(b) && !b.pending {
 		l.requestLease(b)
 	}
 	if b.tokens > 0 {

@@ -216,7 +216,7 @@ func TestStoreKilledUnderLoad(t *testing.T) {
 func limitedYAML(redisURL, name string, ip int, origin string) string {
 	return nodeYAML(redisURL, name, ip, origin) + `shield:
   rules:
-    - {name: api, rate: 100/s, burst: 5, scope: cluster, key: ["header:X-Client"]}
+    - {name: api, rate: 100/s, burst: 20, scope: cluster, key: ["header:X-Client"]}
 `
 }
 

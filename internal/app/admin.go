@@ -101,7 +101,7 @@ func (n *Node) Status() any {
 			st.Listeners = append(st.Listeners, l.Listen)
 		}
 	}
-	st.Extra = map[string]any{"health": n.caps.health.Store().Status(),
+	st.Extra = map[string]any{"health": n.caps.health.Store().Status(), "cluster": n.caps.cluster.Status(),
 		"bot_features": n.caps.bots.Gate().Status(), "modules": n.caps.mods.Status()}
 	if rules := n.caps.shield.State().SurgeRules(); len(rules) > 0 {
 		st.Extra["shield_surge_rules"] = rules

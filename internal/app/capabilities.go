@@ -6,6 +6,7 @@ import (
 
 	"levee/internal/bots"
 	"levee/internal/cache"
+	"levee/internal/cluster"
 	"levee/internal/dns"
 	"levee/internal/health"
 	"levee/internal/modswitch"
@@ -32,9 +33,10 @@ type capabilities struct {
 	mods      *modswitch.Set
 	modsStart sync.Once
 	host      pipeline.Host
+	cluster   *cluster.Capability
 }
 
-func newCapabilities(h pipeline.Host, budget health.Budget) *capabilities {
+func newCapabilities(h pipeline.Host, budget health.Budget, version string) *capabilities {
 	c := &capabilities{
 		health: health.NewCapability(h, budget),
 		cache:  cache.NewCapability(h),
@@ -45,6 +47,7 @@ func newCapabilities(h pipeline.Host, budget health.Budget) *capabilities {
 	c.mods = modswitch.New(h.Log, h.Registry, h.DataDir)
 	c.bots = bots.NewCapability(h, c.shield.State(), c.mods.Module("bots", modswitch.FailOpen))
 	c.waf = waf.NewCapability(h, c.mods.Module("waf", modswitch.FailOpen))
+	c.cluster = cluster.NewCapability(h, version, c.cache)
 	return c
 }
 
@@ -55,11 +58,12 @@ func (c *capabilities) stage(g *generation) ([]pipeline.Staged, error) {
 	steps := []func() (pipeline.Staged, error){
 		func() (pipeline.Staged, error) { return c.health.Stage(&cfg.Health, g.pools), nil },
 		func() (pipeline.Staged, error) { return c.cache.Stage(&cfg.Cache, g.routes, cacheRules(g)) },
-		func() (pipeline.Staged, error) { return c.shield.Stage(&cfg.Shield, shieldEnv(g)) },
+		func() (pipeline.Staged, error) { return c.shield.Stage(&cfg.Shield, shieldEnv(g, c.cluster.Limiter())) },
 		func() (pipeline.Staged, error) { return c.dns.Stage(&cfg.DNS, cfg.PoolRefs()) },
 		func() (pipeline.Staged, error) { return c.bots.Stage(&cfg.Bots, g.routes, botsBlocks(g)) },
 		func() (pipeline.Staged, error) { return c.waf.Stage(&cfg.WAF, g.routes, wafBlocks(g)) },
 		func() (pipeline.Staged, error) { return pipeline.Staged{Commit: c.startSwitches}, nil },
+		func() (pipeline.Staged, error) { return c.cluster.Stage(&cfg.Cluster, g.parsed.Source) },
 	}
 	out := make([]pipeline.Staged, 0, len(steps))
 	for _, step := range steps {
@@ -75,7 +79,8 @@ func (c *capabilities) stage(g *generation) ([]pipeline.Staged, error) {
 // adminRoutes are the capabilities' admin API routes.
 func (c *capabilities) adminRoutes() map[string]http.Handler {
 	out := map[string]http.Handler{}
-	for _, routes := range []map[string]http.Handler{c.cache.AdminRoutes(), c.shield.AdminRoutes(), c.bots.AdminRoutes(), c.mods.AdminRoutes()} {
+	for _, routes := range []map[string]http.Handler{c.cache.AdminRoutes(), c.shield.AdminRoutes(), c.bots.AdminRoutes(),
+		c.mods.AdminRoutes(), c.cluster.AdminRoutes()} {
 		for pattern, h := range routes {
 			out[pattern] = h
 		}
@@ -91,6 +96,7 @@ func (c *capabilities) stop() {
 	c.dns.Stop()
 	c.bots.Stop()
 	c.waf.Stop()
+	c.cluster.Stop()
 }
 
 // cacheRules are the routes' cache: blocks, by route ID.
@@ -128,8 +134,8 @@ func wafBlocks(g *generation) []*waf.RouteConfig {
 
 // shieldEnv is what the shield needs of the rest of the generation: the
 // trusted proxies, each route's first pool (admission limits are per
-// pool) and the client timeouts.
-func shieldEnv(g *generation) shield.Env {
+// pool), the client timeouts and the cluster's limiter.
+func shieldEnv(g *generation, global shield.GlobalLimiter) shield.Env {
 	first := map[string]string{}
 	for _, rt := range g.routes.List {
 		if len(rt.Pools) > 0 {
@@ -141,5 +147,5 @@ func shieldEnv(g *generation) shield.Env {
 		sites = append(sites, s.Name)
 	}
 	return shield.Env{Trust: g.trust, Pools: first, Sites: sites,
-		ReadHeader: g.cfg.Timeouts.ReadHeader.D(), ReadBody: g.cfg.Timeouts.ReadBody.D()}
+		ReadHeader: g.cfg.Timeouts.ReadHeader.D(), ReadBody: g.cfg.Timeouts.ReadBody.D(), Global: global}
 }

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"net/http"
 	"sync"
+	"sync/atomic"
 
 	"levee/internal/pipeline"
 )
@@ -16,6 +17,8 @@ type Capability struct {
 	metrics *Metrics
 	mu      sync.Mutex
 	store   *Store // opened by the first generation that caches
+	// observer hears of every purge the admin API applied (OnPurge).
+	observer atomic.Pointer[func(Purge)]
 }
 
 // NewCapability returns the cache capability of a node.
@@ -104,6 +107,7 @@ func (c *Capability) purge(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusBadRequest, map[string]any{"error": err.Error()})
 		return
 	}
+	c.notifyPurge(p)
 	writeJSON(w, http.StatusOK, map[string]any{"purged": n, "soft": p.Soft})
 }
 

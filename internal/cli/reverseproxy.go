@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net"
 	"net/url"
 	"strconv"
 	"strings"
@@ -15,6 +16,7 @@ import (
 	"levee/internal/app"
 	"levee/internal/bots"
 	"levee/internal/cache"
+	"levee/internal/cluster"
 	"levee/internal/config"
 	"levee/internal/health"
 	"levee/internal/shield"
@@ -40,6 +42,8 @@ type quickOptions struct {
 	challenge   bool   // bots: proof-of-work for HTML clients on every route
 	botFeatures string // bots: feature file
 	waf         bool   // waf: the Core Rule Set at paranoia 1, blocking
+	cluster     string // cluster: the store's URL
+	dataDir     string
 }
 
 func reverseProxyCmd() *cobra.Command {
@@ -70,7 +74,7 @@ origins a backup pool that takes the traffic when the primary is down;
 			if _, err := config.Load("reverse-proxy", src); err != nil {
 				return usageError{inFlagWords(err)}
 			}
-			n := app.New(app.Options{Version: Version, Log: cmd.ErrOrStderr()})
+			n := app.New(app.Options{Version: Version, Log: cmd.ErrOrStderr(), DataDir: q.dataDir})
 			if err := n.StartFrom("reverse-proxy", src); err != nil {
 				return startError(inFlagWords(err))
 			}
@@ -96,6 +100,8 @@ origins a backup pool that takes the traffic when the primary is down;
 	f.BoolVar(&q.challenge, "challenge", false, "proof-of-work challenge for every browser without a pass (other clients get 429)")
 	f.BoolVar(&q.waf, "waf", false, "inspect requests with the OWASP Core Rule Set (paranoia 1, blocking)")
 	f.StringVar(&q.botFeatures, "bot-features", "", "bot score feature file (CSV or JSON Lines); SIGHUP and file changes reload it")
+	f.StringVar(&q.cluster, "cluster", "", "join the cluster on this store, e.g. redis://127.0.0.1:6379/0: --rate-limit is cluster-wide and purges reach every node (node name: host name and --from port)")
+	f.StringVar(&q.dataDir, "data-dir", "", "directory for the node's state (last-known-good config, purge cursor, waiting rooms); one per node")
 	return c
 }
 
@@ -151,6 +157,12 @@ func quickConfig(q *quickOptions) ([]byte, error) {
 	c.Bots.Features = q.botFeatures
 	if err := quickShield(q, &c.Shield); err != nil {
 		return nil, err
+	}
+	if q.cluster != "" {
+		c.Cluster = quickCluster(q.cluster, from)
+		for i := range c.Shield.Rules {
+			c.Shield.Rules[i].Scope = "cluster"
+		}
 	}
 	return yaml.Marshal(&c)
 }
@@ -318,5 +330,22 @@ func startLine(q *quickOptions, n *app.Node) string {
 	if q.insecure {
 		parts = append(parts, "origin TLS NOT VERIFIED")
 	}
+	if q.cluster != "" {
+		parts = append(parts, "cluster on "+q.cluster)
+	}
 	return strings.Join(parts, "; ")
+}
+
+// quickCluster is the cluster section of --cluster: the node is named
+// after the host and the listen port, so several nodes on one host differ.
+// The tiered cache is on when --from names an address the other nodes
+// can reach (not a wildcard one).
+func quickCluster(store, from string) cluster.Config {
+	cc := cluster.Config{Redis: store}
+	host, port, _ := net.SplitHostPort(from)
+	cc.Node = cluster.NodeName(&cc) + "-" + port
+	if ip := net.ParseIP(host); host != "" && (ip == nil || !ip.IsUnspecified()) {
+		cc.Advertise = "http://" + from
+	}
+	return cc
 }

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"levee/internal/bots"
 	"levee/internal/cache"
+	"levee/internal/cluster"
 	"levee/internal/config/schema"
 	"levee/internal/dns"
 	"levee/internal/health"
@@ -34,6 +35,9 @@ type Sections struct {
 	// WAF configures the web application firewall's budget and custom
 	// rules (internal/waf).
 	WAF waf.Config `yaml:"waf"`
+	// Cluster joins the node to others sharing a Redis/Valkey store
+	// (internal/cluster). Default off.
+	Cluster cluster.Config `yaml:"cluster"`
 }
 
 // RouteSections are the capabilities' per-route blocks, inlined into Route.
@@ -78,6 +82,7 @@ func setCapabilityDefaults(c *Config) {
 			rc.waf.SetDefaults()
 		}
 	}
+	c.Cluster.SetDefaults()
 }
 
 func validateCapabilities(l *schema.List, c *Config) {
@@ -102,6 +107,7 @@ func validateCapabilities(l *schema.List, c *Config) {
 			rc.waf.Validate(l, rc.path+".waf", wafRules)
 		}
 	}
+	c.Cluster.Validate(l)
 }
 
 // routeSection is one route's capability blocks, with the route's path in

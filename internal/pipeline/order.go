@@ -15,8 +15,11 @@ import "fmt"
 //	bots       bot score, action by score band, proof-of-work challenge
 //	waf        Core Rule Set and custom rules, under a time budget
 //	cache      cache lookup, fill and store
+//	tier       a fill asks the object's upper-tier node of the cluster
+//	           before the origin (internal/cluster); after cache, since
+//	           only fills go up
 //	proxy      pick an origin, round trip, stream the response (terminal)
-var Order = []string{"requestid", "limits", "route", "fault", "shield", "bots", "waf", "cache", "proxy"}
+var Order = []string{"requestid", "limits", "route", "fault", "shield", "bots", "waf", "cache", "tier", "proxy"}
 
 // ConnOrder is the order of the connection-level hooks, which run before
 // any request phase (internal/listener Hooks):

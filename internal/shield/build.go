@@ -27,6 +27,11 @@ type rule struct {
 	interval, tau             int64
 	strictInterval, strictTau int64
 	table                     *Table
+	// cluster rules go to the cluster limiter (cluster.go) with their
+	// rate per second and burst, strict ones under attack.
+	cluster              bool
+	rate, strictRate     float64
+	burstN, strictBurstN int
 }
 
 // Shield is one generation's compiled shield. Its Phase is the pipeline's
@@ -60,6 +65,8 @@ type Shield struct {
 	// "challenge" (the proof-of-work challenge plugs in here). It returns
 	// nil to let the request through, or an error to answer.
 	Challenge func(ex *pipeline.Exchange, rule string) error
+
+	global GlobalLimiter // nil: cluster rules count locally
 }
 
 // roomRef is a waiting room attached to a route.
@@ -86,6 +93,8 @@ type Env struct {
 	// Sites are the config's site names: the admin API's under-attack
 	// switch refuses any other name.
 	Sites []string
+	// Global enforces rules with scope: cluster (nil: they count locally).
+	Global GlobalLimiter
 }
 
 // Build compiles a shield: section. It reads list files (the only I/O); a
@@ -99,7 +108,7 @@ func Build(sc *Config, st *State, env Env) (*Shield, error) {
 	s := &Shield{st: st, seed: maphash.MakeSeed(), limiters: map[string]*Limiter{}, rooms: map[string]*roomRef{},
 		minRate: float64(sc.MinRate), window: sc.MinRateWindow.D(), readBody: env.ReadBody,
 		factor: sc.AttackFactor, attack: sc.UnderAttack, admission: *sc.Admission.Enabled,
-		tarpit: sc.Tarpit.D(), maxHeld: int64(sc.MaxTarpitted)}
+		tarpit: sc.Tarpit.D(), maxHeld: int64(sc.MaxTarpitted), global: env.Global}
 	s.failOpen = defaultFailOpen
 	for k, v := range sc.OnPanic {
 		s.failOpen[KillIndex(k)] = v == "open"
@@ -193,6 +202,7 @@ func compileRule(rc *RuleConfig, st *State, maxKeys int, factor float64) *rule {
 	r.tau = clampNS(float64(r.interval) * float64(rc.Burst))
 	r.strictInterval = clampNS(float64(time.Second) / (ps * factor))
 	r.strictTau = clampNS(float64(r.strictInterval) * math.Max(1, math.Floor(float64(rc.Burst)*factor)))
+	compileClusterScope(r, rc, factor)
 	return r
 }
 

@@ -127,6 +127,12 @@ type RuleConfig struct {
 	// "block" (403), "log" (count and let through) or "challenge" (the
 	// challenge hook; 429 while none is installed).
 	Action string `yaml:"action"`
+	// Scope is "local" (default: each node counts on its own) or
+	// "cluster": the rate holds across every node of the cluster
+	// (internal/cluster), and while the store is away each node allows the
+	// rate divided by the members it saw last. Without a cluster: section
+	// a cluster rule acts as a local one.
+	Scope string `yaml:"scope"`
 }
 
 // Rate is a number of events per period, written "100/s", "600/m", "10/h".

@@ -91,6 +91,9 @@ func validateRules(l *schema.List, rules []RuleConfig, sites schema.Sites) {
 		if !schema.OneOf(r.Action, "reject", "block", "log", "challenge") {
 			l.Add(p+".action", "must be reject, block, log or challenge, not %q", r.Action)
 		}
+		if !schema.OneOf(r.Scope, "", "local", "cluster") {
+			l.Add(p+".scope", "must be local or cluster, not %q", r.Scope)
+		}
 		validateKey(l, p+".key", r.Key)
 	}
 }

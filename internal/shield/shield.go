@@ -196,6 +196,12 @@ func (s *Shield) rateStep(q *req) error {
 		if !rl.matches(site, q.ex.Route.Path, q.r) {
 			continue
 		}
+		if rl.cluster && s.global != nil {
+			if err := s.clusterStep(q, rl, attack); err != nil {
+				return err
+			}
+			continue
+		}
 		key, ok := keyHash(s.seed, rl.key, q.r, q.ex.Client)
 		if !ok {
 			continue

@@ -4,6 +4,7 @@ import (
 	"net/http"
 
 	"levee/internal/cache"
+	"levee/internal/compress"
 	"levee/internal/dns"
 	"levee/internal/health"
 	"levee/internal/pipeline"
@@ -17,17 +18,19 @@ import (
 // only), its admin routes in adminRoutes and its Stop in stop. See
 // internal/app/README.md, "Adding a capability".
 type capabilities struct {
-	health *health.Capability
-	cache  *cache.Capability
-	shield *shield.Capability
-	dns    *dns.Capability
+	health   *health.Capability
+	cache    *cache.Capability
+	shield   *shield.Capability
+	dns      *dns.Capability
+	compress *compress.Capability
 }
 
 func newCapabilities(h pipeline.Host, budget health.Budget) *capabilities {
 	c := &capabilities{
-		health: health.NewCapability(h, budget),
-		cache:  cache.NewCapability(h),
-		shield: shield.NewCapability(h),
+		health:   health.NewCapability(h, budget),
+		cache:    cache.NewCapability(h),
+		shield:   shield.NewCapability(h),
+		compress: compress.NewCapability(h),
 	}
 	c.dns = dns.NewCapability(h, c.health)
 	return c
@@ -42,6 +45,7 @@ func (c *capabilities) stage(g *generation) ([]pipeline.Staged, error) {
 		func() (pipeline.Staged, error) { return c.cache.Stage(&cfg.Cache, g.routes, cacheRules(g)) },
 		func() (pipeline.Staged, error) { return c.shield.Stage(&cfg.Shield, shieldEnv(g)) },
 		func() (pipeline.Staged, error) { return c.dns.Stage(&cfg.DNS, cfg.PoolRefs()) },
+		func() (pipeline.Staged, error) { return c.compress.Stage(&cfg.Compress), nil },
 	}
 	out := make([]pipeline.Staged, 0, len(steps))
 	for _, step := range steps {
@@ -71,6 +75,7 @@ func (c *capabilities) stop() {
 	c.cache.Stop()
 	c.shield.Stop()
 	c.dns.Stop()
+	c.compress.Stop()
 }
 
 // cacheRules are the routes' cache: blocks, by route ID.

@@ -33,6 +33,7 @@ type quickOptions struct {
 	rateBurst   int    // shield: burst of the rate limit; 0 = two seconds of rate
 	maxConnsIP  int    // shield: open connections per client IP
 	cache       bool
+	compress    bool
 }
 
 func reverseProxyCmd() *cobra.Command {
@@ -81,6 +82,7 @@ origins a backup pool that takes the traffic when the primary is down;
 	f.IntVar(&q.rateBurst, "rate-burst", 0, "requests a client may send at once above --rate-limit (default: two seconds of rate); a small origin wants it small")
 	f.IntVar(&q.maxConnsIP, "max-conns-per-ip", 0, "open connections allowed per client IP (0: no limit)")
 	f.BoolVar(&q.cache, "cache", false, "cache responses (memory tier, origin headers honoured)")
+	f.BoolVar(&q.compress, "compress", false, "compress text responses with br, zstd or gzip, as the client accepts")
 	return c
 }
 
@@ -124,6 +126,7 @@ func quickConfig(q *quickOptions) ([]byte, error) {
 		Pools:     pools,
 		Sites:     []config.Site{{Name: "quick", Hosts: []string{"*"}, Routes: []config.Route{route}}},
 	}
+	c.Compress.Enabled = q.compress
 	if err := quickShield(q, &c.Shield); err != nil {
 		return nil, err
 	}

@@ -3,6 +3,7 @@ package config
 import (
 	"fmt"
 	"levee/internal/cache"
+	"levee/internal/compress"
 	"levee/internal/config/schema"
 	"levee/internal/dns"
 	"levee/internal/health"
@@ -26,6 +27,8 @@ type Sections struct {
 	Shield shield.Config `yaml:"shield"`
 	// DNS configures the authoritative DNS server (internal/dns).
 	DNS dns.Config `yaml:"dns"`
+	// Compress configures response compression (internal/compress).
+	Compress compress.Config `yaml:"compress"`
 }
 
 // RouteSections are the capabilities' per-route blocks, inlined into Route.
@@ -55,6 +58,7 @@ func setCapabilityDefaults(c *Config) {
 	}
 	c.Shield.SetDefaults()
 	c.DNS.SetDefaults()
+	c.Compress.SetDefaults()
 }
 
 func validateCapabilities(l *schema.List, c *Config) {
@@ -68,6 +72,7 @@ func validateCapabilities(l *schema.List, c *Config) {
 	validatePoolsAndRoutes(l, c)
 	c.Shield.Validate(l, c.SiteRefs())
 	c.DNS.Validate(l, c.PoolRefs())
+	c.Compress.Validate(l)
 }
 
 // routeSection is one route's capability blocks, with the route's path in

@@ -12,9 +12,12 @@ import "fmt"
 //	route      match site by Host and route by path (404 if none)
 //	fault      test-only fault injection (never set from config)
 //	shield     rate limits, admission, waiting room
+//	compress   gzip/br/zstd by Accept-Encoding, around the cache: the
+//	           cache stores and serves identity bodies, and every answer
+//	           (hit or miss) is encoded on the way out
 //	cache      cache lookup, fill and store
 //	proxy      pick an origin, round trip, stream the response (terminal)
-var Order = []string{"requestid", "limits", "route", "fault", "shield", "cache", "proxy"}
+var Order = []string{"requestid", "limits", "route", "fault", "shield", "compress", "cache", "proxy"}
 
 // ConnOrder is the order of the connection-level hooks, which run before
 // any request phase (internal/listener Hooks):

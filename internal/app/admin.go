@@ -89,5 +89,8 @@ func (n *Node) Status() any {
 		}
 	}
 	st.Extra = map[string]any{"health": n.caps.health.Store().Status()}
+	if certs := n.caps.autotls.Status(); certs != nil {
+		st.Extra["certificates"] = certs
+	}
 	return st
 }

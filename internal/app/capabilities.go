@@ -3,6 +3,7 @@ package app
 import (
 	"net/http"
 
+	"levee/internal/autotls"
 	"levee/internal/cache"
 	"levee/internal/compress"
 	"levee/internal/dns"
@@ -23,6 +24,7 @@ type capabilities struct {
 	shield   *shield.Capability
 	dns      *dns.Capability
 	compress *compress.Capability
+	autotls  *autotls.Capability
 }
 
 func newCapabilities(h pipeline.Host, budget health.Budget) *capabilities {
@@ -31,6 +33,7 @@ func newCapabilities(h pipeline.Host, budget health.Budget) *capabilities {
 		cache:    cache.NewCapability(h),
 		shield:   shield.NewCapability(h),
 		compress: compress.NewCapability(h),
+		autotls:  autotls.NewCapability(h),
 	}
 	c.dns = dns.NewCapability(h, c.health)
 	return c
@@ -46,6 +49,7 @@ func (c *capabilities) stage(g *generation) ([]pipeline.Staged, error) {
 		func() (pipeline.Staged, error) { return c.shield.Stage(&cfg.Shield, shieldEnv(g)) },
 		func() (pipeline.Staged, error) { return c.dns.Stage(&cfg.DNS, cfg.PoolRefs()) },
 		func() (pipeline.Staged, error) { return c.compress.Stage(&cfg.Compress), nil },
+		func() (pipeline.Staged, error) { return c.autotls.Stage(&cfg.AutoHTTPS, siteHosts(g)) },
 	}
 	out := make([]pipeline.Staged, 0, len(steps))
 	for _, step := range steps {
@@ -76,6 +80,16 @@ func (c *capabilities) stop() {
 	c.shield.Stop()
 	c.dns.Stop()
 	c.compress.Stop()
+	c.autotls.Stop()
+}
+
+// siteHosts are every site's hosts, for automatic HTTPS.
+func siteHosts(g *generation) []string {
+	var out []string
+	for _, s := range g.cfg.Sites {
+		out = append(out, s.Hosts...)
+	}
+	return out
 }
 
 // cacheRules are the routes' cache: blocks, by route ID.

@@ -2,6 +2,7 @@ package config
 
 import (
 	"fmt"
+	"levee/internal/autotls"
 	"levee/internal/cache"
 	"levee/internal/compress"
 	"levee/internal/config/schema"
@@ -29,6 +30,8 @@ type Sections struct {
 	DNS dns.Config `yaml:"dns"`
 	// Compress configures response compression (internal/compress).
 	Compress compress.Config `yaml:"compress"`
+	// AutoHTTPS configures ACME certificates (internal/autotls).
+	AutoHTTPS autotls.Config `yaml:"auto_https"`
 }
 
 // RouteSections are the capabilities' per-route blocks, inlined into Route.
@@ -59,6 +62,7 @@ func setCapabilityDefaults(c *Config) {
 	c.Shield.SetDefaults()
 	c.DNS.SetDefaults()
 	c.Compress.SetDefaults()
+	c.AutoHTTPS.SetDefaults()
 }
 
 func validateCapabilities(l *schema.List, c *Config) {
@@ -73,6 +77,16 @@ func validateCapabilities(l *schema.List, c *Config) {
 	c.Shield.Validate(l, c.SiteRefs())
 	c.DNS.Validate(l, c.PoolRefs())
 	c.Compress.Validate(l)
+	c.AutoHTTPS.Validate(l, anyAutoListener(c))
+}
+
+func anyAutoListener(c *Config) bool {
+	for _, l := range c.Listeners {
+		if l.TLS != nil && l.TLS.Auto {
+			return true
+		}
+	}
+	return false
 }
 
 // routeSection is one route's capability blocks, with the route's path in

@@ -65,6 +65,10 @@ type Listener struct {
 // is used; the first is the default.
 type TLS struct {
 	Certificates []Certificate `yaml:"certificates"`
+	// Auto serves certificates from auto_https (ACME) for names the
+	// certificates above do not cover, and answers TLS-ALPN-01. With it,
+	// certificates may be empty.
+	Auto bool `yaml:"auto,omitempty"`
 	// MinVersion is "1.2" (default) or "1.3".
 	MinVersion string `yaml:"min_version"`
 }

@@ -63,8 +63,8 @@ func validateTLS(l *schema.List, p string, t *TLS) {
 	if t == nil {
 		return
 	}
-	if len(t.Certificates) == 0 {
-		l.Add(p+".certificates", "tls needs at least one certificate")
+	if len(t.Certificates) == 0 && !t.Auto {
+		l.Add(p+".certificates", "tls needs at least one certificate, or auto: true")
 	}
 	if len(t.Certificates) > MaxCertificates {
 		l.Add(p+".certificates", "%d certificates, over the limit of %d", len(t.Certificates), MaxCertificates)

@@ -9,6 +9,7 @@ package listener
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -29,6 +30,10 @@ type Hooks struct {
 	// Wrap wraps every server's handler and returns the ConnContext that
 	// feeds it. The shield's HTTP/2 reset guard.
 	Wrap func(http.Handler) (http.Handler, func(context.Context, net.Conn) context.Context)
+	// Certificate serves the handshakes of tls.auto listeners that the
+	// listener's own certificates do not cover, and ACME's TLS-ALPN-01
+	// challenges. Automatic HTTPS (internal/autotls).
+	Certificate func(*tls.ClientHelloInfo) (*tls.Certificate, error)
 }
 
 // Spec is one listener of a generation: its config block, the client

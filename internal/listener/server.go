@@ -152,7 +152,8 @@ func (sp *Spec) settings() string {
 		minv = sp.Listener.TLS.MinVersion
 	}
 	l := &sp.Listener
-	return fmt.Sprintf("%v|%s|%v|%s|%+v|%+v|%+v", tlsOn, minv, l.H2C, l.HTTP1, l.HTTP2, sp.Timeouts, sp.Limits)
+	auto := tlsOn && sp.Listener.TLS.Auto
+	return fmt.Sprintf("%v|%s|%v|%v|%s|%+v|%+v|%+v", tlsOn, minv, auto, l.H2C, l.HTTP1, l.HTTP2, sp.Timeouts, sp.Limits)
 }
 
 // startServer builds the http.Server for a listener spec and starts it on a
@@ -212,14 +213,12 @@ func (set *Set) startServer(s *slot, sp *Spec) *handoff {
 	var ln net.Listener = h
 	if l.TLS != nil {
 		tc := &tls.Config{
-			MinVersion: minTLS(l.TLS.MinVersion),
-			NextProtos: []string{"h2", "http/1.1"},
-			GetCertificate: func(hello *tls.ClientHelloInfo) (*tls.Certificate, error) {
-				if cs := s.certs.Load(); cs != nil {
-					return cs.pick(hello), nil
-				}
-				return nil, errors.New("no certificate for this listener")
-			},
+			MinVersion:     minTLS(l.TLS.MinVersion),
+			NextProtos:     []string{"h2", "http/1.1"},
+			GetCertificate: set.certificateFor(s, l.TLS.Auto),
+		}
+		if l.TLS.Auto {
+			tc.NextProtos = append(tc.NextProtos, acmeTLS1)
 		}
 		srv.TLSConfig = tc
 		ln = tls.NewListener(h, tc)

@@ -9,6 +9,9 @@ import "fmt"
 //
 //	requestid  assign the request ID; client address from trusted proxies
 //	limits     request body limits and body read deadline
+//	acme       answer ACME HTTP-01 challenges; send cleartext requests
+//	           for automatically certified names to HTTPS (before route:
+//	           on-demand names have no site)
 //	route      match site by Host and route by path (404 if none)
 //	fault      test-only fault injection (never set from config)
 //	shield     rate limits, admission, waiting room
@@ -17,7 +20,7 @@ import "fmt"
 //	           (hit or miss) is encoded on the way out
 //	cache      cache lookup, fill and store
 //	proxy      pick an origin, round trip, stream the response (terminal)
-var Order = []string{"requestid", "limits", "route", "fault", "shield", "compress", "cache", "proxy"}
+var Order = []string{"requestid", "limits", "acme", "route", "fault", "shield", "compress", "cache", "proxy"}
 
 // ConnOrder is the order of the connection-level hooks, which run before
 // any request phase (internal/listener Hooks):

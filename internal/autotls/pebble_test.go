@@ -9,6 +9,7 @@ import (
 	"net"
 	"net/http"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -45,6 +46,8 @@ dns:
         - "a 60 IN A 127.0.0.1"
         - "b 60 IN A 127.0.0.1"
         - "c 60 IN A 127.0.0.1"
+        - "d 60 IN A 127.0.0.1"
+        - "e 60 IN A 127.0.0.1"
 sites:
   - name: s
     hosts: ["a.levee.test", "b.levee.test", "localhost"]
@@ -145,4 +148,91 @@ func certState(t *testing.T, n *leveetest.Node, name string) autotls.NameStatus 
 		}
 	}
 	return autotls.NameStatus{}
+}
+
+// On demand: a name not in the config gets a certificate at its first
+// handshake only if the gate allows it, and within the rate.
+func TestOnDemandGated(t *testing.T) {
+	s := start(t, "tls-alpn-01", `  on_demand: {allow: ["c.levee.test", "e.levee.test"], per_minute: 1}`)
+	c := httpsClient(t, s.pb, s.httpsPort)
+	res, err := c.Get("https://c.levee.test/")
+	if err != nil {
+		t.Fatalf("allowed name: %v", err)
+	}
+	res.Body.Close()
+	if names := res.TLS.PeerCertificates[0].DNSNames; len(names) != 1 || names[0] != "c.levee.test" {
+		t.Fatalf("certificate names %v", names)
+	}
+	// Not in the allow list: no certificate.
+	if _, err := c.Get("https://d.levee.test/"); err == nil {
+		t.Fatal("a name outside the gate got a certificate")
+	}
+	// Allowed, but over the rate (1 per minute, spent on c).
+	if _, err := c.Get("https://e.levee.test/"); err == nil {
+		t.Fatal("the on-demand rate did not hold")
+	}
+	for _, reason := range []string{"not_allowed", "rate"} {
+		if !strings.Contains(metrics(t, s.node), `levee_autotls_on_demand_rejected_total{reason="`+reason+`"} 1`) {
+			t.Fatalf("rejection %s not counted:\n%s", reason, metrics(t, s.node))
+		}
+	}
+}
+
+func metrics(t *testing.T, n *leveetest.Node) string {
+	_, body, _ := leveetest.Get(t, n.AdminURL("/metrics"))
+	return body
+}
+
+// A CA that is down at start costs the other sites nothing: the node
+// starts, a site without automatic names serves, the managed name answers
+// a clear 503 over HTTP, and the failed attempt is in /status and logged
+// once.
+func TestCADownAtStart(t *testing.T) {
+	o := leveetest.NewOrigin(t, leveetest.Text("still serving"))
+	httpPort, httpsPort := leveetest.FreePort(t), leveetest.FreePort(t)
+	dead := fmt.Sprintf("https://127.0.0.1:%d/dir", leveetest.FreePort(t))
+	n := leveetest.Start(t, fmt.Sprintf(`
+listeners:
+  - listen: "127.0.0.1:%d"
+  - listen: "127.0.0.1:%d"
+    tls: {auto: true}
+log: {access: false}
+auto_https: {enabled: true, ca: %q, http_port: %d, https_port: %d}
+sites:
+  - name: s
+    hosts: ["a.levee.test", "localhost"]
+    routes:
+      - path: /
+        origins: [{url: %q}]
+`, httpPort, httpsPort, dead, httpPort, httpsPort, o.URL))
+	get := func(host string) (int, string) {
+		req, _ := http.NewRequest("GET", fmt.Sprintf("http://127.0.0.1:%d/", httpPort), nil)
+		req.Host = host
+		res, err := http.DefaultTransport.RoundTrip(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer res.Body.Close()
+		b, _ := io.ReadAll(res.Body)
+		return res.StatusCode, string(b)
+	}
+	if code, body := get("localhost"); code != 200 || body != "still serving" {
+		t.Fatalf("other site: %d %q", code, body)
+	}
+	var st autotls.NameStatus
+	for i := 0; i < 200; i++ {
+		if st = certState(t, n, "a.levee.test"); st.State == "failed" {
+			break
+		}
+		time.Sleep(25 * time.Millisecond)
+	}
+	if st.State != "failed" || st.LastError == "" || st.Attempts < 1 {
+		t.Fatalf("/status: %+v", st)
+	}
+	if got := n.Logs.Count("certificate attempt failed"); got != st.Attempts {
+		t.Fatalf("%d failure lines for %d attempts:\n%s", got, st.Attempts, n.Logs.String())
+	}
+	if code, body := get("a.levee.test"); code != http.StatusServiceUnavailable || !strings.Contains(body, "certificate") {
+		t.Fatalf("managed name without a certificate: %d %q", code, body)
+	}
 }

@@ -3,7 +3,9 @@ package cli
 import (
 	"context"
 	"fmt"
+	"net"
 	"net/url"
+	"strconv"
 	"strings"
 	"time"
 
@@ -11,6 +13,7 @@ import (
 	"go.yaml.in/yaml/v3"
 
 	"levee/internal/app"
+	"levee/internal/autotls"
 	"levee/internal/cache"
 	"levee/internal/config"
 	"levee/internal/health"
@@ -34,6 +37,11 @@ type quickOptions struct {
 	maxConnsIP  int    // shield: open connections per client IP
 	cache       bool
 	compress    bool
+	// Automatic HTTPS, when --from is a host name.
+	httpPort, httpsPort int
+	bind                string
+	acmeCA, acmeCARoot  string
+	dataDir             string
 }
 
 func reverseProxyCmd() *cobra.Command {
@@ -59,16 +67,30 @@ origins a backup pool that takes the traffic when the primary is down;
 			if err != nil {
 				return usageError{err}
 			}
-			n := app.New(app.Options{Version: Version})
+			if q.dataDir == "" && isHostName(q.from) {
+				q.dataDir = defaultDataDir()
+			}
+			n := app.New(app.Options{Version: Version, DataDir: q.dataDir})
 			if err := n.StartFrom("reverse-proxy", src); err != nil {
 				return usageError{err}
 			}
-			fmt.Fprintf(cmd.ErrOrStderr(), "levee: proxying %s -> %s\n", q.from, strings.Join(q.to, ", "))
+			if isHostName(q.from) {
+				fmt.Fprintf(cmd.ErrOrStderr(), "levee: proxying https://%s (port %d, HTTP on %d redirects) -> %s; certificates in %s\n",
+					q.from, q.httpsPort, q.httpPort, strings.Join(q.to, ", "), q.dataDir)
+			} else {
+				fmt.Fprintf(cmd.ErrOrStderr(), "levee: proxying %s -> %s\n", q.from, strings.Join(q.to, ", "))
+			}
 			return n.Run(context.Background())
 		},
 	}
 	f := c.Flags()
-	f.StringVar(&q.from, "from", "127.0.0.1:8080", "address to listen on")
+	f.StringVar(&q.from, "from", "127.0.0.1:8080", "address to listen on, or a host name: then HTTPS with an automatic certificate on --https-port, and HTTP on --http-port redirecting to it")
+	f.IntVar(&q.httpPort, "http-port", autotls.DefaultHTTPPort, "with --from NAME: the HTTP port (ACME HTTP-01 challenges, redirects)")
+	f.IntVar(&q.httpsPort, "https-port", autotls.DefaultHTTPSPort, "with --from NAME: the HTTPS port")
+	f.StringVar(&q.bind, "bind", "", "with --from NAME: the address the two ports listen on (default: all)")
+	f.StringVar(&q.acmeCA, "acme-ca", "", "with --from NAME: the ACME directory URL (default: Let's Encrypt)")
+	f.StringVar(&q.acmeCARoot, "acme-ca-root", "", "with --from NAME: a PEM file trusted for the ACME CA's own HTTPS (private CAs)")
+	f.StringVar(&q.dataDir, "data-dir", "", "directory for state (default: none, or with --from NAME the serve default, for certificates)")
 	f.StringArrayVar(&q.to, "to", nil, "origin URL (repeatable); host:port means http://host:port")
 	f.StringArrayVar(&q.backup, "backup", nil, "backup origin URL (repeatable): a second pool used when every --to origin is down")
 	f.StringVar(&q.healthURI, "health-uri", "", "path of an active HTTP health check of every origin, e.g. /healthz")
@@ -96,6 +118,21 @@ func quickConfig(q *quickOptions) ([]byte, error) {
 	if strings.HasPrefix(from, ":") {
 		from = "0.0.0.0" + from
 	}
+	hosts := []string{"*"}
+	listeners := []config.Listener{{Listen: from, H2C: q.h2c}}
+	var auto autotls.Config
+	if isHostName(q.from) {
+		hosts = []string{strings.ToLower(q.from)}
+		bind := q.bind
+		if bind == "" {
+			bind = "0.0.0.0"
+		}
+		listeners = []config.Listener{
+			{Listen: net.JoinHostPort(bind, strconv.Itoa(q.httpPort)), H2C: q.h2c},
+			{Listen: net.JoinHostPort(bind, strconv.Itoa(q.httpsPort)), TLS: &config.TLS{Auto: true}},
+		}
+		auto = autotls.Config{Enabled: true, CA: q.acmeCA, CARoot: q.acmeCARoot, HTTPPort: q.httpPort, HTTPSPort: q.httpsPort}
+	}
 	route := config.Route{Path: "/"}
 	spec, err := quickPool(q, "--to", q.to)
 	if err != nil {
@@ -121,16 +158,23 @@ func quickConfig(q *quickOptions) ([]byte, error) {
 	access := q.accessLog
 	c := config.Config{
 		Admin:     config.Admin{Listen: q.admin},
-		Listeners: []config.Listener{{Listen: from, H2C: q.h2c}},
+		Listeners: listeners,
 		Log:       config.Log{Access: &access},
 		Pools:     pools,
-		Sites:     []config.Site{{Name: "quick", Hosts: []string{"*"}, Routes: []config.Route{route}}},
+		Sites:     []config.Site{{Name: "quick", Hosts: hosts, Routes: []config.Route{route}}},
 	}
+	c.AutoHTTPS = auto
 	c.Compress.Enabled = q.compress
 	if err := quickShield(q, &c.Shield); err != nil {
 		return nil, err
 	}
 	return yaml.Marshal(&c)
+}
+
+// isHostName reports whether --from names a host (automatic HTTPS) rather
+// than an address to listen on.
+func isHostName(from string) bool {
+	return len(autotls.ManagedNames(&autotls.Config{}, []string{from})) == 1
 }
 
 // quickPool builds one pool from origin flags, with the health check flags.

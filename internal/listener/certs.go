@@ -4,36 +4,111 @@ import (
 	"crypto/tls"
 	"errors"
 	"fmt"
+	"log/slog"
+	"os"
 	"slices"
 	"strings"
+	"sync/atomic"
+	"time"
 
 	"levee/internal/config"
 )
 
+// certCheckEvery is how often a TLS listener's certificate files are
+// checked for changes, at most: on a handshake, never in the background.
+const certCheckEvery = time.Second
+
 // Certs are a TLS listener's certificates; the one matching the client's
-// SNI is served, the first is the default.
+// SNI is served, the first is the default. Files that change on disk
+// (renewed by another tool) are loaded again without a reload; a pair
+// that does not load keeps the previous one in service.
 type Certs struct {
-	certs []tls.Certificate
+	files     []config.Certificate
+	cur       atomic.Pointer[certSet]
+	nextCheck atomic.Int64 // unix nanoseconds
+	log       atomic.Pointer[slog.Logger]
+}
+
+// certSet is one loaded state of the files.
+type certSet struct {
+	certs  []tls.Certificate
+	stamps string // size and modification time of every file
 }
 
 // LoadCerts reads the certificate pairs of a tls: block.
 func LoadCerts(t *config.TLS) (*Certs, error) {
-	cs := &Certs{}
-	for i, c := range t.Certificates {
+	cs := &Certs{files: t.Certificates}
+	set, err := loadSet(t.Certificates)
+	if err != nil {
+		return nil, err
+	}
+	cs.cur.Store(set)
+	cs.nextCheck.Store(time.Now().Add(certCheckEvery).UnixNano())
+	return cs, nil
+}
+
+func loadSet(files []config.Certificate) (*certSet, error) {
+	set := &certSet{stamps: stamps(files)}
+	for i, c := range files {
 		cert, err := tls.LoadX509KeyPair(c.Cert, c.Key)
 		if err != nil {
 			return nil, fmt.Errorf("certificates[%d]: %w", i, err)
 		}
-		cs.certs = append(cs.certs, cert)
+		set.certs = append(set.certs, cert)
 	}
-	return cs, nil
+	return set, nil
+}
+
+func stamps(files []config.Certificate) string {
+	var b strings.Builder
+	for _, c := range files {
+		for _, p := range []string{c.Cert, c.Key} {
+			if fi, err := os.Stat(p); err == nil {
+				fmt.Fprintf(&b, "%d/%d;", fi.Size(), fi.ModTime().UnixNano())
+			} else {
+				b.WriteString("missing;")
+			}
+		}
+	}
+	return b.String()
+}
+
+// refresh loads the files again if they changed since the last look; one
+// handshake per certCheckEvery pays for the stat calls.
+func (cs *Certs) refresh() {
+	now := time.Now().UnixNano()
+	next := cs.nextCheck.Load()
+	if now < next || len(cs.files) == 0 || !cs.nextCheck.CompareAndSwap(next, now+int64(certCheckEvery)) {
+		return
+	}
+	old := cs.cur.Load()
+	st := stamps(cs.files)
+	if st == old.stamps {
+		return
+	}
+	set, err := loadSet(cs.files)
+	if err != nil {
+		// Half-written files (a certificate renewed before its key) fail
+		// here: keep serving the old pair, try again when they change.
+		cs.cur.Store(&certSet{certs: old.certs, stamps: st})
+		if lg := cs.log.Load(); lg != nil {
+			lg.Warn("tls: certificate files changed but do not load; the previous certificate stays in service", "err", err)
+		}
+		return
+	}
+	cs.cur.Store(set)
+	if lg := cs.log.Load(); lg != nil {
+		lg.Info("tls: certificate files changed; loaded again")
+	}
 }
 
 // match returns the certificate whose names cover the client's SNI, or nil.
 func (cs *Certs) match(hello *tls.ClientHelloInfo) *tls.Certificate {
-	for i := range cs.certs {
-		if hello.SupportsCertificate(&cs.certs[i]) == nil {
-			return &cs.certs[i]
+	cs.refresh()
+	certs := cs.cur.Load().certs
+	for i := range certs {
+		if hello.SupportsCertificate(&certs[i]) == nil {
+			return &certs[i]
 		}
 	}
 	return nil
@@ -41,10 +116,11 @@ func (cs *Certs) match(hello *tls.ClientHelloInfo) *tls.Certificate {
 
 // fallback is the default certificate, or nil if there is none.
 func (cs *Certs) fallback() *tls.Certificate {
-	if len(cs.certs) == 0 {
+	certs := cs.cur.Load().certs
+	if len(certs) == 0 {
 		return nil
 	}
-	return &cs.certs[0]
+	return &certs[0]
 }
 
 func minTLS(v string) uint16 {

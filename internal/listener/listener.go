@@ -142,6 +142,9 @@ func (c *Commit) Apply() {
 			set.wall.Go("accept:"+s.addr, func() { set.acceptLoop(s) })
 		}
 		if s := set.slots[sp.Listener.Listen]; s != nil {
+			if sp.Certs != nil {
+				sp.Certs.log.Store(set.log)
+			}
 			s.certs.Store(sp.Certs)
 		}
 	}

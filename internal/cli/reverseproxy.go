@@ -42,6 +42,7 @@ type quickOptions struct {
 	bind                string
 	acmeCA, acmeCARoot  string
 	dataDir             string
+	http3               bool
 }
 
 func reverseProxyCmd() *cobra.Command {
@@ -90,6 +91,7 @@ origins a backup pool that takes the traffic when the primary is down;
 	f.StringVar(&q.bind, "bind", "", "with --from NAME: the address the two ports listen on (default: all)")
 	f.StringVar(&q.acmeCA, "acme-ca", "", "with --from NAME: the ACME directory URL (default: Let's Encrypt)")
 	f.StringVar(&q.acmeCARoot, "acme-ca-root", "", "with --from NAME: a PEM file trusted for the ACME CA's own HTTPS (private CAs)")
+	f.BoolVar(&q.http3, "http3", false, "with --from NAME: also serve HTTP/3 (QUIC) on the HTTPS port")
 	f.StringVar(&q.dataDir, "data-dir", "", "directory for state (default: none, or with --from NAME the serve default, for certificates)")
 	f.StringArrayVar(&q.to, "to", nil, "origin URL (repeatable); host:port means http://host:port")
 	f.StringArrayVar(&q.backup, "backup", nil, "backup origin URL (repeatable): a second pool used when every --to origin is down")
@@ -118,6 +120,9 @@ func quickConfig(q *quickOptions) ([]byte, error) {
 	if strings.HasPrefix(from, ":") {
 		from = "0.0.0.0" + from
 	}
+	if q.http3 && !isHostName(q.from) {
+		return nil, fmt.Errorf("--http3 needs HTTPS: give a host name in --from")
+	}
 	hosts := []string{"*"}
 	listeners := []config.Listener{{Listen: from, H2C: q.h2c}}
 	var auto autotls.Config
@@ -129,7 +134,7 @@ func quickConfig(q *quickOptions) ([]byte, error) {
 		}
 		listeners = []config.Listener{
 			{Listen: net.JoinHostPort(bind, strconv.Itoa(q.httpPort)), H2C: q.h2c},
-			{Listen: net.JoinHostPort(bind, strconv.Itoa(q.httpsPort)), TLS: &config.TLS{Auto: true}},
+			{Listen: net.JoinHostPort(bind, strconv.Itoa(q.httpsPort)), TLS: &config.TLS{Auto: true}, HTTP3: q.http3},
 		}
 		auto = autotls.Config{Enabled: true, CA: q.acmeCA, CARoot: q.acmeCARoot, HTTPPort: q.httpPort, HTTPSPort: q.httpsPort}
 	}

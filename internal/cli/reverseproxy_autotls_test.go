@@ -10,6 +10,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/quic-go/quic-go/http3"
+
 	"levee/internal/leveetest"
 )
 
@@ -32,7 +34,7 @@ sites: [{name: none, hosts: ["*"], routes: [{path: /, origins: [{url: "http://12
 	pb := leveetest.StartPebble(t, "127.0.0.1:"+strconv.Itoa(dnsPort), httpPort, httpsPort)
 	o := leveetest.NewOrigin(t, leveetest.Text("quick tls"))
 	src, err := quickConfig(&quickOptions{from: "www.levee.test", to: []string{o.URL}, admin: "off",
-		httpPort: httpPort, httpsPort: httpsPort, bind: "127.0.0.1", acmeCA: pb.Directory, acmeCARoot: pb.RootFile})
+		httpPort: httpPort, httpsPort: httpsPort, bind: "127.0.0.1", http3: true, acmeCA: pb.Directory, acmeCARoot: pb.RootFile})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -51,5 +53,22 @@ sites: [{name: none, hosts: ["*"], routes: [{path: /, origins: [{url: "http://12
 	res.Body.Close()
 	if string(b) != "quick tls" || res.TLS.PeerCertificates[0].DNSNames[0] != "www.levee.test" {
 		t.Fatalf("body %q, names %v", b, res.TLS.PeerCertificates[0].DNSNames)
+	}
+	// --http3: the same name over QUIC, advertised by Alt-Svc.
+	if res.Header.Get("Alt-Svc") == "" {
+		t.Fatal("no Alt-Svc on the HTTPS response")
+	}
+	h3 := &http.Client{Timeout: 10 * time.Second, Transport: &http3.Transport{
+		TLSClientConfig: &tls.Config{RootCAs: pb.IssuerRoots(t), ServerName: "www.levee.test"}}}
+	req, _ := http.NewRequest("GET", "https://127.0.0.1:"+strconv.Itoa(httpsPort)+"/", nil)
+	req.Host = "www.levee.test"
+	res, err = h3.Do(req)
+	if err != nil {
+		t.Fatalf("HTTP/3: %v", err)
+	}
+	b, _ = io.ReadAll(res.Body)
+	res.Body.Close()
+	if res.Proto != "HTTP/3.0" || string(b) != "quick tls" {
+		t.Fatalf("HTTP/3: %s %q", res.Proto, b)
 	}
 }

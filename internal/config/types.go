@@ -59,6 +59,9 @@ type Listener struct {
 	HTTP1 string `yaml:"http1"`
 	// HTTP2 sets the HTTP/2 limits for this listener.
 	HTTP2 HTTP2 `yaml:"http2"`
+	// HTTP3 also serves HTTP/3 (QUIC) on the same port over UDP, and
+	// advertises it with Alt-Svc. TLS listeners only. Default false.
+	HTTP3 bool `yaml:"http3,omitempty"`
 }
 
 // TLS holds server certificates. The one whose names match the client's SNI

@@ -47,6 +47,9 @@ func validateListeners(l *schema.List, ls []Listener) {
 		}
 		seen[ln.Listen] = i
 		validateTLS(l, p+".tls", ln.TLS)
+		if ln.HTTP3 && ln.TLS == nil {
+			l.Add(p+".http3", "HTTP/3 needs TLS: add a tls: block")
+		}
 		if !schema.OneOf(ln.HTTP1, "levee", "net/http") {
 			l.Add(p+".http1", "must be \"levee\" or \"net/http\"")
 		}

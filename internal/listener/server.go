@@ -27,6 +27,7 @@ type slot struct {
 	cur      atomic.Pointer[handoff]
 	certs    atomic.Pointer[Certs] // the current generation's, for TLS listeners
 	closed   atomic.Bool
+	h3       *h3 // HTTP/3 on the same port, if on; changed under the reload lock
 }
 
 // handoff is a virtual listener fed by a slot's accept loop.
@@ -153,7 +154,7 @@ func (sp *Spec) settings() string {
 	}
 	l := &sp.Listener
 	auto := tlsOn && sp.Listener.TLS.Auto
-	return fmt.Sprintf("%v|%s|%v|%v|%s|%+v|%+v|%+v", tlsOn, minv, auto, l.H2C, l.HTTP1, l.HTTP2, sp.Timeouts, sp.Limits)
+	return fmt.Sprintf("%v|%s|%v|%v|%v|%s|%+v|%+v|%+v", tlsOn, minv, auto, l.HTTP3, l.H2C, l.HTTP1, l.HTTP2, sp.Timeouts, sp.Limits)
 }
 
 // startServer builds the http.Server for a listener spec and starts it on a
@@ -173,6 +174,9 @@ func (set *Set) startServer(s *slot, sp *Spec) *handoff {
 	var connCtx func(context.Context, net.Conn) context.Context
 	if set.hooks.Wrap != nil {
 		handler, connCtx = set.hooks.Wrap(handler)
+	}
+	if l.TLS != nil && l.HTTP3 {
+		handler = newAltSvc(handler, s.ln.Addr().(*net.TCPAddr).Port)
 	}
 	srv := &http.Server{
 		Handler:           handler,

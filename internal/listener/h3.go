@@ -66,8 +66,12 @@ func (set *Set) startH3(s *slot, sp *Spec, udp net.PacketConn) *h3 {
 		set.log.Error("http3: cannot listen", "addr", s.addr, "err", err)
 		return h
 	}
+	var qln http3.QUICListener = ln
+	if set.hooks.Admit != nil {
+		qln = admitted{Listener: ln, admit: set.hooks.Admit, goFn: set.wall.Go}
+	}
 	set.wall.Go("http3-server:"+s.addr, func() {
-		if err := h.srv.ServeListener(ln); err != nil && !errors.Is(err, http.ErrServerClosed) && !errors.Is(err, quic.ErrServerClosed) && !errors.Is(err, net.ErrClosed) {
+		if err := h.srv.ServeListener(qln); err != nil && !errors.Is(err, http.ErrServerClosed) && !errors.Is(err, quic.ErrServerClosed) && !errors.Is(err, net.ErrClosed) {
 			set.log.Error("http3 server stopped", "addr", s.addr, "err", err)
 		}
 	})
@@ -133,3 +137,46 @@ func (a altSvc) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("Alt-Svc", a.value)
 	a.next.ServeHTTP(w, r)
 }
+
+// admitted puts the connection gate (Hooks.Admit, the shield's per-IP and
+// total limits and deny list) in front of a QUIC listener: a refused
+// connection is closed before any request is read, and an admitted one is
+// counted until it ends.
+type admitted struct {
+	*quic.Listener
+	admit func(net.Conn) net.Conn
+	goFn  func(name string, fn func())
+}
+
+func (a admitted) Accept(ctx context.Context) (*quic.Conn, error) {
+	for {
+		c, err := a.Listener.Accept(ctx)
+		if err != nil {
+			return nil, err
+		}
+		g := a.admit(quicNetConn{c})
+		if g == nil {
+			continue // refused, and closed by the gate
+		}
+		a.goFn("http3-conn-release", func() {
+			<-c.Context().Done()
+			g.Close() // releases the gate's count
+		})
+		return c, nil
+	}
+}
+
+// quicNetConn shows a QUIC connection to the connection gate, which needs
+// its addresses and a way to close it; it never reads or writes.
+type quicNetConn struct{ c *quic.Conn }
+
+var errNotStream = errors.New("http3: a QUIC connection is not a byte stream")
+
+func (q quicNetConn) Read([]byte) (int, error)         { return 0, errNotStream }
+func (q quicNetConn) Write([]byte) (int, error)        { return 0, errNotStream }
+func (q quicNetConn) Close() error                     { return q.c.CloseWithError(0, "") }
+func (q quicNetConn) LocalAddr() net.Addr              { return q.c.LocalAddr() }
+func (q quicNetConn) RemoteAddr() net.Addr             { return q.c.RemoteAddr() }
+func (q quicNetConn) SetDeadline(time.Time) error      { return nil }
+func (q quicNetConn) SetReadDeadline(time.Time) error  { return nil }
+func (q quicNetConn) SetWriteDeadline(time.Time) error { return nil }

@@ -162,3 +162,36 @@ func TestHTTP3ReloadDuringRequest(t *testing.T) {
 		t.Fatalf("after the reload, a new client got %q", body)
 	}
 }
+
+// The shield's connection gate counts QUIC connections too: over
+// max_per_ip a second HTTP/3 connection is refused, and once the first
+// ends, a new one is admitted.
+func TestHTTP3ConnectionGate(t *testing.T) {
+	cert := leveetest.SelfSigned(t, "a.example")
+	o := leveetest.NewOrigin(t, leveetest.Text("ok"))
+	n := leveetest.Start(t, h3Config(cert, o.URL, "30s")+"shield: {connections: {max_per_ip: 1}}\n")
+	base := "https://" + n.Addr("")
+	first := h3Client(cert)
+	if _, body := reader(t)(first.Get(base + "/")); body != "ok" {
+		t.Fatalf("first connection: %q", body)
+	}
+	second := h3Client(cert)
+	second.Timeout = 2 * time.Second
+	if res, err := second.Get(base + "/"); err == nil {
+		res.Body.Close()
+		t.Fatal("a second QUIC connection from the same IP was admitted over max_per_ip 1")
+	}
+	first.Transport.(*http3.Transport).Close()
+	var err error
+	for i := 0; i < 50; i++ {
+		var res *http.Response
+		third := h3Client(cert)
+		third.Timeout = 2 * time.Second
+		if res, err = third.Get(base + "/"); err == nil {
+			res.Body.Close()
+			return
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	t.Fatalf("no connection admitted after the first closed: %v", err)
+}

@@ -65,7 +65,7 @@ func (c *capabilities) stage(g *generation) ([]pipeline.Staged, error) {
 // adminRoutes are the capabilities' admin API routes.
 func (c *capabilities) adminRoutes() map[string]http.Handler {
 	out := map[string]http.Handler{}
-	for _, routes := range []map[string]http.Handler{c.cache.AdminRoutes(), c.shield.AdminRoutes()} {
+	for _, routes := range []map[string]http.Handler{c.cache.AdminRoutes(), c.shield.AdminRoutes(), c.autotls.AdminRoutes()} {
 		for pattern, h := range routes {
 			out[pattern] = h
 		}

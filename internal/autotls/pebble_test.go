@@ -236,3 +236,70 @@ sites:
 		t.Fatalf("managed name without a certificate: %d %q", code, body)
 	}
 }
+
+// A renewal (forced from the admin API) puts a new certificate in
+// service while clients keep connecting: no handshake fails, and new
+// connections get the new certificate.
+func TestRenewalWithoutDroppedRequests(t *testing.T) {
+	s := start(t, "http-01", "")
+	roots := s.pb.IssuerRoots(t)
+	serial := func() (string, error) {
+		c := &http.Client{Timeout: 30 * time.Second, Transport: &http.Transport{DisableKeepAlives: true,
+			TLSClientConfig: &tls.Config{RootCAs: roots},
+			DialContext: func(ctx context.Context, network, _ string) (net.Conn, error) {
+				var d net.Dialer
+				return d.DialContext(ctx, network, "127.0.0.1:"+strconv.Itoa(s.httpsPort))
+			}}}
+		res, err := c.Get("https://a.levee.test/")
+		if err != nil {
+			return "", err
+		}
+		defer res.Body.Close()
+		if _, err := io.ReadAll(res.Body); err != nil {
+			return "", err
+		}
+		return res.TLS.PeerCertificates[0].SerialNumber.String(), nil
+	}
+	first, err := serial()
+	if err != nil {
+		t.Fatal(err)
+	}
+	stop := make(chan struct{})
+	type tally struct{ ok, failed int }
+	done := make(chan tally)
+	go func() {
+		var n tally
+		for i := 0; i < 2000; i++ {
+			select {
+			case <-stop:
+				done <- n
+				return
+			default:
+			}
+			if _, err := serial(); err != nil {
+				n.failed++
+			} else {
+				n.ok++
+			}
+		}
+		done <- n
+	}()
+	res, err := http.Post(s.node.AdminURL("/certificates/renew?name=a.levee.test"), "", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ := io.ReadAll(res.Body)
+	res.Body.Close()
+	close(stop)
+	n := <-done
+	if res.StatusCode != http.StatusOK {
+		t.Fatalf("renew: %d %s", res.StatusCode, b)
+	}
+	if n.failed != 0 || n.ok == 0 {
+		t.Fatalf("during the renewal: %d requests ok, %d failed", n.ok, n.failed)
+	}
+	second, err := serial()
+	if err != nil || second == first {
+		t.Fatalf("after the renewal: serial %s (before %s), %v", second, first, err)
+	}
+}

@@ -4,7 +4,9 @@ import (
 	"crypto/tls"
 	"fmt"
 	"io"
+	"maps"
 	"net/http"
+	"slices"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -194,4 +196,56 @@ func TestHTTP3ConnectionGate(t *testing.T) {
 		time.Sleep(50 * time.Millisecond)
 	}
 	t.Fatalf("no connection admitted after the first closed: %v", err)
+}
+
+// An HTTP/3 client gets the same status, body and headers as HTTP/1.1 and
+// HTTP/2 clients for a cache hit, a pass-through and a POST (but Alt-Svc,
+// on TCP only, and the per-response Date, Age and request ID).
+func TestHTTP3SameAnswersAsTCP(t *testing.T) {
+	cert := leveetest.SelfSigned(t, "a.example")
+	o := leveetest.NewOrigin(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("X-Origin", "yes")
+		switch r.URL.Path {
+		case "/hit":
+			w.Header().Set("Cache-Control", "public, max-age=600")
+			w.Header().Set("ETag", `"h1"`)
+		case "/pass":
+			w.Header().Set("Cache-Control", "no-store")
+		}
+		b, _ := io.ReadAll(r.Body)
+		fmt.Fprintf(w, "%s %s %d", r.Method, r.URL.Path, len(b))
+	}))
+	n := leveetest.Start(t, h3Config(cert, o.URL, "30s"))
+	base := "https://" + n.Addr("")
+	tlsConf := &tls.Config{RootCAs: cert.Pool, ServerName: "a.example"}
+	clients := map[string]*http.Client{
+		"h3": h3Client(cert),
+		"h2": {Timeout: 10 * time.Second, Transport: &http.Transport{TLSClientConfig: tlsConf, ForceAttemptHTTP2: true}},
+		"h1": {Timeout: 10 * time.Second, Transport: &http.Transport{TLSClientConfig: tlsConf,
+			TLSNextProto: map[string]func(string, *tls.Conn) http.RoundTripper{}}},
+	}
+	read := reader(t)
+	read(clients["h1"].Get(base + "/hit"))  // fill
+	read(clients["h1"].Get(base + "/pass")) // learn it is uncacheable (hit-for-miss)
+	ignore := map[string]bool{"Date": true, "Age": true, "Alt-Svc": true, "X-Request-Id": true}
+	for _, rq := range []struct{ method, path, body string }{
+		{"GET", "/hit", ""}, {"GET", "/pass", ""}, {"POST", "/post", strings.Repeat("p", 70_000)},
+	} {
+		answers := map[string]string{}
+		for _, proto := range []string{"h1", "h2", "h3"} {
+			req, _ := http.NewRequest(rq.method, base+rq.path, strings.NewReader(rq.body))
+			res, body := read(clients[proto].Do(req))
+			var sig strings.Builder
+			fmt.Fprintf(&sig, "%d %q", res.StatusCode, body)
+			for _, k := range slices.Sorted(maps.Keys(res.Header)) {
+				if !ignore[k] {
+					fmt.Fprintf(&sig, " %s=%q", k, res.Header[k])
+				}
+			}
+			answers[proto] = sig.String()
+		}
+		if answers["h1"] != answers["h2"] || answers["h2"] != answers["h3"] {
+			t.Fatalf("%s %s differs by protocol:\nh1 %s\nh2 %s\nh3 %s", rq.method, rq.path, answers["h1"], answers["h2"], answers["h3"])
+		}
+	}
 }

@@ -23,10 +23,11 @@ type settings struct {
 	prefix  []string // "text/" from "text/*"
 	suffix  []string // "+json" from "*+json"
 	m       *Metrics
+	store   *store // nil: every response is encoded on the way out
 }
 
-func compile(c *Config, m *Metrics) *settings {
-	s := &settings{offer: c.Encodings, minSize: int64(c.MinSize), exact: map[string]bool{}, m: m}
+func compile(c *Config, m *Metrics, st *store) *settings {
+	s := &settings{offer: c.Encodings, minSize: int64(c.MinSize), exact: map[string]bool{}, m: m, store: st}
 	for _, t := range c.Types {
 		t = strings.ToLower(t)
 		switch {
@@ -99,14 +100,18 @@ func (s *settings) Phase() pipeline.Phase {
 			if skipRequest(r) {
 				return next.ServeHTTP(w, r)
 			}
-			cw := &writer{w: w, s: s, coding: negotiate(r.Header["Accept-Encoding"], s.offer), head: r.Method == http.MethodHead}
+			cw := &writer{w: w, s: s, coding: negotiate(r.Header["Accept-Encoding"], s.offer), head: r.Method == http.MethodHead,
+				host: strings.ToLower(r.Host), uri: r.URL.RequestURI()}
 			err := next.ServeHTTP(cw, r)
 			if ferr := cw.finish(err != nil); err == nil {
 				err = ferr
 			}
-			if cw.coding != "" && cw.st == compressing {
-				if ex := pipeline.From(w); ex != nil {
+			if ex := pipeline.From(w); ex != nil {
+				switch cw.st {
+				case compressing:
 					ex.Decide(cw.coding)
+				case replaying:
+					ex.Decide(cw.coding + "-stored")
 				}
 			}
 			return err

@@ -23,13 +23,19 @@ type Config struct {
 	// "text/*" by prefix, "*+json" by suffix. Default: text, JSON,
 	// JavaScript, XML, SVG, WebAssembly and uncompressed fonts.
 	Types []string `yaml:"types,omitempty"`
+	// StoreMemory bounds the encoded bodies kept so that a response
+	// with a strong ETag is encoded once, not at every hit. Default
+	// 32MiB; 0 turns the store off.
+	StoreMemory *schema.Size `yaml:"store_memory,omitempty"`
 }
 
 // Defaults and bounds.
 const (
-	DefaultMinSize = 1 << 10
-	maxMinSize     = 1 << 20
-	maxTypes       = 256
+	DefaultMinSize     = 1 << 10
+	DefaultStoreMemory = 32 << 20
+	maxStoreMemory     = 16 << 30
+	maxMinSize         = 1 << 20
+	maxTypes           = 256
 )
 
 // DefaultTypes are the compressible media types used when Types is empty.
@@ -54,6 +60,10 @@ func (c *Config) SetDefaults() {
 	if len(c.Types) == 0 {
 		c.Types = append([]string(nil), DefaultTypes...)
 	}
+	if c.StoreMemory == nil {
+		v := schema.Size(DefaultStoreMemory)
+		c.StoreMemory = &v
+	}
 }
 
 // Validate adds the section's errors to l.
@@ -70,6 +80,9 @@ func (c *Config) Validate(l *schema.List) {
 	}
 	if c.MinSize < 0 || c.MinSize > maxMinSize {
 		l.Add("compress.min_size", "must be between 0 and 1MiB, got %d", int64(c.MinSize))
+	}
+	if c.StoreMemory != nil && (*c.StoreMemory < 0 || *c.StoreMemory > maxStoreMemory) {
+		l.Add("compress.store_memory", "must be between 0 (off) and 16GiB, got %d", int64(*c.StoreMemory))
 	}
 	if len(c.Types) > maxTypes {
 		l.Add("compress.types", "%d types, over the limit of %d", len(c.Types), maxTypes)

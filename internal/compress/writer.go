@@ -15,6 +15,7 @@ const (
 	buffering                // eligible, length unknown: holding the first bytes
 	compressing              // headers sent with Content-Encoding
 	passing                  // sent as the inner phases wrote it
+	replaying                // sent from the store; the inner body is dropped
 )
 
 // writer sits between the phases inside compress and the client. It
@@ -31,6 +32,12 @@ type writer struct {
 	status int
 	buf    []byte
 	enc    encoder
+	// host and uri name the response in the store; key is set once the
+	// response qualifies for it, tee collects the encoded bytes to store.
+	host, uri string
+	key       string
+	tee       []byte
+	teeOff    bool
 	counted
 }
 
@@ -46,6 +53,26 @@ type countingWriter struct {
 func (c countingWriter) Write(p []byte) (int, error) {
 	n, err := c.w.Write(p)
 	*c.n += int64(n)
+	return n, err
+}
+
+// teeWriter copies what the encoder sends into the writer's tee, until it
+// grows past what the store takes.
+type teeWriter struct {
+	out io.Writer
+	cw  *writer
+}
+
+func (t teeWriter) Write(p []byte) (int, error) {
+	n, err := t.out.Write(p)
+	cw := t.cw
+	if !cw.teeOff {
+		if len(cw.tee)+n > cw.s.store.maxEntry {
+			cw.teeOff, cw.tee = true, nil
+		} else {
+			cw.tee = append(cw.tee, p[:n]...)
+		}
+	}
 	return n, err
 }
 
@@ -77,6 +104,9 @@ func (cw *writer) WriteHeader(code int) {
 		cw.pass()
 		return
 	}
+	if cw.fromStore(h) {
+		return
+	}
 	if cl := h.Get("Content-Length"); cl != "" {
 		n, err := strconv.ParseInt(cl, 10, 64)
 		if err != nil || n < cw.s.minSize {
@@ -93,6 +123,31 @@ func (cw *writer) WriteHeader(code int) {
 		return
 	}
 	cw.st = buffering
+}
+
+// fromStore answers from the store if it holds this response encoded,
+// and otherwise marks the response for storing once encoded whole. Only
+// responses with a strong ETag qualify (it names their exact bytes).
+func (cw *writer) fromStore(h http.Header) bool {
+	st := cw.s.store
+	et := h.Get("ETag")
+	if st == nil || cw.head || et == "" || strings.HasPrefix(et, "W/") {
+		return false
+	}
+	key := storeKey(cw.coding, cw.host, cw.uri, et)
+	body, ok := st.get(key)
+	if !ok {
+		cw.key = key
+		return false
+	}
+	h.Set("Content-Length", strconv.Itoa(len(body)))
+	h.Set("Content-Encoding", cw.coding)
+	h.Set("ETag", "W/"+et)
+	cw.st = replaying
+	cw.w.WriteHeader(cw.status)
+	n, _ := cw.w.Write(body)
+	cw.out += int64(n)
+	return true
 }
 
 // pass sends the status as the inner phases wrote it.
@@ -117,7 +172,11 @@ func (cw *writer) start() {
 	if cw.head {
 		return
 	}
-	cw.enc = getEncoder(cw.coding, countingWriter{w: cw.w, n: &cw.out})
+	var out io.Writer = countingWriter{w: cw.w, n: &cw.out}
+	if cw.key != "" {
+		out = teeWriter{out: out, cw: cw}
+	}
+	cw.enc = getEncoder(cw.coding, out)
 	if cw.enc == nil {
 		// No encoder (out of memory for one): too late to take the
 		// header back, so fail the response rather than send identity
@@ -143,6 +202,9 @@ func (cw *writer) Write(p []byte) (int, error) {
 		return cw.encode(p)
 	case compressing:
 		return cw.encode(p)
+	case replaying:
+		cw.in += int64(len(p))
+		return len(p), nil
 	default:
 		return cw.w.Write(p)
 	}
@@ -236,7 +298,12 @@ func (cw *writer) finish(failed bool) error {
 		putEncoder(cw.coding, cw.enc)
 		cw.enc = nil
 		cw.s.m.count(cw.coding, cw.in, cw.out)
+		if err == nil && cw.key != "" && !cw.teeOff {
+			cw.s.store.put(cw.key, cw.tee)
+		}
 		return err
+	case replaying:
+		cw.s.m.count(cw.coding, cw.in, cw.out)
 	}
 	return nil
 }

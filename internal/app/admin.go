@@ -106,5 +106,8 @@ func (n *Node) Status() any {
 	if rules := n.caps.shield.State().SurgeRules(); len(rules) > 0 {
 		st.Extra["shield_surge_rules"] = rules
 	}
+	if certs := n.caps.autotls.Status(); certs != nil {
+		st.Extra["certificates"] = certs
+	}
 	return st
 }

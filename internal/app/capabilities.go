@@ -4,9 +4,11 @@ import (
 	"net/http"
 	"sync"
 
+	"levee/internal/autotls"
 	"levee/internal/bots"
 	"levee/internal/cache"
 	"levee/internal/cluster"
+	"levee/internal/compress"
 	"levee/internal/dns"
 	"levee/internal/health"
 	"levee/internal/modswitch"
@@ -34,13 +36,17 @@ type capabilities struct {
 	modsStart sync.Once
 	host      pipeline.Host
 	cluster   *cluster.Capability
+	compress  *compress.Capability
+	autotls   *autotls.Capability
 }
 
 func newCapabilities(h pipeline.Host, budget health.Budget, version string) *capabilities {
 	c := &capabilities{
-		health: health.NewCapability(h, budget),
-		cache:  cache.NewCapability(h),
-		shield: shield.NewCapability(h),
+		health:   health.NewCapability(h, budget),
+		cache:    cache.NewCapability(h),
+		shield:   shield.NewCapability(h),
+		compress: compress.NewCapability(h),
+		autotls:  autotls.NewCapability(h),
 	}
 	c.dns = dns.NewCapability(h, c.health)
 	c.host = h
@@ -64,6 +70,8 @@ func (c *capabilities) stage(g *generation) ([]pipeline.Staged, error) {
 		func() (pipeline.Staged, error) { return c.waf.Stage(&cfg.WAF, g.routes, wafBlocks(g)) },
 		func() (pipeline.Staged, error) { return pipeline.Staged{Commit: c.startSwitches}, nil },
 		func() (pipeline.Staged, error) { return c.cluster.Stage(&cfg.Cluster, g.parsed.Source) },
+		func() (pipeline.Staged, error) { return c.compress.Stage(&cfg.Compress), nil },
+		func() (pipeline.Staged, error) { return c.autotls.Stage(&cfg.AutoHTTPS, siteHosts(g)) },
 	}
 	out := make([]pipeline.Staged, 0, len(steps))
 	for _, step := range steps {
@@ -80,7 +88,7 @@ func (c *capabilities) stage(g *generation) ([]pipeline.Staged, error) {
 func (c *capabilities) adminRoutes() map[string]http.Handler {
 	out := map[string]http.Handler{}
 	for _, routes := range []map[string]http.Handler{c.cache.AdminRoutes(), c.shield.AdminRoutes(), c.bots.AdminRoutes(),
-		c.mods.AdminRoutes(), c.cluster.AdminRoutes()} {
+		c.mods.AdminRoutes(), c.cluster.AdminRoutes(), c.autotls.AdminRoutes()} {
 		for pattern, h := range routes {
 			out[pattern] = h
 		}
@@ -97,6 +105,17 @@ func (c *capabilities) stop() {
 	c.bots.Stop()
 	c.waf.Stop()
 	c.cluster.Stop()
+	c.compress.Stop()
+	c.autotls.Stop()
+}
+
+// siteHosts are every site's hosts, for automatic HTTPS.
+func siteHosts(g *generation) []string {
+	var out []string
+	for _, s := range g.cfg.Sites {
+		out = append(out, s.Hosts...)
+	}
+	return out
 }
 
 // cacheRules are the routes' cache: blocks, by route ID.

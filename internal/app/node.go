@@ -97,7 +97,8 @@ func New(opts Options) *Node {
 	n.caps = newCapabilities(pipeline.Host{Log: lg, Registry: m.Registry, Wall: n.wall, DataDir: opts.DataDir, Stopped: n.stopped}, budget, opts.Version)
 	n.failover = &proxy.Failover{Budget: budget, Health: n.caps.health.Store(), Metrics: proxy.NewFailoverMetrics(m.Registry)}
 	sh := n.caps.shield
-	n.listeners = listener.NewSet(lg, n.wall, n, listener.Hooks{Admit: sh.Admit, Wrap: sh.WrapServer, Hello: bots.JA4}, n.stopped)
+	n.listeners = listener.NewSet(lg, n.wall, n, listener.Hooks{Admit: sh.Admit, Wrap: sh.WrapServer, Hello: bots.JA4,
+		Certificate: n.caps.autotls.GetCertificate}, n.stopped)
 	return n
 }
 

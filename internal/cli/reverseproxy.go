@@ -14,6 +14,7 @@ import (
 	"go.yaml.in/yaml/v3"
 
 	"levee/internal/app"
+	"levee/internal/autotls"
 	"levee/internal/bots"
 	"levee/internal/cache"
 	"levee/internal/cluster"
@@ -44,6 +45,12 @@ type quickOptions struct {
 	waf         bool   // waf: the Core Rule Set at paranoia 1, blocking
 	cluster     string // cluster: the store's URL
 	dataDir     string
+	compress    bool
+	// Automatic HTTPS, when --from is a host name.
+	httpPort, httpsPort int
+	bind                string
+	acmeCA, acmeCARoot  string
+	http3               bool
 }
 
 func reverseProxyCmd() *cobra.Command {
@@ -74,6 +81,9 @@ origins a backup pool that takes the traffic when the primary is down;
 			if _, err := config.Load("reverse-proxy", src); err != nil {
 				return usageError{inFlagWords(err)}
 			}
+			if q.dataDir == "" && isHostName(q.from) {
+				q.dataDir = defaultDataDir()
+			}
 			n := app.New(app.Options{Version: Version, Log: cmd.ErrOrStderr(), DataDir: q.dataDir})
 			if err := n.StartFrom("reverse-proxy", src); err != nil {
 				return startError(inFlagWords(err))
@@ -83,7 +93,14 @@ origins a backup pool that takes the traffic when the primary is down;
 		},
 	}
 	f := c.Flags()
-	f.StringVar(&q.from, "from", "127.0.0.1:8080", "address to listen on")
+	f.StringVar(&q.from, "from", "127.0.0.1:8080", "address to listen on, or a host name: then HTTPS with an automatic certificate on --https-port, and HTTP on --http-port redirecting to it")
+	f.IntVar(&q.httpPort, "http-port", autotls.DefaultHTTPPort, "with --from NAME: the HTTP port (ACME HTTP-01 challenges, redirects)")
+	f.IntVar(&q.httpsPort, "https-port", autotls.DefaultHTTPSPort, "with --from NAME: the HTTPS port")
+	f.StringVar(&q.bind, "bind", "", "with --from NAME: the address the two ports listen on (default: all)")
+	f.StringVar(&q.acmeCA, "acme-ca", "", "with --from NAME: the ACME directory URL (default: Let's Encrypt)")
+	f.StringVar(&q.acmeCARoot, "acme-ca-root", "", "with --from NAME: a PEM file trusted for the ACME CA's own HTTPS (private CAs)")
+	f.BoolVar(&q.http3, "http3", false, "with --from NAME: also serve HTTP/3 (QUIC) on the HTTPS port")
+	f.StringVar(&q.dataDir, "data-dir", "", "directory for the node's state (last-known-good config, purge cursor, waiting rooms, certificates); one per node (default: none, or with --from NAME the serve default)")
 	f.StringArrayVar(&q.to, "to", nil, "origin URL (repeatable); host:port means http://host:port")
 	f.StringArrayVar(&q.backup, "backup", nil, "backup origin URL (repeatable): a second pool used when every --to origin is down")
 	f.StringVar(&q.healthURI, "health-uri", "", "path of an active HTTP health check of every origin, e.g. /healthz")
@@ -101,7 +118,7 @@ origins a backup pool that takes the traffic when the primary is down;
 	f.BoolVar(&q.waf, "waf", false, "inspect requests with the OWASP Core Rule Set (paranoia 1, blocking)")
 	f.StringVar(&q.botFeatures, "bot-features", "", "bot score feature file (CSV or JSON Lines); SIGHUP and file changes reload it")
 	f.StringVar(&q.cluster, "cluster", "", "join the cluster on this store, e.g. redis://127.0.0.1:6379/0: --rate-limit is cluster-wide and purges reach every node (node name: host name and --from port)")
-	f.StringVar(&q.dataDir, "data-dir", "", "directory for the node's state (last-known-good config, purge cursor, waiting rooms); one per node")
+	f.BoolVar(&q.compress, "compress", false, "compress text responses with br, zstd or gzip, as the client accepts")
 	return c
 }
 
@@ -114,6 +131,24 @@ func quickConfig(q *quickOptions) ([]byte, error) {
 	from := q.from
 	if strings.HasPrefix(from, ":") {
 		from = "0.0.0.0" + from
+	}
+	if q.http3 && !isHostName(q.from) {
+		return nil, fmt.Errorf("--http3 needs HTTPS: give a host name in --from")
+	}
+	hosts := []string{"*"}
+	listeners := []config.Listener{{Listen: from, H2C: q.h2c}}
+	var auto autotls.Config
+	if isHostName(q.from) {
+		hosts = []string{strings.ToLower(q.from)}
+		bind := q.bind
+		if bind == "" {
+			bind = "0.0.0.0"
+		}
+		listeners = []config.Listener{
+			{Listen: net.JoinHostPort(bind, strconv.Itoa(q.httpPort)), H2C: q.h2c},
+			{Listen: net.JoinHostPort(bind, strconv.Itoa(q.httpsPort)), TLS: &config.TLS{Auto: true}, HTTP3: q.http3},
+		}
+		auto = autotls.Config{Enabled: true, CA: q.acmeCA, CARoot: q.acmeCARoot, HTTPPort: q.httpPort, HTTPSPort: q.httpsPort}
 	}
 	route := config.Route{Path: "/"}
 	spec, err := quickPool(q, "--to", q.to)
@@ -149,12 +184,14 @@ func quickConfig(q *quickOptions) ([]byte, error) {
 	access := q.accessLog
 	c := config.Config{
 		Admin:     config.Admin{Listen: q.admin},
-		Listeners: []config.Listener{{Listen: from, H2C: q.h2c}},
+		Listeners: listeners,
 		Log:       config.Log{Access: &access},
 		Pools:     pools,
-		Sites:     []config.Site{{Name: "quick", Hosts: []string{"*"}, Routes: []config.Route{route}}},
+		Sites:     []config.Site{{Name: "quick", Hosts: hosts, Routes: []config.Route{route}}},
 	}
 	c.Bots.Features = q.botFeatures
+	c.AutoHTTPS = auto
+	c.Compress.Enabled = q.compress
 	if err := quickShield(q, &c.Shield); err != nil {
 		return nil, err
 	}
@@ -165,6 +202,12 @@ func quickConfig(q *quickOptions) ([]byte, error) {
 		}
 	}
 	return yaml.Marshal(&c)
+}
+
+// isHostName reports whether --from names a host (automatic HTTPS) rather
+// than an address to listen on.
+func isHostName(from string) bool {
+	return len(autotls.ManagedNames(&autotls.Config{}, []string{from})) == 1
 }
 
 // quickPool builds one pool from origin flags, with the health check flags.
@@ -296,6 +339,16 @@ func startLine(q *quickOptions, n *app.Node) string {
 		from = a.String()
 	}
 	parts := []string{"levee: proxying " + from + " -> " + strings.Join(q.to, ", ")}
+	if isHostName(q.from) {
+		parts[0] = fmt.Sprintf("levee: proxying https://%s (port %d, HTTP on %d redirects) -> %s", q.from, q.httpsPort, q.httpPort, strings.Join(q.to, ", "))
+		parts = append(parts, "certificates in "+q.dataDir)
+	}
+	if q.http3 {
+		parts = append(parts, "HTTP/3")
+	}
+	if q.compress {
+		parts = append(parts, "compression on")
+	}
 	if len(q.backup) > 0 {
 		parts = append(parts, "backup "+strings.Join(q.backup, ", "))
 	}

@@ -2,9 +2,11 @@ package config
 
 import (
 	"fmt"
+	"levee/internal/autotls"
 	"levee/internal/bots"
 	"levee/internal/cache"
 	"levee/internal/cluster"
+	"levee/internal/compress"
 	"levee/internal/config/schema"
 	"levee/internal/dns"
 	"levee/internal/health"
@@ -38,6 +40,10 @@ type Sections struct {
 	// Cluster joins the node to others sharing a Redis/Valkey store
 	// (internal/cluster). Default off.
 	Cluster cluster.Config `yaml:"cluster"`
+	// Compress configures response compression (internal/compress).
+	Compress compress.Config `yaml:"compress"`
+	// AutoHTTPS configures ACME certificates (internal/autotls).
+	AutoHTTPS autotls.Config `yaml:"auto_https"`
 }
 
 // RouteSections are the capabilities' per-route blocks, inlined into Route.
@@ -83,6 +89,8 @@ func setCapabilityDefaults(c *Config) {
 		}
 	}
 	c.Cluster.SetDefaults()
+	c.Compress.SetDefaults()
+	c.AutoHTTPS.SetDefaults()
 }
 
 func validateCapabilities(l *schema.List, c *Config) {
@@ -108,6 +116,17 @@ func validateCapabilities(l *schema.List, c *Config) {
 		}
 	}
 	c.Cluster.Validate(l)
+	c.Compress.Validate(l)
+	c.AutoHTTPS.Validate(l, anyAutoListener(c))
+}
+
+func anyAutoListener(c *Config) bool {
+	for _, l := range c.Listeners {
+		if l.TLS != nil && l.TLS.Auto {
+			return true
+		}
+	}
+	return false
 }
 
 // routeSection is one route's capability blocks, with the route's path in

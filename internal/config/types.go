@@ -59,12 +59,19 @@ type Listener struct {
 	HTTP1 string `yaml:"http1"`
 	// HTTP2 sets the HTTP/2 limits for this listener.
 	HTTP2 HTTP2 `yaml:"http2"`
+	// HTTP3 also serves HTTP/3 (QUIC) on the same port over UDP, and
+	// advertises it with Alt-Svc. TLS listeners only. Default false.
+	HTTP3 bool `yaml:"http3,omitempty"`
 }
 
 // TLS holds server certificates. The one whose names match the client's SNI
 // is used; the first is the default.
 type TLS struct {
 	Certificates []Certificate `yaml:"certificates"`
+	// Auto serves certificates from auto_https (ACME) for names the
+	// certificates above do not cover, and answers TLS-ALPN-01. With it,
+	// certificates may be empty.
+	Auto bool `yaml:"auto,omitempty"`
 	// MinVersion is "1.2" (default) or "1.3".
 	MinVersion string `yaml:"min_version"`
 }

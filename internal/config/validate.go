@@ -47,6 +47,9 @@ func validateListeners(l *schema.List, ls []Listener) {
 		}
 		seen[ln.Listen] = i
 		validateTLS(l, p+".tls", ln.TLS)
+		if ln.HTTP3 && ln.TLS == nil {
+			l.Add(p+".http3", "HTTP/3 needs TLS: add a tls: block")
+		}
 		if !schema.OneOf(ln.HTTP1, "levee", "net/http") {
 			l.Add(p+".http1", "must be \"levee\" or \"net/http\"")
 		}
@@ -63,8 +66,8 @@ func validateTLS(l *schema.List, p string, t *TLS) {
 	if t == nil {
 		return
 	}
-	if len(t.Certificates) == 0 {
-		l.Add(p+".certificates", "tls needs at least one certificate")
+	if len(t.Certificates) == 0 && !t.Auto {
+		l.Add(p+".certificates", "tls needs at least one certificate, or auto: true")
 	}
 	if len(t.Certificates) > MaxCertificates {
 		l.Add(p+".certificates", "%d certificates, over the limit of %d", len(t.Certificates), MaxCertificates)

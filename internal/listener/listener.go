@@ -35,6 +35,10 @@ type Hooks struct {
 	// management's JA4); requests on the connection find the result with
 	// pipeline.HelloFrom.
 	Hello func(*tls.ClientHelloInfo) string
+	// Certificate serves the handshakes of tls.auto listeners that the
+	// listener's own certificates do not cover, and ACME's TLS-ALPN-01
+	// challenges. Automatic HTTPS (internal/autotls).
+	Certificate func(*tls.ClientHelloInfo) (*tls.Certificate, error)
 }
 
 // Spec is one listener of a generation: its config block, the client
@@ -97,6 +101,7 @@ type Commit struct {
 	specs   []Spec
 	drain   time.Duration
 	opened  map[string]*slot
+	udp     map[string]net.PacketConn // HTTP/3 sockets opened for this stage, by address
 	changed []*slot
 	removed []*slot
 }
@@ -105,7 +110,7 @@ type Commit struct {
 // a socket that cannot be opened fails the stage, and what it opened is
 // closed again.
 func (set *Set) Stage(specs []Spec, drain time.Duration) (*Commit, error) {
-	c := &Commit{set: set, specs: specs, drain: drain, opened: map[string]*slot{}}
+	c := &Commit{set: set, specs: specs, drain: drain, opened: map[string]*slot{}, udp: map[string]net.PacketConn{}}
 	want := map[string]bool{}
 	for i := range specs {
 		sp := &specs[i]
@@ -115,6 +120,11 @@ func (set *Set) Stage(specs []Spec, drain time.Duration) (*Commit, error) {
 			if s.settings != sp.settings() {
 				c.changed = append(c.changed, s)
 			}
+			if sp.Listener.HTTP3 && s.h3 == nil {
+				if err := c.openUDP(i, addr, s.ln.Addr()); err != nil {
+					return nil, err
+				}
+			}
 			continue
 		}
 		ln, err := net.Listen("tcp", addr)
@@ -123,6 +133,11 @@ func (set *Set) Stage(specs []Spec, drain time.Duration) (*Commit, error) {
 			return nil, fmt.Errorf("listeners[%d].listen: %w", i, err)
 		}
 		c.opened[addr] = &slot{addr: addr, ln: ln, settings: sp.settings()}
+		if sp.Listener.HTTP3 {
+			if err := c.openUDP(i, addr, ln.Addr()); err != nil {
+				return nil, err
+			}
+		}
 	}
 	for k, s := range set.slots {
 		if !want[k] {
@@ -132,10 +147,25 @@ func (set *Set) Stage(specs []Spec, drain time.Duration) (*Commit, error) {
 	return c, nil
 }
 
+// openUDP opens listener i's HTTP/3 socket; on failure the stage is
+// rolled back.
+func (c *Commit) openUDP(i int, addr string, tcp net.Addr) error {
+	udp, err := openUDP(tcp)
+	if err != nil {
+		c.Rollback()
+		return fmt.Errorf("listeners[%d].http3: %w", i, err)
+	}
+	c.udp[addr] = udp
+	return nil
+}
+
 // Rollback closes the sockets the stage opened.
 func (c *Commit) Rollback() {
 	for _, s := range c.opened {
 		s.ln.Close()
+	}
+	for _, u := range c.udp {
+		u.Close()
 	}
 }
 
@@ -152,7 +182,11 @@ func (c *Commit) Apply() {
 			set.wall.Go("accept:"+s.addr, func() { set.acceptLoop(s) })
 		}
 		if s := set.slots[sp.Listener.Listen]; s != nil {
+			if sp.Certs != nil {
+				sp.Certs.log.Store(set.log)
+			}
 			s.certs.Store(sp.Certs)
+			c.applyH3(s, sp)
 		}
 	}
 	for _, s := range c.changed {
@@ -166,10 +200,37 @@ func (c *Commit) Apply() {
 	}
 	for _, s := range c.removed {
 		s.closed.Store(true)
+		set.stopH3(s, c.drain)
 		s.ln.Close()
 		set.retire(s.cur.Load(), c.drain)
 		delete(set.slots, s.addr)
 	}
+}
+
+// applyH3 starts HTTP/3 on a slot that now wants it, with the socket the
+// stage opened, or stops it on one that no longer does.
+func (c *Commit) applyH3(s *slot, sp *Spec) {
+	if udp, ok := c.udp[s.addr]; ok && s.h3 == nil {
+		s.h3 = c.set.startH3(s, sp, udp)
+	}
+	if !sp.Listener.HTTP3 && s.h3 != nil {
+		c.set.stopH3(s, c.drain)
+	}
+}
+
+// stopH3 drains a slot's HTTP/3 server in the background and closes its
+// socket.
+func (set *Set) stopH3(s *slot, drain time.Duration) {
+	h := s.h3
+	if h == nil {
+		return
+	}
+	s.h3 = nil
+	set.wall.Go("retire-http3", func() {
+		ctx, cancel := context.WithTimeout(context.Background(), drain+time.Second)
+		defer cancel()
+		_ = h.stop(ctx)
+	})
 }
 
 // Addrs returns the bound address of each listener, keyed by its address
@@ -191,6 +252,12 @@ func (set *Set) Shutdown(ctx context.Context) error {
 	}
 	var err error
 	for _, s := range set.slots {
+		if s.h3 != nil {
+			if e := s.h3.stop(ctx); e != nil {
+				err = errors.Join(err, fmt.Errorf("%s: http3 drain: %w", s.addr, e))
+			}
+			s.h3 = nil
+		}
 		h := s.cur.Load()
 		h.Close()
 		if e := h.shutdown(ctx); e != nil {

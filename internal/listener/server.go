@@ -28,6 +28,7 @@ type slot struct {
 	cur      atomic.Pointer[handoff]
 	certs    atomic.Pointer[Certs] // the current generation's, for TLS listeners
 	closed   atomic.Bool
+	h3       *h3 // HTTP/3 on the same port, if on; changed under the reload lock
 }
 
 // handoff is a virtual listener fed by a slot's accept loop.
@@ -153,7 +154,8 @@ func (sp *Spec) settings() string {
 		minv = sp.Listener.TLS.MinVersion
 	}
 	l := &sp.Listener
-	return fmt.Sprintf("%v|%s|%v|%s|%+v|%+v|%+v", tlsOn, minv, l.H2C, l.HTTP1, l.HTTP2, sp.Timeouts, sp.Limits)
+	auto := tlsOn && sp.Listener.TLS.Auto
+	return fmt.Sprintf("%v|%s|%v|%v|%v|%s|%+v|%+v|%+v", tlsOn, minv, auto, l.HTTP3, l.H2C, l.HTTP1, l.HTTP2, sp.Timeouts, sp.Limits)
 }
 
 // startServer builds the http.Server for a listener spec and starts it on a
@@ -173,6 +175,9 @@ func (set *Set) startServer(s *slot, sp *Spec) *handoff {
 	var connCtx func(context.Context, net.Conn) context.Context
 	if set.hooks.Wrap != nil {
 		handler, connCtx = set.hooks.Wrap(handler)
+	}
+	if l.TLS != nil && l.HTTP3 {
+		handler = newAltSvc(handler, s.ln.Addr().(*net.TCPAddr).Port)
 	}
 	srv := &http.Server{
 		Handler:           handler,
@@ -227,12 +232,10 @@ func (set *Set) startServer(s *slot, sp *Spec) *handoff {
 				}
 				return nil, nil
 			},
-			GetCertificate: func(hello *tls.ClientHelloInfo) (*tls.Certificate, error) {
-				if cs := s.certs.Load(); cs != nil {
-					return cs.pick(hello), nil
-				}
-				return nil, errors.New("no certificate for this listener")
-			},
+			GetCertificate: set.certificateFor(s, l.TLS.Auto),
+		}
+		if l.TLS.Auto {
+			tc.NextProtos = append(tc.NextProtos, acmeTLS1)
 		}
 		srv.TLSConfig = tc
 		ln = tls.NewListener(h, tc)

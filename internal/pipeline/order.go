@@ -9,17 +9,23 @@ import "fmt"
 //
 //	requestid  assign the request ID; client address from trusted proxies
 //	limits     request body limits and body read deadline
+//	acme       answer ACME HTTP-01 challenges; send cleartext requests
+//	           for automatically certified names to HTTPS (before route:
+//	           on-demand names have no site)
 //	route      match site by Host and route by path (404 if none)
 //	fault      test-only fault injection (never set from config)
 //	shield     rate limits, admission, waiting room
 //	bots       bot score, action by score band, proof-of-work challenge
 //	waf        Core Rule Set and custom rules, under a time budget
+//	compress   gzip/br/zstd by Accept-Encoding, around the cache: the
+//	           cache stores and serves identity bodies, and every answer
+//	           (hit or miss) is encoded on the way out
 //	cache      cache lookup, fill and store
 //	tier       a fill asks the object's upper-tier node of the cluster
 //	           before the origin (internal/cluster); after cache, since
 //	           only fills go up
 //	proxy      pick an origin, round trip, stream the response (terminal)
-var Order = []string{"requestid", "limits", "route", "fault", "shield", "bots", "waf", "cache", "tier", "proxy"}
+var Order = []string{"requestid", "limits", "acme", "route", "fault", "shield", "bots", "waf", "compress", "cache", "tier", "proxy"}
 
 // ConnOrder is the order of the connection-level hooks, which run before
 // any request phase (internal/listener Hooks):

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"hash/maphash"
 	"log/slog"
+	"math/bits"
 	"net/http"
 	"sort"
 	"strings"
@@ -57,7 +58,17 @@ type fpEntry struct {
 	count float64 // this window (Space-Saving: may include the evicted's)
 	base  float64 // share in calm windows (EWMA)
 	desc  fpDesc
+	// clients has one bit per client-address hash bucket seen with this
+	// fingerprint in the window (64 buckets): how widely it is spread.
+	clients uint64
 }
+
+// minSurgeClients is how many of the 64 client buckets a fingerprint must
+// reach in a window before it can get a rule: a surge rule is for traffic
+// spread over many addresses (a botnet); one busy client, or a few, is the
+// per-client limits' and the fair queue's business, never a generated
+// block (a single client ramping up from idle looks like a surge too).
+const minSurgeClients = 8
 
 // fpDesc describes a fingerprint for the log and /shield: its parts.
 type fpDesc struct {
@@ -151,7 +162,7 @@ func (s *Surge) shouldSample(c *surgeCfg) bool { return s.n.Add(1)&c.sampleMask 
 
 // observe adds one sampled request and, at a window's end, looks for a
 // surge. saturated says the request's pool was queueing or shedding.
-func (s *Surge) observe(c *surgeCfg, fp uint64, r *http.Request, tls string, saturated bool, now time.Time) {
+func (s *Surge) observe(c *surgeCfg, fp, client uint64, r *http.Request, tls string, saturated bool, now time.Time) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.winStart.IsZero() {
@@ -165,15 +176,17 @@ func (s *Surge) observe(c *surgeCfg, fp uint64, r *http.Request, tls string, sat
 	}
 	s.winTotal++
 	s.winSat = s.winSat || saturated
+	bit := uint64(1) << (client >> 58)
 	if i, ok := s.index[fp]; ok {
 		s.entries[i].count++
+		s.entries[i].clients |= bit
 		return
 	}
 	d := fpDesc{Method: r.Method, Proto: r.Proto, Path: pathPattern(r.URL.Path), UserAgent: truncate(r.Header.Get("User-Agent"), 200),
 		Headers: len(r.Header), TLS: truncate(tls, 100)}
 	if len(s.entries) < s.maxFP {
 		s.index[fp] = len(s.entries)
-		s.entries = append(s.entries, fpEntry{fp: fp, count: 1, desc: d})
+		s.entries = append(s.entries, fpEntry{fp: fp, count: 1, desc: d, clients: bit})
 		return
 	}
 	// Space-Saving: the least counted entry makes room; the newcomer
@@ -186,7 +199,7 @@ func (s *Surge) observe(c *surgeCfg, fp uint64, r *http.Request, tls string, sat
 	}
 	delete(s.index, s.entries[m].fp)
 	s.index[fp] = m
-	s.entries[m] = fpEntry{fp: fp, count: s.entries[m].count + 1, desc: d}
+	s.entries[m] = fpEntry{fp: fp, count: s.entries[m].count + 1, desc: d, clients: bit}
 }
 
 func truncate(s string, n int) string {
@@ -215,7 +228,7 @@ func (s *Surge) endWindow(c *surgeCfg, now time.Time, elapsed time.Duration) {
 		for i := range s.entries {
 			e := &s.entries[i]
 			share := e.count / total
-			if share >= c.minShare && share >= c.rise*e.base {
+			if share >= c.minShare && share >= c.rise*e.base && bits.OnesCount64(e.clients) >= minSurgeClients {
 				s.addRule(c, e, share, total, scale, now, s.winSat, jumped)
 			}
 		}
@@ -228,7 +241,7 @@ func (s *Surge) endWindow(c *surgeCfg, now time.Time, elapsed time.Duration) {
 		}
 	}
 	for i := range s.entries {
-		s.entries[i].count = 0
+		s.entries[i].count, s.entries[i].clients = 0, 0
 	}
 	s.winStart, s.winTotal, s.winSat = now, 0, false
 }

@@ -28,7 +28,7 @@ func (s *Shield) surgeStep(q *req) error {
 	}
 	fp := sg.fingerprint(q.r, q.ex.TLSFingerprint)
 	if sampled {
-		sg.observe(c, fp, q.r, q.ex.TLSFingerprint, s.saturated(q), q.now)
+		sg.observe(c, fp, q.client(s.st.seed), q.r, q.ex.TLSFingerprint, s.saturated(q), q.now)
 	}
 	if len(rules) == 0 {
 		return nil

@@ -31,12 +31,31 @@ func browserReq(ua string) *http.Request {
 	return r
 }
 
-// feed sends n requests of each request in rs in one window starting at t.
+// feed sends n requests of each request in rs in one window starting at t,
+// each from another client address.
 func feed(s *Surge, c *surgeCfg, t time.Time, saturated bool, n int, rs ...*http.Request) {
 	for i := 0; i < n; i++ {
 		for _, r := range rs {
-			s.observe(c, s.fingerprint(r, ""), r, "", saturated, t)
+			s.observe(c, s.fingerprint(r, ""), uint64(i)*0x9E3779B97F4A7C15, r, "", saturated, t)
 		}
+	}
+}
+
+// One client that ramps up from idle while its pool saturates is not a
+// botnet: its fingerprint gets no rule, however large its share (the
+// per-client limits and the fair queue deal with it).
+func TestSurgeSingleClientGetsNoRule(t *testing.T) {
+	s, c := testSurge()
+	t0 := time.Unix(1000, 0)
+	r := browserReq("Go-http-client/2.0")
+	for w := 0; w < 4; w++ {
+		at := t0.Add(time.Duration(w) * time.Second)
+		for i := 0; i < 2000; i++ {
+			s.observe(c, s.fingerprint(r, ""), 42, r, "", true, at)
+		}
+	}
+	if rules := *s.rules.Load(); len(rules) != 0 {
+		t.Fatalf("a single client got %d generated rules", len(rules))
 	}
 }
 
@@ -117,7 +136,7 @@ func TestSurgeProfileBoundedMillionFingerprints(t *testing.T) {
 	for i := 0; i < total; i++ {
 		r.Header["User-Agent"] = []string{"bot/" + fmt.Sprint(i)}
 		// Every 5,000 requests one window ends, saturated.
-		s.observe(c, s.fingerprint(r, ""), r, "", true, t0.Add(time.Duration(i/5_000)*time.Second))
+		s.observe(c, s.fingerprint(r, ""), uint64(i)*0x9E3779B97F4A7C15, r, "", true, t0.Add(time.Duration(i/5_000)*time.Second))
 	}
 	runtime.GC()
 	runtime.ReadMemStats(&after)

@@ -150,26 +150,18 @@ func TestQuickModeDS(t *testing.T) {
 }
 
 func TestQuickModeServesUntilSIGTERM(t *testing.T) {
-	pc, err := net.ListenPacket("udp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	addr := pc.LocalAddr().String()
-	pc.Close()
-	done := make(chan int, 1)
-	var out, errb bytes.Buffer
-	go func() {
-		done <- cli.Main([]string{"dns", "--zone", "testdata/example.test.zone", "--listen", addr}, &out, &errb)
-	}()
-	var r *mdns.Msg
-	for i := 0; i < 100; i++ {
-		m := new(mdns.Msg)
-		m.SetQuestion("h1.example.test.", mdns.TypeA)
-		var err error
-		if r, _, err = (&mdns.Client{Timeout: 100 * time.Millisecond}).Exchange(m, addr); err == nil {
-			break
-		}
-		time.Sleep(20 * time.Millisecond)
+	// The port is picked free and then released, so another test may take
+	// it (UDP or TCP) before quick mode binds it: then quick mode exits at
+	// once, and the test tries again on another port.
+	var (
+		addr string
+		done chan int
+		errb *leveetest.SyncBuffer
+		r    *mdns.Msg
+	)
+	for try := 0; try < 5 && r == nil; try++ {
+		addr, done, errb = startQuickDNS(t)
+		r = firstAnswer(addr, done)
 	}
 	if r == nil || len(r.Answer) != 1 {
 		t.Fatalf("quick mode did not answer: %v\n%s", r, errb.String())
@@ -186,6 +178,42 @@ func TestQuickModeServesUntilSIGTERM(t *testing.T) {
 	case <-time.After(5 * time.Second):
 		t.Fatal("quick mode did not stop on SIGTERM")
 	}
+}
+
+// startQuickDNS runs `levee dns` on a free loopback port.
+func startQuickDNS(t *testing.T) (string, chan int, *leveetest.SyncBuffer) {
+	pc, err := net.ListenPacket("udp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := pc.LocalAddr().String()
+	pc.Close()
+	done := make(chan int, 1)
+	var out, errb leveetest.SyncBuffer
+	go func() {
+		done <- cli.Main([]string{"dns", "--zone", "testdata/example.test.zone", "--listen", addr}, &out, &errb)
+	}()
+	return addr, done, &errb
+}
+
+// firstAnswer waits up to about 12 s for quick mode to answer, and gives
+// up at once if it exited (its port was taken).
+func firstAnswer(addr string, done chan int) *mdns.Msg {
+	for i := 0; i < 100; i++ {
+		select {
+		case code := <-done:
+			done <- code
+			return nil
+		default:
+		}
+		m := new(mdns.Msg)
+		m.SetQuestion("h1.example.test.", mdns.TypeA)
+		if r, _, err := (&mdns.Client{Timeout: 100 * time.Millisecond}).Exchange(m, addr); err == nil {
+			return r
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	return nil
 }
 
 func queryNet(t *testing.T, network, addr, name string, qtype uint16) *mdns.Msg {

@@ -137,7 +137,7 @@ func TestLimiterQueueBounds(t *testing.T) {
 // requests collapsed onto another's fetch) hold none. With a limit of 1,
 // a request that never reaches the origin does not stop a second one.
 func TestAdmissionSlotOnlyAtOrigin(t *testing.T) {
-	s, st := testShield(t, "shield: {admission: {min_limit: 1, initial_limit: 1, max_limit: 1, keep_reserve: 0.01, max_wait: 1ms}}")
+	s, st := testShield(t, "shield: {admission: {enabled: true, min_limit: 1, initial_limit: 1, max_limit: 1, keep_reserve: 0.01, max_wait: 1ms}}")
 	inner := 0
 	var outer func(w http.ResponseWriter, r *http.Request) error
 	outer = func(w http.ResponseWriter, r *http.Request) error { // a cache hit: no origin

@@ -15,7 +15,7 @@ import (
 func TestOverloadSteps(t *testing.T) {
 	s, st := testShield(t, `
 shield:
-  admission: {keep: {paths: [/healthz]}}
+  admission: {enabled: true, keep: {paths: [/healthz]}}
 `)
 	g := float64(runtime.NumGoroutine())
 	for _, c := range []struct {

@@ -96,6 +96,7 @@ func TestSurgeBotnetFlood(t *testing.T) {
 	n := leveetest.Start(t, nodeYAML(o.URL, `
 shield:
   rules: [{name: quick, key: [ip], rate: 100/s, burst: 200}]
+  admission: {enabled: true} # the saturation signal surge detection reads
   connections: {max_per_ip: 64}
   tarpit: 500ms
 `))
@@ -163,6 +164,7 @@ func TestSurgeFlashCrowdNoBlock(t *testing.T) {
 	n := leveetest.Start(t, nodeYAML(o.URL, `
 shield:
   rules: [{name: quick, key: [ip], rate: 100/s, burst: 200}]
+  admission: {enabled: true}
 `))
 	url := n.URL("/dyn")
 	addrs := 150

@@ -134,7 +134,7 @@ func (c *Cache) handle(next pipeline.Handler, w http.ResponseWriter, r *http.Req
 				ru.site.hit.Inc()
 				ex.Decide("hit")
 			}
-			err := c.serve(w, r, o, cs, now)
+			err := c.serveHit(w, r, o, cs, now)
 			if err != errDiskGone {
 				return err
 			}

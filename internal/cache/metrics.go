@@ -22,8 +22,11 @@ type Metrics struct {
 	// StaleOnError counts stale answers given because the origin failed,
 	// by site and the origin error's kind ("status" for a 5xx answer).
 	StaleOnError *prometheus.CounterVec
-	siteMu       sync.Mutex
-	sites        map[string]*siteMetrics
+	// Encoded counts encoded variants by result: stored (made in the
+	// background), hit (answered from one), failed.
+	Encoded *prometheus.CounterVec
+	siteMu  sync.Mutex
+	sites   map[string]*siteMetrics
 }
 
 // Results counted in levee_cache_requests_total.
@@ -65,10 +68,12 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 			Help: "Large memory-tier bodies kept on the Go heap because a memfd could not be made (served without sendfile)."}),
 		StaleOnError: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "levee_cache_stale_on_error_total",
 			Help: "Stale answers given because the origin failed (stale-if-error), by site and origin error kind."}, []string{"site", "kind"}),
+		Encoded: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "levee_cache_encoded_variants_total",
+			Help: "Encoded variants of stored objects, by result: stored (made in the background), hit (answered from one), failed."}, []string{"result"}),
 		sites: map[string]*siteMetrics{},
 	}
 	reg.MustRegister(m.Requests, m.Coalesced, m.FillErrors, m.Evictions, m.DiskErrors, m.Corrupt,
-		m.Purged, m.Overflow, m.MemfdErrors, m.StaleOnError)
+		m.Purged, m.Overflow, m.MemfdErrors, m.StaleOnError, m.Encoded)
 	return m
 }
 

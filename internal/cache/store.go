@@ -2,6 +2,7 @@ package cache
 
 import (
 	"log/slog"
+	"sync"
 	"sync/atomic"
 
 	"github.com/maypok86/otter/v2"
@@ -28,6 +29,8 @@ type Store struct {
 	memfdMin            int64
 	memfdOff, memfdWarn atomic.Bool
 	goFn                func(name string, fn func())
+	enc                 *encoding // encoded variants (encoded.go); made at first use
+	encOnce             sync.Once
 	onPanic             func(where string, v any)
 }
 

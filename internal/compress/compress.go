@@ -23,11 +23,10 @@ type settings struct {
 	prefix  []string // "text/" from "text/*"
 	suffix  []string // "+json" from "*+json"
 	m       *Metrics
-	store   *store // nil: every response is encoded on the way out
 }
 
-func compile(c *Config, m *Metrics, st *store) *settings {
-	s := &settings{offer: c.Encodings, minSize: int64(c.MinSize), exact: map[string]bool{}, m: m, store: st}
+func compile(c *Config, m *Metrics) *settings {
+	s := &settings{offer: c.Encodings, minSize: int64(c.MinSize), exact: map[string]bool{}, m: m}
 	for _, t := range c.Types {
 		t = strings.ToLower(t)
 		switch {
@@ -97,31 +96,31 @@ func noTransform(values []string) bool {
 func (s *settings) Phase() pipeline.Phase {
 	return func(next pipeline.Handler) pipeline.Handler {
 		return pipeline.HandlerFunc(func(w http.ResponseWriter, r *http.Request) error {
-			if skipRequest(r) {
-				return next.ServeHTTP(w, r)
+			if len(r.Header["Upgrade"]) > 0 {
+				return next.ServeHTTP(w, r) // not a response body
 			}
-			cw := &writer{w: w, s: s, coding: negotiate(r.Header["Accept-Encoding"], s.offer), head: r.Method == http.MethodHead,
-				host: strings.ToLower(r.Host), uri: r.URL.RequestURI()}
+			coding := negotiate(r.Header["Accept-Encoding"], s.offer)
+			cw := &writer{w: w, s: s, coding: coding, offer: coding, head: r.Method == http.MethodHead}
+			if len(r.Header["Range"]) > 0 {
+				// Not encoded on the fly: the ranges the client names are
+				// of the identity's bytes, which the origin's or the
+				// cache's 206 cuts. A variant the cache stored encoded
+				// has bytes of its own, and answers the ranges on them.
+				cw.coding = ""
+			}
 			err := next.ServeHTTP(cw, r)
 			if ferr := cw.finish(err != nil); err == nil {
 				err = ferr
 			}
 			if ex := pipeline.From(w); ex != nil {
-				switch cw.st {
-				case compressing:
+				switch {
+				case cw.served:
+					ex.Decide(cw.offer + "-stored")
+				case cw.st == compressing:
 					ex.Decide(cw.coding)
-				case replaying:
-					ex.Decide(cw.coding + "-stored")
 				}
 			}
 			return err
 		})
 	}
-}
-
-// skipRequest: a Range request is answered uncompressed, so the bytes it
-// names are the identity's and the origin's or cache's 206 stays right;
-// an upgrade is not a response body.
-func skipRequest(r *http.Request) bool {
-	return len(r.Header["Range"]) > 0 || len(r.Header["Upgrade"]) > 0
 }

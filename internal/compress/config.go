@@ -23,19 +23,18 @@ type Config struct {
 	// "text/*" by prefix, "*+json" by suffix. Default: text, JSON,
 	// JavaScript, XML, SVG, WebAssembly and uncompressed fonts.
 	Types []string `yaml:"types,omitempty"`
-	// StoreMemory bounds the encoded bodies kept so that a response
-	// with a strong ETag is encoded once, not at every hit. Default
-	// 32MiB; 0 turns the store off.
+	// StoreMemory is no longer used: the encoded variants of cached
+	// responses live in the cache, counted in cache.memory. Still
+	// accepted, so configs that set it keep loading.
 	StoreMemory *schema.Size `yaml:"store_memory,omitempty"`
 }
 
 // Defaults and bounds.
 const (
-	DefaultMinSize     = 1 << 10
-	DefaultStoreMemory = 32 << 20
-	maxStoreMemory     = 16 << 30
-	maxMinSize         = 1 << 20
-	maxTypes           = 256
+	DefaultMinSize = 1 << 10
+	maxStoreMemory = 16 << 30
+	maxMinSize     = 1 << 20
+	maxTypes       = 256
 )
 
 // DefaultTypes are the compressible media types used when Types is empty.
@@ -59,10 +58,6 @@ func (c *Config) SetDefaults() {
 	}
 	if len(c.Types) == 0 {
 		c.Types = append([]string(nil), DefaultTypes...)
-	}
-	if c.StoreMemory == nil {
-		v := schema.Size(DefaultStoreMemory)
-		c.StoreMemory = &v
 	}
 }
 

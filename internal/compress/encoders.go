@@ -67,3 +67,25 @@ func putEncoder(coding string, e encoder) {
 	e.Reset(io.Discard)
 	pools[coding].Put(e)
 }
+
+// Levels for the copies the cache stores: made once per object in the
+// background, so they trade CPU for ratio (see BenchmarkEncodeStored).
+const (
+	storedGzipLevel   = 9
+	storedBrotliLevel = 6
+)
+
+// storedEncoder returns a fresh encoder at the stored levels (not pooled:
+// it runs once per stored object, not per response).
+func storedEncoder(coding string, w io.Writer) (io.WriteCloser, error) {
+	switch coding {
+	case Gzip:
+		return gzip.NewWriterLevel(w, storedGzipLevel)
+	case Brotli:
+		return brotli.NewWriterLevel(w, storedBrotliLevel), nil
+	case Zstd:
+		return zstd.NewWriter(w, zstd.WithEncoderLevel(zstd.SpeedBetterCompression),
+			zstd.WithEncoderConcurrency(1), zstd.WithWindowSize(zstdWindow))
+	}
+	return nil, errNoEncoder
+}

@@ -8,8 +8,6 @@ type Metrics struct {
 	bytesIn       *prometheus.CounterVec // encoding
 	bytesOut      *prometheus.CounterVec // encoding
 	encoderErrors prometheus.Counter
-	storeHits     prometheus.Counter
-	stored        prometheus.Counter
 }
 
 // NewMetrics registers the metrics in reg.
@@ -23,13 +21,9 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 			Help: "Body bytes sent after compression, by encoding."}, []string{"encoding"}),
 		encoderErrors: prometheus.NewCounter(prometheus.CounterOpts{Name: "levee_compress_encoder_errors_total",
 			Help: "Responses failed because no encoder could be made."}),
-		storeHits: prometheus.NewCounter(prometheus.CounterOpts{Name: "levee_compress_store_hits_total",
-			Help: "Encoded responses sent from the store of encoded bodies, not encoded again."}),
-		stored: prometheus.NewCounter(prometheus.CounterOpts{Name: "levee_compress_stored_total",
-			Help: "Encoded bodies put in the store."}),
 	}
 	if reg != nil {
-		reg.MustRegister(m.responses, m.bytesIn, m.bytesOut, m.encoderErrors, m.storeHits, m.stored)
+		reg.MustRegister(m.responses, m.bytesIn, m.bytesOut, m.encoderErrors)
 	}
 	return m
 }

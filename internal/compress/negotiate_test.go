@@ -49,7 +49,7 @@ func TestNegotiateBounded(t *testing.T) {
 func TestTypes(t *testing.T) {
 	c := Config{}
 	c.SetDefaults()
-	s := compile(&c, nil, nil)
+	s := compile(&c, nil)
 	for ct, want := range map[string]bool{
 		"text/html; charset=utf-8": true, "application/json": true, "application/ld+json": true,
 		"image/svg+xml": true, "TEXT/PLAIN": true, "image/png": false, "application/octet-stream": false,

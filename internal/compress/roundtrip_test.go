@@ -186,8 +186,11 @@ func TestRoundTrip(t *testing.T) {
 				if size >= 1024 && res.Header.Get("Vary") != "Accept-Encoding" {
 					t.Fatalf("%s size %d: Vary %q", path, size, res.Header.Get("Vary"))
 				}
-				if path == "/c/" && wantCE != "" && res.Header.Get("ETag") != fmt.Sprintf(`W/"v%d"`, size) {
-					t.Fatalf("ETag %q not weakened", res.Header.Get("ETag"))
+				// On the fly the ETag is weakened; a hit may already come
+				// from the cache's stored variant, with its own strong one.
+				if et := res.Header.Get("ETag"); path == "/c/" && wantCE != "" && et != fmt.Sprintf(`W/"v%d"`, size) &&
+					et != fmt.Sprintf(`"v%d-%s"`, size, coding) {
+					t.Fatalf("ETag %q neither weakened nor the variant's", et)
 				}
 				if path == "/c/" && wantCE == "" && res.Header.Get("ETag") != fmt.Sprintf(`"v%d"`, size) {
 					t.Fatalf("ETag %q changed on an identity body", res.Header.Get("ETag"))
@@ -267,7 +270,8 @@ func TestConditionalAndHead(t *testing.T) {
 		t.Fatal(err)
 	}
 	hres.Body.Close()
-	if hres.Header.Get("Content-Encoding") != "zstd" || hres.Header.Get("Content-Length") != "" {
+	// On the fly the length is unknown; from a stored variant it is its own.
+	if hres.Header.Get("Content-Encoding") != "zstd" || (hres.Header.Get("Content-Length") != "" && hres.Header.Get("ETag") != `"v8000-zstd"`) {
 		t.Fatalf("HEAD: Content-Encoding %q, Content-Length %q", hres.Header.Get("Content-Encoding"), hres.Header.Get("Content-Length"))
 	}
 }

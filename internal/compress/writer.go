@@ -15,7 +15,6 @@ const (
 	buffering                // eligible, length unknown: holding the first bytes
 	compressing              // headers sent with Content-Encoding
 	passing                  // sent as the inner phases wrote it
-	replaying                // sent from the store; the inner body is dropped
 )
 
 // writer sits between the phases inside compress and the client. It
@@ -32,12 +31,14 @@ type writer struct {
 	status int
 	buf    []byte
 	enc    encoder
-	// host and uri name the response in the store; key is set once the
-	// response qualifies for it, tee collects the encoded bytes to store.
-	host, uri string
-	key       string
-	tee       []byte
-	teeOff    bool
+	// offer is the coding negotiated for a stored variant from the
+	// cache; it differs from coding only for Range requests, which are
+	// not encoded on the fly (their bytes are the identity's) but may be
+	// answered from a stored variant (their bytes are the variant's).
+	offer string
+	// served: the cache is answering with its stored variant in offer,
+	// which is passed through as it comes.
+	served bool
 	counted
 }
 
@@ -53,26 +54,6 @@ type countingWriter struct {
 func (c countingWriter) Write(p []byte) (int, error) {
 	n, err := c.w.Write(p)
 	*c.n += int64(n)
-	return n, err
-}
-
-// teeWriter copies what the encoder sends into the writer's tee, until it
-// grows past what the store takes.
-type teeWriter struct {
-	out io.Writer
-	cw  *writer
-}
-
-func (t teeWriter) Write(p []byte) (int, error) {
-	n, err := t.out.Write(p)
-	cw := t.cw
-	if !cw.teeOff {
-		if len(cw.tee)+n > cw.s.store.maxEntry {
-			cw.teeOff, cw.tee = true, nil
-		} else {
-			cw.tee = append(cw.tee, p[:n]...)
-		}
-	}
 	return n, err
 }
 
@@ -95,16 +76,13 @@ func (cw *writer) WriteHeader(code int) {
 	}
 	cw.status = code
 	h := cw.w.Header()
-	if !cw.s.eligible(code, h) {
+	if cw.served || !cw.s.eligible(code, h) {
 		cw.pass()
 		return
 	}
 	addVary(h)
 	if cw.coding == "" {
 		cw.pass()
-		return
-	}
-	if cw.fromStore(h) {
 		return
 	}
 	if cl := h.Get("Content-Length"); cl != "" {
@@ -125,29 +103,29 @@ func (cw *writer) WriteHeader(code int) {
 	cw.st = buffering
 }
 
-// fromStore answers from the store if it holds this response encoded,
-// and otherwise marks the response for storing once encoded whole. Only
-// responses with a strong ETag qualify (it names their exact bytes).
-func (cw *writer) fromStore(h http.Header) bool {
-	st := cw.s.store
-	et := h.Get("ETag")
-	if st == nil || cw.head || et == "" || strings.HasPrefix(et, "W/") {
-		return false
+// CacheCoding is the coding for a stored response the cache answers
+// with (cache.Encoder): the negotiated one when the response qualifies
+// as it would on the fly.
+func (cw *writer) CacheCoding(status int, contentType, contentEncoding string, cacheControl []string, size int64) string {
+	if cw.offer == "" || status != http.StatusOK || size < cw.s.minSize || noTransform(cacheControl) {
+		return ""
 	}
-	key := storeKey(cw.coding, cw.host, cw.uri, et)
-	body, ok := st.get(key)
-	if !ok {
-		cw.key = key
-		return false
+	if contentEncoding != "" && !strings.EqualFold(contentEncoding, "identity") {
+		return ""
 	}
-	h.Set("Content-Length", strconv.Itoa(len(body)))
-	h.Set("Content-Encoding", cw.coding)
-	h.Set("ETag", "W/"+et)
-	cw.st = replaying
-	cw.w.WriteHeader(cw.status)
-	n, _ := cw.w.Write(body)
-	cw.out += int64(n)
-	return true
+	if !cw.s.compressible(contentType) {
+		return ""
+	}
+	return cw.offer
+}
+
+// CacheServed marks the response as the cache's stored variant: it
+// carries its Content-Encoding and is passed through.
+func (cw *writer) CacheServed(string) { cw.served = true }
+
+// StoredEncoder encodes at the level for stored copies.
+func (cw *writer) StoredEncoder(coding string, w io.Writer) (io.WriteCloser, error) {
+	return storedEncoder(coding, w)
 }
 
 // pass sends the status as the inner phases wrote it.
@@ -172,11 +150,7 @@ func (cw *writer) start() {
 	if cw.head {
 		return
 	}
-	var out io.Writer = countingWriter{w: cw.w, n: &cw.out}
-	if cw.key != "" {
-		out = teeWriter{out: out, cw: cw}
-	}
-	cw.enc = getEncoder(cw.coding, out)
+	cw.enc = getEncoder(cw.coding, countingWriter{w: cw.w, n: &cw.out})
 	if cw.enc == nil {
 		// No encoder (out of memory for one): too late to take the
 		// header back, so fail the response rather than send identity
@@ -202,9 +176,6 @@ func (cw *writer) Write(p []byte) (int, error) {
 		return cw.encode(p)
 	case compressing:
 		return cw.encode(p)
-	case replaying:
-		cw.in += int64(len(p))
-		return len(p), nil
 	default:
 		return cw.w.Write(p)
 	}
@@ -298,12 +269,7 @@ func (cw *writer) finish(failed bool) error {
 		putEncoder(cw.coding, cw.enc)
 		cw.enc = nil
 		cw.s.m.count(cw.coding, cw.in, cw.out)
-		if err == nil && cw.key != "" && !cw.teeOff {
-			cw.s.store.put(cw.key, cw.tee)
-		}
 		return err
-	case replaying:
-		cw.s.m.count(cw.coding, cw.in, cw.out)
 	}
 	return nil
 }

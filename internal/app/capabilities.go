@@ -49,6 +49,7 @@ func newCapabilities(h pipeline.Host, budget health.Budget, version string) *cap
 		autotls:  autotls.NewCapability(h),
 	}
 	c.dns = dns.NewCapability(h, c.health)
+	c.autotls.UseDNS(c.dns.Server()) // DNS-01 through levee's own zones
 	c.host = h
 	c.mods = modswitch.New(h.Log, h.Registry, h.DataDir)
 	c.bots = bots.NewCapability(h, c.shield.State(), c.mods.Module("bots", modswitch.FailOpen))

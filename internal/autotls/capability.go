@@ -36,6 +36,7 @@ type Capability struct {
 	book   *book
 	events *prometheus.CounterVec
 	gateM  *prometheus.CounterVec
+	dns    ChallengeDNS // levee's DNS server, for DNS-01 (dns01.go); nil: none
 	ctx    context.Context
 	cancel context.CancelFunc
 }
@@ -48,6 +49,7 @@ type manager struct {
 	managed   map[string]bool
 	httpsPort int
 	gate      *gate
+	dns01     bool // names in levee's zones are validated with DNS-01
 }
 
 // NewCapability returns the automatic HTTPS capability of a node.
@@ -127,6 +129,14 @@ func (c *Capability) Stage(cfg *Config, siteHosts []string) (pipeline.Staged, er
 		return pipeline.Staged{}, err
 	}
 	commit := func() {
+		// The DNS capability commits first: its zones are this
+		// generation's when the wildcard names are chosen.
+		if m.dns01 {
+			for _, n := range wildcardNames(c.dns, siteHosts) {
+				m.names = append(m.names, n)
+				m.managed[n] = true
+			}
+		}
 		c.cur.Store(m)
 		for _, n := range m.names {
 			c.book.want(n)
@@ -181,7 +191,18 @@ func (c *Capability) newManager(cfg *Config, siteHosts []string) (*manager, erro
 		AltHTTPPort: cfg.HTTPPort, AltTLSALPNPort: cfg.HTTPSPort,
 		Logger: zap.NewNop(),
 	})
-	magic.Issuers = []certmagic.Issuer{m.issuer}
+	magic.Issuers = nil
+	if m.dns01 = c.dns != nil && has(cfg.Challenges, DNS01); m.dns01 {
+		// First: names in levee's zones (and wildcards, which only
+		// DNS-01 validates); the others fail its PreCheck and go on.
+		magic.Issuers = append(magic.Issuers, zoneIssuer{dns: c.dns, ACMEIssuer: certmagic.NewACMEIssuer(magic, certmagic.ACMEIssuer{
+			CA: ca, Email: cfg.Email, Agreed: true, TrustedRoots: roots,
+			DNS01Solver: dns01{p: provider{dns: c.dns}}, Logger: zap.NewNop(),
+		})})
+	}
+	if has(cfg.Challenges, HTTP01) || has(cfg.Challenges, TLSALPN01) {
+		magic.Issuers = append(magic.Issuers, m.issuer)
+	}
 	m.magic = magic
 	return m, nil
 }

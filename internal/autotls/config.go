@@ -25,8 +25,9 @@ type Config struct {
 	// TLS-ALPN-01 and that redirects point to. Defaults 80 and 443.
 	HTTPPort  int `yaml:"http_port,omitempty"`
 	HTTPSPort int `yaml:"https_port,omitempty"`
-	// Challenges are the ACME challenges used: http-01, tls-alpn-01.
-	// Default both.
+	// Challenges are the ACME challenges used: http-01, tls-alpn-01,
+	// dns-01 (names in the zones levee's own DNS serves, wildcards
+	// included, are validated with it first). Default all three.
 	Challenges []string `yaml:"challenges,omitempty"`
 	// Names are host names managed besides the sites' own (the sites'
 	// hosts that are real names are always managed).
@@ -54,6 +55,7 @@ type OnDemandConfig struct {
 const (
 	HTTP01    = "http-01"
 	TLSALPN01 = "tls-alpn-01"
+	DNS01     = "dns-01"
 )
 
 // Defaults and bounds.
@@ -74,7 +76,7 @@ func (c *Config) SetDefaults() {
 		c.HTTPSPort = DefaultHTTPSPort
 	}
 	if len(c.Challenges) == 0 {
-		c.Challenges = []string{HTTP01, TLSALPN01}
+		c.Challenges = []string{HTTP01, TLSALPN01, DNS01}
 	}
 	if od := c.OnDemand; od != nil {
 		if od.PerMinute == 0 {
@@ -109,8 +111,8 @@ func (c *Config) Validate(l *schema.List, autoListeners bool) {
 		}
 	}
 	for _, ch := range c.Challenges {
-		if !schema.OneOf(ch, HTTP01, TLSALPN01) {
-			l.Add("auto_https.challenges", "unknown challenge %q; want http-01 or tls-alpn-01", ch)
+		if !schema.OneOf(ch, HTTP01, TLSALPN01, DNS01) {
+			l.Add("auto_https.challenges", "unknown challenge %q; want http-01, tls-alpn-01 or dns-01", ch)
 		}
 	}
 	for _, n := range c.Names {

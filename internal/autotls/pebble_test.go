@@ -303,3 +303,43 @@ func TestRenewalWithoutDroppedRequests(t *testing.T) {
 		t.Fatalf("after the renewal: serial %s (before %s), %v", second, first, err)
 	}
 }
+
+// A wildcard site whose zone levee's own DNS serves gets a wildcard
+// certificate from Pebble through DNS-01: levee writes the
+// _acme-challenge TXT record into its running zone, Pebble reads it from
+// levee's DNS, and the record is removed after.
+func TestWildcardViaDNS01(t *testing.T) {
+	o := leveetest.NewOrigin(t, leveetest.Text("hello over tls"))
+	httpPort, httpsPort, dnsPort := leveetest.FreePort(t), leveetest.FreePort(t), leveetest.FreePort(t)
+	pb := leveetest.StartPebble(t, "127.0.0.1:"+strconv.Itoa(dnsPort), httpPort, httpsPort)
+	y := strings.Replace(nodeYAML(o.URL, httpPort, httpsPort, dnsPort, pb, "dns-01", ""),
+		`hosts: ["a.levee.test", "b.levee.test", "localhost"]`, `hosts: ["*.levee.test"]`, 1)
+	n := leveetest.Start(t, y)
+	c := httpsClient(t, pb, httpsPort)
+	var res *http.Response
+	var err error
+	deadline := time.Now().Add(60 * time.Second)
+	for i := 0; i < 300 && time.Now().Before(deadline); i++ {
+		if res, err = c.Get("https://anything.levee.test/"); err == nil {
+			break
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+	if err != nil {
+		t.Fatalf("no wildcard certificate: %v\nlogs:\n%s", err, n.Logs.String())
+	}
+	b, _ := io.ReadAll(res.Body)
+	res.Body.Close()
+	if string(b) != "hello over tls" {
+		t.Fatalf("body %q", b)
+	}
+	if names := res.TLS.PeerCertificates[0].DNSNames; len(names) != 1 || names[0] != "*.levee.test" {
+		t.Fatalf("certificate names %v", names)
+	}
+	_, metrics, _ := leveetest.Get(t, n.AdminURL("/metrics"))
+	for _, want := range []string{`levee_dns_acme_challenges_total{event="added"} 1`, `levee_dns_acme_challenges_total{event="removed"} 1`} {
+		if !strings.Contains(metrics, want) {
+			t.Errorf("metrics lack %s", want)
+		}
+	}
+}

@@ -35,6 +35,11 @@ func (s *Server) respond(w *worker, q []byte, client netip.Addr, tcp bool) (out 
 		}
 	}()
 	v := s.view.Load()
+	if v != nil && s.chal.active.Load() > 0 {
+		if out := s.challengeAnswer(v, w, q); out != nil {
+			return s.finish(out, mdns.TypeTXT, client, tcp)
+		}
+	}
 	p := &w.p
 	switch parse(q, p) {
 	case vDrop:

@@ -44,7 +44,9 @@ type metrics struct {
 	zones     prometheus.Gauge
 	rrlEvict  prometheus.Counter
 	tcpClosed *prometheus.CounterVec
-	queryDesc *prometheus.Desc
+	// challenges counts ACME DNS-01 records (dynamic.go) by event.
+	challenges *prometheus.CounterVec
+	queryDesc  *prometheus.Desc
 }
 
 func newMetrics(reg prometheus.Registerer) *metrics {
@@ -74,12 +76,14 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 			Help: "RRL table slots taken over by another client prefix (the table is at its bound)."}),
 		tcpClosed: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "levee_dns_tcp_closed_total",
 			Help: "TCP connections closed by the server, by reason: slow (no complete query within dns.tcp_query_timeout), idle (no query for 10s after one), limit (too many open on the address)."}, []string{"reason"}),
+		challenges: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "levee_dns_acme_challenges_total",
+			Help: "ACME DNS-01 TXT records, by event: added, removed, expired, rejected (outside levee's zones, or over the bound)."}, []string{"event"}),
 		queryDesc: prometheus.NewDesc("levee_dns_queries_total", "DNS queries answered, by query type and rcode.",
 			[]string{"qtype", "rcode"}, nil),
 	}
 	if reg != nil {
 		reg.MustRegister(m, m.sizes, m.truncated, m.malformed, m.cacheFull, m.rrl, m.steered, m.signing,
-			m.notify, m.axfr, m.listen, m.zones, m.rrlEvict, m.tcpClosed)
+			m.notify, m.axfr, m.listen, m.zones, m.rrlEvict, m.tcpClosed, m.challenges)
 	}
 	return m
 }

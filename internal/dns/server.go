@@ -46,6 +46,7 @@ type Server struct {
 	testPanic atomic.Pointer[func(name []byte)]
 
 	view atomic.Pointer[view]
+	chal challenges // ACME DNS-01 records (dynamic.go)
 	rrl  atomic.Pointer[rrl]
 	// tcpTimeout is dns.tcp_query_timeout in nanoseconds; read by every
 	// TCP connection, so a reload applies to open ones too.

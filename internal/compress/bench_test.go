@@ -48,3 +48,27 @@ func (c *countingDiscard) Write(p []byte) (int, error) {
 	c.n += int64(len(p))
 	return io.Discard.Write(p)
 }
+
+// BenchmarkEncodeStored is the CPU cost of the levels used for the copies
+// the cache stores (made once per object, in the background).
+//
+//	go test -run - -bench EncodeStored ./internal/compress
+func BenchmarkEncodeStored(b *testing.B) {
+	in := benchText()
+	for _, coding := range DefaultEncodings {
+		b.Run(coding, func(b *testing.B) {
+			var out countingDiscard
+			b.SetBytes(int64(len(in)))
+			b.ReportAllocs()
+			for b.Loop() {
+				e, err := storedEncoder(coding, &out)
+				if err != nil {
+					b.Fatal(err)
+				}
+				_, _ = e.Write(in)
+				_ = e.Close()
+			}
+			b.ReportMetric(float64(len(in))*float64(b.N)/float64(out.n), "ratio")
+		})
+	}
+}

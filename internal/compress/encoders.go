@@ -71,8 +71,8 @@ func putEncoder(coding string, e encoder) {
 // Levels for the copies the cache stores: made once per object in the
 // background, so they trade CPU for ratio (see BenchmarkEncodeStored).
 const (
-	storedGzipLevel   = 9
-	storedBrotliLevel = 6
+	storedGzipLevel   = 7
+	storedBrotliLevel = 5
 )
 
 // storedEncoder returns a fresh encoder at the stored levels (not pooled:

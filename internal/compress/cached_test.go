@@ -178,3 +178,43 @@ func TestNoVariantForUntouched(t *testing.T) {
 		t.Fatalf("encoded variants made: %v", v)
 	}
 }
+
+// With a disk tier, the variant is written to disk like its identity, and
+// a restarted node answers it from there at once, without the origin.
+func TestStoredVariantOnDisk(t *testing.T) {
+	o := origin(t)
+	dir := t.TempDir()
+	yaml := fmt.Sprintf(`
+listeners: [{listen: "127.0.0.1:0"}]
+log: {access: false}
+compress: {enabled: true}
+cache: {memory: 64MiB, disk: {path: %q}}
+sites:
+  - name: s
+    hosts: ["*"]
+    routes:
+      - path: /
+        origins: [{url: %q}]
+        cache: {}
+`, dir, o.URL)
+	n := leveetest.Start(t, yaml)
+	path := "/c/200000/disk"
+	fetch(t, n.URL(path), "Accept-Encoding", "zstd")
+	_, enc := storedVariant(t, n, path, "zstd", `"v200000"`)
+	deadline := time.Now().Add(30 * time.Second)
+	for metric(t, n, "levee_cache_objects", `tier="disk"`) < 2 && time.Now().Before(deadline) {
+		time.Sleep(20 * time.Millisecond)
+	}
+	if got := metric(t, n, "levee_cache_objects", `tier="disk"`); got != 2 {
+		t.Fatalf("objects on disk %v, want 2 (identity + variant)", got)
+	}
+	if err := n.Shutdown(); err != nil {
+		t.Fatal(err)
+	}
+	hits := o.Hits()
+	n2 := leveetest.Start(t, yaml)
+	res, b := fetch(t, n2.URL(path), "Accept-Encoding", "zstd")
+	if res.Header.Get("ETag") != `"v200000-zstd"` || !bytes.Equal(b, enc) || o.Hits() != hits {
+		t.Fatalf("after restart: ETag %q, same bytes %v, origin asked %d times", res.Header.Get("ETag"), bytes.Equal(b, enc), o.Hits()-hits)
+	}
+}

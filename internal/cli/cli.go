@@ -36,7 +36,7 @@ func Main(args []string, stdout, stderr io.Writer) int {
 	root := &cobra.Command{
 		Use:           "levee",
 		Short:         "levee: a self-hosted internet edge in one binary",
-		Long:          "levee is a reverse proxy with TLS, a CDN cache, a DDoS shield, health-checked load balancing\nand authoritative DNS, in one binary. See the README for the config reference.",
+		Long:          "levee is a reverse proxy with TLS, a CDN cache, a DDoS shield, health-checked load balancing\nand authoritative DNS, in one binary. `levee help` lists the reference pages (the README's).",
 		SilenceUsage:  true,
 		SilenceErrors: true,
 		Version:       Version,
@@ -53,6 +53,7 @@ func Main(args []string, stdout, stderr io.Writer) int {
 	root.SetOut(stdout)
 	root.SetErr(stderr)
 	root.SetFlagErrorFunc(func(c *cobra.Command, err error) error { return usageError{err} })
+	root.SetHelpCommand(helpCmd())
 	root.AddCommand(serveCmd(), validateCmd(), reverseProxyCmd(), demoCmd(), versionCmd())
 	for _, extra := range extraCommands {
 		root.AddCommand(extra())

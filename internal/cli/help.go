@@ -166,7 +166,7 @@ func writeManPage(out io.Writer, readme string) error {
 			return fmt.Errorf("help topic %q: its README section %q is missing from this build", t.name, t.heading)
 		}
 		b.WriteString(".SH " + strings.ToUpper(strings.ReplaceAll(t.name, "-", " ")) + "\n.nf\n")
-		for _, l := range strings.Split(strings.TrimRight(renderMarkdown(src), "\n"), "\n") {
+		for _, l := range strings.Split(strings.TrimRight(renderMarkdownWidth(src, manWidth), "\n"), "\n") {
 			b.WriteString(roffEscape(l) + "\n")
 		}
 		b.WriteString(".fi\n")

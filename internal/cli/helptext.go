@@ -10,11 +10,17 @@ import (
 // less a margin.
 const helpWidth = 78
 
+// manWidth leaves room for the indent man(1) adds to a section's text.
+const manWidth = 70
+
 // renderMarkdown turns the subset of Markdown the README uses (headings,
 // paragraphs, lists, tables, fenced code) into plain text for a terminal.
 // It never drops a word: TestHelpTopicsKeepEveryWordOfTheREADME checks it.
-func renderMarkdown(src string) string {
-	var out strings.Builder
+func renderMarkdown(src string) string { return renderMarkdownWidth(src, helpWidth) }
+
+// renderMarkdownWidth is renderMarkdown wrapping at width columns.
+func renderMarkdownWidth(src string, width int) string {
+	out := &textOut{width: width}
 	lines := strings.Split(strings.TrimRight(src, "\n"), "\n")
 	for i := 0; i < len(lines); {
 		line := lines[i]
@@ -22,24 +28,30 @@ func renderMarkdown(src string) string {
 		case strings.TrimSpace(line) == "":
 			i++
 		case strings.HasPrefix(line, "```"):
-			i = renderFence(&out, lines, i)
+			i = renderFence(out, lines, i)
 		case strings.HasPrefix(line, "#"):
-			renderHeading(&out, line)
+			renderHeading(out, line)
 			i++
 		case strings.HasPrefix(line, "|"):
-			i = renderTable(&out, lines, i)
+			i = renderTable(out, lines, i)
 		case listItem.MatchString(line):
-			i = renderListItem(&out, lines, i)
+			i = renderListItem(out, lines, i)
 		default:
-			i = renderParagraph(&out, lines, i)
+			i = renderParagraph(out, lines, i)
 		}
 	}
 	return strings.TrimLeft(out.String(), "\n")
 }
 
+// textOut is the text being rendered and the column it wraps at.
+type textOut struct {
+	strings.Builder
+	width int
+}
+
 var listItem = regexp.MustCompile(`^\s*([-*]|\d+\.) `)
 
-func renderFence(out *strings.Builder, lines []string, i int) int {
+func renderFence(out *textOut, lines []string, i int) int {
 	out.WriteString("\n")
 	for i++; i < len(lines) && !strings.HasPrefix(lines[i], "```"); i++ {
 		out.WriteString("    " + lines[i] + "\n")
@@ -47,7 +59,7 @@ func renderFence(out *strings.Builder, lines []string, i int) int {
 	return i + 1
 }
 
-func renderHeading(out *strings.Builder, line string) {
+func renderHeading(out *textOut, line string) {
 	level := len(line) - len(strings.TrimLeft(line, "#"))
 	text := inline(strings.TrimSpace(line[level:]))
 	rule := "-"
@@ -60,7 +72,7 @@ func renderHeading(out *strings.Builder, line string) {
 // renderTable prints each row as its first cell, the middle cells as
 // "header: value" lines and the last cell as an indented paragraph: wide
 // tables do not fit a terminal as a grid.
-func renderTable(out *strings.Builder, lines []string, i int) int {
+func renderTable(out *textOut, lines []string, i int) int {
 	var rows [][]string
 	for ; i < len(lines) && strings.HasPrefix(lines[i], "|"); i++ {
 		rows = append(rows, tableCells(lines[i]))
@@ -121,7 +133,7 @@ func tableCells(line string) []string {
 	return append(cells, inline(strings.TrimSpace(cell.String())))
 }
 
-func renderListItem(out *strings.Builder, lines []string, i int) int {
+func renderListItem(out *textOut, lines []string, i int) int {
 	first := lines[i]
 	indent := len(first) - len(strings.TrimLeft(first, " "))
 	marker := listItem.FindString(first)
@@ -138,7 +150,7 @@ func renderListItem(out *strings.Builder, lines []string, i int) int {
 	return i
 }
 
-func renderParagraph(out *strings.Builder, lines []string, i int) int {
+func renderParagraph(out *textOut, lines []string, i int) int {
 	var text []string
 	for ; i < len(lines); i++ {
 		l := lines[i]
@@ -166,13 +178,13 @@ func inline(s string) string {
 	return strings.ReplaceAll(s, `\|`, "|")
 }
 
-// writeWrapped writes text wrapped at helpWidth, the first line after
+// writeWrapped writes text wrapped at the output's width, the first line after
 // first, the others after rest. A word longer than a line stays whole.
-func writeWrapped(out *strings.Builder, text, first, rest string) {
+func writeWrapped(out *textOut, text, first, rest string) {
 	line := first
 	empty := true
 	for _, w := range strings.Fields(text) {
-		if !empty && utf8.RuneCountInString(line)+1+utf8.RuneCountInString(w) > helpWidth {
+		if !empty && utf8.RuneCountInString(line)+1+utf8.RuneCountInString(w) > out.width {
 			out.WriteString(line + "\n")
 			line, empty = rest, true
 		}

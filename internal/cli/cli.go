@@ -58,6 +58,7 @@ func Main(args []string, stdout, stderr io.Writer) int {
 	for _, extra := range extraCommands {
 		root.AddCommand(extra())
 	}
+	strictCompletion(root)
 	err := root.Execute()
 	if err == nil {
 		return ExitOK
@@ -68,6 +69,27 @@ func Main(args []string, stdout, stderr io.Writer) int {
 		return ExitUsage
 	}
 	return ExitRuntime
+}
+
+// strictCompletion makes `levee completion` without a shell, or with one
+// it does not know, a usage error (exit 2): cobra's own prints the help
+// and exits 0, so a typo in a setup script went unnoticed.
+func strictCompletion(root *cobra.Command) {
+	root.InitDefaultCompletionCmd()
+	for _, c := range root.Commands() {
+		if c.Name() != "completion" {
+			continue
+		}
+		c.Args = cobra.ArbitraryArgs
+		c.RunE = func(cmd *cobra.Command, args []string) error {
+			cmd.SetOut(cmd.ErrOrStderr())
+			_ = cmd.Usage()
+			if len(args) == 0 {
+				return usageError{errors.New("completion needs a shell: bash, zsh, fish or powershell")}
+			}
+			return usageError{fmt.Errorf("no completion for shell %q; shells: bash, zsh, fish, powershell", args[0])}
+		}
+	}
 }
 
 // extraCommands lets capability packages add commands (purge, dns) without

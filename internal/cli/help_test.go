@@ -167,3 +167,19 @@ func indexOf(lines []string, line string) int {
 	}
 	return -1
 }
+
+// The README promises `levee completion bash|zsh|fish|powershell`.
+func TestCompletionScripts(t *testing.T) {
+	for _, shell := range []string{"bash", "zsh", "fish", "powershell"} {
+		code, out, stderr := run("completion", shell)
+		if code != ExitOK || !strings.Contains(out, "levee") || len(out) < 200 {
+			t.Errorf("levee completion %s: exit %d, %d bytes, %q", shell, code, len(out), stderr)
+		}
+	}
+	if code, _, stderr := run("completion", "tcsh"); code != ExitUsage || !strings.Contains(stderr, `no completion for shell "tcsh"`) {
+		t.Errorf("levee completion tcsh: exit %d %q, want %d", code, stderr, ExitUsage)
+	}
+	if code, _, _ := run("completion"); code != ExitUsage {
+		t.Errorf("levee completion: exit %d, want %d", code, ExitUsage)
+	}
+}

@@ -44,7 +44,7 @@ func waitForText(t *testing.T, ctx context.Context, want string, d time.Duration
 // from another /24, or after it expired, is refused. The solve time at
 // each difficulty is logged (README of internal/bots quotes it).
 func TestBrowserChallenge(t *testing.T) {
-	ctx := startBrowser(t)
+	ctx := leveetest.StartBrowser(t)
 	var fromBrowser atomic.Int64
 	o := leveetest.NewOrigin(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if strings.Contains(r.UserAgent(), "Chrome") {
@@ -83,14 +83,14 @@ sites:
 			t.Fatal(err)
 		}
 		start := time.Now()
-		run(t, ctx, 10*time.Second, chromedp.Navigate(n.URL("/"+d+"/")))
+		leveetest.BrowserRun(t, ctx, 10*time.Second, chromedp.Navigate(n.URL("/"+d+"/")))
 		waitForText(t, ctx, "Welcome to the shop", 60*time.Second)
 		t.Logf("chromium solved difficulty %s and reached the origin in %v", d[1:], time.Since(start).Round(time.Millisecond))
 	}
 	if fromBrowser.Load() == 0 {
 		t.Fatal("the origin saw no request from the browser")
 	}
-	if loc := run(t, ctx, 5*time.Second, chromedp.Location()); loc != n.URL("/d16/") {
+	if loc := leveetest.BrowserRun(t, ctx, 5*time.Second, chromedp.Location()); loc != n.URL("/d16/") {
 		t.Fatalf("the browser ended on %q", loc)
 	}
 
@@ -107,7 +107,7 @@ sites:
 	if pass == nil || !pass.HTTPOnly {
 		t.Fatalf("the browser has no pass cookie: %+v", cookies.Cookies)
 	}
-	ua := run(t, ctx, 5*time.Second, chromedp.Evaluate[string](`navigator.userAgent`))
+	ua := leveetest.BrowserRun(t, ctx, 5*time.Second, chromedp.Evaluate[string](`navigator.userAgent`))
 	replay := func(xff string) int {
 		req, _ := http.NewRequest("GET", n.URL("/"), nil)
 		req.Header.Set("User-Agent", ua)

@@ -29,7 +29,7 @@ const originPage = `<!doctype html><title>shop</title><h1 id="origin">Welcome to
 // the holder's session lapses, the page lets itself in, without any reload
 // from the test, and shows the origin's content.
 func TestBrowserWaitingRoom(t *testing.T) {
-	ctx := startBrowser(t)
+	ctx := leveetest.StartBrowser(t)
 	var fromBrowser atomic.Int64
 	o := leveetest.NewOrigin(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if strings.Contains(r.UserAgent(), "Chrome") {
@@ -96,13 +96,13 @@ shield:
 	defer release()
 
 	// The browser arrives while the slot is held: the queue page.
-	run(t, ctx, 10*time.Second, chromedp.Navigate(n.URL("/")))
-	text := run(t, ctx, 5*time.Second, chromedp.Text(chromedp.CSS("body")))
+	leveetest.BrowserRun(t, ctx, 10*time.Second, chromedp.Navigate(n.URL("/")))
+	text := leveetest.BrowserRun(t, ctx, 5*time.Second, chromedp.Text(chromedp.CSS("body")))
 	if !strings.Contains(text, "You are in line") || !strings.Contains(text, "Your place in line: 1") ||
 		!strings.Contains(text, "Estimated wait: 1s") {
 		t.Fatalf("queue page text: %q", text)
 	}
-	if pos := run(t, ctx, 5*time.Second, chromedp.Text(chromedp.CSS("b"))); pos != "1" {
+	if pos := leveetest.BrowserRun(t, ctx, 5*time.Second, chromedp.Text(chromedp.CSS("b"))); pos != "1" {
 		t.Fatalf("position shown: %q, want 1", pos)
 	}
 	cookies, err := chromedp.Call(ctx, network.GetCookies, network.GetCookiesParams{URLs: []string{n.URL("/")}})
@@ -118,7 +118,7 @@ shield:
 	if room == nil || room.Value == "" || !room.HTTPOnly || room.Path != "/" {
 		t.Fatalf("the browser has no proper room cookie: %+v", cookies.Cookies)
 	}
-	shot := run(t, ctx, 10*time.Second, chromedp.CaptureScreenshot())
+	shot := leveetest.BrowserRun(t, ctx, 10*time.Second, chromedp.CaptureScreenshot())
 	file := filepath.Join(t.TempDir(), "queue.png")
 	if err := os.WriteFile(file, shot, 0o600); err != nil {
 		t.Fatal(err)
@@ -128,7 +128,7 @@ shield:
 	// Still held for a few of the page's own refreshes: it stays queued and
 	// keeps its place, and the origin hears nothing from the browser.
 	time.Sleep(2500 * time.Millisecond)
-	if text := run(t, ctx, 5*time.Second, chromedp.Text(chromedp.CSS("body"))); !strings.Contains(text, "Your place in line: 1") {
+	if text := leveetest.BrowserRun(t, ctx, 5*time.Second, chromedp.Text(chromedp.CSS("body"))); !strings.Contains(text, "Your place in line: 1") {
 		t.Fatalf("queue page after refreshes: %q", text)
 	}
 	if got := fromBrowser.Load(); got != 0 {
@@ -161,7 +161,7 @@ shield:
 	if fromBrowser.Load() == 0 {
 		t.Fatal("the page shows the origin's content but the origin saw no request from the browser")
 	}
-	if loc := run(t, ctx, 5*time.Second, chromedp.Location()); loc != n.URL("/") {
+	if loc := leveetest.BrowserRun(t, ctx, 5*time.Second, chromedp.Location()); loc != n.URL("/") {
 		t.Fatalf("the page moved to %q", loc)
 	}
 	t.Logf("admitted %v after the holder left", time.Since(loaded).Round(100*time.Millisecond))

@@ -1,7 +1,6 @@
 package cache_test
 
 import (
-	"bufio"
 	"fmt"
 	"io"
 	"net"
@@ -10,62 +9,21 @@ import (
 	"net/textproto"
 	"strings"
 	"sync"
-	"sync/atomic"
 	"testing"
 	"time"
 
 	"levee/internal/leveetest"
+	"levee/internal/leveetest/raworigin"
 )
 
-// rawOrigin is a TCP origin that answers every request on a connection
-// with the same bytes: interim responses written by hand, then a final
-// one, as net/http's server would not send them.
-type rawOrigin struct {
-	ln   net.Listener
-	hits atomic.Int64
-	wg   sync.WaitGroup
+// newRawOrigin is a TCP origin that answers every request with the same
+// bytes: interim responses written by hand, then a final one, as
+// net/http's server would not send them.
+func newRawOrigin(t *testing.T, answer string) *raworigin.Origin {
+	return raworigin.Start(t, func(o *raworigin.Origin) {
+		o.Answer = func(*http.Request, int64) string { return answer }
+	})
 }
-
-func newRawOrigin(t *testing.T, answer string) *rawOrigin {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	o := &rawOrigin{ln: ln}
-	o.wg.Add(1)
-	go func() {
-		defer o.wg.Done()
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			o.wg.Add(1)
-			go func() {
-				defer o.wg.Done()
-				defer c.Close()
-				br := bufio.NewReader(c)
-				for i := 0; i < 100; i++ {
-					c.SetDeadline(time.Now().Add(5 * time.Second))
-					req, err := http.ReadRequest(br)
-					if err != nil {
-						return
-					}
-					io.Copy(io.Discard, req.Body)
-					o.hits.Add(1)
-					if _, err := io.WriteString(c, answer); err != nil {
-						return
-					}
-				}
-			}()
-		}
-	}()
-	t.Cleanup(func() { ln.Close(); o.wg.Wait() })
-	return o
-}
-
-func (o *rawOrigin) URL() string { return "http://" + o.ln.Addr().String() }
 
 const earlyHints = "HTTP/1.1 103 Early Hints\r\nLink: </style.css>; rel=preload\r\n\r\n" +
 	"HTTP/1.1 102 Processing\r\n\r\n" +
@@ -138,7 +96,7 @@ func TestInterimResponsesForwarded(t *testing.T) {
 				if !cached {
 					route = "{enabled: false}"
 				}
-				nd := interimNode(t, s.listener, o.URL(), route)
+				nd := interimNode(t, s.listener, o.URL, route)
 				seen, res, body := interimGet(t, s.client, nd.URL("/x"))
 				want := "103 </style.css>; rel=preload,102 "
 				if strings.Join(seen, ",") != want || res.StatusCode != 200 || body != "body" {
@@ -152,15 +110,15 @@ func TestInterimResponsesForwarded(t *testing.T) {
 				}
 				seen, res, body = interimGet(t, s.client, nd.URL("/x"))
 				if !cached {
-					if len(seen) != 2 || o.hits.Load() != 2 {
-						t.Fatalf("second request: interim %q, origin hits %d", seen, o.hits.Load())
+					if len(seen) != 2 || o.Requests.Load() != 2 {
+						t.Fatalf("second request: interim %q, origin hits %d", seen, o.Requests.Load())
 					}
 					return
 				}
 				if len(seen) != 0 || res.Header.Get("Link") != "" || !strings.Contains(res.Header.Get("Cache-Status"), "hit") ||
-					body != "body" || o.hits.Load() != 1 {
+					body != "body" || o.Requests.Load() != 1 {
 					t.Fatalf("hit: interim %q, Link %q, Cache-Status %q, body %q, origin hits %d", seen,
-						res.Header.Get("Link"), res.Header.Get("Cache-Status"), body, o.hits.Load())
+						res.Header.Get("Link"), res.Header.Get("Cache-Status"), body, o.Requests.Load())
 				}
 			})
 		}
@@ -172,7 +130,7 @@ func TestInterimResponsesForwarded(t *testing.T) {
 func TestTooManyInterimResponses(t *testing.T) {
 	o := newRawOrigin(t, strings.Repeat("HTTP/1.1 103 Early Hints\r\n\r\n", 6)+
 		"HTTP/1.1 200 OK\r\nCache-Control: max-age=60\r\nContent-Length: 4\r\n\r\nbody")
-	nd := interimNode(t, "", o.URL(), "{}")
+	nd := interimNode(t, "", o.URL, "{}")
 	seen, res, _ := interimGet(t, leveetest.Client(), nd.URL("/x"))
 	if res.StatusCode != http.StatusBadGateway || len(seen) != 5 {
 		t.Fatalf("status %d after %d interim responses, want 502 after 5", res.StatusCode, len(seen))
@@ -183,7 +141,7 @@ func TestTooManyInterimResponses(t *testing.T) {
 func TestNoInterimToHTTP10(t *testing.T) {
 	o := newRawOrigin(t, earlyHints)
 	for _, l := range []string{"", `, http1: "net/http"`} {
-		nd := interimNode(t, l, o.URL(), "{enabled: false}")
+		nd := interimNode(t, l, o.URL, "{enabled: false}")
 		c, err := net.Dial("tcp", nd.Addr(""))
 		if err != nil {
 			t.Fatal(err)
@@ -202,7 +160,7 @@ func TestNoInterimToHTTP10(t *testing.T) {
 // the lean HTTP/1 path: its 1xx reach the client too.
 func TestInterimResponsesForwardedWithBody(t *testing.T) {
 	o := newRawOrigin(t, earlyHints)
-	nd := interimNode(t, "", o.URL(), "{}")
+	nd := interimNode(t, "", o.URL, "{}")
 	var seen []string
 	trace := &httptrace.ClientTrace{Got1xxResponse: func(code int, h textproto.MIMEHeader) error {
 		seen = append(seen, fmt.Sprintf("%d %s", code, h.Get("Link")))

@@ -36,7 +36,7 @@ func Main(args []string, stdout, stderr io.Writer) int {
 	root := &cobra.Command{
 		Use:           "levee",
 		Short:         "levee: a self-hosted internet edge in one binary",
-		Long:          "levee is a reverse proxy with TLS, a CDN cache, a DDoS shield, health-checked load balancing\nand authoritative DNS, in one binary. See the README for the config reference.",
+		Long:          "levee is a reverse proxy with TLS, a CDN cache, a DDoS shield, health-checked load balancing\nand authoritative DNS, in one binary. `levee help` lists the reference pages (the README's).",
 		SilenceUsage:  true,
 		SilenceErrors: true,
 		Version:       Version,
@@ -53,10 +53,12 @@ func Main(args []string, stdout, stderr io.Writer) int {
 	root.SetOut(stdout)
 	root.SetErr(stderr)
 	root.SetFlagErrorFunc(func(c *cobra.Command, err error) error { return usageError{err} })
+	root.SetHelpCommand(helpCmd())
 	root.AddCommand(serveCmd(), validateCmd(), reverseProxyCmd(), demoCmd(), versionCmd())
 	for _, extra := range extraCommands {
 		root.AddCommand(extra())
 	}
+	strictCompletion(root)
 	err := root.Execute()
 	if err == nil {
 		return ExitOK
@@ -67,6 +69,27 @@ func Main(args []string, stdout, stderr io.Writer) int {
 		return ExitUsage
 	}
 	return ExitRuntime
+}
+
+// strictCompletion makes `levee completion` without a shell, or with one
+// it does not know, a usage error (exit 2): cobra's own prints the help
+// and exits 0, so a typo in a setup script went unnoticed.
+func strictCompletion(root *cobra.Command) {
+	root.InitDefaultCompletionCmd()
+	for _, c := range root.Commands() {
+		if c.Name() != "completion" {
+			continue
+		}
+		c.Args = cobra.ArbitraryArgs
+		c.RunE = func(cmd *cobra.Command, args []string) error {
+			cmd.SetOut(cmd.ErrOrStderr())
+			_ = cmd.Usage()
+			if len(args) == 0 {
+				return usageError{errors.New("completion needs a shell: bash, zsh, fish or powershell")}
+			}
+			return usageError{fmt.Errorf("no completion for shell %q; shells: bash, zsh, fish, powershell", args[0])}
+		}
+	}
 }
 
 // extraCommands lets capability packages add commands (purge, dns) without

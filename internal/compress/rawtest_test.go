@@ -1,44 +1,23 @@
 package compress_test
 
 import (
-	"bufio"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"strings"
 	"testing"
-	"time"
 
 	"levee/internal/leveetest"
+	"levee/internal/leveetest/raworigin"
 )
 
 // rawOrigin answers every request on a raw TCP socket with resp, then
 // closes: the odd origins net/http would not be.
 func rawOrigin(t *testing.T, resp func() string) string {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { ln.Close() })
-	go func() {
-		for i := 0; i < 100; i++ {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			go func() {
-				defer c.Close()
-				_ = c.SetDeadline(time.Now().Add(5 * time.Second))
-				br := bufio.NewReader(c)
-				if _, err := http.ReadRequest(br); err != nil {
-					return
-				}
-				io.WriteString(c, resp())
-			}()
-		}
-	}()
-	return "http://" + ln.Addr().String()
+	return raworigin.Start(t, func(o *raworigin.Origin) {
+		o.Answer = func(*http.Request, int64) string { return resp() }
+		o.CloseAfterAnswer = true
+	}).URL
 }
 
 func rawNode(t *testing.T, url string) *leveetest.Node {

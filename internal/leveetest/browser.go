@@ -17,8 +17,6 @@ import (
 // NeedBrowser returns the path of Debian's chromium (or chromium-browser).
 // It skips the test when neither is installed, unless the environment
 // demands integration tests (LEVEE_REQUIRE_INTEGRATION=1): then it fails.
-// (The same rule as internal/app's browser tests, shared for packages
-// outside app.)
 func NeedBrowser(t testing.TB) string {
 	t.Helper()
 	for _, name := range []string{"chromium", "chromium-browser"} {

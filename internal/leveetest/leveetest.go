@@ -127,9 +127,22 @@ func (n *Node) Reloads(result string) float64 {
 	return telemetry.Value(n.Metrics().Reloads.WithLabelValues(result))
 }
 
-// Client returns an HTTP client with a timeout, for tests.
+// sharedTransport is the one connection pool of every Client: a pool per
+// client left its idle connections open until the process ended, and a
+// listener with a connection cap (the admin API's 64) stopped accepting.
+// Idle connections to nodes a test has stopped are closed with the nodes,
+// and by IdleConnTimeout at the latest.
+var sharedTransport = &http.Transport{
+	Proxy:               nil, // loopback only: never through $HTTP_PROXY
+	MaxIdleConnsPerHost: 64,
+	IdleConnTimeout:     10 * time.Second,
+}
+
+// Client returns an HTTP client with a timeout, for tests. Every client
+// shares one connection pool, so calling it per request leaks nothing;
+// a test that needs connections of its own makes its own transport.
 func Client() *http.Client {
-	return &http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{MaxIdleConnsPerHost: 64}}
+	return &http.Client{Timeout: 10 * time.Second, Transport: sharedTransport}
 }
 
 // Get fetches url and returns status and body; it fails the test on error.

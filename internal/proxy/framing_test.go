@@ -11,7 +11,7 @@ import (
 	"time"
 
 	"levee/internal/leveetest"
-	"levee/internal/proxy"
+	"levee/internal/leveetest/raworigin"
 )
 
 // A request with both Transfer-Encoding: chunked and Content-Length is
@@ -31,7 +31,7 @@ func TestChunkedWithContentLengthClosesConnection(t *testing.T) {
 		}
 		t.Run(name, func(t *testing.T) {
 			t.Parallel()
-			o := proxy.StartRawOrigin(t, nil)
+			o := raworigin.Start(t, nil)
 			url := o.URL
 			if c.down {
 				url = closedPort(t)

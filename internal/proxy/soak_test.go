@@ -17,7 +17,7 @@ import (
 	"time"
 
 	"levee/internal/leveetest"
-	"levee/internal/proxy"
+	"levee/internal/leveetest/raworigin"
 )
 
 // soakDuration is a minute, the length the issue asks for; -short cuts it.
@@ -161,7 +161,7 @@ func TestSoakOriginClosingIdleConnections(t *testing.T) {
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			t.Parallel()
-			o := proxy.StartRawOrigin(t, func(o *proxy.RawOrigin) { o.IdleClose = time.Second })
+			o := raworigin.Start(t, func(o *raworigin.Origin) { o.IdleClose = time.Second })
 			n := leveetest.Start(t, soakSite(o.URL, c.cache))
 			res := soak(t, n.URL(""), soakDuration())
 			res.check(t, o.Conns.Load())

@@ -7,6 +7,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"levee/internal/leveetest/raworigin"
 )
 
 func send(t *testing.T, tr http.RoundTripper, method, url, body string) (int, string, error) {
@@ -32,7 +34,7 @@ func send(t *testing.T, tr http.RoundTripper, method, url, body string) (int, st
 // closes each one as the request arrives. A request, whatever its method,
 // must still be answered, on a newly dialed connection.
 func TestH1RequestOnDeadPooledConnectionGoesToAFreshOne(t *testing.T) {
-	o := StartRawOrigin(t, nil)
+	o := raworigin.Start(t, nil)
 	tr := testH1(t)
 	o.Warm(t, tr, 4)
 	o.DropReused.Store(4)
@@ -51,7 +53,7 @@ func TestH1RequestOnDeadPooledConnectionGoesToAFreshOne(t *testing.T) {
 // The origin closed its idle connections (FIN): they are found dead before
 // use, nothing is sent on them and no retry is needed.
 func TestH1IdleConnectionsTheOriginClosedAreDropped(t *testing.T) {
-	o := StartRawOrigin(t, nil)
+	o := raworigin.Start(t, nil)
 	tr := testH1(t)
 	o.Warm(t, tr, 4)
 	if n := o.CloseIdle(); n != 4 {
@@ -74,7 +76,7 @@ func TestH1IdleConnectionsTheOriginClosedAreDropped(t *testing.T) {
 // connection the origin drops is sent again on a fresh connection, even a
 // POST: the origin answered nothing.
 func TestH1FallbackRequestWithBodyOnDeadConnection(t *testing.T) {
-	o := StartRawOrigin(t, nil)
+	o := raworigin.Start(t, nil)
 	tr := testH1(t)
 	if code, _, err := send(t, tr, "POST", o.URL+"/p", "data"); err != nil || code != 200 {
 		t.Fatalf("first POST: %d %v", code, err)
@@ -90,7 +92,7 @@ func TestH1FallbackRequestWithBodyOnDeadConnection(t *testing.T) {
 }
 
 func TestH1KeepAliveTimeoutShortensIdle(t *testing.T) {
-	o := StartRawOrigin(t, func(o *RawOrigin) { o.KeepAlive = "timeout=1, max=100" })
+	o := raworigin.Start(t, func(o *raworigin.Origin) { o.KeepAlive = "timeout=1, max=100" })
 	tr := testH1(t)
 	if code, _, err := send(t, tr, "GET", o.URL+"/", ""); err != nil || code != 200 {
 		t.Fatalf("%d %v", code, err)

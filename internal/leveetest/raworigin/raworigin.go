@@ -1,4 +1,8 @@
-package proxy
+// Package raworigin is a test origin written on raw TCP, for the origins
+// real deployments meet and Go's net/http server is too polite to be. It
+// imports nothing of levee's, so any package's own tests can use it
+// (leveetest itself imports the whole node).
+package raworigin
 
 import (
 	"bufio"
@@ -13,13 +17,13 @@ import (
 	"time"
 )
 
-// RawOrigin is an HTTP/1.1 origin written on raw TCP that behaves like
+// Origin is an HTTP/1.1 origin written on raw TCP that behaves like
 // Node.js or Apache rather than like Go's polite server: it closes a
 // keep-alive connection that stayed idle for IdleClose, may advertise
-// Keep-Alive: timeout=N, and can drop requests that arrive on a reused
+// Keep-Alive: timeout=N, can drop requests that arrive on a reused
 // connection without answering (the race where the origin closes just as
-// a request is sent). It is exported for the node-level tests.
-type RawOrigin struct {
+// a request is sent), and can answer with any bytes at all (Answer).
+type Origin struct {
 	Addr string // host:port
 	URL  string // http://host:port
 
@@ -30,6 +34,12 @@ type RawOrigin struct {
 	// DropReused is how many of the next requests that arrive on an
 	// already used connection are read and then dropped unanswered.
 	DropReused atomic.Int64
+	// Answer, when set, gives the raw bytes written for the n-th request
+	// (status line, headers, any interim responses and the body), instead
+	// of a 200 that names the request.
+	Answer func(req *http.Request, n int64) string
+	// CloseAfterAnswer closes the connection after one answer.
+	CloseAfterAnswer bool
 	// warmTo makes requests to /warm wait (at most 2 s) until this many
 	// of them are in flight, so that many connections are opened.
 	warmTo atomic.Int64
@@ -44,51 +54,77 @@ type RawOrigin struct {
 	warming atomic.Int64
 	warmed  chan struct{}
 	once    sync.Once
+	wg      sync.WaitGroup
+	closed  bool // the test ended: a connection accepted now is closed at once
 }
 
-// StartRawOrigin listens on loopback and serves until the test ends.
-func StartRawOrigin(t testing.TB, configure func(*RawOrigin)) *RawOrigin {
+// Start listens on loopback and serves until the test ends; configure,
+// when not nil, sets the origin's behaviour before the first connection.
+// When the test ends every connection is closed and every goroutine of
+// the origin has returned.
+func Start(t testing.TB, configure func(*Origin)) *Origin {
 	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
-	o := &RawOrigin{ln: ln, Addr: ln.Addr().String(), idle: map[net.Conn]bool{}, warmed: make(chan struct{})}
+	o := &Origin{ln: ln, Addr: ln.Addr().String(), idle: map[net.Conn]bool{}, warmed: make(chan struct{})}
 	o.URL = "http://" + o.Addr
 	if configure != nil {
 		configure(o)
 	}
+	o.wg.Add(1)
 	go o.accept()
 	t.Cleanup(func() {
 		ln.Close()
-		o.CloseIdle()
 		o.mu.Lock()
+		o.closed = true
 		for c := range o.idle {
 			c.Close()
 		}
 		o.mu.Unlock()
+		o.wg.Wait()
 	})
 	return o
 }
 
-func (o *RawOrigin) accept() {
+func (o *Origin) accept() {
+	defer o.wg.Done()
 	for {
 		c, err := o.ln.Accept()
 		if err != nil {
 			return
 		}
 		o.Conns.Add(1)
+		if !o.track(c) {
+			c.Close()
+			return
+		}
+		o.wg.Add(1)
 		go o.serve(c)
 	}
 }
 
-func (o *RawOrigin) setIdle(c net.Conn, idle bool) {
+// track registers a new connection so that the test's end closes it even
+// before it has read a byte; false once the test has ended.
+func (o *Origin) track(c net.Conn) bool {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	if o.closed {
+		return false
+	}
+	o.idle[c] = true
+	return true
+}
+
+func (o *Origin) setIdle(c net.Conn, idle bool) {
 	o.mu.Lock()
 	o.idle[c] = idle
 	o.mu.Unlock()
 }
 
-func (o *RawOrigin) serve(c net.Conn) {
+func (o *Origin) serve(c net.Conn) {
+	defer o.wg.Done()
 	defer func() {
 		o.mu.Lock()
 		delete(o.idle, c)
@@ -120,13 +156,13 @@ func (o *RawOrigin) serve(c net.Conn) {
 		if req.URL.Path == "/warm" {
 			o.warm()
 		}
-		if !o.answer(c, req) {
+		if !o.answer(c, req) || o.CloseAfterAnswer {
 			return
 		}
 	}
 }
 
-func (o *RawOrigin) warm() {
+func (o *Origin) warm() {
 	if o.warming.Add(1) >= o.warmTo.Load() {
 		o.once.Do(func() { close(o.warmed) })
 	}
@@ -136,8 +172,12 @@ func (o *RawOrigin) warm() {
 	}
 }
 
-func (o *RawOrigin) answer(c net.Conn, req *http.Request) bool {
+func (o *Origin) answer(c net.Conn, req *http.Request) bool {
 	n := o.Requests.Add(1)
+	if o.Answer != nil {
+		_, err := io.WriteString(c, o.Answer(req, n))
+		return err == nil && !req.Close
+	}
 	body := fmt.Sprintf("%s %s %d", req.Method, req.URL.Path, n)
 	var b strings.Builder
 	fmt.Fprintf(&b, "HTTP/1.1 200 OK\r\nContent-Length: %d\r\nCache-Control: max-age=0, stale-if-error=600\r\n", len(body))
@@ -153,7 +193,7 @@ func (o *RawOrigin) answer(c net.Conn, req *http.Request) bool {
 	return err == nil && !req.Close
 }
 
-func (o *RawOrigin) record(line string) {
+func (o *Origin) record(line string) {
 	o.mu.Lock()
 	if len(o.seen) < 1000 {
 		o.seen = append(o.seen, line)
@@ -162,7 +202,7 @@ func (o *RawOrigin) record(line string) {
 }
 
 // Seen returns the request lines received so far.
-func (o *RawOrigin) Seen() []string {
+func (o *Origin) Seen() []string {
 	o.mu.Lock()
 	defer o.mu.Unlock()
 	return append([]string(nil), o.seen...)
@@ -170,7 +210,7 @@ func (o *RawOrigin) Seen() []string {
 
 // CloseIdle closes every connection waiting for its next request, as an
 // origin does when its keep-alive timeout passes, and returns how many.
-func (o *RawOrigin) CloseIdle() int {
+func (o *Origin) CloseIdle() int {
 	o.mu.Lock()
 	defer o.mu.Unlock()
 	n := 0
@@ -184,7 +224,7 @@ func (o *RawOrigin) CloseIdle() int {
 }
 
 // WaitIdle waits (at most 2 s) until n connections wait for a request.
-func (o *RawOrigin) WaitIdle(t testing.TB, n int) {
+func (o *Origin) WaitIdle(t testing.TB, n int) {
 	t.Helper()
 	deadline := time.Now().Add(2 * time.Second)
 	for {
@@ -207,7 +247,7 @@ func (o *RawOrigin) WaitIdle(t testing.TB, n int) {
 }
 
 // Warm opens n connections to o through tr at once and leaves them idle.
-func (o *RawOrigin) Warm(t testing.TB, tr http.RoundTripper, n int) {
+func (o *Origin) Warm(t testing.TB, tr http.RoundTripper, n int) {
 	t.Helper()
 	o.warming.Store(0)
 	o.warmTo.Store(int64(n))

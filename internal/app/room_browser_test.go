@@ -97,12 +97,17 @@ shield:
 
 	// The browser arrives while the slot is held: the queue page.
 	leveetest.BrowserRun(t, ctx, 10*time.Second, chromedp.Navigate(n.URL("/")))
-	text := leveetest.BrowserRun(t, ctx, 5*time.Second, chromedp.Text(chromedp.CSS("body")))
+	// The queue page refreshes itself, so the text and the emphasised
+	// position are read in one evaluation: two queries could straddle a
+	// reload and lose their execution context.
+	page := leveetest.BrowserRun(t, ctx, 5*time.Second, chromedp.Evaluate[[]string](
+		`[document.body ? document.body.innerText : "", (document.querySelector("b") || {}).textContent || ""]`))
+	text, pos := page[0], page[1]
 	if !strings.Contains(text, "You are in line") || !strings.Contains(text, "Your place in line: 1") ||
 		!strings.Contains(text, "Estimated wait: 1s") {
 		t.Fatalf("queue page text: %q", text)
 	}
-	if pos := leveetest.BrowserRun(t, ctx, 5*time.Second, chromedp.Text(chromedp.CSS("b"))); pos != "1" {
+	if pos != "1" {
 		t.Fatalf("position shown: %q, want 1", pos)
 	}
 	cookies, err := chromedp.Call(ctx, network.GetCookies, network.GetCookiesParams{URLs: []string{n.URL("/")}})

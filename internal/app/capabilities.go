@@ -30,8 +30,9 @@ type capabilities struct {
 	dns    *dns.Capability
 	bots   *bots.Capability
 	waf    *waf.Capability
-	// mods are the kill switches and breakers of the modules that have
-	// them (bots, waf); its file watch starts with the first commit.
+	// mods are the kill switches and breakers of the modules (bots, waf,
+	// cache, the shield and each of its sub-phases); its file watch
+	// starts with the first commit.
 	mods      *modswitch.Set
 	modsStart sync.Once
 	host      pipeline.Host
@@ -54,6 +55,8 @@ func newCapabilities(h pipeline.Host, budget health.Budget, version string) *cap
 	c.mods = modswitch.New(h.Log, h.Registry, h.DataDir)
 	c.bots = bots.NewCapability(h, c.shield.State(), c.mods.Module("bots", modswitch.FailOpen))
 	c.waf = waf.NewCapability(h, c.mods.Module("waf", modswitch.FailOpen))
+	c.shield.State().UseSwitches(c.mods)
+	c.cache.UseSwitch(c.mods.Module("cache", modswitch.FailOpen))
 	c.cluster = cluster.NewCapability(h, version, c.cache)
 	return c
 }

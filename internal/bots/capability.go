@@ -38,6 +38,7 @@ type Capability struct {
 	signer   *Signer
 	pressure Pressure
 	mod      *modswitch.Module // kill switch and breaker; fail open
+	verify   *verifier         // crawlers by forward-confirmed reverse DNS
 
 	interval  atomic.Int64 // bots.watch_interval in force, ns
 	startOnce sync.Once
@@ -51,7 +52,8 @@ func NewCapability(h pipeline.Host, p Pressure, mod *modswitch.Module) *Capabili
 		h.Log.Error("bots: cannot keep the challenge key in the data directory; passes will not survive a restart", "err", err)
 	}
 	m := newMetrics(h.Registry)
-	c := &Capability{host: h, m: m, gate: newGate(h.Log, h.DataDir, m), signer: &Signer{key: key}, pressure: p, mod: mod}
+	c := &Capability{host: h, m: m, gate: newGate(h.Log, h.DataDir, m), signer: &Signer{key: key}, pressure: p, mod: mod,
+		verify: newVerifier(h.Wall, h.Registry)}
 	c.interval.Store(int64(DefaultWatchInterval))
 	return c
 }
@@ -86,6 +88,7 @@ func (c *Capability) Stage(cfg *Config, routes pipeline.Routes, blocks []*RouteC
 	}
 	staged := pipeline.Staged{Commit: func() {
 		c.interval.Store(int64(cfg.WatchInterval.D()))
+		c.verify.configure(&cfg.Verified)
 		c.gate.Configure(cfg.Features, lim)
 		_ = c.gate.Load() // a rejection is logged and counted by the gate
 		c.run()
@@ -182,11 +185,12 @@ const (
 	actChallenge
 	actBlock
 	actExempt
-	actPass // challenged band, but a valid pass came with the request
+	actPass     // challenged band, but a valid pass came with the request
+	actVerified // a crawler confirmed by reverse DNS: exempt
 	nActions
 )
 
-var actionNames = [nActions]string{"allow", "log", "challenge", "block", "exempt", "pass"}
+var actionNames = [nActions]string{"allow", "log", "challenge", "block", "exempt", "pass", "verified"}
 
 func (rr *routeRule) action(score int) int {
 	switch {

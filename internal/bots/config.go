@@ -60,6 +60,112 @@ type Config struct {
 	// NoScriptWait is what a browser without JavaScript waits before its
 	// meta refresh passes. Default 5s, at most 1m.
 	NoScriptWait schema.Duration `yaml:"noscript_wait,omitempty"`
+	// Verified recognises search engine crawlers by forward-confirmed
+	// reverse DNS; they are exempt from scoring on every route.
+	Verified VerifiedConfig `yaml:"verified,omitempty"`
+}
+
+// VerifiedConfig is bots.verified: which crawlers are believed, and how
+// they are checked.
+type VerifiedConfig struct {
+	// Resolver is the DNS resolver asked (host:port). Empty: no crawler
+	// is verified; claims are scored like any request.
+	Resolver string `yaml:"resolver,omitempty"`
+	// Timeout bounds one verification (PTR, then A/AAAA). Default 2s.
+	Timeout schema.Duration `yaml:"timeout,omitempty"`
+	// PositiveTTL keeps a confirmed crawler. Default 24h.
+	PositiveTTL schema.Duration `yaml:"positive_ttl,omitempty"`
+	// NegativeTTL keeps a claim that failed. Default 1h; a resolver
+	// error is retried after at most 1m.
+	NegativeTTL schema.Duration `yaml:"negative_ttl,omitempty"`
+	// MaxEntries bounds the verdict cache; the least recently used go
+	// first (counted). Default 10000.
+	MaxEntries int `yaml:"max_entries,omitempty"`
+	// MaxInflight bounds lookups running at once; a claim over it is not
+	// looked up this time (counted as busy). Default 32.
+	MaxInflight int `yaml:"max_inflight,omitempty"`
+	// Crawlers are the crawlers believed. Default: Googlebot and Bingbot.
+	Crawlers []CrawlerConfig `yaml:"crawlers,omitempty"`
+}
+
+// CrawlerConfig is one crawler: what its User-Agent contains and the
+// domains its reverse DNS names end in.
+type CrawlerConfig struct {
+	Name    string   `yaml:"name"`
+	UA      string   `yaml:"ua"`
+	Domains []string `yaml:"domains"`
+}
+
+// Verification defaults and bounds.
+const (
+	DefaultVerifyTimeout     = 2 * time.Second
+	DefaultVerifyPositiveTTL = 24 * time.Hour
+	DefaultVerifyNegativeTTL = time.Hour
+	DefaultVerifyMaxEntries  = 10000
+	MaxVerifyMaxEntries      = 1_000_000
+	DefaultVerifyMaxInflight = 32
+	MaxVerifyMaxInflight     = 1024
+)
+
+// DefaultCrawlers are the crawlers verified unless bots.verified.crawlers
+// says otherwise (the domains their operators publish).
+func DefaultCrawlers() []CrawlerConfig {
+	return []CrawlerConfig{
+		{Name: "googlebot", UA: "Googlebot", Domains: []string{"googlebot.com", "google.com", "googleusercontent.com"}},
+		{Name: "bingbot", UA: "bingbot", Domains: []string{"search.msn.com"}},
+	}
+}
+
+func (v *VerifiedConfig) setDefaults() {
+	schema.SetDuration(&v.Timeout, DefaultVerifyTimeout)
+	schema.SetDuration(&v.PositiveTTL, DefaultVerifyPositiveTTL)
+	schema.SetDuration(&v.NegativeTTL, DefaultVerifyNegativeTTL)
+	schema.SetInt(&v.MaxEntries, DefaultVerifyMaxEntries)
+	schema.SetInt(&v.MaxInflight, DefaultVerifyMaxInflight)
+	if v.Crawlers == nil {
+		v.Crawlers = DefaultCrawlers()
+	}
+}
+
+func (v *VerifiedConfig) validate(l *schema.List) {
+	if v.Resolver != "" {
+		schema.CheckHostPort(l, "bots.verified.resolver", v.Resolver)
+	}
+	if v.Timeout.D() <= 0 || v.Timeout.D() > 30*time.Second {
+		l.Add("bots.verified.timeout", "%s is out of range (0, 30s]", v.Timeout.D())
+	}
+	if v.PositiveTTL.D() <= 0 || v.PositiveTTL.D() > 7*24*time.Hour {
+		l.Add("bots.verified.positive_ttl", "%s is out of range (0, 168h]", v.PositiveTTL.D())
+	}
+	if v.NegativeTTL.D() <= 0 || v.NegativeTTL.D() > 7*24*time.Hour {
+		l.Add("bots.verified.negative_ttl", "%s is out of range (0, 168h]", v.NegativeTTL.D())
+	}
+	if v.MaxEntries < 1 || v.MaxEntries > MaxVerifyMaxEntries {
+		l.Add("bots.verified.max_entries", "%d is out of range 1 to %d", v.MaxEntries, MaxVerifyMaxEntries)
+	}
+	if v.MaxInflight < 1 || v.MaxInflight > MaxVerifyMaxInflight {
+		l.Add("bots.verified.max_inflight", "%d is out of range 1 to %d", v.MaxInflight, MaxVerifyMaxInflight)
+	}
+	if len(v.Crawlers) > maxCrawlers {
+		l.Add("bots.verified.crawlers", "%d crawlers, over the limit of %d", len(v.Crawlers), maxCrawlers)
+	}
+	for i, c := range v.Crawlers {
+		p := "bots.verified.crawlers[" + strconv.Itoa(i) + "]"
+		if c.Name == "" || !schema.IsToken(c.Name) {
+			l.Add(p+".name", "%q is not a name (letters, digits, - and _)", c.Name)
+		}
+		if len(c.UA) < 3 || len(c.UA) > maxTokenLength {
+			l.Add(p+".ua", "%q must be 3 to %d bytes", c.UA, maxTokenLength)
+		}
+		if len(c.Domains) == 0 || len(c.Domains) > maxCrawlerDomain {
+			l.Add(p+".domains", "want 1 to %d domains", maxCrawlerDomain)
+		}
+		for j, d := range c.Domains {
+			if !schema.ValidHostname(strings.TrimSuffix(d, ".")) || !strings.Contains(d, ".") {
+				l.Add(p+".domains["+strconv.Itoa(j)+"]", "%q is not a domain name", d)
+			}
+		}
+	}
 }
 
 // RouteConfig is a route's bots: block: score bands and their actions.
@@ -105,6 +211,7 @@ func (c *Config) SetDefaults() {
 	schema.SetDuration(&c.PassTTL, DefaultPassTTL)
 	schema.SetDuration(&c.ChallengeTTL, DefaultChallengeTTL)
 	schema.SetDuration(&c.NoScriptWait, DefaultNoScriptWait)
+	c.Verified.setDefaults()
 }
 
 // Validate adds the section's errors to l.
@@ -133,6 +240,7 @@ func (c *Config) Validate(l *schema.List) {
 	if c.NoScriptWait.D() < 0 || c.NoScriptWait.D() > MaxNoScriptWait {
 		l.Add("bots.noscript_wait", "%s is out of range 0 to %s", c.NoScriptWait.D(), MaxNoScriptWait)
 	}
+	c.Verified.validate(l)
 }
 
 // SetDefaults fills in a route block's defaults.

@@ -90,6 +90,11 @@ func (c *Capability) decide(ex *pipeline.Exchange, r *http.Request, st *settings
 		c.m.byAction[actExempt].Inc()
 		return actExempt, false
 	}
+	if d, ok := c.verify.check(ex.Client, userAgent(r)); ok {
+		c.m.byAction[actVerified].Inc()
+		ex.Decide(d)
+		return actVerified, false
+	}
 	score, pass := c.score(r, ex.Client, st)
 	act = rr.action(score)
 	if act == actChallenge && pass {
@@ -104,10 +109,7 @@ func (c *Capability) decide(ex *pipeline.Exchange, r *http.Request, st *settings
 // score computes the request's score with the model in force, and
 // whether a valid pass came with it. It does not allocate.
 func (c *Capability) score(r *http.Request, client netip.Addr, st *settings) (int, bool) {
-	ua := ""
-	if v := r.Header["User-Agent"]; len(v) > 0 {
-		ua = v[0]
-	}
+	ua := userAgent(r)
 	s := Signals{UA: ua, Header: r.Header, Client: client, TLS: r.TLS != nil,
 		ProtoMajor: r.ProtoMajor, ProtoMinor: r.ProtoMinor}
 	if s.TLS {
@@ -119,6 +121,13 @@ func (c *Capability) score(r *http.Request, client netip.Addr, st *settings) (in
 		s.Pass = c.signer.ValidPass(v, time.Now(), client, ua)
 	}
 	return c.gate.Model().Score(&s), s.Pass
+}
+
+func userAgent(r *http.Request) string {
+	if v := r.Header["User-Agent"]; len(v) > 0 {
+		return v[0]
+	}
+	return ""
 }
 
 // cookieValue finds one cookie in the Cookie headers without allocating

@@ -11,6 +11,7 @@ import (
 	"sync"
 	"time"
 
+	"levee/internal/modswitch"
 	"levee/internal/pipeline"
 )
 
@@ -23,8 +24,9 @@ type Cache struct {
 	hitForMiss  time.Duration
 	fillTimeout time.Duration
 	goFn        func(name string, fn func())
-	hookFind    func()   // tests: runs inside find, e.g. to panic
-	rules       []*Rules // by router.Route.ID; nil: the route does not cache
+	hookFind    func()            // tests: runs inside find, e.g. to panic
+	mod         *modswitch.Module // kill switch and breaker: off, every request passes to the origin
+	rules       []*Rules          // by router.Route.ID; nil: the route does not cache
 }
 
 // Settings are the generation-level settings of the cache phase.
@@ -76,6 +78,11 @@ func (c *Cache) handle(next pipeline.Handler, w http.ResponseWriter, r *http.Req
 	ru := c.rulesFor(ex)
 	if ru == nil {
 		return next.ServeHTTP(w, r)
+	}
+	if c.mod != nil && !c.mod.Active() {
+		// Killed, or its breaker open after lookup panics: the cache
+		// fails open, neither serving nor storing.
+		return c.pass(next, w, r, ru, csOff)
 	}
 	if r.Method != http.MethodGet && r.Method != http.MethodHead {
 		return c.unsafe(next, w, r, ru, ex)
@@ -154,6 +161,9 @@ func (c *Cache) find(ru *Rules, r *http.Request, k *key, now int64) (o *Object, 
 	defer func() {
 		if v := recover(); v != nil {
 			c.store.onPanic("cache-lookup", v)
+			if c.mod != nil {
+				c.mod.Failed("panic")
+			}
 			ok = false
 		}
 	}()

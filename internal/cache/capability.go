@@ -6,6 +6,7 @@ import (
 	"sync"
 	"sync/atomic"
 
+	"levee/internal/modswitch"
 	"levee/internal/pipeline"
 )
 
@@ -15,6 +16,7 @@ import (
 type Capability struct {
 	host    pipeline.Host
 	metrics *Metrics
+	mod     *modswitch.Module // kill switch and breaker, nil: none
 	mu      sync.Mutex
 	store   *Store // opened by the first generation that caches
 	// observer hears of every purge the admin API applied (OnPurge).
@@ -25,6 +27,10 @@ type Capability struct {
 func NewCapability(h pipeline.Host) *Capability {
 	return &Capability{host: h, metrics: NewMetrics(h.Registry)}
 }
+
+// UseSwitch puts the cache behind a kill switch and breaker (fail open:
+// requests go to the origin uncached while it is off).
+func (c *Capability) UseSwitch(m *modswitch.Module) { c.mod = m }
 
 // AdminRoutes are the cache's admin API routes.
 func (c *Capability) AdminRoutes() map[string]http.Handler {
@@ -43,6 +49,7 @@ func (c *Capability) Stage(cfg *Config, routes pipeline.Routes, rules []*RouteCo
 		return pipeline.Staged{}, err
 	}
 	ph := New(st, Settings{LockTimeout: cfg.LockTimeout.D(), HitForMiss: cfg.HitForMiss.D(), FillTimeout: cfg.FillTimeout.D()})
+	ph.mod = c.mod
 	for id, rc := range rules {
 		if rc.On() {
 			ph.Bind(id, Compile(rc, int64(cfg.MaxObjectSize)), routes.List[id].Site.Name)

@@ -43,6 +43,7 @@ var (
 	csLockWait  = []string{"levee; fwd=miss; detail=lock-timeout"}
 	csOnlyIf    = []string{"levee; fwd=miss; detail=only-if-cached"}
 	csFailOpen  = []string{"levee; fwd=bypass; detail=cache-error"}
+	csOff       = []string{"levee; fwd=bypass; detail=cache-off"}
 )
 
 // notModifiedDrop are representation fields left out of a 304.

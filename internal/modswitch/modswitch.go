@@ -205,8 +205,9 @@ func (m *Module) trip(now time.Time, n int, kind string) {
 		"module", m.Name, "policy", string(m.Policy), "kind", kind, "failures", n, "window", m.window.String(), "for", m.cooldown.String())
 }
 
-// Killed reports the kill switch.
-func (m *Module) Killed() bool { return m.killed.Load() }
+// Killed reports the kill switch; a nil module (none registered) is
+// never killed.
+func (m *Module) Killed() bool { return m != nil && m.killed.Load() }
 
 // Recover is deferred around a module's own work: a panic there is
 // recorded by the panic wall, counted by the breaker and reported as

@@ -66,6 +66,13 @@ func (s *Shield) serve(w http.ResponseWriter, r *http.Request, next pipeline.Han
 		if s.disabled[p] || s.st.Killed(p) {
 			continue
 		}
+		if s.st.breakerOpen(p) {
+			if s.failOpen[p] {
+				continue
+			}
+			s.st.m.Decisions.WithLabelValues(phaseNames[p], "breaker_closed").Inc()
+			return errBreaker
+		}
 		if err := s.guarded(p, &q); err != nil {
 			if err == errAnswered {
 				return nil
@@ -120,6 +127,9 @@ func (s *Shield) guarded(p int, q *req) (err error) {
 		if v := recover(); v != nil {
 			name := phaseNames[p]
 			s.st.wall.Record("shield:"+name, v)
+			if m := s.st.mods[p]; m != nil {
+				m.Failed("panic")
+			}
 			if s.failOpen[p] {
 				s.st.m.Decisions.WithLabelValues(name, "panic_open").Inc()
 				err = nil
@@ -157,6 +167,7 @@ func shed(kind string) error {
 // read-only once made, so one value serves every request.
 var (
 	errOverload  = shed("overload")
+	errBreaker   = shed("shield_breaker")
 	errAdmission = shed("admission")
 	errDenied    = pipeline.Errorf(pipeline.SourceClient, http.StatusForbidden, "denied", "access denied", nil)
 	errBlocked   = pipeline.Errorf(pipeline.SourceClient, http.StatusForbidden, "rate_blocked", "request blocked", nil)

@@ -2,6 +2,7 @@ package shield
 
 import (
 	"hash/maphash"
+	"levee/internal/modswitch"
 	"log/slog"
 	"math"
 	"runtime"
@@ -53,6 +54,7 @@ type State struct {
 	start time.Time
 
 	kills  [numKills]atomic.Bool
+	mods   [numKills]*modswitch.Module     // persisted kill switches and breakers (UseSwitches); nil: none
 	off    atomic.Bool                     // shield.enabled: false in the config
 	attack atomic.Pointer[map[string]bool] // run-time switches, override cfgAtk
 	cfgAtk atomic.Pointer[map[string]bool] // sites under attack by config
@@ -111,9 +113,40 @@ func (st *State) Metrics() *Metrics { return st.m }
 // through untouched; KillAll does so for the whole shield and the gate.
 func (st *State) Kill(i int, on bool) { st.kills[i].Store(on) }
 
-// Killed reports whether kill switch i (or KillAll) is on.
+// Killed reports whether kill switch i (or KillAll) is on: the run-time
+// one (POST /shield/kill) or the persisted one (modswitch: admin API
+// /modules and the kill-switches file).
 func (st *State) Killed(i int) bool {
-	return st.off.Load() || st.kills[KillAll].Load() || st.kills[i].Load()
+	return st.off.Load() || st.kills[KillAll].Load() || st.kills[i].Load() || st.mods[KillAll].Killed() || st.mods[i].Killed()
+}
+
+// SwitchName is the modswitch module name of a sub-phase's kill switch:
+// "shield.ratelimit"; "shield" for the whole shield.
+func SwitchName(i int) string {
+	if i == KillAll {
+		return "shield"
+	}
+	return "shield." + phaseNames[i]
+}
+
+// UseSwitches registers the shield and each sub-phase as a module of set:
+// a kill switch (persisted, settable with the admin API down) and a
+// breaker that, once open, applies the sub-phase's panic policy. Call it
+// before the node serves.
+func (st *State) UseSwitches(set *modswitch.Set) {
+	for i := range st.mods {
+		p := modswitch.FailOpen
+		if i != KillAll && !defaultFailOpen[i] {
+			p = modswitch.FailClosed
+		}
+		st.mods[i] = set.Module(SwitchName(i), p)
+	}
+}
+
+// breakerOpen reports whether sub-phase i's breaker bypasses it now.
+func (st *State) breakerOpen(i int) bool {
+	m := st.mods[i]
+	return m != nil && !m.Killed() && !m.Active()
 }
 
 // SetEnabled applies shield.enabled from the config; it is separate from

@@ -33,8 +33,9 @@ type Capability struct {
 }
 
 type metrics struct {
-	results  *prometheus.CounterVec
-	byResult map[string]prometheus.Counter
+	abandoned prometheus.Counter
+	results   *prometheus.CounterVec
+	byResult  map[string]prometheus.Counter
 }
 
 // Results of an inspection, the label of levee_waf_requests_total.
@@ -44,9 +45,11 @@ var results = []string{"pass", "block", "detect", "off", "bypass_budget", "bypas
 func newMetrics(reg prometheus.Registerer) *metrics {
 	m := &metrics{results: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "levee_waf_requests_total",
 		Help: "Requests inspected by the WAF, by result (pass, block, detect; bypass_* and closed_* when the budget, max_inflight or an error applied the route's failure policy)."}, []string{"result"}),
-		byResult: map[string]prometheus.Counter{}}
+		byResult: map[string]prometheus.Counter{},
+		abandoned: prometheus.NewCounter(prometheus.CounterOpts{Name: "levee_waf_inspections_abandoned_total",
+			Help: "CRS inspections stopped before their next phase because their request had already gone on under the failure policy (budget exceeded)."})}
 	if reg != nil {
-		reg.MustRegister(m.results)
+		reg.MustRegister(m.results, m.abandoned)
 	}
 	for _, r := range results {
 		m.byResult[r] = m.results.WithLabelValues(r)
@@ -161,7 +164,11 @@ func (c *Capability) phase(per []*engine, sem chan struct{}) pipeline.Phase {
 						done <- verdict{err: fmt.Errorf("inspection panicked: %v", v)}
 					}
 				}()
-				done <- e.inspect(s)
+				v := e.inspect(s)
+				if v.abandoned {
+					c.m.abandoned.Inc()
+				}
+				done <- v
 			})
 			t := time.NewTimer(e.budget)
 			var v verdict
@@ -169,6 +176,7 @@ func (c *Capability) phase(per []*engine, sem chan struct{}) pipeline.Phase {
 			case v = <-done:
 				t.Stop()
 			case <-t.C:
+				s.abandoned.Store(true)
 				if c.mod != nil {
 					c.mod.Failed("budget")
 				}

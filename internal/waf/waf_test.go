@@ -73,3 +73,19 @@ func TestCRSBlocksClassicAttacks(t *testing.T) {
 		}
 	}
 }
+
+// An inspection whose request has already gone on (its budget ran out)
+// stops at the next phase boundary: an attack it would have blocked
+// yields no verdict and no rule, so no CPU is spent on phase 2.
+func TestAbandonedInspectionStops(t *testing.T) {
+	e := paranoia1(t)
+	s := get("/products?id=1%20UNION%20SELECT%20username,password%20FROM%20users--")
+	if v := e.inspect(s); !v.block {
+		t.Fatalf("the attack is not blocked when inspected: %+v", v)
+	}
+	s = get("/products?id=1%20UNION%20SELECT%20username,password%20FROM%20users--")
+	s.abandoned.Store(true)
+	if v := e.inspect(s); v.block || !v.abandoned || len(v.ids) != 0 {
+		t.Fatalf("an abandoned inspection ran on: %+v", v)
+	}
+}

@@ -33,6 +33,9 @@ type LimiterStatus struct {
 	Limit    int64 `json:"limit"`
 	Inflight int64 `json:"inflight"`
 	Queued   int64 `json:"queued"`
+	// MinRTTMicros is the origin's best latency seen; it explains a limit
+	// above min_limit (the floor is what 50ms of it holds).
+	MinRTTMicros int64 `json:"min_rtt_us"`
 }
 
 // RoomStatus describes a waiting room.
@@ -69,7 +72,7 @@ func (st *State) Status() Status {
 		out.Tables[name] = TableStatus{Keys: t.Len(), Cap: t.Cap(), Evictions: t.Evictions()}
 	}
 	for name, l := range st.limiters {
-		out.Limits[name] = LimiterStatus{Limit: l.Limit(), Inflight: l.Inflight(), Queued: l.Queued()}
+		out.Limits[name] = LimiterStatus{Limit: l.Limit(), Inflight: l.Inflight(), Queued: l.Queued(), MinRTTMicros: l.MinRTT().Microseconds()}
 		st.m.AdmitLimit.WithLabelValues(name).Set(float64(l.Limit()))
 		st.m.AdmitInflight.WithLabelValues(name).Set(float64(l.Inflight()))
 	}

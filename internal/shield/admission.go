@@ -18,9 +18,18 @@ import (
 // A request that finds the pool at its limit waits in levee, not at the
 // origin: in a bounded queue (maxQueue in all, maxPerKey per client) for at
 // most maxWait, and slots freed are handed out fairly by client (see
-// fairQueue). What cannot be admitted in time is shed. A share of the
-// limit (keepReserve) is kept for "keep" requests, which are thus shed
-// last.
+// fairQueue). A share of the limit (keepReserve) is kept for "keep"
+// requests, which are thus shed last.
+//
+// Shedding is decided by time, not by how many wait: a shrinking limit
+// only moves the queue from the origin into levee, and a closed-loop
+// client (C connections, each waiting for its answer) can never have more
+// than C requests waiting, so it is served late rather than refused. A
+// request is shed when the wait it would have, estimated from the queue
+// ahead of it and the origin's recent pace (Little's law), exceeds
+// maxWait: then at once, rather than after holding it maxWait for
+// nothing; or when its wait actually runs out. The count bounds are
+// memory bounds, far above what a closed loop can queue.
 type Limiter struct {
 	minLimit, maxLimit float64
 	keepReserve        float64
@@ -28,6 +37,8 @@ type Limiter struct {
 	limit    atomic.Int64 // current limit, read on the hot path
 	inflight atomic.Int64
 	lastShed atomic.Int64 // unix ns of the last shed request
+	meanRTT  atomic.Int64 // ns, the last window's mean; 0 until one ended
+	minRTTNS atomic.Int64 // minRTT, for /shield
 	queued   atomic.Int64 // waiters in lanes; 0 keeps the hot path lock-free
 
 	// Queue bounds, replaced on reload (atomics: read by waiting requests).
@@ -55,6 +66,14 @@ const (
 	limitTolerance = 1.3
 	limitQueue     = 2
 	minRTTDrift    = 1e-4
+	// limitFloorDelay sets a floor under the limit from the origin's best
+	// latency: floorDelay/minRTT requests queued at an origin cost at most
+	// floorDelay of wait even if it served them one at a time, so a fast
+	// origin keeps a limit above any ordinary client's concurrency. CPU
+	// contention between the node and its origin inflates latency like an
+	// overload does, and must not shrink the limit under the connections
+	// of a closed-loop client (which can never queue more than those).
+	limitFloorDelay = 50 * time.Millisecond
 )
 
 // NewLimiter returns a limiter starting at initial.
@@ -118,6 +137,7 @@ const (
 	shedFull    // the queue (or the client's share of it) is full
 	shedTimeout // no slot within max_wait
 	shedGone    // the client left while waiting
+	shedEarly   // its estimated wait is past max_wait: shed at once
 )
 
 // AcquireWait takes a slot, waiting for one in the client's lane (by
@@ -167,6 +187,12 @@ func (l *Limiter) enqueue(key uint64, lane int) (*waiter, int) {
 		}
 		return nil, shedFull
 	}
+	if l.estimatedWaitLocked(key, lane) > l.maxWait.Load() {
+		if l.tryAcquire(lane == laneKeep) {
+			return nil, admitted
+		}
+		return nil, shedEarly
+	}
 	w := waiterPool.Get().(*waiter)
 	w.key, w.lane, w.granted = key, lane, false
 	select { // a waiter granted after its wait ran out left a token behind
@@ -178,6 +204,39 @@ func (l *Limiter) enqueue(key uint64, lane int) (*waiter, int) {
 	l.dispatchLocked() // slots may have freed since the fast path looked
 	return w, admitted
 }
+
+// estimatedWaitLocked is how long a new waiter of key in lane would wait,
+// in ns (0 while the limiter has no measure of the origin's pace): the
+// waiters served before it (every waiter of the lanes ahead, and in its
+// own lane one per client per round until its turn comes) times the mean
+// latency, divided by the slots that serve them.
+func (l *Limiter) estimatedWaitLocked(key uint64, lane int) int64 {
+	rtt := l.meanRTT.Load()
+	if rtt <= 0 {
+		return 0
+	}
+	ahead := 0
+	for i := 0; i < lane; i++ {
+		ahead += l.lanes[i].n
+	}
+	own := &l.lanes[lane]
+	rounds := own.perKey(key) + 1
+	ahead += min(own.n, rounds*(len(own.keys)+1)) + 1
+	return int64(ahead) * rtt / l.laneLimit(lane == laneKeep)
+}
+
+// floorLocked is the lowest the limit may go: min_limit, or more for an
+// origin fast enough that more requests in flight cannot queue long.
+func (l *Limiter) floorLocked() float64 {
+	f := l.minLimit
+	if l.minRTT > 0 {
+		f = math.Max(f, math.Floor(float64(limitFloorDelay)/l.minRTT))
+	}
+	return math.Min(f, l.maxLimit)
+}
+
+// MinRTT returns the lowest origin latency the limiter has seen.
+func (l *Limiter) MinRTT() time.Duration { return time.Duration(l.minRTTNS.Load()) }
 
 // cancel takes a waiter whose wait ran out off its lane; false means it
 // was granted meanwhile (and holds a slot).
@@ -258,6 +317,7 @@ func (l *Limiter) Release(rtt time.Duration, ok bool) {
 	}
 	mean := l.sum / float64(l.samples)
 	l.sum, l.samples = 0, 0
+	l.meanRTT.Store(int64(mean))
 	if l.minRTT == 0 || l.winMin < l.minRTT {
 		l.minRTT = l.winMin
 	} else {
@@ -268,6 +328,7 @@ func (l *Limiter) Release(rtt time.Duration, ok bool) {
 	if grad == 1 && float64(inflight) < l.cur/2 {
 		next = l.cur // app-limited: the window says nothing about more
 	}
-	l.cur = math.Max(l.minLimit, math.Min(l.maxLimit, next))
+	l.cur = math.Max(l.floorLocked(), math.Min(l.maxLimit, next))
 	l.limit.Store(int64(l.cur))
+	l.minRTTNS.Store(int64(l.minRTT))
 }

@@ -28,13 +28,13 @@ const (
 	DefaultAttackFactor               = 0.2
 	DefaultH2MaxResetsPerSecond       = 100
 	DefaultMinRateWindow              = 10 * time.Second
-	DefaultAdmissionMinLimit          = 4
+	DefaultAdmissionMinLimit          = 8
 	DefaultAdmissionMaxLimit          = 1000
 	DefaultAdmissionInitialLimit      = 32
 	DefaultAdmissionKeepReserve       = 0.2
-	DefaultAdmissionMaxWait           = 250 * time.Millisecond
-	DefaultAdmissionMaxQueue          = 1000
-	DefaultAdmissionMaxQueuePerClient = 16
+	DefaultAdmissionMaxWait           = time.Second
+	DefaultAdmissionMaxQueue          = 4096
+	DefaultAdmissionMaxQueuePerClient = 256
 	DefaultRoomRefresh                = 5 * time.Second
 	DefaultRoomSession                = 10 * time.Minute
 	DefaultRoomMaxQueue               = 100_000
@@ -230,15 +230,17 @@ type AdmissionConfig struct {
 	// Enabled is on by default: every pool gets a limit, so an origin's
 	// queue never holds more than the limit, whatever the clients send.
 	Enabled *bool `yaml:"enabled"`
-	// MaxWait is how long a request may wait for a slot. Default 250ms;
-	// 1ms to 10s.
+	// MaxWait is how long a request may wait for a slot. Default 1s;
+	// 1ms to 10s. A request whose estimated wait is longer is shed at once.
 	MaxWait schema.Duration `yaml:"max_wait"`
-	// MaxQueue bounds the requests waiting per pool. Default 1000; past
+	// MaxQueue bounds the requests waiting per pool. Default 4096; past
 	// it a request is shed at once.
 	MaxQueue int `yaml:"max_queue"`
-	// MaxQueuePerClient bounds one client's waiting requests. Default 16.
+	// MaxQueuePerClient bounds one client's waiting requests. Default 256:
+	// a memory bound, not a shedding policy (a closed-loop client with
+	// more connections than that is rare; fairness comes from the turns).
 	MaxQueuePerClient int `yaml:"max_queue_per_client"`
-	// MinLimit, MaxLimit and InitialLimit bound the limit. Defaults 4, 1000, 32.
+	// MinLimit, MaxLimit and InitialLimit bound the limit. Defaults 8, 1000, 32.
 	MinLimit     int `yaml:"min_limit"`
 	MaxLimit     int `yaml:"max_limit"`
 	InitialLimit int `yaml:"initial_limit"`
@@ -364,12 +366,8 @@ func (s *Config) SetDefaults() {
 	}
 	a := &s.Admission
 	if a.Enabled == nil {
-		// Off unless asked for: on by default it shed a third to three
-		// quarters of a plain pass-through load of 50 connections in
-		// ../shared/bench (dyn), an origin on the same core as levee
-		// looking overloaded to the gradient limiter.
-		off := false
-		a.Enabled = &off
+		on := true
+		a.Enabled = &on
 	}
 	schema.SetDuration(&a.MaxWait, DefaultAdmissionMaxWait)
 	schema.SetInt(&a.MaxQueue, DefaultAdmissionMaxQueue)

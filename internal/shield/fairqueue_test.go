@@ -155,3 +155,34 @@ func TestAdmissionSlotOnlyAtOrigin(t *testing.T) {
 		t.Fatalf("%d slots still held", n)
 	}
 }
+
+// A request whose estimated wait (the queue ahead of it times the
+// origin's mean latency, over the slots) is past max_wait is shed on
+// arrival instead of waiting for nothing; one that can make it waits.
+func TestLimiterShedsOnEstimatedWait(t *testing.T) {
+	lim := NewLimiter(1, 1, 1, 0)
+	lim.SetQueue(150*time.Millisecond, 100, 100)
+	now := time.Now()
+	for i := 0; i < 16; i++ { // one window: the origin's mean is 100ms
+		if !lim.Acquire(true, now) {
+			t.Fatal("free slot not taken")
+		}
+		lim.Release(100*time.Millisecond, true)
+	}
+	if lim.AcquireWait(1, laneOther, now, nil) != admitted {
+		t.Fatal("free slot not taken")
+	}
+	gone := make(chan struct{})
+	res := make(chan int, 1)
+	go func() { res <- lim.AcquireWait(2, laneOther, now, gone) }() // ~100ms: waits
+	for i := 0; i < 5000 && lim.Queued() < 1; i++ {
+		time.Sleep(time.Millisecond)
+	}
+	if why := lim.AcquireWait(3, laneOther, now, nil); why != shedEarly {
+		t.Fatalf("estimated wait 200ms over a 150ms bound: got %d, want shedEarly", why)
+	}
+	close(gone)
+	if why := <-res; why != shedGone && why != shedTimeout {
+		t.Fatalf("the waiter that could make it: got %d, want it to have waited", why)
+	}
+}

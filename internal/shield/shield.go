@@ -340,7 +340,7 @@ func (s *Shield) EnterOrigin(ex *pipeline.Exchange, r *http.Request) error {
 		return nil
 	}
 	atomic.StoreInt32(&ex.GateState, gateClosed)
-	result := [...]string{shedFull: "queue_full", shedTimeout: "wait_timeout", shedGone: "client_gone"}[why]
+	result := [...]string{shedFull: "queue_full", shedTimeout: "wait_timeout", shedGone: "client_gone", shedEarly: "wait_estimate"}[why]
 	s.st.m.Decisions.WithLabelValues("admission", result).Inc()
 	s.st.noteShed(ex.Route.Pools[0].Name, result, time.Now())
 	ex.Decide("shed")

@@ -40,11 +40,16 @@ type Surge struct {
 
 	rules atomic.Pointer[[]*surgeRule] // in force; read on the hot path
 
+	// The sampled path counts in a staging table (surge_stage.go);
+	// the profile below is under mu.
+	stages     [2]*stage
+	active     atomic.Pointer[stage]
+	winStartNS atomic.Int64 // unix ns; 0 before the first sample
+
 	mu       sync.Mutex
 	entries  []fpEntry
 	index    map[uint64]int
 	maxFP    int
-	winStart time.Time
 	winTotal float64 // sampled requests this window
 	winSat   bool    // a sampled request saw its pool saturated
 	baseRate float64 // sampled requests per calm window (EWMA)
@@ -103,6 +108,8 @@ const ewmaAlpha = 0.2
 func newSurge(log *slog.Logger, maxFingerprints int) *Surge {
 	s := &Surge{log: log, seed: maphash.MakeSeed(), maxFP: maxFingerprints, index: make(map[uint64]int, maxFingerprints)}
 	s.entries = make([]fpEntry, 0, maxFingerprints)
+	s.stages = [2]*stage{new(stage), new(stage)}
+	s.active.Store(s.stages[0])
 	empty := []*surgeRule{}
 	s.rules.Store(&empty)
 	return s
@@ -160,48 +167,6 @@ func pathPattern(path string) string {
 // shouldSample reports whether this request goes into the profile.
 func (s *Surge) shouldSample(c *surgeCfg) bool { return s.n.Add(1)&c.sampleMask == 0 }
 
-// observe adds one sampled request and, at a window's end, looks for a
-// surge. saturated says the request's pool was queueing or shedding.
-func (s *Surge) observe(c *surgeCfg, fp, client uint64, r *http.Request, tls string, saturated bool, now time.Time) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.winStart.IsZero() {
-		s.winStart = now
-	}
-	// A saturated window with plenty of samples is judged after a quarter
-	// of its length: a flood's rule comes sooner, while the clients
-	// already queued in front of the origin still wait.
-	if el := now.Sub(s.winStart); el >= c.window || s.winSat && s.winTotal >= 4*c.minWindowSample && el >= c.window/4 {
-		s.endWindow(c, now, el)
-	}
-	s.winTotal++
-	s.winSat = s.winSat || saturated
-	bit := uint64(1) << (client >> 58)
-	if i, ok := s.index[fp]; ok {
-		s.entries[i].count++
-		s.entries[i].clients |= bit
-		return
-	}
-	d := fpDesc{Method: r.Method, Proto: r.Proto, Path: pathPattern(r.URL.Path), UserAgent: truncate(r.Header.Get("User-Agent"), 200),
-		Headers: len(r.Header), TLS: truncate(tls, 100)}
-	if len(s.entries) < s.maxFP {
-		s.index[fp] = len(s.entries)
-		s.entries = append(s.entries, fpEntry{fp: fp, count: 1, desc: d, clients: bit})
-		return
-	}
-	// Space-Saving: the least counted entry makes room; the newcomer
-	// inherits its count (an over-estimate, never an under-estimate).
-	m := 0
-	for i := range s.entries {
-		if s.entries[i].count < s.entries[m].count {
-			m = i
-		}
-	}
-	delete(s.index, s.entries[m].fp)
-	s.index[fp] = m
-	s.entries[m] = fpEntry{fp: fp, count: s.entries[m].count + 1, desc: d, clients: bit}
-}
-
 func truncate(s string, n int) string {
 	if len(s) > n {
 		return s[:n]
@@ -243,7 +208,7 @@ func (s *Surge) endWindow(c *surgeCfg, now time.Time, elapsed time.Duration) {
 	for i := range s.entries {
 		s.entries[i].count, s.entries[i].clients = 0, 0
 	}
-	s.winStart, s.winTotal, s.winSat = now, 0, false
+	s.winTotal, s.winSat = 0, false
 }
 
 // addRule puts a rule on fingerprint e unless one is in force or the

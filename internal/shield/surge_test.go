@@ -228,3 +228,23 @@ func (okNextHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) error {
 	w.WriteHeader(200)
 	return nil
 }
+
+// BenchmarkSurgeObserve is the sampled path of the surge profile under
+// parallel load: a botnet's few fingerprints from many clients, every
+// request sampled, within one window.
+func BenchmarkSurgeObserve(b *testing.B) {
+	s, c := testSurge()
+	t0 := time.Unix(1000, 0)
+	rs := []*http.Request{browserReq("floodbot/2.0"), browserReq("Mozilla/5.0 Firefox/130"), browserReq("Mozilla/5.0 Chrome/129")}
+	fps := []uint64{s.fingerprint(rs[0], ""), s.fingerprint(rs[1], ""), s.fingerprint(rs[2], "")}
+	b.ReportAllocs()
+	b.ResetTimer()
+	b.RunParallel(func(pb *testing.PB) {
+		var i uint64
+		for pb.Next() {
+			i++
+			k := i % 3
+			s.observe(c, fps[k], i*0x9E3779B97F4A7C15, rs[k], "", true, t0)
+		}
+	})
+}

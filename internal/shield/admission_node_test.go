@@ -1,0 +1,77 @@
+package shield_test
+
+import (
+	"encoding/json"
+	"net/http"
+	"sync"
+	"sync/atomic"
+	"testing"
+
+	"levee/internal/leveetest"
+	"levee/internal/shield"
+)
+
+func shieldStatus(t *testing.T, n *leveetest.Node) shield.Status {
+	t.Helper()
+	res, err := http.Get(n.AdminURL("/shield"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer res.Body.Close()
+	var st shield.Status
+	if err := json.NewDecoder(res.Body).Decode(&st); err != nil {
+		t.Fatal(err)
+	}
+	return st
+}
+
+// A closed-loop load (50 keep-alive connections from one address, each
+// sending its next request when the last one is answered, as wrk does)
+// through a node with the default shield, on a fast origin sharing the
+// CPUs: such a client can never have more than 50 requests waiting, so
+// admission, on by default, must shed none of them, however much the
+// latency inflates. The old limiter shed a third to three quarters of
+// them: one client's queue was bounded at 16 requests and the limit,
+// reading CPU contention as origin overload, shrank to its floor.
+func TestAdmissionClosedLoopNoShed(t *testing.T) {
+	if testing.Short() {
+		t.Skip("load test")
+	}
+	o := newSmallOrigin(t, 0, 1000)
+	n := leveetest.Start(t, nodeYAML(o.URL, ""))
+	const conns = 50
+	perConn := 200
+	if raceOn {
+		perConn = 60
+	}
+	c := clientFrom("127.0.0.1", conns)
+	url := n.URL("/dyn")
+	var ok, shed, other atomic.Int64
+	var wg sync.WaitGroup
+	for i := 0; i < conns; i++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for j := 0; j < perConn; j++ {
+				code, _, _, err := get(c, url)
+				switch {
+				case err == nil && code == 200:
+					ok.Add(1)
+				case code == http.StatusServiceUnavailable:
+					shed.Add(1)
+				default:
+					other.Add(1)
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	st := shieldStatus(t, n)
+	t.Logf("closed loop: %d ok, %d shed, %d other; admission %+v", ok.Load(), shed.Load(), other.Load(), st.Limits)
+	if len(st.Limits) == 0 {
+		t.Fatal("admission is not on by default: no pool has a limit in /shield")
+	}
+	if shed.Load() != 0 || other.Load() != 0 {
+		t.Fatalf("closed-loop load of %d connections: %d requests shed with 503, %d failed otherwise, want none", conns, shed.Load(), other.Load())
+	}
+}

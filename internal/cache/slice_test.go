@@ -30,6 +30,9 @@ type rangeOrigin struct {
 	// ignoreRange: answer every GET with the whole 200 (RFC 9110 14.2: a
 	// server MAY ignore Range).
 	ignoreRange bool
+	// partialAlways: answer bytes 0-9 as a 206 even without Range (a
+	// misbehaving origin).
+	partialAlways bool
 	// hold, when set, runs before the answer to a range starting at start.
 	hold   func(start int64)
 	ranges []string // each request's "METHOD Range"
@@ -90,11 +93,15 @@ func (o *rangeOrigin) serve(c net.Conn) {
 		method, _, _ := strings.Cut(line, " ")
 		o.hits.Add(1)
 		o.mu.Lock()
-		body, etag, ignore, hold := o.body, o.etag, o.ignoreRange, o.hold
+		body, etag, ignore, hold, always := o.body, o.etag, o.ignoreRange, o.hold, o.partialAlways
 		o.ranges = append(o.ranges, method+" "+hdr.Get("Range"))
 		o.mu.Unlock()
 		status, part, cr := 200, body, ""
-		if rg := hdr.Get("Range"); rg != "" && !ignore {
+		rg := hdr.Get("Range")
+		if always && rg == "" {
+			rg = "bytes=0-9"
+		}
+		if rg != "" && !ignore {
 			first, last, ok := rfcRange(rg, int64(len(body)))
 			if ok {
 				if hold != nil {
@@ -452,4 +459,123 @@ func TestSliceDiskTier(t *testing.T) {
 	if err != nil || res.StatusCode != 206 || !bytes.Equal(b, body[1000:3001]) || o.hits.Load() != 5 {
 		t.Fatalf("after restart: status %d, %d bytes, origin hits %d (want 5)", res.StatusCode, len(b), o.hits.Load())
 	}
+}
+
+// Without slicing a 206 from the origin is passed through and never
+// stored, least of all as the whole object (RFC 9111 3.3: a cache that
+// does not combine partial content must not pass it off as complete).
+func TestPartialNotStoredWithoutSlicing(t *testing.T) {
+	body := versionBody(sliceLen, 1)
+	t.Run("a range forwarded by a bypass", func(t *testing.T) {
+		o := newRangeOrigin(t, body, `"v1"`)
+		n := node(t, o.URL(), "{bypass: {headers: [X-Live]}}", "")
+		res, b, _ := fetchRange(t, "GET", n.URL("/v"), "Range: bytes=100-199", "X-Live: 1")
+		if res.StatusCode != 206 || !bytes.Equal(b, body[100:200]) || res.Header.Get("Content-Range") != "bytes 100-199/5000" {
+			t.Fatalf("bypass: status %d, Content-Range %q", res.StatusCode, res.Header.Get("Content-Range"))
+		}
+		res, b, _ = fetchRange(t, "GET", n.URL("/v"))
+		if res.StatusCode != 200 || !bytes.Equal(b, body) || o.hits.Load() != 2 {
+			t.Fatalf("GET after the 206: status %d, %d bytes, origin hits %d (want 2: nothing stored from the 206)", res.StatusCode, len(b), o.hits.Load())
+		}
+	})
+	t.Run("an origin that answers 206 to a request without Range", func(t *testing.T) {
+		o := newRangeOrigin(t, body, `"v1"`)
+		o.partialAlways = true
+		n := node(t, o.URL(), "", "")
+		for i := 1; i <= 2; i++ {
+			res, b, _ := fetchRange(t, "GET", n.URL("/v"), "Range: bytes=0-9")
+			if res.StatusCode != 206 || !bytes.Equal(b, body[:10]) || o.hits.Load() != int64(i) {
+				t.Fatalf("request %d: status %d, %d bytes, origin hits %d", i, res.StatusCode, len(b), o.hits.Load())
+			}
+			if cs := res.Header.Get("Cache-Status"); strings.Contains(cs, "stored") || strings.Contains(cs, "hit") {
+				t.Fatalf("request %d: Cache-Status %q", i, cs)
+			}
+		}
+		res, _, _ := fetchRange(t, "GET", n.URL("/v"))
+		if res.StatusCode == 200 || o.hits.Load() != 3 {
+			t.Fatalf("GET without Range: status %d, origin hits %d: the 206 was served as the whole object", res.StatusCode, o.hits.Load())
+		}
+	})
+}
+
+// Slices are ordinary entries of the memory tier: a sliced object larger
+// than the tier leaves it within its bytes, with evictions counted.
+func TestSlicesInTierBounds(t *testing.T) {
+	body := versionBody(3<<20, 1)
+	o := newRangeOrigin(t, body, `"v1"`)
+	n := node(t, o.URL(), "{slice: 64KiB}", "{memory: 1MiB}")
+	res, b, err := fetchRange(t, "GET", n.URL("/big"))
+	if err != nil || res.StatusCode != 200 || !bytes.Equal(b, body) || o.hits.Load() != 48 {
+		t.Fatalf("status %d, %d bytes, origin hits %d (want 48 slices)", res.StatusCode, len(b), o.hits.Load())
+	}
+	if got := gauge(n, "levee_cache_bytes", "memory"); got > 1<<20 || got <= 0 {
+		t.Fatalf("memory tier holds %v bytes, bound 1 MiB", got)
+	}
+	if metricLabel(n, "levee_cache_evictions_total", "memory") == 0 {
+		t.Fatalf("no eviction counted")
+	}
+}
+
+// Edge cases of RFC 9110 14 and of origins: an empty representation (the
+// origin's 416 "bytes */0" for the first slice), a 404 (an ordinary fill,
+// stored as usual), a conditional request answered from a slice's
+// validator, and an origin answering another range than asked (502).
+func TestSliceEdges(t *testing.T) {
+	t.Run("empty", func(t *testing.T) {
+		o := newRangeOrigin(t, []byte{}, `"e"`)
+		n := node(t, o.URL(), sliceRoute(), "")
+		res, b, err := fetchRange(t, "GET", n.URL("/e"))
+		if err != nil || res.StatusCode != 200 || len(b) != 0 || res.Header.Get("Content-Length") != "0" {
+			t.Fatalf("GET: status %d, Content-Length %q, %d bytes", res.StatusCode, res.Header.Get("Content-Length"), len(b))
+		}
+		res, _, _ = fetchRange(t, "GET", n.URL("/e"), "Range: bytes=0-")
+		if res.StatusCode != 416 || res.Header.Get("Content-Range") != "bytes */0" {
+			t.Fatalf("Range: status %d, Content-Range %q", res.StatusCode, res.Header.Get("Content-Range"))
+		}
+	})
+	t.Run("404", func(t *testing.T) {
+		o := leveetest.NewOrigin(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			w.Header().Set("Cache-Control", "max-age=60")
+			http.Error(w, "no such video", http.StatusNotFound)
+		}))
+		n := node(t, o.URL, sliceRoute(), "")
+		for i := 0; i < 2; i++ {
+			res, b, _ := fetchRange(t, "GET", n.URL("/missing"), "Range: bytes=0-99")
+			if res.StatusCode != 404 || !strings.Contains(string(b), "no such video") {
+				t.Fatalf("status %d %q", res.StatusCode, b)
+			}
+		}
+		if o.Hits() != 1 {
+			t.Fatalf("origin hits %d, want 1 (the 404 stored as an object)", o.Hits())
+		}
+	})
+	t.Run("conditional", func(t *testing.T) {
+		o := newRangeOrigin(t, versionBody(sliceLen, 1), `"v1"`)
+		n := node(t, o.URL(), sliceRoute(), "")
+		res, b, _ := fetchRange(t, "GET", n.URL("/v"), `If-None-Match: "v1"`)
+		if res.StatusCode != 304 || len(b) != 0 {
+			t.Fatalf("If-None-Match: status %d", res.StatusCode)
+		}
+		res, _, _ = fetchRange(t, "GET", n.URL("/v"), `If-Match: "v0"`)
+		if res.StatusCode != 412 {
+			t.Fatalf("If-Match: status %d", res.StatusCode)
+		}
+		res, b, _ = fetchRange(t, "GET", n.URL("/v"), "Range: bytes=0-9", `If-Range: "v0"`)
+		if res.StatusCode != 200 || len(b) != sliceLen {
+			t.Fatalf("If-Range with another tag: status %d, %d bytes, want the whole 200", res.StatusCode, len(b))
+		}
+	})
+	t.Run("another range than asked", func(t *testing.T) {
+		o := leveetest.NewOrigin(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			w.Header().Set("Content-Range", "bytes 0-9/5000")
+			w.Header().Set("Etag", `"x"`)
+			w.WriteHeader(http.StatusPartialContent)
+			w.Write([]byte("0123456789"))
+		}))
+		n := node(t, o.URL, sliceRoute(), "")
+		res, _, _ := fetchRange(t, "GET", n.URL("/v"))
+		if res.StatusCode != 502 {
+			t.Fatalf("status %d, want 502", res.StatusCode)
+		}
+	})
 }

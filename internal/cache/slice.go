@@ -146,6 +146,9 @@ func (sr *sliceReq) answer(first *piece) error {
 		}
 		first = p
 	}
+	if sr.rd.onlyIfCached && !sr.allStored(start, n) {
+		return onlyIfCached(sr.w)
+	}
 	if sr.preconditionsAnswered(first) {
 		return nil
 	}
@@ -174,6 +177,19 @@ func (sr *sliceReq) answer(first *piece) error {
 		}
 	}
 	return nil
+}
+
+// allStored reports whether every slice of bytes [start, start+n) is
+// stored and fresh enough, for a request that forbids the origin.
+func (sr *sliceReq) allStored(start, n int64) bool {
+	size := sr.ru.Slice
+	for i := start / size; i*size < start+n; i++ {
+		key := sliceKey(sr.primary, i)
+		if sr.stored(hashKey(key), key, i) == nil {
+			return false
+		}
+	}
+	return true
 }
 
 // header fills the client's header from the first piece: its fields

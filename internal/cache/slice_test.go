@@ -33,6 +33,10 @@ type rangeOrigin struct {
 	// partialAlways: answer bytes 0-9 as a 206 even without Range (a
 	// misbehaving origin).
 	partialAlways bool
+	// cutAt, when above 0, closes the connection after that many body
+	// bytes of a range starting at cutAt's slice (an origin dying
+	// mid-answer).
+	cutAt int64
 	// hold, when set, runs before the answer to a range starting at start.
 	hold   func(start int64)
 	ranges []string // each request's "METHOD Range"
@@ -93,7 +97,7 @@ func (o *rangeOrigin) serve(c net.Conn) {
 		method, _, _ := strings.Cut(line, " ")
 		o.hits.Add(1)
 		o.mu.Lock()
-		body, etag, ignore, hold, always := o.body, o.etag, o.ignoreRange, o.hold, o.partialAlways
+		body, etag, ignore, hold, always, cutAt := o.body, o.etag, o.ignoreRange, o.hold, o.partialAlways, o.cutAt
 		o.ranges = append(o.ranges, method+" "+hdr.Get("Range"))
 		o.mu.Unlock()
 		status, part, cr := 200, body, ""
@@ -121,6 +125,11 @@ func (o *rangeOrigin) serve(c net.Conn) {
 		}
 		b.WriteString("\r\n")
 		if method != "HEAD" {
+			if cutAt > 0 && status == 206 && strings.HasPrefix(cr, fmt.Sprintf("bytes %d-", cutAt/1024*1024)) {
+				b.Write(part[:len(part)/2])
+				c.Write(b.Bytes())
+				return
+			}
 			b.Write(part)
 		}
 		if _, err := c.Write(b.Bytes()); err != nil {
@@ -563,6 +572,42 @@ func TestSliceEdges(t *testing.T) {
 		res, b, _ = fetchRange(t, "GET", n.URL("/v"), "Range: bytes=0-9", `If-Range: "v0"`)
 		if res.StatusCode != 200 || len(b) != sliceLen {
 			t.Fatalf("If-Range with another tag: status %d, %d bytes, want the whole 200", res.StatusCode, len(b))
+		}
+	})
+	t.Run("origin dies mid-slice", func(t *testing.T) {
+		body := versionBody(sliceLen, 1)
+		o := newRangeOrigin(t, body, `"v1"`)
+		o.cutAt = 2048
+		n := node(t, o.URL(), sliceRoute(), "")
+		if res, err := leveetest.Client().Get(n.URL("/v")); err == nil {
+			b, rerr := io.ReadAll(res.Body)
+			res.Body.Close()
+			if rerr == nil || !bytes.Equal(b, body[:len(b)]) {
+				t.Fatalf("status %d, %d bytes, read error %v: want a cut prefix", res.StatusCode, len(b), rerr)
+			}
+		}
+		o.mu.Lock()
+		o.cutAt = 0
+		o.mu.Unlock()
+		res, b, err := fetchRange(t, "GET", n.URL("/v"), "Range: bytes=2000-2100")
+		if err != nil || res.StatusCode != 206 || !bytes.Equal(b, body[2000:2101]) {
+			t.Fatalf("after the origin recovers: status %d, %d bytes", res.StatusCode, len(b))
+		}
+	})
+	t.Run("only-if-cached", func(t *testing.T) {
+		o := newRangeOrigin(t, versionBody(sliceLen, 1), `"v1"`)
+		n := node(t, o.URL(), sliceRoute(), "")
+		oic := "Cache-Control: only-if-cached"
+		if res, _, _ := fetchRange(t, "GET", n.URL("/v"), oic); res.StatusCode != 504 || o.hits.Load() != 0 {
+			t.Fatalf("cold: status %d, origin hits %d", res.StatusCode, o.hits.Load())
+		}
+		fetchRange(t, "GET", n.URL("/v"), "Range: bytes=0-9")
+		if res, _, _ := fetchRange(t, "GET", n.URL("/v"), oic); res.StatusCode != 504 {
+			t.Fatalf("one slice of five stored, whole asked: status %d", res.StatusCode)
+		}
+		res, b, _ := fetchRange(t, "GET", n.URL("/v"), oic, "Range: bytes=10-19")
+		if res.StatusCode != 206 || len(b) != 10 || o.hits.Load() != 1 {
+			t.Fatalf("stored slice: status %d, origin hits %d", res.StatusCode, o.hits.Load())
 		}
 	})
 	t.Run("another range than asked", func(t *testing.T) {

@@ -224,16 +224,7 @@ func (sr *sliceReq) preconditionsAnswered(first *piece) bool {
 	if st == 0 {
 		return false
 	}
-	cs := h["Cache-Status"]
-	if st == http.StatusNotModified {
-		for _, k := range notModifiedDrop {
-			delete(h, k)
-		}
-	} else {
-		clear(h)
-		h["Cache-Status"] = cs
-	}
-	sr.w.WriteHeader(st)
+	writePrecondition(sr.w, st, h["Cache-Status"])
 	return true
 }
 

@@ -171,24 +171,6 @@ func versionBody(n, version int) []byte {
 	return b
 }
 
-// fetchRange sends a request and returns the response, its body and the
-// error reading it.
-func fetchRange(t *testing.T, method, url string, hdrs ...string) (*http.Response, []byte, error) {
-	t.Helper()
-	req, _ := http.NewRequest(method, url, nil)
-	for _, h := range hdrs {
-		k, v, _ := strings.Cut(h, ":")
-		req.Header.Set(strings.TrimSpace(k), strings.TrimSpace(v))
-	}
-	res, err := leveetest.Client().Do(req)
-	if err != nil {
-		t.Fatalf("%s %s: %v", method, url, err)
-	}
-	defer res.Body.Close()
-	b, err := io.ReadAll(res.Body)
-	return res, b, err
-}
-
 const sliceLen = 5000 // five 1 KiB slices, the last of 904 bytes
 
 func sliceRoute() string { return "{slice: 1KiB}" }
@@ -226,7 +208,7 @@ func TestSliceRanges(t *testing.T) {
 		if tc.rng != "" {
 			hdrs = append(hdrs, "Range: "+tc.rng)
 		}
-		res, b, err := fetchRange(t, "GET", n.URL("/v.mp4"), hdrs...)
+		res, b, err := fetch(t, "GET", n.URL("/v.mp4"), hdrs...)
 		if err != nil || res.StatusCode != tc.status {
 			t.Fatalf("%s: status %d (%v), want %d", tc.name, res.StatusCode, err, tc.status)
 		}
@@ -260,7 +242,7 @@ func TestSliceFullGet(t *testing.T) {
 	body := versionBody(sliceLen, 1)
 	o := newRangeOrigin(t, body, `"v1"`)
 	n := node(t, o.URL(), sliceRoute(), "")
-	res, b, err := fetchRange(t, "GET", n.URL("/v.mp4"))
+	res, b, err := fetch(t, "GET", n.URL("/v.mp4"))
 	if err != nil || res.StatusCode != 200 || !bytes.Equal(b, body) {
 		t.Fatalf("status %d, %d bytes (%v), want the whole body", res.StatusCode, len(b), err)
 	}
@@ -271,7 +253,7 @@ func TestSliceFullGet(t *testing.T) {
 		alignedSlice(2), alignedSlice(3), alignedSlice(4)}, ",") {
 		t.Fatalf("origin saw %s", got)
 	}
-	res, b, err = fetchRange(t, "GET", n.URL("/v.mp4"))
+	res, b, err = fetch(t, "GET", n.URL("/v.mp4"))
 	if err != nil || res.StatusCode != 200 || !bytes.Equal(b, body) || o.hits.Load() != 5 {
 		t.Fatalf("second GET: status %d, %d bytes, origin hits %d", res.StatusCode, len(b), o.hits.Load())
 	}
@@ -285,14 +267,14 @@ func TestSliceFullGet(t *testing.T) {
 func TestSliceHead(t *testing.T) {
 	o := newRangeOrigin(t, versionBody(sliceLen, 1), `"v1"`)
 	n := node(t, o.URL(), sliceRoute(), "")
-	res, b, err := fetchRange(t, "HEAD", n.URL("/v.mp4"))
+	res, b, err := fetch(t, "HEAD", n.URL("/v.mp4"))
 	if err != nil || res.StatusCode != 200 || len(b) != 0 || res.Header.Get("Content-Length") != "5000" {
 		t.Fatalf("HEAD: status %d, Content-Length %q, %d body bytes", res.StatusCode, res.Header.Get("Content-Length"), len(b))
 	}
 	if got := o.seen(); len(got) != 1 || got[0] != alignedSlice(0) {
 		t.Fatalf("origin saw %q, want one slice", got)
 	}
-	res, _, _ = fetchRange(t, "HEAD", n.URL("/v.mp4"), "Range: bytes=10-20")
+	res, _, _ = fetch(t, "HEAD", n.URL("/v.mp4"), "Range: bytes=10-20")
 	if res.StatusCode != 206 || res.Header.Get("Content-Range") != "bytes 10-20/5000" || o.hits.Load() != 1 {
 		t.Fatalf("ranged HEAD: %d %q, origin hits %d", res.StatusCode, res.Header.Get("Content-Range"), o.hits.Load())
 	}
@@ -308,11 +290,11 @@ func TestSliceVersionChange(t *testing.T) {
 	t.Run("stored slice of the old version is fetched again", func(t *testing.T) {
 		o := newRangeOrigin(t, v1, `"v1"`)
 		n := node(t, o.URL(), sliceRoute(), "")
-		if res, b, _ := fetchRange(t, "GET", n.URL("/v"), "Range: bytes=1024-1500"); res.StatusCode != 206 || !bytes.Equal(b, v1[1024:1501]) {
+		if res, b, _ := fetch(t, "GET", n.URL("/v"), "Range: bytes=1024-1500"); res.StatusCode != 206 || !bytes.Equal(b, v1[1024:1501]) {
 			t.Fatalf("warm slice 1: %d", res.StatusCode)
 		}
 		o.set(v2, `"v2"`)
-		res, b, err := fetchRange(t, "GET", n.URL("/v"))
+		res, b, err := fetch(t, "GET", n.URL("/v"))
 		if err != nil || res.StatusCode != 200 || !bytes.Equal(b, v2) || res.Header.Get("Etag") != `"v2"` {
 			t.Fatalf("after the change: status %d, %d bytes, ETag %q (%v), want v2 whole", res.StatusCode, len(b), res.Header.Get("Etag"), err)
 		}
@@ -323,7 +305,7 @@ func TestSliceVersionChange(t *testing.T) {
 	t.Run("answer begun from old slices is cut, then the new version is whole", func(t *testing.T) {
 		o := newRangeOrigin(t, v1, `"v1"`)
 		n := node(t, o.URL(), sliceRoute(), "")
-		if res, b, _ := fetchRange(t, "GET", n.URL("/v"), "Range: bytes=0-1500"); res.StatusCode != 206 || !bytes.Equal(b, v1[:1501]) {
+		if res, b, _ := fetch(t, "GET", n.URL("/v"), "Range: bytes=0-1500"); res.StatusCode != 206 || !bytes.Equal(b, v1[:1501]) {
 			t.Fatalf("warm slices 0-1: %d", res.StatusCode)
 		}
 		o.set(v2, `"v2"`)
@@ -337,7 +319,7 @@ func TestSliceVersionChange(t *testing.T) {
 				t.Fatalf("mixed answer: status %d, %d bytes, read error %v; want a cut prefix of v1", res.StatusCode, len(b), rerr)
 			}
 		}
-		res, b, err := fetchRange(t, "GET", n.URL("/v"))
+		res, b, err := fetch(t, "GET", n.URL("/v"))
 		if err != nil || res.StatusCode != 200 || !bytes.Equal(b, v2) {
 			t.Fatalf("next request: status %d, %d bytes (%v), want v2 whole", res.StatusCode, len(b), err)
 		}
@@ -352,18 +334,18 @@ func TestSliceOriginIgnoresRange(t *testing.T) {
 	o := newRangeOrigin(t, body, `"v1"`)
 	o.ignoreRange = true
 	n := node(t, o.URL(), sliceRoute(), "")
-	res, b, err := fetchRange(t, "GET", n.URL("/v"), "Range: bytes=1000-1100")
+	res, b, err := fetch(t, "GET", n.URL("/v"), "Range: bytes=1000-1100")
 	if err != nil || res.StatusCode != 206 || !bytes.Equal(b, body[1000:1101]) || res.Header.Get("Content-Range") != "bytes 1000-1100/5000" {
 		t.Fatalf("status %d, Content-Range %q, %d bytes", res.StatusCode, res.Header.Get("Content-Range"), len(b))
 	}
 	for _, rg := range []string{"bytes=-10", "bytes=4000-"} {
-		res, b, _ = fetchRange(t, "GET", n.URL("/v"), "Range: "+rg)
+		res, b, _ = fetch(t, "GET", n.URL("/v"), "Range: "+rg)
 		first, last, _ := rfcRange(rg, sliceLen)
 		if res.StatusCode != 206 || !bytes.Equal(b, body[first:last+1]) || !strings.Contains(res.Header.Get("Cache-Status"), "hit") {
 			t.Fatalf("%s: status %d, Cache-Status %q", rg, res.StatusCode, res.Header.Get("Cache-Status"))
 		}
 	}
-	res, b, _ = fetchRange(t, "GET", n.URL("/v"))
+	res, b, _ = fetch(t, "GET", n.URL("/v"))
 	if res.StatusCode != 200 || !bytes.Equal(b, body) || o.hits.Load() != 1 {
 		t.Fatalf("whole: status %d, origin hits %d, want 1", res.StatusCode, o.hits.Load())
 	}
@@ -374,7 +356,7 @@ func TestSlicePurge(t *testing.T) {
 	body := versionBody(sliceLen, 1)
 	o := newRangeOrigin(t, body, `"v1"`)
 	n := node(t, o.URL(), sliceRoute(), "")
-	fetchRange(t, "GET", n.URL("/v?q=1"))
+	fetch(t, "GET", n.URL("/v?q=1"))
 	if o.hits.Load() != 5 {
 		t.Fatalf("warm: origin hits %d", o.hits.Load())
 	}
@@ -382,7 +364,7 @@ func TestSlicePurge(t *testing.T) {
 		t.Fatalf("purge: %d %v, want 5 slices purged", code, out)
 	}
 	for _, rg := range []string{"bytes=0-10", "bytes=2000-2010", "bytes=-10"} {
-		fetchRange(t, "GET", n.URL("/v?q=1"), "Range: "+rg)
+		fetch(t, "GET", n.URL("/v?q=1"), "Range: "+rg)
 	}
 	if o.hits.Load() != 5+3 {
 		t.Fatalf("after the purge: origin hits %d, want 8 (each slice asked again)", o.hits.Load())
@@ -393,9 +375,9 @@ func TestSlicePurge(t *testing.T) {
 func TestSliceInvalidatedByPost(t *testing.T) {
 	o := newRangeOrigin(t, versionBody(sliceLen, 1), `"v1"`)
 	n := node(t, o.URL(), sliceRoute(), "")
-	fetchRange(t, "GET", n.URL("/v"))
-	fetchRange(t, "POST", n.URL("/v"))
-	fetchRange(t, "GET", n.URL("/v"), "Range: bytes=3000-3001")
+	fetch(t, "GET", n.URL("/v"))
+	fetch(t, "POST", n.URL("/v"))
+	fetch(t, "GET", n.URL("/v"), "Range: bytes=3000-3001")
 	if o.hits.Load() != 5+1+1 {
 		t.Fatalf("origin hits %d, want 7: the POST dropped the slices", o.hits.Load())
 	}
@@ -459,12 +441,12 @@ func TestSliceDiskTier(t *testing.T) {
 	dir := t.TempDir()
 	top := fmt.Sprintf("{disk: {path: %q}}", dir)
 	n := node(t, o.URL(), sliceRoute(), top)
-	fetchRange(t, "GET", n.URL("/v"))
+	fetch(t, "GET", n.URL("/v"))
 	if err := n.Shutdown(); err != nil { // drains the disk writer
 		t.Fatal(err)
 	}
 	n2 := node(t, o.URL(), sliceRoute(), top)
-	res, b, err := fetchRange(t, "GET", n2.URL("/v"), "Range: bytes=1000-3000")
+	res, b, err := fetch(t, "GET", n2.URL("/v"), "Range: bytes=1000-3000")
 	if err != nil || res.StatusCode != 206 || !bytes.Equal(b, body[1000:3001]) || o.hits.Load() != 5 {
 		t.Fatalf("after restart: status %d, %d bytes, origin hits %d (want 5)", res.StatusCode, len(b), o.hits.Load())
 	}
@@ -478,11 +460,11 @@ func TestPartialNotStoredWithoutSlicing(t *testing.T) {
 	t.Run("a range forwarded by a bypass", func(t *testing.T) {
 		o := newRangeOrigin(t, body, `"v1"`)
 		n := node(t, o.URL(), "{bypass: {headers: [X-Live]}}", "")
-		res, b, _ := fetchRange(t, "GET", n.URL("/v"), "Range: bytes=100-199", "X-Live: 1")
+		res, b, _ := fetch(t, "GET", n.URL("/v"), "Range: bytes=100-199", "X-Live: 1")
 		if res.StatusCode != 206 || !bytes.Equal(b, body[100:200]) || res.Header.Get("Content-Range") != "bytes 100-199/5000" {
 			t.Fatalf("bypass: status %d, Content-Range %q", res.StatusCode, res.Header.Get("Content-Range"))
 		}
-		res, b, _ = fetchRange(t, "GET", n.URL("/v"))
+		res, b, _ = fetch(t, "GET", n.URL("/v"))
 		if res.StatusCode != 200 || !bytes.Equal(b, body) || o.hits.Load() != 2 {
 			t.Fatalf("GET after the 206: status %d, %d bytes, origin hits %d (want 2: nothing stored from the 206)", res.StatusCode, len(b), o.hits.Load())
 		}
@@ -492,7 +474,7 @@ func TestPartialNotStoredWithoutSlicing(t *testing.T) {
 		o.partialAlways = true
 		n := node(t, o.URL(), "", "")
 		for i := 1; i <= 2; i++ {
-			res, b, _ := fetchRange(t, "GET", n.URL("/v"), "Range: bytes=0-9")
+			res, b, _ := fetch(t, "GET", n.URL("/v"), "Range: bytes=0-9")
 			if res.StatusCode != 206 || !bytes.Equal(b, body[:10]) || o.hits.Load() != int64(i) {
 				t.Fatalf("request %d: status %d, %d bytes, origin hits %d", i, res.StatusCode, len(b), o.hits.Load())
 			}
@@ -500,7 +482,7 @@ func TestPartialNotStoredWithoutSlicing(t *testing.T) {
 				t.Fatalf("request %d: Cache-Status %q", i, cs)
 			}
 		}
-		res, _, _ := fetchRange(t, "GET", n.URL("/v"))
+		res, _, _ := fetch(t, "GET", n.URL("/v"))
 		if res.StatusCode == 200 || o.hits.Load() != 3 {
 			t.Fatalf("GET without Range: status %d, origin hits %d: the 206 was served as the whole object", res.StatusCode, o.hits.Load())
 		}
@@ -513,7 +495,7 @@ func TestSlicesInTierBounds(t *testing.T) {
 	body := versionBody(3<<20, 1)
 	o := newRangeOrigin(t, body, `"v1"`)
 	n := node(t, o.URL(), "{slice: 64KiB}", "{memory: 1MiB}")
-	res, b, err := fetchRange(t, "GET", n.URL("/big"))
+	res, b, err := fetch(t, "GET", n.URL("/big"))
 	if err != nil || res.StatusCode != 200 || !bytes.Equal(b, body) || o.hits.Load() != 48 {
 		t.Fatalf("status %d, %d bytes, origin hits %d (want 48 slices)", res.StatusCode, len(b), o.hits.Load())
 	}
@@ -533,11 +515,11 @@ func TestSliceEdges(t *testing.T) {
 	t.Run("empty", func(t *testing.T) {
 		o := newRangeOrigin(t, []byte{}, `"e"`)
 		n := node(t, o.URL(), sliceRoute(), "")
-		res, b, err := fetchRange(t, "GET", n.URL("/e"))
+		res, b, err := fetch(t, "GET", n.URL("/e"))
 		if err != nil || res.StatusCode != 200 || len(b) != 0 || res.Header.Get("Content-Length") != "0" {
 			t.Fatalf("GET: status %d, Content-Length %q, %d bytes", res.StatusCode, res.Header.Get("Content-Length"), len(b))
 		}
-		res, _, _ = fetchRange(t, "GET", n.URL("/e"), "Range: bytes=0-")
+		res, _, _ = fetch(t, "GET", n.URL("/e"), "Range: bytes=0-")
 		if res.StatusCode != 416 || res.Header.Get("Content-Range") != "bytes */0" {
 			t.Fatalf("Range: status %d, Content-Range %q", res.StatusCode, res.Header.Get("Content-Range"))
 		}
@@ -549,7 +531,7 @@ func TestSliceEdges(t *testing.T) {
 		}))
 		n := node(t, o.URL, sliceRoute(), "")
 		for i := 0; i < 2; i++ {
-			res, b, _ := fetchRange(t, "GET", n.URL("/missing"), "Range: bytes=0-99")
+			res, b, _ := fetch(t, "GET", n.URL("/missing"), "Range: bytes=0-99")
 			if res.StatusCode != 404 || !strings.Contains(string(b), "no such video") {
 				t.Fatalf("status %d %q", res.StatusCode, b)
 			}
@@ -561,15 +543,15 @@ func TestSliceEdges(t *testing.T) {
 	t.Run("conditional", func(t *testing.T) {
 		o := newRangeOrigin(t, versionBody(sliceLen, 1), `"v1"`)
 		n := node(t, o.URL(), sliceRoute(), "")
-		res, b, _ := fetchRange(t, "GET", n.URL("/v"), `If-None-Match: "v1"`)
+		res, b, _ := fetch(t, "GET", n.URL("/v"), `If-None-Match: "v1"`)
 		if res.StatusCode != 304 || len(b) != 0 {
 			t.Fatalf("If-None-Match: status %d", res.StatusCode)
 		}
-		res, _, _ = fetchRange(t, "GET", n.URL("/v"), `If-Match: "v0"`)
+		res, _, _ = fetch(t, "GET", n.URL("/v"), `If-Match: "v0"`)
 		if res.StatusCode != 412 {
 			t.Fatalf("If-Match: status %d", res.StatusCode)
 		}
-		res, b, _ = fetchRange(t, "GET", n.URL("/v"), "Range: bytes=0-9", `If-Range: "v0"`)
+		res, b, _ = fetch(t, "GET", n.URL("/v"), "Range: bytes=0-9", `If-Range: "v0"`)
 		if res.StatusCode != 200 || len(b) != sliceLen {
 			t.Fatalf("If-Range with another tag: status %d, %d bytes, want the whole 200", res.StatusCode, len(b))
 		}
@@ -589,7 +571,7 @@ func TestSliceEdges(t *testing.T) {
 		o.mu.Lock()
 		o.cutAt = 0
 		o.mu.Unlock()
-		res, b, err := fetchRange(t, "GET", n.URL("/v"), "Range: bytes=2000-2100")
+		res, b, err := fetch(t, "GET", n.URL("/v"), "Range: bytes=2000-2100")
 		if err != nil || res.StatusCode != 206 || !bytes.Equal(b, body[2000:2101]) {
 			t.Fatalf("after the origin recovers: status %d, %d bytes", res.StatusCode, len(b))
 		}
@@ -598,14 +580,14 @@ func TestSliceEdges(t *testing.T) {
 		o := newRangeOrigin(t, versionBody(sliceLen, 1), `"v1"`)
 		n := node(t, o.URL(), sliceRoute(), "")
 		oic := "Cache-Control: only-if-cached"
-		if res, _, _ := fetchRange(t, "GET", n.URL("/v"), oic); res.StatusCode != 504 || o.hits.Load() != 0 {
+		if res, _, _ := fetch(t, "GET", n.URL("/v"), oic); res.StatusCode != 504 || o.hits.Load() != 0 {
 			t.Fatalf("cold: status %d, origin hits %d", res.StatusCode, o.hits.Load())
 		}
-		fetchRange(t, "GET", n.URL("/v"), "Range: bytes=0-9")
-		if res, _, _ := fetchRange(t, "GET", n.URL("/v"), oic); res.StatusCode != 504 {
+		fetch(t, "GET", n.URL("/v"), "Range: bytes=0-9")
+		if res, _, _ := fetch(t, "GET", n.URL("/v"), oic); res.StatusCode != 504 {
 			t.Fatalf("one slice of five stored, whole asked: status %d", res.StatusCode)
 		}
-		res, b, _ := fetchRange(t, "GET", n.URL("/v"), oic, "Range: bytes=10-19")
+		res, b, _ := fetch(t, "GET", n.URL("/v"), oic, "Range: bytes=10-19")
 		if res.StatusCode != 206 || len(b) != 10 || o.hits.Load() != 1 {
 			t.Fatalf("stored slice: status %d, origin hits %d", res.StatusCode, o.hits.Load())
 		}
@@ -618,7 +600,7 @@ func TestSliceEdges(t *testing.T) {
 			w.Write([]byte("0123456789"))
 		}))
 		n := node(t, o.URL, sliceRoute(), "")
-		res, _, _ := fetchRange(t, "GET", n.URL("/v"))
+		res, _, _ := fetch(t, "GET", n.URL("/v"))
 		if res.StatusCode != 502 {
 			t.Fatalf("status %d, want 502", res.StatusCode)
 		}

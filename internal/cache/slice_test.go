@@ -114,7 +114,8 @@ func (o *rangeOrigin) serve(c net.Conn) {
 				status, part = 206, body[first:last+1]
 				cr = fmt.Sprintf("bytes %d-%d/%d", first, last, len(body))
 			} else {
-				status, part, cr = 416, nil, fmt.Sprintf("bytes */%d", len(body))
+				// With a page of its own, as many servers send.
+				status, part, cr = 416, []byte("range not satisfiable\n"), fmt.Sprintf("bytes */%d", len(body))
 			}
 		}
 		var b bytes.Buffer

@@ -593,6 +593,19 @@ func TestSliceEdges(t *testing.T) {
 			t.Fatalf("stored slice: status %d, origin hits %d", res.StatusCode, o.hits.Load())
 		}
 	})
+	t.Run("too many slices", func(t *testing.T) {
+		o := leveetest.NewOrigin(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			w.Header().Set("Content-Range", fmt.Sprintf("bytes 0-1023/%d", int64(1<<20)*1024+1))
+			w.Header().Set("Etag", `"x"`)
+			w.WriteHeader(http.StatusPartialContent)
+			w.Write(make([]byte, 1024))
+		}))
+		n := node(t, o.URL, sliceRoute(), "")
+		res, _, _ := fetch(t, "GET", n.URL("/v"), "Range: bytes=0-9")
+		if res.StatusCode != 502 || metric(n, "levee_cache_overflow_total") != 1 {
+			t.Fatalf("status %d, overflow %v, want 502 and 1", res.StatusCode, metric(n, "levee_cache_overflow_total"))
+		}
+	})
 	t.Run("another range than asked", func(t *testing.T) {
 		o := leveetest.NewOrigin(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 			w.Header().Set("Content-Range", "bytes 0-9/5000")

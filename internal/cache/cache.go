@@ -149,6 +149,9 @@ func (c *Cache) handle(next pipeline.Handler, w http.ResponseWriter, r *http.Req
 			o = nil
 		}
 	}
+	if ru.Slice > 0 && o == nil {
+		return c.sliced(next, w, r, ru, heapDirectives(rd), string(k.buf[:plen]), urlLen)
+	}
 	if rd.onlyIfCached {
 		return onlyIfCached(w)
 	}

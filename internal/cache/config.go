@@ -26,6 +26,11 @@ const (
 	MaxGrace             = 30 * 24 * time.Hour
 	MaxTTL               = 365 * 24 * time.Hour
 	MaxMaxObjectAbsolute = 1 << 40
+	// MinSlice and MaxSlice bound a route's slice size; MaxSlices bounds
+	// how many slices one object may have (1 TiB at 1 MiB slices).
+	MinSlice  = 1 << 10
+	MaxSlice  = 64 << 20
+	MaxSlices = 1 << 20
 )
 
 // Config is the top-level cache: section: where cached objects are
@@ -96,6 +101,14 @@ type RouteConfig struct {
 	// responses are not stored. Danger: only for origins that set cookies
 	// nobody else may see harmlessly.
 	StoreSetCookie bool `yaml:"store_set_cookie"`
+	// Slice, when set, caches the route's objects in aligned pieces of this
+	// many bytes: a miss asks the origin for "Range: bytes=a-b" of the
+	// pieces the request needs and stores each 206 as its own entry, so a
+	// player seeking in a large video costs the origin only what it
+	// plays. Default 0: off (whole objects). 1KiB to 64MiB; 1MiB-4MiB suit
+	// video. Danger: the origin must answer ranges with one ETag or
+	// Last-Modified per version; small objects cost one range request each.
+	Slice schema.Size `yaml:"slice"`
 }
 
 // KeyConfig chooses what makes two requests the same object.
@@ -199,6 +212,11 @@ func (rc *RouteConfig) Validate(l *schema.List, p string) {
 	}
 	if rc.DefaultTTL.D() > MaxTTL {
 		l.Add(p+".default_ttl", "over the limit of %s", MaxTTL)
+	}
+	if rc.Slice != 0 && (rc.Slice < MinSlice || rc.Slice > MaxSlice) {
+		l.Add(p+".slice", "%d bytes: want 0 (off) or %d to %d", int64(rc.Slice), MinSlice, MaxSlice)
+	} else if rc.MaxObjectSize > 0 && rc.Slice > rc.MaxObjectSize {
+		l.Add(p+".slice", "%d bytes is over the route's max_object_size %d", int64(rc.Slice), int64(rc.MaxObjectSize))
 	}
 	if rc.Grace != nil && rc.Grace.D() > MaxGrace {
 		l.Add(p+".grace", "over the limit of %s", MaxGrace)

@@ -82,49 +82,79 @@ func nextDirective(s string) (name, arg string, quoted bool, rest string) {
 }
 
 func (d *directives) set(name, arg string, quoted bool) {
+	if p := d.responseDelta(name); p != nil {
+		setDelta(p, arg)
+		return
+	}
+	if p := d.responseFlag(name); p != nil {
+		*p = true
+		return
+	}
 	switch name {
-	case "max-age":
-		setDelta(&d.maxAge, arg)
-	case "s-maxage":
-		setDelta(&d.sMaxAge, arg)
 	case "min-fresh":
 		setDelta(&d.minFresh, arg)
-	case "stale-while-revalidate":
-		setDelta(&d.swr, arg)
-	case "stale-if-error":
-		setDelta(&d.sie, arg)
 	case "max-stale":
 		if arg == "" {
 			d.maxStaleAny = true
 		} else {
 			setDelta(&d.maxStale, arg)
 		}
-	case "no-store":
-		d.noStore = true
 	case "no-cache":
 		// Qualified no-cache="field" is treated as unqualified: stricter,
 		// and what RFC 9111 5.2.2.4 allows.
 		d.noCache = true
 	case "private":
 		if quoted && arg != "" {
-			for _, f := range strings.Split(arg, ",") {
-				if f = textproto.TrimString(f); f != "" && len(d.privateFields) < 32 {
-					d.privateFields = append(d.privateFields, textproto.CanonicalMIMEHeaderKey(f))
-				}
-			}
+			d.addPrivateFields(arg)
 		} else {
 			d.private = true
 		}
-	case "public":
-		d.public = true
-	case "must-revalidate":
-		d.mustRevalidate = true
-	case "proxy-revalidate":
-		d.proxyRevalidate = true
 	case "only-if-cached":
 		d.onlyIfCached = true
+	}
+}
+
+// responseDelta is where a delta-seconds directive that both syntaxes
+// (Cache-Control and the targeted Dictionaries) know is kept, or nil: the
+// two parsers differ in how they read the value, not in what it means.
+func (d *directives) responseDelta(name string) *int64 {
+	switch name {
+	case "max-age":
+		return &d.maxAge
+	case "s-maxage":
+		return &d.sMaxAge
+	case "stale-while-revalidate":
+		return &d.swr
+	case "stale-if-error":
+		return &d.sie
+	}
+	return nil
+}
+
+// responseFlag is where a valueless directive that both syntaxes know is
+// kept, or nil.
+func (d *directives) responseFlag(name string) *bool {
+	switch name {
+	case "no-store":
+		return &d.noStore
+	case "public":
+		return &d.public
+	case "must-revalidate":
+		return &d.mustRevalidate
+	case "proxy-revalidate":
+		return &d.proxyRevalidate
 	case "must-understand":
-		d.mustUnderstand = true
+		return &d.mustUnderstand
+	}
+	return nil
+}
+
+// addPrivateFields adds the fields a qualified private names, at most 32.
+func (d *directives) addPrivateFields(list string) {
+	for _, f := range strings.Split(list, ",") {
+		if f = textproto.TrimString(f); f != "" && len(d.privateFields) < 32 {
+			d.privateFields = append(d.privateFields, textproto.CanonicalMIMEHeaderKey(f))
+		}
 	}
 }
 

@@ -116,10 +116,18 @@ func (c *Cache) lead(next pipeline.Handler, w http.ResponseWriter, r *http.Reque
 	// Otherwise the client's own If-None-Match / If-Modified-Since go to
 	// the origin as sent, so it can answer 304 instead of the whole body;
 	// such a 304 is relayed, never stored (it validates the client's copy).
-	fl := &fill{c: c, client: w, r: r, ru: ru, rd: rd, f: f, hdr: http.Header{}, stale: stale, ownValidators: ownValidators,
-		primary: primary, urlLen: urlLen, h: h, reqTime: time.Now(), purgeSeqStart: c.store.purgeSeq.Load()}
+	fl := c.newFill(w, r, ru, rd, f, primary, urlLen, h, stale)
+	fl.ownValidators = ownValidators
 	err := next.ServeHTTP(fl, out)
 	return fl.end(err)
+}
+
+// newFill is the writer of one fill of the object under primary (hash h)
+// for the client w asking r.
+func (c *Cache) newFill(w http.ResponseWriter, r *http.Request, ru *Rules, rd *directives, f *flight,
+	primary string, urlLen int, h uint64, stale *Object) *fill {
+	return &fill{c: c, client: w, r: r, ru: ru, rd: rd, f: f, hdr: http.Header{}, stale: stale,
+		primary: primary, urlLen: urlLen, h: h, reqTime: time.Now(), purgeSeqStart: c.store.purgeSeq.Load()}
 }
 
 // Header returns the origin response's header, kept apart from the

@@ -40,6 +40,15 @@ sites:
 // response with its body read.
 func get(t testing.TB, method, url string, hdrs ...string) (*http.Response, string) {
 	t.Helper()
+	res, b, _ := fetch(t, method, url, hdrs...)
+	return res, string(b)
+}
+
+// fetch sends a request with extra headers ("Name: value"; Host sets the
+// request's host) and returns the response, its body and the error that
+// ended reading it (a cut body).
+func fetch(t testing.TB, method, url string, hdrs ...string) (*http.Response, []byte, error) {
+	t.Helper()
 	req, err := http.NewRequest(method, url, nil)
 	if err != nil {
 		t.Fatal(err)
@@ -57,8 +66,8 @@ func get(t testing.TB, method, url string, hdrs ...string) (*http.Response, stri
 		t.Fatalf("%s %s: %v", method, url, err)
 	}
 	defer res.Body.Close()
-	b, _ := io.ReadAll(res.Body)
-	return res, string(b)
+	b, err := io.ReadAll(res.Body)
+	return res, b, err
 }
 
 func wantStatus(t testing.TB, res *http.Response, code int, cs string) {

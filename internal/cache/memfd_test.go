@@ -13,6 +13,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"levee/internal/leveetest"
 )
@@ -200,6 +201,11 @@ func TestMemfdPurgeWhileStreaming(t *testing.T) {
 	get(t, "GET", n.URL("/big"))
 	client := leveetest.Client()
 	client.CloseIdleConnections()
+	// The fill stores the object after the client has the last byte: on a
+	// loaded machine the memfd may come a moment later.
+	for deadline := time.Now().Add(5 * time.Second); memfds(t) < 1 && time.Now().Before(deadline); {
+		time.Sleep(5 * time.Millisecond)
+	}
 	base, baseMemfd := fdCount(t), memfds(t)
 	if baseMemfd < 1 {
 		t.Fatalf("no memfd for a 12 MiB memory-tier object")

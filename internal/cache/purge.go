@@ -177,6 +177,9 @@ func (c *Cache) invalidate(ru *Rules, r *http.Request, resp http.Header) {
 	k := &key{}
 	k.build(ru, r)
 	c.store.remove(k.hash())
+	if ru.Slice > 0 {
+		c.dropSlicesOf(string(k.buf), ru.Slice)
+	}
 	for _, name := range []string{"Location", "Content-Location"} {
 		v := resp.Get(name)
 		if v == "" {

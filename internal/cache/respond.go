@@ -58,15 +58,7 @@ func (c *Cache) serve(w http.ResponseWriter, r *http.Request, o *Object, cs []st
 	h["Age"] = ageValue(o.age(now))
 	h["Cache-Status"] = cs
 	if st := preconditions(r, o); st != 0 {
-		if st == http.StatusNotModified {
-			for _, k := range notModifiedDrop {
-				delete(h, k)
-			}
-		} else {
-			clear(h)
-			h["Cache-Status"] = cs
-		}
-		w.WriteHeader(st)
+		writePrecondition(w, st, cs)
 		return nil
 	}
 	start, n := int64(0), o.Size
@@ -102,6 +94,21 @@ func (c *Cache) serve(w http.ResponseWriter, r *http.Request, o *Object, cs []st
 		return serveMemfd(w, r, o.mb, status, start, n)
 	}
 	return c.serveFile(w, o, status, start, n)
+}
+
+// writePrecondition answers a conditional request with st: a 304 keeps
+// the header but the representation fields, a 412 only Cache-Status.
+func writePrecondition(w http.ResponseWriter, st int, cs []string) {
+	h := w.Header()
+	if st == http.StatusNotModified {
+		for _, k := range notModifiedDrop {
+			delete(h, k)
+		}
+	} else {
+		clear(h)
+		h["Cache-Status"] = cs
+	}
+	w.WriteHeader(st)
 }
 
 // serveFile streams a disk-only body with io.Copy from the *os.File, so

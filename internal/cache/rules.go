@@ -24,6 +24,8 @@ type Rules struct {
 	BypassHeaders  []string
 	BypassCookies  []string
 	BypassParams   []string
+	// Slice is the slice size in bytes; 0: whole objects.
+	Slice int64
 
 	site *siteMetrics
 }
@@ -39,6 +41,10 @@ func Compile(rc *RouteConfig, nodeMax int64) *Rules {
 	}
 	if rc.MaxObjectSize > 0 && int64(rc.MaxObjectSize) < nodeMax {
 		ru.MaxObject = int64(rc.MaxObjectSize)
+	}
+	if rc.Slice > 0 {
+		// A slice must fit what the route may store.
+		ru.Slice = min(int64(rc.Slice), ru.MaxObject)
 	}
 	for _, p := range rc.Key.DropParams {
 		if ru.DropParams == nil {

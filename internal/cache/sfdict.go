@@ -396,25 +396,15 @@ func parseTargeted(lines []string) (d directives, ok bool) {
 
 func (d *directives) setTargeted(m *sfMember) {
 	flag := m.kind == sfBoolean && m.boolean
+	if p := d.responseDelta(m.key); p != nil {
+		*p = targetedDelta(m)
+		return
+	}
+	if p := d.responseFlag(m.key); p != nil {
+		*p = flag
+		return
+	}
 	switch m.key {
-	case "max-age":
-		d.maxAge = targetedDelta(m)
-	case "s-maxage":
-		d.sMaxAge = targetedDelta(m)
-	case "stale-while-revalidate":
-		d.swr = targetedDelta(m)
-	case "stale-if-error":
-		d.sie = targetedDelta(m)
-	case "no-store":
-		d.noStore = flag
-	case "public":
-		d.public = flag
-	case "must-revalidate":
-		d.mustRevalidate = flag
-	case "proxy-revalidate":
-		d.proxyRevalidate = flag
-	case "must-understand":
-		d.mustUnderstand = flag
 	case "no-cache":
 		// A String names fields; like Cache-Control's qualified no-cache it
 		// is treated as unqualified (stricter).
@@ -422,7 +412,9 @@ func (d *directives) setTargeted(m *sfMember) {
 	case "private":
 		d.private, d.privateFields = flag, nil
 		if m.kind == sfString {
-			d.set("private", m.str, true)
+			// As Cache-Control's private="": an empty list is unqualified.
+			d.private = m.str == ""
+			d.addPrivateFields(m.str)
 		}
 	}
 }

@@ -149,21 +149,36 @@ func (l *limiter) reject(now time.Time, r *rejection) *rejection {
 
 type metrics struct {
 	rejected *prometheus.CounterVec
+	renders  *prometheus.CounterVec
+	shared   *prometheus.CounterVec
 }
 
 // newMetrics registers the admin metrics; a listener replaced on a reload
 // reuses the ones already registered.
 func newMetrics(reg prometheus.Registerer) *metrics {
-	m := &metrics{rejected: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "levee_admin_rejected_total",
-		Help: "Admin API requests refused, by reason (unauthorized, forbidden, csrf, inflight, client_inflight, client_rate, clients)."}, []string{"reason"})}
-	if reg == nil {
-		return m
+	m := &metrics{
+		rejected: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "levee_admin_rejected_total",
+			Help: "Admin API requests refused, by reason (unauthorized, forbidden, csrf, inflight, client_inflight, client_rate, clients)."}, []string{"reason"}),
+		renders: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "levee_admin_renders_total",
+			Help: "Fresh reads of the node's metrics made for the admin API, by kind (gather, text); bounded to about one a second."}, []string{"kind"}),
+		shared: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "levee_admin_renders_shared_total",
+			Help: "Admin reads of the node's metrics answered from the last snapshot (at most a second old) instead of a fresh render."}, []string{"kind"}),
 	}
-	if err := reg.Register(m.rejected); err != nil {
+	m.rejected = register(reg, m.rejected)
+	m.renders = register(reg, m.renders)
+	m.shared = register(reg, m.shared)
+	return m
+}
+
+func register(reg prometheus.Registerer, c *prometheus.CounterVec) *prometheus.CounterVec {
+	if reg == nil {
+		return c
+	}
+	if err := reg.Register(c); err != nil {
 		var are prometheus.AlreadyRegisteredError
 		if errors.As(err, &are) {
-			m.rejected = are.ExistingCollector.(*prometheus.CounterVec)
+			return are.ExistingCollector.(*prometheus.CounterVec)
 		}
 	}
-	return m
+	return c
 }

@@ -166,6 +166,7 @@ func (s *Server) register(extra map[string]http.Handler) {
 	s.api("GET", "/cache", ScopeRead, false, s.cachePage)
 	s.api("GET", "/origins", ScopeRead, false, s.originsPage)
 	s.api("GET", "/dns", ScopeRead, false, s.dnsPage)
+	s.api("GET", "/shield/decisions", ScopeRead, false, s.shieldDecisions)
 	s.api("GET", "/session", ScopeRead, false, s.session)
 	s.api("GET", "/tokens", ScopeAdmin, false, s.listTokens)
 	s.api("POST", "/tokens", ScopeAdmin, true, s.createToken)

@@ -256,6 +256,31 @@ func (s *Server) dnsPage(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, v)
 }
 
+// ShieldDecision is one (phase, result) count of the shield's verdicts.
+type ShieldDecision struct {
+	Phase  string  `json:"phase"`
+	Result string  `json:"result"`
+	Count  float64 `json:"count"`
+}
+
+// shieldDecisions is GET /api/v1/shield/decisions: the shield's verdicts
+// since start, and how many were rate-limit actions.
+func (s *Server) shieldDecisions(w http.ResponseWriter, r *http.Request) {
+	mv := s.values()
+	out := []ShieldDecision{}
+	for _, l := range mv["levee_shield_decisions_total"] {
+		out = append(out, ShieldDecision{Phase: l.labels["phase"], Result: l.labels["result"], Count: l.value})
+	}
+	sort.Slice(out, func(i, j int) bool {
+		if out[i].Phase != out[j].Phase {
+			return out[i].Phase < out[j].Phase
+		}
+		return out[i].Result < out[j].Result
+	})
+	writeJSON(w, http.StatusOK, map[string]any{"decisions": out,
+		"rate_limit_actions": mv.sum("levee_shield_decisions_total", "phase", "ratelimit")})
+}
+
 func sortedKeys[V any](m map[string]V) []string {
 	out := make([]string, 0, len(m))
 	for k := range m {

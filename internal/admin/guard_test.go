@@ -1,6 +1,7 @@
 package admin_test
 
 import (
+	"fmt"
 	"math"
 	"net/http"
 	"sync"
@@ -54,7 +55,8 @@ func flood(t *testing.T, urls []string, token string, total, workers int) (codes
 // other read shares the last snapshot. The bound holds by construction,
 // whatever the speed of the machine.
 func TestMetricsRendersBoundedUnderAPIFlood(t *testing.T) {
-	s := newServer(t, "127.0.0.1:9090", admin.Limits{MaxInflight: 64, PerClientInflight: 64, PerClientRate: 1e6, PerClientBurst: 1e6})
+	s := newServer(t, "127.0.0.1:9090", admin.Limits{MaxInflight: 64, PerClientInflight: 64, PerClientRate: 1e6, PerClientBurst: 1e6,
+		MaxRate: 1e6, MaxBurst: 1e6})
 	urls := []string{s.URL + "/metrics", s.URL + "/api/v1/overview", s.URL + "/api/v1/cache", s.URL + "/api/v1/origins", s.URL + "/api/v1/dns"}
 	const total = 1000
 	codes, elapsed := flood(t, urls, "", total, 16)
@@ -91,7 +93,7 @@ func TestAPIFloodRejectionsAreCounted(t *testing.T) {
 		t.Fatalf("answers: %v", codes)
 	}
 	var counted float64
-	for _, reason := range []string{"client_rate", "client_inflight", "inflight", "clients"} {
+	for _, reason := range []string{"client_rate", "client_inflight", "inflight", "rate", "clients"} {
 		counted += counterSum(t, s.node.reg, "levee_admin_rejected_total", "reason", reason)
 	}
 	if counted != float64(refused) {
@@ -100,5 +102,44 @@ func TestAPIFloodRejectionsAreCounted(t *testing.T) {
 	// Only the admitted ones could cost a render, and few did.
 	if renders := counterSum(t, s.node.reg, "levee_admin_renders_total", "kind", "gather"); renders > float64(codes[200]) || renders > 4+20 {
 		t.Fatalf("%v renders for %d admitted reads", renders, codes[200])
+	}
+}
+
+// Many clients together are bounded by the listener's own rate: of 1,000
+// requests from 50 tokens, each well under its own rate, at most the
+// listener's burst plus its rate for the time taken are let through; the
+// rest are refused with 503 and counted under reason "rate".
+func TestListenerRateBoundsManyClients(t *testing.T) {
+	s := newServer(t, "127.0.0.1:9090", admin.Limits{MaxInflight: 64, PerClientInflight: 64, MaxRate: 50, MaxBurst: 50})
+	var toks []string
+	for i := range 50 {
+		toks = append(toks, mustToken(t, s.Tokens(), fmt.Sprint("client", i), "read"))
+	}
+	var next atomic.Int64
+	var ok, busy atomic.Int64
+	start := time.Now()
+	var wg sync.WaitGroup
+	for range 16 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := next.Add(1) - 1; i < 1000 && time.Since(start) < 20*time.Second; i = next.Add(1) - 1 {
+				switch st, _, _ := call(t, "GET", s.URL+"/api/v1/status", toks[i%50], ""); st {
+				case 200:
+					ok.Add(1)
+				case 503:
+					busy.Add(1)
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	elapsed := time.Since(start)
+	allowed := 50 + 50*math.Ceil(elapsed.Seconds())
+	if float64(ok.Load()) > allowed || ok.Load()+busy.Load() != 1000 {
+		t.Fatalf("%d let through, %d refused in %v; the listener allows %v", ok.Load(), busy.Load(), elapsed, allowed)
+	}
+	if counted := counterSum(t, s.node.reg, "levee_admin_rejected_total", "reason", "rate"); counted != float64(busy.Load()) {
+		t.Fatalf("%d refused, %v counted", busy.Load(), counted)
 	}
 }

@@ -231,6 +231,7 @@ sites: [{name: s, hosts: ["*"], routes: [{path: /, origins: [{url: %q}]}]}]
 	if rows := pageText(t, ctx, `String(document.querySelectorAll("#config-history tr[data-key]").length)`); rows != "3" {
 		t.Fatalf("history rows: %s", rows)
 	}
+	leveetest.BrowserDo(t, ctx, 5*time.Second, chromedp.ScrollIntoView(chromedp.CSS("#config-diff")))
 	screenshot(t, ctx, "config-history")
 	leveetest.BrowserDo(t, ctx, 10*time.Second, chromedp.Click(chromedp.CSS("#config-rollback")))
 	waitJS(t, ctx, 10*time.Second, textOf("rollback-result")+` === "rolled back to version 2: now version 4"`)

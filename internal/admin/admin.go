@@ -74,6 +74,16 @@ type Server struct {
 	configMu   sync.Mutex
 	seenConfig *byte // the active config last recorded (see watchConfig)
 	seenLen    int
+	closed     bool // Close was called: the history is no longer written
+}
+
+// Close stops the server's writes to the data directory (the config
+// history); when it returns, none is in progress. The node calls it at
+// shutdown, so nothing writes into a data directory being removed.
+func (s *Server) Close() {
+	s.configMu.Lock()
+	defer s.configMu.Unlock()
+	s.closed = true
 }
 
 // Route is one endpoint of the admin listener.

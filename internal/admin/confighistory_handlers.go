@@ -27,7 +27,7 @@ func (s *Server) watchConfig() {
 
 func (s *Server) watchConfigLocked() {
 	src := s.node.ActiveConfig()
-	if len(src) == 0 {
+	if len(src) == 0 || s.closed {
 		return
 	}
 	// The node hands out the same slice while its config is the same: a
@@ -60,6 +60,9 @@ func (s *Server) configSource() string {
 // recordApplied puts a config just applied through the API in the
 // history, with who applied it.
 func (s *Server) recordApplied(r *http.Request, source, note string) {
+	if s.closed {
+		return
+	}
 	src := s.node.ActiveConfig()
 	if _, err := s.history.Record(src, identityOf(r).Who, source, note); err != nil {
 		s.log.Warn("config history not written", "err", err)

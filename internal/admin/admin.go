@@ -14,10 +14,10 @@ import (
 	"net/http"
 	"net/http/pprof"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
-	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"levee/internal/config"
 )
@@ -48,6 +48,9 @@ type Options struct {
 	Registry prometheus.Registerer
 	// Limits; zero values take the defaults.
 	Limits Limits
+	// HistoryVersions is how many configs the history keeps (0:
+	// HistoryVersions).
+	HistoryVersions int
 }
 
 // Server is the admin API and dashboard of one admin listener.
@@ -62,6 +65,25 @@ type Server struct {
 	routes  []Route
 	mux     *http.ServeMux
 	metrics *metrics
+	snaps   *snapshots
+	history *ConfigHistory
+
+	// configMu orders config changes through the API with the history:
+	// the config running before a change is recorded before it, the new
+	// one after it, with who made it.
+	configMu   sync.Mutex
+	seenConfig *byte // the active config last recorded (see watchConfig)
+	seenLen    int
+	closed     bool // Close was called: the history is no longer written
+}
+
+// Close stops the server's writes to the data directory (the config
+// history); when it returns, none is in progress. The node calls it at
+// shutdown, so nothing writes into a data directory being removed.
+func (s *Server) Close() {
+	s.configMu.Lock()
+	defer s.configMu.Unlock()
+	s.closed = true
 }
 
 // Route is one endpoint of the admin listener.
@@ -118,6 +140,12 @@ func New(o Options) (*Server, error) {
 		audit: NewAudit(o.DataDir, o.Log), series: NewSeries(o.Node.Gatherer()),
 		metrics: newMetrics(o.Registry), mux: http.NewServeMux()}
 	s.limits = newLimiter(o.Limits.withDefaults(), s.metrics, o.Log)
+	s.snaps = newSnapshots(o.Node.Gatherer(), s.metrics)
+	if o.HistoryVersions <= 0 {
+		o.HistoryVersions = HistoryVersions
+	}
+	s.history = OpenHistory(o.DataDir, o.HistoryVersions, o.Log)
+	s.series.onTick = s.watchConfig
 	s.register(o.Extra)
 	return s, nil
 }
@@ -135,13 +163,20 @@ func (s *Server) Routes() []Route { return append([]Route(nil), s.routes...) }
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) { s.mux.ServeHTTP(w, r) }
 
 func (s *Server) register(extra map[string]http.Handler) {
-	n := s.node
 	// The versioned API.
 	s.api("GET", "/status", ScopeRead, false, s.status)
 	s.api("GET", "/overview", ScopeRead, false, s.overview)
 	s.api("GET", "/config", ScopeRead, false, s.getConfig)
 	s.api("POST", "/config", ScopeConfig, true, s.postConfigV1)
 	s.api("POST", "/reload", ScopeConfig, true, s.reloadV1)
+	s.api("POST", "/config/validate", ScopeConfig, false, s.validateConfig)
+	s.api("GET", "/config/history", ScopeRead, false, s.listHistory)
+	s.api("GET", "/config/history/{version}", ScopeRead, false, s.getHistoryVersion)
+	s.api("POST", "/config/rollback", ScopeConfig, true, s.rollback)
+	s.api("GET", "/cache", ScopeRead, false, s.cachePage)
+	s.api("GET", "/origins", ScopeRead, false, s.originsPage)
+	s.api("GET", "/dns", ScopeRead, false, s.dnsPage)
+	s.api("GET", "/shield/decisions", ScopeRead, false, s.shieldDecisions)
 	s.api("GET", "/session", ScopeRead, false, s.session)
 	s.api("GET", "/tokens", ScopeAdmin, false, s.listTokens)
 	s.api("POST", "/tokens", ScopeAdmin, true, s.createToken)
@@ -159,7 +194,7 @@ func (s *Server) register(extra map[string]http.Handler) {
 	s.handle(Route{Method: "GET", Path: "/config", Scope: ScopeRead}, http.HandlerFunc(s.getConfig))
 	s.handle(Route{Method: "POST", Path: "/config", Scope: ScopeConfig, Change: true}, http.HandlerFunc(s.postConfigLegacy))
 	s.handle(Route{Method: "POST", Path: "/reload", Scope: ScopeConfig, Change: true}, http.HandlerFunc(s.reloadLegacy))
-	s.handle(Route{Method: "GET", Path: "/metrics", Scope: ScopeRead}, promhttp.HandlerFor(n.Gatherer(), promhttp.HandlerOpts{}))
+	s.handle(Route{Method: "GET", Path: "/metrics", Scope: ScopeRead}, http.HandlerFunc(s.serveMetrics))
 	s.handle(Route{Method: "GET", Path: "/healthz"}, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, "ok\n") }))
 	// Profiles, as Caddy's admin endpoint offers: profiling a live edge is
 	// how it gets faster; they need the admin scope.
@@ -183,14 +218,14 @@ func (s *Server) handle(rt Route, h http.Handler) {
 }
 
 // capabilityScope is the scope of a capability route: purges need purge,
-// shield changes need switches, reads need read, anything else admin.
+// shield and module switches need switches, reads need read, anything else admin.
 func capabilityScope(method, path string) (scope string, change bool) {
 	switch {
 	case method == "GET" || method == "HEAD":
 		return ScopeRead, false
 	case strings.HasPrefix(path, "/purge"):
 		return ScopePurge, true
-	case strings.HasPrefix(path, "/shield/"):
+	case strings.HasPrefix(path, "/shield/"), strings.HasPrefix(path, "/modules/"):
 		return ScopeSwitches, true
 	}
 	return ScopeAdmin, true

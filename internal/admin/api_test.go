@@ -16,7 +16,9 @@ import (
 
 // concrete fills path parameters so a route can be called.
 func concrete(path string) string {
-	return strings.ReplaceAll(path, "{id}", "000000000000")
+	path = strings.ReplaceAll(path, "{id}", "000000000000")
+	path = strings.ReplaceAll(path, "{version}", "1")
+	return strings.ReplaceAll(path, "{name}", "waf")
 }
 
 // otherScope is a scope that does not hold scope.

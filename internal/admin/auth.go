@@ -56,7 +56,7 @@ func (s *Server) openMode() bool { return s.loop && s.tokens.Len() == 0 }
 // bound, audit. Nothing of it touches the edge's request path.
 func (s *Server) guard(rt Route, h http.Handler) http.Handler {
 	limit := int64(smallBody)
-	if rt.Method == "POST" && strings.HasSuffix(rt.Path, "/config") {
+	if rt.Method == "POST" && (strings.HasSuffix(rt.Path, "/config") || strings.HasSuffix(rt.Path, "/config/validate")) {
 		limit = configLimit
 	}
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {

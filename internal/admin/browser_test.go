@@ -112,7 +112,7 @@ sites: [{name: s, hosts: ["*"], routes: [{path: /, origins: [{url: %q}], cache: 
 		t.Fatalf("second request not a hit: %q", cs)
 	}
 	leveetest.BrowserDo(t, ctx, 10*time.Second,
-		chromedp.Navigate(n.AdminURL("/ui/purge.html")),
+		chromedp.Navigate(n.AdminURL("/ui/cache.html")),
 		chromedp.WaitVisible(chromedp.CSS("#purge-form")),
 		chromedp.SetValue(chromedp.CSS("#purge-value"), n.URL("/page")),
 		chromedp.Click(chromedp.CSS("#purge-submit")))

@@ -8,6 +8,7 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+	"time"
 )
 
 func (s *Server) status(w http.ResponseWriter, r *http.Request) {
@@ -26,7 +27,26 @@ func (s *Server) applyConfig(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return s.node.Reject("admin", err)
 	}
-	return s.node.Apply("POST /config", src, "admin")
+	s.configMu.Lock()
+	defer s.configMu.Unlock()
+	s.watchConfigLocked()
+	if err := s.node.Apply("POST /config", src, "admin"); err != nil {
+		return err
+	}
+	s.recordApplied(r, "admin", "")
+	return nil
+}
+
+// reloadFile re-reads the node's config file, keeping the history.
+func (s *Server) reloadFile(r *http.Request) error {
+	s.configMu.Lock()
+	defer s.configMu.Unlock()
+	s.watchConfigLocked()
+	if err := s.node.ReloadFile("reload"); err != nil {
+		return err
+	}
+	s.recordApplied(r, "reload", "")
+	return nil
 }
 
 func (s *Server) postConfigLegacy(w http.ResponseWriter, r *http.Request) {
@@ -53,7 +73,7 @@ func (s *Server) postConfigV1(w http.ResponseWriter, r *http.Request) {
 // reloadLegacy is POST /reload: the config file is read again and wins
 // over a config posted through the API.
 func (s *Server) reloadLegacy(w http.ResponseWriter, r *http.Request) {
-	if err := s.node.ReloadFile("reload"); err != nil {
+	if err := s.reloadFile(r); err != nil {
 		s.noteChange(r, notApplied(err))
 		writeJSON(w, http.StatusUnprocessableEntity, map[string]any{"applied": false, "error": err.Error()})
 		return
@@ -63,7 +83,7 @@ func (s *Server) reloadLegacy(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Server) reloadV1(w http.ResponseWriter, r *http.Request) {
-	if err := s.node.ReloadFile("reload"); err != nil {
+	if err := s.reloadFile(r); err != nil {
 		s.noteChange(r, notApplied(err))
 		writeJSON(w, http.StatusUnprocessableEntity, map[string]any{"error": APIError{Code: "invalid_config",
 			Message: "the config file was not applied; the running config keeps serving", Details: ConfigErrors(err.Error())}})
@@ -168,7 +188,7 @@ func (s *Server) readAudit(w http.ResponseWriter, r *http.Request) {
 
 func (s *Server) overview(w http.ResponseWriter, r *http.Request) {
 	since, _ := strconv.ParseInt(r.URL.Query().Get("since"), 10, 64)
-	writeJSON(w, http.StatusOK, map[string]any{"totals": ReadTotals(s.node.Gatherer()), "series": s.series.Since(since)})
+	writeJSON(w, http.StatusOK, map[string]any{"totals": ReadTotals(familyGatherer(s.snaps.families(time.Now()))), "series": s.series.Since(since)})
 }
 
 func decodeJSON(w http.ResponseWriter, r *http.Request, v any) bool {

@@ -16,6 +16,7 @@ import (
 	"levee/internal/admin"
 	"levee/internal/cache"
 	"levee/internal/guard"
+	"levee/internal/modswitch"
 	"levee/internal/pipeline"
 	"levee/internal/shield"
 )
@@ -46,6 +47,14 @@ func (f *fakeNode) Apply(name string, src []byte, source string) error {
 }
 func (f *fakeNode) Reject(source string, err error) error { return err }
 
+// Validate fails as Apply does, without applying.
+func (f *fakeNode) Validate(name string, src []byte) error {
+	if strings.Contains(string(src), "bad") {
+		return errors.New(name + ":3: unknown key \"bad\"")
+	}
+	return nil
+}
+
 // ReloadFile re-applies the config the fake holds, as a node re-reads its
 // file.
 func (f *fakeNode) ReloadFile(source string) error { return f.Apply("file", f.config, source) }
@@ -60,7 +69,8 @@ func capabilityRoutes(t *testing.T) map[string]http.Handler {
 	t.Cleanup(func() { close(stopped) })
 	h := pipeline.Host{Log: lg, Registry: reg, Wall: guard.New(lg, reg), DataDir: t.TempDir(), Stopped: stopped}
 	out := map[string]http.Handler{}
-	for _, m := range []map[string]http.Handler{cache.NewCapability(h).AdminRoutes(), shield.NewCapability(h).AdminRoutes()} {
+	for _, m := range []map[string]http.Handler{cache.NewCapability(h).AdminRoutes(), shield.NewCapability(h).AdminRoutes(),
+		modswitch.New(lg, reg, h.DataDir).AdminRoutes()} {
 		for k, v := range m {
 			out[k] = v
 		}
@@ -128,4 +138,34 @@ func call(t *testing.T, method, url, token, body string, hdr ...string) (int, st
 	}
 	_ = json.Unmarshal(b, &e)
 	return res.StatusCode, e.Error.Code, string(b)
+}
+
+// counterSum adds up a counter family of reg whose labels include the
+// given name/value pairs.
+func counterSum(t *testing.T, reg prometheus.Gatherer, name string, match ...string) float64 {
+	t.Helper()
+	fams, err := reg.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var sum float64
+	for _, f := range fams {
+		if f.GetName() != name {
+			continue
+		}
+	metric:
+		for _, m := range f.GetMetric() {
+			for i := 0; i+1 < len(match); i += 2 {
+				found := false
+				for _, l := range m.GetLabel() {
+					found = found || (l.GetName() == match[i] && l.GetValue() == match[i+1])
+				}
+				if !found {
+					continue metric
+				}
+			}
+			sum += m.GetCounter().GetValue()
+		}
+	}
+	return sum
 }

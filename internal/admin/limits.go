@@ -26,10 +26,17 @@ type Limits struct {
 	MaxClients int
 	// MaxConns bounds the admin listener's open connections.
 	MaxConns int
+	// MaxRate is the sustained requests per second of the whole listener,
+	// every client together, with MaxBurst at once; more get 503 with
+	// Retry-After. It bounds the work the admin API may ask of the node
+	// however many clients or tokens a flood uses.
+	MaxRate  float64
+	MaxBurst float64
 }
 
 // DefaultLimits are the limits of a node's admin listener.
-var DefaultLimits = Limits{MaxInflight: 16, PerClientInflight: 4, PerClientRate: 20, PerClientBurst: 40, MaxClients: 1024, MaxConns: 64}
+var DefaultLimits = Limits{MaxInflight: 16, PerClientInflight: 4, PerClientRate: 20, PerClientBurst: 40, MaxClients: 1024, MaxConns: 64,
+	MaxRate: 200, MaxBurst: 200}
 
 func (l Limits) withDefaults() Limits {
 	d := DefaultLimits
@@ -51,6 +58,12 @@ func (l Limits) withDefaults() Limits {
 	if l.MaxConns > 0 {
 		d.MaxConns = l.MaxConns
 	}
+	if l.MaxRate > 0 {
+		d.MaxRate = l.MaxRate
+	}
+	if l.MaxBurst > 0 {
+		d.MaxBurst = l.MaxBurst
+	}
 	return d
 }
 
@@ -67,6 +80,7 @@ type limiter struct {
 
 	mu       sync.Mutex
 	inflight int
+	all      client // the whole listener's rate bucket
 	clients  map[string]*client
 	logged   map[string]time.Time
 }
@@ -79,7 +93,8 @@ type rejection struct {
 }
 
 func newLimiter(l Limits, m *metrics, log *slog.Logger) *limiter {
-	return &limiter{lim: l, metrics: m, log: log, clients: map[string]*client{}, logged: map[string]time.Time{}}
+	return &limiter{lim: l, metrics: m, log: log, clients: map[string]*client{}, logged: map[string]time.Time{},
+		all: client{tokens: l.MaxBurst, last: time.Now()}}
 }
 
 // acquire admits one request of key, or says why not.
@@ -101,10 +116,15 @@ func (l *limiter) acquire(key string) (release func(), rej *rejection) {
 	}
 	c.tokens = math.Min(l.lim.PerClientBurst, c.tokens+now.Sub(c.last).Seconds()*l.lim.PerClientRate)
 	c.last = now
+	l.all.tokens = math.Min(l.lim.MaxBurst, l.all.tokens+now.Sub(l.all.last).Seconds()*l.lim.MaxRate)
+	l.all.last = now
 	switch {
 	case l.inflight >= l.lim.MaxInflight:
 		return nil, l.reject(now, &rejection{status: 503, code: "busy", reasonForMetric: "inflight",
 			msg: "the admin API is busy; try again shortly", retryAfter: "1"})
+	case l.all.tokens < 1:
+		return nil, l.reject(now, &rejection{status: 503, code: "busy", reasonForMetric: "rate",
+			msg: "the admin API is over " + strconv.FormatFloat(l.lim.MaxRate, 'f', -1, 64) + " requests per second in all; try again shortly", retryAfter: "1"})
 	case c.inflight >= l.lim.PerClientInflight:
 		return nil, l.reject(now, &rejection{status: 429, code: "rate_limited", reasonForMetric: "client_inflight",
 			msg: "too many requests of this client at once", retryAfter: "1"})
@@ -115,6 +135,7 @@ func (l *limiter) acquire(key string) (release func(), rej *rejection) {
 			retryAfter: strconv.Itoa(int(math.Max(1, wait)))})
 	}
 	c.tokens--
+	l.all.tokens--
 	c.inflight++
 	l.inflight++
 	return func() {
@@ -149,21 +170,36 @@ func (l *limiter) reject(now time.Time, r *rejection) *rejection {
 
 type metrics struct {
 	rejected *prometheus.CounterVec
+	renders  *prometheus.CounterVec
+	shared   *prometheus.CounterVec
 }
 
 // newMetrics registers the admin metrics; a listener replaced on a reload
 // reuses the ones already registered.
 func newMetrics(reg prometheus.Registerer) *metrics {
-	m := &metrics{rejected: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "levee_admin_rejected_total",
-		Help: "Admin API requests refused, by reason (unauthorized, forbidden, csrf, inflight, client_inflight, client_rate, clients)."}, []string{"reason"})}
-	if reg == nil {
-		return m
+	m := &metrics{
+		rejected: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "levee_admin_rejected_total",
+			Help: "Admin API requests refused, by reason (unauthorized, forbidden, csrf, inflight, rate, client_inflight, client_rate, clients)."}, []string{"reason"}),
+		renders: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "levee_admin_renders_total",
+			Help: "Fresh reads of the node's metrics made for the admin API, by kind (gather, text); bounded to about one a second."}, []string{"kind"}),
+		shared: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "levee_admin_renders_shared_total",
+			Help: "Admin reads of the node's metrics answered from the last snapshot (at most a second old) instead of a fresh render."}, []string{"kind"}),
 	}
-	if err := reg.Register(m.rejected); err != nil {
+	m.rejected = register(reg, m.rejected)
+	m.renders = register(reg, m.renders)
+	m.shared = register(reg, m.shared)
+	return m
+}
+
+func register(reg prometheus.Registerer, c *prometheus.CounterVec) *prometheus.CounterVec {
+	if reg == nil {
+		return c
+	}
+	if err := reg.Register(c); err != nil {
 		var are prometheus.AlreadyRegisteredError
 		if errors.As(err, &are) {
-			m.rejected = are.ExistingCollector.(*prometheus.CounterVec)
+			return are.ExistingCollector.(*prometheus.CounterVec)
 		}
 	}
-	return m
+	return c
 }

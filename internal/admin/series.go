@@ -24,6 +24,7 @@ type Totals struct {
 	OriginsUp     float64            `json:"origins_up"`
 	OriginsDown   float64            `json:"origins_down"`
 	ShieldActions float64            `json:"shield_actions"`
+	DNSQueries    float64            `json:"dns_queries"`
 	P50Seconds    float64            `json:"p50_seconds"`
 	P99Seconds    float64            `json:"p99_seconds"`
 }
@@ -58,6 +59,8 @@ func ReadTotals(g prometheus.Gatherer) Totals {
 				}
 			case "levee_shield_decisions_total":
 				t.ShieldActions += m.GetCounter().GetValue()
+			case "levee_dns_queries_total":
+				t.DNSQueries += m.GetCounter().GetValue()
 			case "levee_http_request_duration_seconds":
 				hist = append(hist, m.GetHistogram())
 			}
@@ -126,6 +129,7 @@ type Sample struct {
 	OriginsUp     float64 `json:"origins_up"`
 	OriginsDown   float64 `json:"origins_down"`
 	ShieldActions float64 `json:"shield_actions"`
+	DNSQueries    float64 `json:"dns_queries"`
 }
 
 // Series is a fixed ring of the last hour's samples: its memory does not
@@ -139,6 +143,9 @@ type Series struct {
 	next int // where the next sample goes
 	last Totals
 	seen bool
+
+	// onTick runs after each sample (the server's config watch).
+	onTick func()
 }
 
 // NewSeries returns an empty series over g.
@@ -149,6 +156,9 @@ func (s *Series) Run(stop, nodeStopped <-chan struct{}) {
 	tick := time.NewTicker(time.Second)
 	defer tick.Stop()
 	s.Sample(time.Now())
+	if s.onTick != nil {
+		s.onTick()
+	}
 	for {
 		select {
 		case <-stop:
@@ -157,6 +167,9 @@ func (s *Series) Run(stop, nodeStopped <-chan struct{}) {
 			return
 		case now := <-tick.C:
 			s.Sample(now)
+			if s.onTick != nil {
+				s.onTick()
+			}
 		}
 	}
 }
@@ -176,7 +189,8 @@ func (s *Series) Sample(now time.Time) {
 		C2xx: d(t.Classes["2xx"], prev.Classes["2xx"]), C3xx: d(t.Classes["3xx"], prev.Classes["3xx"]),
 		C4xx: d(t.Classes["4xx"], prev.Classes["4xx"]), C5xx: d(t.Classes["5xx"], prev.Classes["5xx"]),
 		CacheHits: d(t.CacheHits, prev.CacheHits), CacheLookups: d(t.CacheLookups, prev.CacheLookups),
-		OriginsUp: t.OriginsUp, OriginsDown: t.OriginsDown, ShieldActions: d(t.ShieldActions, prev.ShieldActions)}
+		OriginsUp: t.OriginsUp, OriginsDown: t.OriginsDown, ShieldActions: d(t.ShieldActions, prev.ShieldActions),
+		DNSQueries: d(t.DNSQueries, prev.DNSQueries)}
 	s.next = (s.next + 1) % SeriesLength
 	s.n = min(s.n+1, SeriesLength)
 }
@@ -200,4 +214,20 @@ func (s *Series) Len() int {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.n
+}
+
+// rate is the mean per second of f over the last n samples (0 without
+// samples).
+func (s *Series) rate(f func(Sample) float64, n int) float64 {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	n = min(n, s.n)
+	if n == 0 {
+		return 0
+	}
+	var total float64
+	for i := 1; i <= n; i++ {
+		total += f(s.ring[(s.next-i+SeriesLength)%SeriesLength])
+	}
+	return total / float64(n)
 }

@@ -111,3 +111,7 @@ func (n *Node) Status() any {
 	}
 	return st
 }
+
+// Validate checks src as `levee validate` does, without applying it (the
+// admin API's POST /api/v1/config/validate).
+func (n *Node) Validate(name string, src []byte) error { return Check(name, src) }

@@ -214,6 +214,7 @@ func (n *Node) Shutdown() error {
 		err = n.listeners.Shutdown(ctx)
 		if n.admin != nil {
 			_ = n.admin.srv.Shutdown(ctx)
+			n.admin.api.Close()
 		}
 		n.caps.stop()
 		n.upgrades.CloseAll()

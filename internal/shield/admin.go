@@ -42,6 +42,9 @@ type LimiterStatus struct {
 type RoomStatus struct {
 	Active int `json:"active"`
 	Queued int `json:"queued"`
+	// EstimatedWaitSeconds is the wait of the last one in the queue at the
+	// room's admission rate (0 with no queue).
+	EstimatedWaitSeconds float64 `json:"estimated_wait_seconds"`
 }
 
 // SurgeRules lists the generated surge rules in force (for /status).
@@ -78,7 +81,11 @@ func (st *State) Status() Status {
 	}
 	for name, r := range st.rooms {
 		a, q := r.Stats()
-		out.Rooms[name] = RoomStatus{Active: a, Queued: q}
+		rs := RoomStatus{Active: a, Queued: q}
+		if q > 0 {
+			rs.EstimatedWaitSeconds = r.ETA(q - 1).Seconds()
+		}
+		out.Rooms[name] = rs
 		st.m.RoomActive.WithLabelValues(name).Set(float64(a))
 		st.m.RoomQueued.WithLabelValues(name).Set(float64(q))
 	}

@@ -64,7 +64,9 @@ func (c *capabilities) stage(g *generation) ([]pipeline.Staged, error) {
 	steps := []func() (pipeline.Staged, error){
 		func() (pipeline.Staged, error) { return c.health.Stage(&cfg.Health, g.pools), nil },
 		func() (pipeline.Staged, error) { return c.cache.Stage(&cfg.Cache, g.routes, cacheRules(g)) },
-		func() (pipeline.Staged, error) { return c.shield.Stage(&cfg.Shield, shieldEnv(g, c.cluster.Limiter())) },
+		func() (pipeline.Staged, error) {
+			return c.shield.Stage(&cfg.Shield, shieldEnv(g, c.cluster.Limiter(), c.cluster.Rooms()))
+		},
 		func() (pipeline.Staged, error) { return c.dns.Stage(&cfg.DNS, cfg.PoolRefs()) },
 		func() (pipeline.Staged, error) { return c.bots.Stage(&cfg.Bots, g.routes, botsBlocks(g)) },
 		func() (pipeline.Staged, error) { return c.waf.Stage(&cfg.WAF, g.routes, wafBlocks(g)) },
@@ -154,7 +156,7 @@ func wafBlocks(g *generation) []*waf.RouteConfig {
 // shieldEnv is what the shield needs of the rest of the generation: the
 // trusted proxies, each route's first pool (admission limits are per
 // pool), the client timeouts and the cluster's limiter.
-func shieldEnv(g *generation, global shield.GlobalLimiter) shield.Env {
+func shieldEnv(g *generation, global shield.GlobalLimiter, rooms shield.RoomSyncer) shield.Env {
 	first := map[string]string{}
 	for _, rt := range g.routes.List {
 		if len(rt.Pools) > 0 {
@@ -166,5 +168,5 @@ func shieldEnv(g *generation, global shield.GlobalLimiter) shield.Env {
 		sites = append(sites, s.Name)
 	}
 	return shield.Env{Trust: g.trust, Pools: first, Sites: sites,
-		ReadHeader: g.cfg.Timeouts.ReadHeader.D(), ReadBody: g.cfg.Timeouts.ReadBody.D(), Global: global}
+		ReadHeader: g.cfg.Timeouts.ReadHeader.D(), ReadBody: g.cfg.Timeouts.ReadBody.D(), Global: global, Rooms: rooms}
 }

@@ -32,6 +32,7 @@ type Capability struct {
 	m       *metrics
 	lim     *Limiter
 	tier    *tier
+	rooms   *roomSync
 
 	mu  sync.Mutex
 	run *runner // nil: not in a cluster
@@ -46,6 +47,7 @@ func NewCapability(h pipeline.Host, version string, target Purger) *Capability {
 	c := &Capability{host: h, version: version, target: target, m: newMetrics(h.Registry, h.Log)}
 	c.lim = newLimiter(c)
 	c.tier = newTier(c)
+	c.rooms = &roomSync{c: c}
 	empty := ""
 	c.configVersion.Store(&empty)
 	if target != nil {

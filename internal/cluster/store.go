@@ -22,7 +22,7 @@ var errOpen = errors.New("cluster: store unavailable (breaker open)")
 // and a breaker in front of it. Nothing on the request path calls it: only
 // the capability's background loops do.
 type store struct {
-	rdb     *redis.Client
+	rdb     redis.UniversalClient
 	timeout time.Duration
 	br      breaker
 }
@@ -86,7 +86,7 @@ func newStore(c *Config) (*store, error) {
 }
 
 // do runs f with the call timeout, through the breaker.
-func (s *store) do(f func(ctx context.Context, rdb *redis.Client) error) error {
+func (s *store) do(f func(ctx context.Context, rdb redis.UniversalClient) error) error {
 	if !s.br.allow(time.Now()) {
 		return errOpen
 	}

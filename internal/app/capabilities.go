@@ -4,11 +4,14 @@ import (
 	"net/http"
 	"sync"
 
+	"github.com/caddyserver/certmagic"
+
 	"levee/internal/autotls"
 	"levee/internal/bots"
 	"levee/internal/cache"
 	"levee/internal/cluster"
 	"levee/internal/compress"
+	"levee/internal/config"
 	"levee/internal/dns"
 	"levee/internal/health"
 	"levee/internal/modswitch"
@@ -73,7 +76,9 @@ func (c *capabilities) stage(g *generation) ([]pipeline.Staged, error) {
 		func() (pipeline.Staged, error) { return pipeline.Staged{Commit: c.startSwitches}, nil },
 		func() (pipeline.Staged, error) { return c.cluster.Stage(&cfg.Cluster, g.parsed.Source) },
 		func() (pipeline.Staged, error) { return c.compress.Stage(&cfg.Compress), nil },
-		func() (pipeline.Staged, error) { return c.autotls.Stage(&cfg.AutoHTTPS, siteHosts(g)) },
+		func() (pipeline.Staged, error) {
+			return c.autotls.Stage(&cfg.AutoHTTPS, siteHosts(g), certStorage(cfg, c.cluster))
+		},
 	}
 	out := make([]pipeline.Staged, 0, len(steps))
 	for _, step := range steps {
@@ -169,4 +174,14 @@ func shieldEnv(g *generation, global shield.GlobalLimiter, rooms shield.RoomSync
 	}
 	return shield.Env{Trust: g.trust, Pools: first, Sites: sites,
 		ReadHeader: g.cfg.Timeouts.ReadHeader.D(), ReadBody: g.cfg.Timeouts.ReadBody.D(), Global: global, Rooms: rooms}
+}
+
+// certStorage is where automatic HTTPS keeps certificates: the cluster's
+// store when the cluster: section is on (one node obtains, all use it),
+// else nil (the data directory).
+func certStorage(cfg *config.Config, cl *cluster.Capability) certmagic.Storage {
+	if !cfg.Cluster.On() {
+		return nil
+	}
+	return cl.CertStorage()
 }

@@ -114,15 +114,22 @@ func (c *Capability) waitFirst(ctx context.Context, name string) {
 }
 
 // Stage builds the generation's manager from its section; siteHosts are
-// every site's hosts. Nothing is asked of the CA until the commit.
-func (c *Capability) Stage(cfg *Config, siteHosts []string) (pipeline.Staged, error) {
+// every site's hosts. shared, when given (a node in a cluster), is where
+// certificates, ACME accounts and locks live instead of the data
+// directory, so one node obtains a certificate and all use it. Nothing is
+// asked of the CA until the commit.
+func (c *Capability) Stage(cfg *Config, siteHosts []string, shared ...certmagic.Storage) (pipeline.Staged, error) {
 	if !cfg.Enabled {
 		return pipeline.Staged{Commit: func() { c.cur.Store(nil) }}, nil
 	}
 	if c.host.DataDir == "" {
 		return pipeline.Staged{}, errors.New("auto_https: certificates are kept in the data directory, and none is set (--data-dir)")
 	}
-	m, err := c.newManager(cfg, siteHosts)
+	var storage certmagic.Storage = &certmagic.FileStorage{Path: filepath.Join(c.host.DataDir, "certificates")}
+	if len(shared) > 0 && shared[0] != nil {
+		storage = shared[0]
+	}
+	m, err := c.newManager(cfg, siteHosts, storage)
 	if err != nil {
 		return pipeline.Staged{}, err
 	}
@@ -141,7 +148,7 @@ func (c *Capability) Stage(cfg *Config, siteHosts []string) (pipeline.Staged, er
 	return pipeline.Staged{Phases: map[string]pipeline.Phase{"acme": m.phase(c)}, Commit: commit}, nil
 }
 
-func (c *Capability) newManager(cfg *Config, siteHosts []string) (*manager, error) {
+func (c *Capability) newManager(cfg *Config, siteHosts []string, storage certmagic.Storage) (*manager, error) {
 	var roots *x509.CertPool
 	if cfg.CARoot != "" {
 		pem, err := os.ReadFile(cfg.CARoot)
@@ -158,7 +165,7 @@ func (c *Capability) newManager(cfg *Config, siteHosts []string) (*manager, erro
 		m.managed[n] = true
 	}
 	tmpl := certmagic.Config{
-		Storage: &certmagic.FileStorage{Path: filepath.Join(c.host.DataDir, "certificates")},
+		Storage: storage,
 		Logger:  zap.NewNop(), // levee logs each attempt itself (onEvent)
 		OnEvent: c.onEvent,
 	}

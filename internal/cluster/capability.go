@@ -33,6 +33,7 @@ type Capability struct {
 	lim     *Limiter
 	tier    *tier
 	rooms   *roomSync
+	certs   *CertStorage
 
 	mu  sync.Mutex
 	run *runner // nil: not in a cluster
@@ -48,6 +49,7 @@ func NewCapability(h pipeline.Host, version string, target Purger) *Capability {
 	c.lim = newLimiter(c)
 	c.tier = newTier(c)
 	c.rooms = &roomSync{c: c}
+	c.certs = newCertStorage(c)
 	empty := ""
 	c.configVersion.Store(&empty)
 	if target != nil {

@@ -81,7 +81,10 @@ func (c *Capability) GetCertificate(hello *tls.ClientHelloInfo) (*tls.Certificat
 	}
 	name := hostOnly(hello.ServerName)
 	if m.managed[name] && !slices.Contains(hello.SupportedProtos, "acme-tls/1") {
-		c.waitFirst(hello.Context(), name)
+		c.waitFirst(hello.Context(), name, func() {
+			// Another node of the cluster may have stored it.
+			_, _ = m.magic.CacheManagedCertificate(hello.Context(), name)
+		})
 		if !c.hasCertificate(name) && c.book.ok(name) {
 			// Obtained and stored, not yet in memory: certmagic caches
 			// it just after its "obtained" event.
@@ -92,19 +95,28 @@ func (c *Capability) GetCertificate(hello *tls.ClientHelloInfo) (*tls.Certificat
 }
 
 // firstCertWait bounds how long a handshake waits for a name's first
-// certificate.
-const firstCertWait = 30 * time.Second
+// certificate; storagePoll is how often it looks in the storage meanwhile
+// (in a cluster another node may obtain it, and this node's certmagic
+// sends no event for that).
+const (
+	firstCertWait = 30 * time.Second
+	storagePoll   = 500 * time.Millisecond
+)
 
-func (c *Capability) waitFirst(ctx context.Context, name string) {
+func (c *Capability) waitFirst(ctx context.Context, name string, load func()) {
 	deadline := time.NewTimer(firstCertWait)
 	defer deadline.Stop()
-	for i := 0; i < 100 && !c.hasCertificate(name); i++ {
+	poll := time.NewTicker(storagePoll)
+	defer poll.Stop()
+	for i := 0; i < 1000 && !c.hasCertificate(name); i++ {
 		pending, changed := c.book.pending(name)
 		if !pending {
 			return
 		}
 		select {
 		case <-changed:
+		case <-poll.C:
+			load()
 		case <-ctx.Done():
 			return
 		case <-deadline.C:

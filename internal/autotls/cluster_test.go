@@ -37,7 +37,17 @@ func serialAt(t *testing.T, s setup, ip string, port int, name string) string {
 			var d net.Dialer
 			return d.DialContext(ctx, network, ip+":"+strconv.Itoa(port))
 		}}}
-	res, err := c.Get("https://" + name + "/")
+	// A first handshake may fail while the other node holds the lock
+	// (seen once on a loaded machine); a browser retries, so does this.
+	var res *http.Response
+	var err error
+	for try := 0; try < 10; try++ {
+		if res, err = c.Get("https://" + name + "/"); err == nil {
+			break
+		}
+		t.Logf("%s at %s, try %d: %v", name, ip, try+1, err)
+		time.Sleep(500 * time.Millisecond)
+	}
 	if err != nil {
 		t.Fatalf("%s at %s: %v", name, ip, err)
 	}

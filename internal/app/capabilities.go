@@ -4,11 +4,14 @@ import (
 	"net/http"
 	"sync"
 
+	"github.com/caddyserver/certmagic"
+
 	"levee/internal/autotls"
 	"levee/internal/bots"
 	"levee/internal/cache"
 	"levee/internal/cluster"
 	"levee/internal/compress"
+	"levee/internal/config"
 	"levee/internal/dns"
 	"levee/internal/health"
 	"levee/internal/modswitch"
@@ -68,14 +71,18 @@ func (c *capabilities) stage(g *generation) ([]pipeline.Staged, error) {
 	steps := []func() (pipeline.Staged, error){
 		func() (pipeline.Staged, error) { return c.health.Stage(&cfg.Health, g.pools), nil },
 		func() (pipeline.Staged, error) { return c.cache.Stage(&cfg.Cache, g.routes, cacheRules(g)) },
-		func() (pipeline.Staged, error) { return c.shield.Stage(&cfg.Shield, shieldEnv(g, c.cluster.Limiter())) },
+		func() (pipeline.Staged, error) {
+			return c.shield.Stage(&cfg.Shield, shieldEnv(g, c.cluster.Limiter(), c.cluster.Rooms()))
+		},
 		func() (pipeline.Staged, error) { return c.dns.Stage(&cfg.DNS, cfg.PoolRefs()) },
 		func() (pipeline.Staged, error) { return c.bots.Stage(&cfg.Bots, g.routes, botsBlocks(g)) },
 		func() (pipeline.Staged, error) { return c.waf.Stage(&cfg.WAF, g.routes, wafBlocks(g)) },
 		func() (pipeline.Staged, error) { return pipeline.Staged{Commit: c.startSwitches}, nil },
 		func() (pipeline.Staged, error) { return c.cluster.Stage(&cfg.Cluster, g.parsed.Source) },
 		func() (pipeline.Staged, error) { return c.compress.Stage(&cfg.Compress), nil },
-		func() (pipeline.Staged, error) { return c.autotls.Stage(&cfg.AutoHTTPS, siteHosts(g)) },
+		func() (pipeline.Staged, error) {
+			return c.autotls.Stage(&cfg.AutoHTTPS, siteHosts(g), certStorage(cfg, c.cluster))
+		},
 	}
 	out := make([]pipeline.Staged, 0, len(steps))
 	for _, step := range steps {
@@ -158,7 +165,7 @@ func wafBlocks(g *generation) []*waf.RouteConfig {
 // shieldEnv is what the shield needs of the rest of the generation: the
 // trusted proxies, each route's first pool (admission limits are per
 // pool), the client timeouts and the cluster's limiter.
-func shieldEnv(g *generation, global shield.GlobalLimiter) shield.Env {
+func shieldEnv(g *generation, global shield.GlobalLimiter, rooms shield.RoomSyncer) shield.Env {
 	first := map[string]string{}
 	for _, rt := range g.routes.List {
 		if len(rt.Pools) > 0 {
@@ -170,5 +177,15 @@ func shieldEnv(g *generation, global shield.GlobalLimiter) shield.Env {
 		sites = append(sites, s.Name)
 	}
 	return shield.Env{Trust: g.trust, Pools: first, Sites: sites,
-		ReadHeader: g.cfg.Timeouts.ReadHeader.D(), ReadBody: g.cfg.Timeouts.ReadBody.D(), Global: global}
+		ReadHeader: g.cfg.Timeouts.ReadHeader.D(), ReadBody: g.cfg.Timeouts.ReadBody.D(), Global: global, Rooms: rooms}
+}
+
+// certStorage is where automatic HTTPS keeps certificates: the cluster's
+// store when the cluster: section is on (one node obtains, all use it),
+// else nil (the data directory).
+func certStorage(cfg *config.Config, cl *cluster.Capability) certmagic.Storage {
+	if !cfg.Cluster.On() {
+		return nil
+	}
+	return cl.CertStorage()
 }

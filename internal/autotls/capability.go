@@ -83,7 +83,10 @@ func (c *Capability) GetCertificate(hello *tls.ClientHelloInfo) (*tls.Certificat
 	}
 	name := hostOnly(hello.ServerName)
 	if m.managed[name] && !slices.Contains(hello.SupportedProtos, "acme-tls/1") {
-		c.waitFirst(hello.Context(), name)
+		c.waitFirst(hello.Context(), name, func() {
+			// Another node of the cluster may have stored it.
+			_, _ = m.magic.CacheManagedCertificate(hello.Context(), name)
+		})
 		if !c.hasCertificate(name) && c.book.ok(name) {
 			// Obtained and stored, not yet in memory: certmagic caches
 			// it just after its "obtained" event.
@@ -94,19 +97,28 @@ func (c *Capability) GetCertificate(hello *tls.ClientHelloInfo) (*tls.Certificat
 }
 
 // firstCertWait bounds how long a handshake waits for a name's first
-// certificate.
-const firstCertWait = 30 * time.Second
+// certificate; storagePoll is how often it looks in the storage meanwhile
+// (in a cluster another node may obtain it, and this node's certmagic
+// sends no event for that).
+const (
+	firstCertWait = 30 * time.Second
+	storagePoll   = 500 * time.Millisecond
+)
 
-func (c *Capability) waitFirst(ctx context.Context, name string) {
+func (c *Capability) waitFirst(ctx context.Context, name string, load func()) {
 	deadline := time.NewTimer(firstCertWait)
 	defer deadline.Stop()
-	for i := 0; i < 100 && !c.hasCertificate(name); i++ {
+	poll := time.NewTicker(storagePoll)
+	defer poll.Stop()
+	for i := 0; i < 1000 && !c.hasCertificate(name); i++ {
 		pending, changed := c.book.pending(name)
 		if !pending {
 			return
 		}
 		select {
 		case <-changed:
+		case <-poll.C:
+			load()
 		case <-ctx.Done():
 			return
 		case <-deadline.C:
@@ -116,15 +128,22 @@ func (c *Capability) waitFirst(ctx context.Context, name string) {
 }
 
 // Stage builds the generation's manager from its section; siteHosts are
-// every site's hosts. Nothing is asked of the CA until the commit.
-func (c *Capability) Stage(cfg *Config, siteHosts []string) (pipeline.Staged, error) {
+// every site's hosts. shared, when given (a node in a cluster), is where
+// certificates, ACME accounts and locks live instead of the data
+// directory, so one node obtains a certificate and all use it. Nothing is
+// asked of the CA until the commit.
+func (c *Capability) Stage(cfg *Config, siteHosts []string, shared ...certmagic.Storage) (pipeline.Staged, error) {
 	if !cfg.Enabled {
 		return pipeline.Staged{Commit: func() { c.cur.Store(nil) }}, nil
 	}
 	if c.host.DataDir == "" {
 		return pipeline.Staged{}, errors.New("auto_https: certificates are kept in the data directory, and none is set (--data-dir)")
 	}
-	m, err := c.newManager(cfg, siteHosts)
+	var storage certmagic.Storage = &certmagic.FileStorage{Path: filepath.Join(c.host.DataDir, "certificates")}
+	if len(shared) > 0 && shared[0] != nil {
+		storage = shared[0]
+	}
+	m, err := c.newManager(cfg, siteHosts, storage)
 	if err != nil {
 		return pipeline.Staged{}, err
 	}
@@ -151,7 +170,7 @@ func (c *Capability) Stage(cfg *Config, siteHosts []string) (pipeline.Staged, er
 	return pipeline.Staged{Phases: map[string]pipeline.Phase{"acme": m.phase(c)}, Commit: commit}, nil
 }
 
-func (c *Capability) newManager(cfg *Config, siteHosts []string) (*manager, error) {
+func (c *Capability) newManager(cfg *Config, siteHosts []string, storage certmagic.Storage) (*manager, error) {
 	var roots *x509.CertPool
 	if cfg.CARoot != "" {
 		pem, err := os.ReadFile(cfg.CARoot)
@@ -168,7 +187,7 @@ func (c *Capability) newManager(cfg *Config, siteHosts []string) (*manager, erro
 		m.managed[n] = true
 	}
 	tmpl := certmagic.Config{
-		Storage: &certmagic.FileStorage{Path: filepath.Join(c.host.DataDir, "certificates")},
+		Storage: storage,
 		Logger:  zap.NewNop(), // levee logs each attempt itself (onEvent)
 		OnEvent: c.onEvent,
 	}

@@ -13,6 +13,7 @@ import (
 	"net/http"
 	"net/url"
 	"os"
+	"reflect"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -32,6 +33,8 @@ type Capability struct {
 	m       *metrics
 	lim     *Limiter
 	tier    *tier
+	rooms   *roomSync
+	certs   *CertStorage
 
 	mu  sync.Mutex
 	run *runner // nil: not in a cluster
@@ -46,6 +49,8 @@ func NewCapability(h pipeline.Host, version string, target Purger) *Capability {
 	c := &Capability{host: h, version: version, target: target, m: newMetrics(h.Registry, h.Log)}
 	c.lim = newLimiter(c)
 	c.tier = newTier(c)
+	c.rooms = &roomSync{c: c}
+	c.certs = newCertStorage(c)
 	empty := ""
 	c.configVersion.Store(&empty)
 	if target != nil {
@@ -61,7 +66,7 @@ func NewCapability(h pipeline.Host, version string, target Purger) *Capability {
 func (c *Capability) Stage(cfg *Config, source []byte) (pipeline.Staged, error) {
 	want := *cfg
 	if want.On() {
-		if _, err := clientOptions(&want); err != nil {
+		if _, _, err := clientOptions(&want); err != nil {
 			return pipeline.Staged{}, err
 		}
 	}
@@ -81,7 +86,7 @@ func (c *Capability) Stage(cfg *Config, source []byte) (pipeline.Staged, error) 
 func (c *Capability) apply(want Config) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if c.run != nil && c.run.cfg == want {
+	if c.run != nil && reflect.DeepEqual(c.run.cfg, want) {
 		return
 	}
 	if c.run != nil {
@@ -115,12 +120,16 @@ func NodeName(cfg *Config) string {
 
 // storeID names the store (host and database, no secrets), so a purge
 // cursor saved for one store is not applied to another.
-func storeID(raw string) string {
-	u, err := url.Parse(raw)
-	if err != nil {
-		return raw
+func storeID(cfg *Config) string {
+	a, _ := parseAddress(cfg)
+	if a.kind != "server" {
+		return a.id()
 	}
-	return u.Host + u.Path
+	u, err := url.Parse(cfg.Redis)
+	if err != nil {
+		return cfg.Redis
+	}
+	return u.Host + u.Path // as saved by earlier versions
 }
 
 // runner is one connection to the store and its loops.
@@ -142,7 +151,7 @@ func (c *Capability) start(cfg Config) (*runner, error) {
 	}
 	name := NodeName(&cfg)
 	r := &runner{c: c, cfg: cfg, name: name, st: st, outbox: make(chan cache.Purge, MaxOutbox), quit: make(chan struct{}),
-		ps: newPurges(name, c.target, c.m, c.host.DataDir, storeID(cfg.Redis))}
+		ps: newPurges(name, c.target, c.m, c.host.DataDir, storeID(&cfg))}
 	c.lim.attach(st)
 	for _, loop := range []struct {
 		name string

@@ -34,6 +34,9 @@ type Config struct {
 	// Redis and Valkey both work. A password in the URL is refused: use
 	// password_file or password_env.
 	Redis string `yaml:"redis"`
+	// Sentinel finds the master through Redis Sentinel (instead of
+	// redis:, or use a redis-sentinel:// URL there).
+	Sentinel SentinelConfig `yaml:"sentinel"`
 	// Node is this node's name in the cluster; unique per node. Default:
 	// the host name.
 	Node string `yaml:"node"`
@@ -77,7 +80,9 @@ type TLSConfig struct {
 }
 
 // On reports whether the node is in a cluster.
-func (c *Config) On() bool { return c.Redis != "" }
+func (c *Config) On() bool {
+	return c.Redis != "" || c.Sentinel.Master != "" || len(c.Sentinel.Addrs) > 0
+}
 
 // SetDefaults fills in unset fields.
 func (c *Config) SetDefaults() {
@@ -100,22 +105,7 @@ func (c *Config) Validate(l *schema.List) {
 	if !c.On() {
 		return
 	}
-	u, err := url.Parse(c.Redis)
-	switch {
-	case err != nil:
-		l.Add("cluster.redis", "%q is not a URL: %v", c.Redis, err)
-	case u.Scheme != "redis" && u.Scheme != "rediss":
-		l.Add("cluster.redis", "%q: want redis://HOST:PORT/DB or rediss://HOST:PORT/DB", c.Redis)
-	case u.Host == "":
-		l.Add("cluster.redis", "%q has no host", c.Redis)
-	default:
-		if _, set := u.User.Password(); set {
-			l.Add("cluster.redis", "a password in the URL is refused: use cluster.password_file or cluster.password_env")
-		}
-		if db := strings.Trim(u.Path, "/"); db != "" && !isDigits(db) {
-			l.Add("cluster.redis", "database %q must be a number", db)
-		}
-	}
+	validateAddress(c, l)
 	if c.Advertise != "" {
 		if a, err := url.Parse(c.Advertise); err != nil || a.Scheme != "http" || a.Host == "" || (a.Path != "" && a.Path != "/") {
 			l.Add("cluster.advertise", "%q: want http://HOST:PORT", c.Advertise)

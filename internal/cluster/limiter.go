@@ -240,7 +240,7 @@ func (l *Limiter) lease(b *bucket) {
 	err := errOpen
 	if st != nil {
 		key := keyRatePrefix + b.k.rule + ":" + strconv.FormatUint(b.k.key, 16)
-		err = st.do(func(ctx context.Context, rdb *redis.Client) error {
+		err = st.do(func(ctx context.Context, rdb redis.UniversalClient) error {
 			n, err := gcraScript.Run(ctx, rdb, []string{key}, interval*1e6, burst, want).Int()
 			granted = n
 			return err

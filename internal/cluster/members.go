@@ -57,7 +57,7 @@ func heartbeat(st *store, me Member, ttl time.Duration) ([]Member, error) {
 	me.LastHeartbeat = time.Now().UTC()
 	info, _ := json.Marshal(me)
 	var res []any
-	err := st.do(func(ctx context.Context, rdb *redis.Client) error {
+	err := st.do(func(ctx context.Context, rdb redis.UniversalClient) error {
 		v, err := heartbeatScript.Run(ctx, rdb, []string{keyMembers, keyMemberInfo}, me.Name, ttl.Milliseconds(), info).Slice()
 		res = v
 		return err
@@ -82,7 +82,7 @@ func heartbeat(st *store, me Member, ttl time.Duration) ([]Member, error) {
 // leave removes me from the members at once (a clean shutdown), so the
 // others need not wait for the TTL.
 func leave(st *store, name string) {
-	_ = st.do(func(ctx context.Context, rdb *redis.Client) error {
+	_ = st.do(func(ctx context.Context, rdb redis.UniversalClient) error {
 		p := rdb.TxPipeline()
 		p.ZRem(ctx, keyMembers, name)
 		p.HDel(ctx, keyMemberInfo, name)

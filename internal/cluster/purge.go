@@ -94,7 +94,7 @@ func publish(st *store, me string, retention int, p cache.Purge) error {
 	if err != nil {
 		return err
 	}
-	return st.do(func(ctx context.Context, rdb *redis.Client) error {
+	return st.do(func(ctx context.Context, rdb redis.UniversalClient) error {
 		return publishScript.Run(ctx, rdb, []string{keyPurgeSeq, keyPurges}, me, body, retention, chanPurges).Err()
 	})
 }
@@ -130,7 +130,7 @@ func (ps *purges) catchUp(st *store) {
 func (ps *purges) catchUpLocked(st *store) {
 	var head uint64
 	var lastID string
-	err := st.do(func(ctx context.Context, rdb *redis.Client) error {
+	err := st.do(func(ctx context.Context, rdb redis.UniversalClient) error {
 		n, err := rdb.Get(ctx, keyPurgeSeq).Uint64()
 		if err != nil && !errors.Is(err, redis.Nil) {
 			return err
@@ -165,7 +165,7 @@ func (ps *purges) catchUpLocked(st *store) {
 	}
 	for range maxReplayBatches {
 		var msgs []redis.XMessage
-		err := st.do(func(ctx context.Context, rdb *redis.Client) error {
+		err := st.do(func(ctx context.Context, rdb redis.UniversalClient) error {
 			var err error
 			msgs, err = rdb.XRangeN(ctx, keyPurges, from, "+", replayBatch).Result()
 			return err

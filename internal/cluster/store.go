@@ -22,7 +22,7 @@ var errOpen = errors.New("cluster: store unavailable (breaker open)")
 // and a breaker in front of it. Nothing on the request path calls it: only
 // the capability's background loops do.
 type store struct {
-	rdb     *redis.Client
+	rdb     redis.UniversalClient
 	timeout time.Duration
 	br      breaker
 }
@@ -30,14 +30,24 @@ type store struct {
 // clientOptions turns the section into client options: no retries, short
 // dial/read/write timeouts and a small pool, so a hung server bounds each
 // call at the configured timeout instead of the client's 5s defaults.
-func clientOptions(c *Config) (*redis.Options, error) {
-	o, err := redis.ParseURL(c.Redis)
-	if err != nil {
-		return nil, fmt.Errorf("cluster.redis: %v", err)
+func clientOptions(c *Config) (address, *redis.Options, error) {
+	a, bad := parseAddress(c)
+	for k, msgs := range bad {
+		return a, nil, fmt.Errorf("%s: %s", k, msgs[0])
+	}
+	o := &redis.Options{DB: a.db}
+	if a.tls {
+		o.TLSConfig = &tls.Config{MinVersion: tls.VersionTLS12}
+	}
+	if a.kind == "server" {
+		var err error
+		if o, err = redis.ParseURL(a.url); err != nil {
+			return a, nil, fmt.Errorf("cluster.redis: %v", err)
+		}
 	}
 	pw, err := c.password(os.Getenv, os.ReadFile)
 	if err != nil {
-		return nil, err
+		return a, nil, err
 	}
 	if pw != "" {
 		o.Password = pw
@@ -53,11 +63,11 @@ func clientOptions(c *Config) (*redis.Options, error) {
 		if c.TLS.CA != "" {
 			pem, err := os.ReadFile(c.TLS.CA)
 			if err != nil {
-				return nil, fmt.Errorf("cluster.tls.ca: %v", err)
+				return a, nil, fmt.Errorf("cluster.tls.ca: %v", err)
 			}
 			pool := x509.NewCertPool()
 			if !pool.AppendCertsFromPEM(pem) {
-				return nil, fmt.Errorf("cluster.tls.ca: %s holds no PEM certificate", c.TLS.CA)
+				return a, nil, fmt.Errorf("cluster.tls.ca: %s holds no PEM certificate", c.TLS.CA)
 			}
 			tc.RootCAs = pool
 		}
@@ -73,20 +83,20 @@ func clientOptions(c *Config) (*redis.Options, error) {
 	o.MinIdleConns = 1
 	o.ContextTimeoutEnabled = true
 	o.DisableIdentity = true // CLIENT SETINFO is one more round trip, and old servers refuse it
-	return o, nil
+	return a, o, nil
 }
 
 func newStore(c *Config) (*store, error) {
-	o, err := clientOptions(c)
+	a, o, err := clientOptions(c)
 	if err != nil {
 		return nil, err
 	}
-	return &store{rdb: redis.NewClient(o), timeout: c.Timeout.D(),
+	return &store{rdb: a.newClient(o), timeout: c.Timeout.D(),
 		br: breaker{failures: DefaultBreakerFailures, cooldown: DefaultBreakerCooldown}}, nil
 }
 
 // do runs f with the call timeout, through the breaker.
-func (s *store) do(f func(ctx context.Context, rdb *redis.Client) error) error {
+func (s *store) do(f func(ctx context.Context, rdb redis.UniversalClient) error) error {
 	if !s.br.allow(time.Now()) {
 		return errOpen
 	}

@@ -66,7 +66,8 @@ type Shield struct {
 	// nil to let the request through, or an error to answer.
 	Challenge func(ex *pipeline.Exchange, rule string) error
 
-	global GlobalLimiter // nil: cluster rules count locally
+	global   GlobalLimiter // nil: cluster rules count locally
+	roomSync RoomSyncer    // nil: rooms are local
 }
 
 // roomRef is a waiting room attached to a route.
@@ -95,6 +96,8 @@ type Env struct {
 	Sites []string
 	// Global enforces rules with scope: cluster (nil: they count locally).
 	Global GlobalLimiter
+	// Rooms shares waiting rooms across a cluster (nil: they are local).
+	Rooms RoomSyncer
 }
 
 // Build compiles a shield: section. It reads list files (the only I/O); a
@@ -108,7 +111,7 @@ func Build(sc *Config, st *State, env Env) (*Shield, error) {
 	s := &Shield{st: st, seed: maphash.MakeSeed(), limiters: map[string]*Limiter{}, rooms: map[string]*roomRef{},
 		minRate: float64(sc.MinRate), window: sc.MinRateWindow.D(), readBody: env.ReadBody,
 		factor: sc.AttackFactor, attack: sc.UnderAttack, admission: *sc.Admission.Enabled,
-		tarpit: sc.Tarpit.D(), maxHeld: int64(sc.MaxTarpitted), global: env.Global}
+		tarpit: sc.Tarpit.D(), maxHeld: int64(sc.MaxTarpitted), global: env.Global, roomSync: env.Rooms}
 	s.failOpen = defaultFailOpen
 	for k, v := range sc.OnPanic {
 		s.failOpen[KillIndex(k)] = v == "open"
@@ -175,6 +178,7 @@ func (s *Shield) Idle() bool {
 func (s *Shield) Commit() {
 	st := s.st
 	st.SetEnabled(true)
+	st.roomSync.Store(&s.roomSync)
 	st.Gate.cfg.Store(s.gate)
 	st.setOverload(s.overload)
 	st.factor.Store(math.Float64bits(s.factor))

@@ -82,6 +82,7 @@ func (c *Capability) run() {
 		h, st := c.host, c.st
 		h.Wall.Go("shield-overload", func() { st.RunOverload(h.Stopped) })
 		h.Wall.Go("shield-rooms", func() { st.RunSnapshots(h.DataDir, 5*time.Second, h.Stopped) })
+		h.Wall.Go("shield-room-sync", func() { st.RunRoomSync(h.Stopped) })
 	})
 }
 

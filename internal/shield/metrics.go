@@ -17,6 +17,7 @@ type Metrics struct {
 	RoomQueued    *prometheus.GaugeVec // room
 	ListEntries   *prometheus.GaugeVec // list
 	ListLoads     *prometheus.CounterVec
+	RoomSyncs     *prometheus.CounterVec // result
 }
 
 // NewMetrics registers the shield's metrics on reg.
@@ -41,8 +42,9 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 		RoomQueued:    gv("waitingroom_queued", "Users queued in a waiting room.", "room"),
 		ListEntries:   gv("list_entries", "Entries of the allow and deny lists in force.", "list"),
 		ListLoads:     cv("list_loads_total", "Allow/deny list loads by result (ok, rejected).", "result"),
+		RoomSyncs:     cv("waitingroom_syncs_total", "Waiting-room synchronisations with the cluster by result (ok, error).", "result"),
 	}
 	reg.MustRegister(m.Decisions, m.Evictions, m.ConnsOpen, m.ConnsRejected, m.ResetCuts, m.MinRateCuts,
-		m.AdmitLimit, m.AdmitInflight, m.Overload, m.RoomActive, m.RoomQueued, m.ListEntries, m.ListLoads)
+		m.AdmitLimit, m.AdmitInflight, m.Overload, m.RoomActive, m.RoomQueued, m.ListEntries, m.ListLoads, m.RoomSyncs)
 	return m
 }

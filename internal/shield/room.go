@@ -41,7 +41,8 @@ type Room struct {
 	lastFill  int64
 	lastSweep int64
 	holdUntil int64
-	event     int // run-time event mode: 0 as configured, 1 queue everyone, 2 not
+	event     int         // run-time event mode: 0 as configured, 1 queue everyone, 2 not
+	sh        *roomShared // nil: the room is this node's alone (room_cluster.go)
 }
 
 // SetEvent switches the room's event mode at run time: "queue" (everyone
@@ -98,6 +99,7 @@ func (r *Room) Touch(id string, now time.Time) bool {
 		return false
 	}
 	r.active[id] = ns
+	r.touchShared(id)
 	return true
 }
 
@@ -109,11 +111,14 @@ func (r *Room) Enter(id string, now time.Time, busy bool) bool {
 	defer r.mu.Unlock()
 	r.sweep(ns)
 	queue := r.cfg.Queue && r.event != 2 || r.event == 1
-	if queue || busy || ns < r.holdUntil || len(r.queue) > 0 ||
-		len(r.active)+len(r.admitting) >= r.cfg.Capacity {
+	if queue || busy || ns < r.holdUntil || len(r.queue) > 0 || r.full(ns) {
 		return false
 	}
 	r.active[id] = ns
+	if r.sh != nil {
+		r.sh.entered++
+		r.touchShared(id)
+	}
 	return true
 }
 
@@ -124,27 +129,48 @@ func (r *Room) Poll(id string, arrival int64, now time.Time) (admitted bool, pos
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	r.sweep(ns)
-	r.admit(ns)
+	live := r.sh.live(ns)
+	if !live {
+		r.admit(ns) // on a live view the cluster admits from its queue
+	}
 	if _, ok := r.admitting[id]; ok {
 		delete(r.admitting, id)
 		r.active[id] = ns
+		r.touchShared(id)
 		return true, 0, nil
 	}
 	if _, ok := r.active[id]; ok {
 		return true, 0, nil
 	}
 	i := r.find(arrival, id)
+	position := func() int {
+		if live {
+			return r.sharedPosition(i, arrival, id)
+		}
+		return i
+	}
 	if i < len(r.queue) && r.queue[i].id == id {
 		r.queue[i].lastSeen = ns
-		return false, i, nil
+		return false, position(), nil
 	}
-	if len(r.queue) >= r.cfg.MaxQueue {
+	if len(r.queue) >= r.cfg.MaxQueue || live && r.sh.view.Queued >= r.cfg.MaxQueue {
 		return false, 0, ErrQueueFull
 	}
 	r.queue = append(r.queue, ticket{})
 	copy(r.queue[i+1:], r.queue[i:])
 	r.queue[i] = ticket{arrival: arrival, id: id, lastSeen: ns}
-	return false, i, nil
+	return false, position(), nil
+}
+
+// full reports whether a newcomer must queue for lack of capacity: on the
+// cluster's view when it is fresh, else on this node's count against its
+// limits. r.mu is held.
+func (r *Room) full(ns int64) bool {
+	if r.sh.live(ns) {
+		return r.sharedFull()
+	}
+	capacity, _ := r.limits()
+	return len(r.active)+len(r.admitting) >= capacity
 }
 
 // ETA estimates the wait of position pos.
@@ -165,15 +191,16 @@ func (r *Room) find(arrival int64, id string) int {
 // admit moves the head of the queue to admitting, as far as free capacity
 // and the admission rate allow. r.mu is held.
 func (r *Room) admit(ns int64) {
-	rate := float64(r.cfg.AdmitPerMinute) / float64(time.Minute)
-	burst := math.Max(1, float64(r.cfg.AdmitPerMinute)*float64(r.cfg.Refresh)/float64(time.Minute))
+	capacity, perMinute := r.limits()
+	rate := perMinute / float64(time.Minute)
+	burst := math.Max(1, perMinute*float64(r.cfg.Refresh)/float64(time.Minute))
 	if ns < r.holdUntil {
 		r.tokens, r.lastFill = burst, ns // a refresh's worth goes in when the hold ends
 		return
 	}
 	r.tokens = math.Min(burst, r.tokens+float64(ns-r.lastFill)*rate)
 	r.lastFill = ns
-	free := r.cfg.Capacity - len(r.active) - len(r.admitting)
+	free := capacity - len(r.active) - len(r.admitting)
 	n := min(free, int(r.tokens), len(r.queue))
 	if n <= 0 {
 		return

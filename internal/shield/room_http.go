@@ -65,11 +65,11 @@ func (s *Shield) readPass(r *http.Request, ref *roomRef) (pass, error) {
 	if !ok {
 		return pass{}, errBadPass
 	}
-	return verify(s.st.key, ref.name, v)
+	return s.st.verifyPass(ref.name, v)
 }
 
 func (s *Shield) setPass(q *req, ref *roomRef, p pass) {
-	http.SetCookie(q.w, &http.Cookie{Name: ref.cookie, Value: sign(s.st.key, ref.name, p), Path: ref.path,
+	http.SetCookie(q.w, &http.Cookie{Name: ref.cookie, Value: sign(s.st.signKey(), ref.name, p), Path: ref.path,
 		HttpOnly: true, SameSite: http.SameSiteLaxMode, Secure: q.r.TLS != nil})
 }
 

@@ -84,6 +84,10 @@ type State struct {
 	// roomNotes are start-up problems that matter only to waiting rooms,
 	// logged when the first room is configured, not on every node.
 	roomNotes []string
+	// roomSync shares the rooms across a cluster (nil: local rooms);
+	// sharedKey is the cluster's cookie key once the store gave it.
+	roomSync  atomic.Pointer[RoomSyncer]
+	sharedKey atomic.Pointer[[]byte]
 	overload  atomic.Pointer[overloadCfg]
 
 	// PanicHook, when set (tests only), is called at the start of each

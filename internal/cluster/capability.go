@@ -32,6 +32,10 @@ type Capability struct {
 	m       *metrics
 	lim     *Limiter
 	tier    *tier
+	ro      *rollout
+	// validate checks a config pushed through the admin API (set with
+	// the applier by the node).
+	validate Validator
 
 	mu  sync.Mutex
 	run *runner // nil: not in a cluster
@@ -46,6 +50,7 @@ func NewCapability(h pipeline.Host, version string, target Purger) *Capability {
 	c := &Capability{host: h, version: version, target: target, m: newMetrics(h.Registry, h.Log)}
 	c.lim = newLimiter(c)
 	c.tier = newTier(c)
+	c.ro = newRollout(c)
 	empty := ""
 	c.configVersion.Store(&empty)
 	if target != nil {
@@ -69,6 +74,7 @@ func (c *Capability) Stage(cfg *Config, source []byte) (pipeline.Staged, error) 
 	ver := hex.EncodeToString(sum[:6])
 	staged := pipeline.Staged{Commit: func() {
 		c.configVersion.Store(&ver)
+		c.ro.committed(source)
 		c.apply(want)
 	}}
 	if want.On() && want.Advertise != "" {
@@ -98,6 +104,7 @@ func (c *Capability) apply(want Config) {
 		return
 	}
 	c.run = r
+	c.ro.start()
 }
 
 // NodeName is the node's name in the cluster: the configured one, or the
@@ -289,6 +296,9 @@ type Status struct {
 	PurgeSeq  uint64   `json:"purge_seq"`
 	Members   []Member `json:"members"`
 	Heartbeat string   `json:"heartbeat,omitempty"`
+	// Config is this node's cluster config version and the rollout it
+	// last read.
+	Config *ConfigStatus `json:"config,omitempty"`
 }
 
 // Status reports the members last seen and the store's state.
@@ -309,15 +319,20 @@ func (c *Capability) Status() Status {
 	if st.Members == nil {
 		st.Members = []Member{}
 	}
+	st.Config = c.ro.status()
 	return st
 }
 
 // AdminRoutes are the cluster's admin API routes.
 func (c *Capability) AdminRoutes() map[string]http.Handler {
-	return map[string]http.Handler{"GET /cluster": http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+	routes := map[string]http.Handler{"GET /cluster": http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
 		w.Header().Set("Content-Type", "application/json")
 		_ = json.NewEncoder(w).Encode(c.Status())
 	})}
+	for pattern, h := range c.rolloutRoutes() {
+		routes[pattern] = h
+	}
+	return routes
 }
 
 // Limiter returns the cluster-scoped rate limiter (the shield calls it).
@@ -325,6 +340,7 @@ func (c *Capability) Limiter() *Limiter { return c.lim }
 
 // Stop leaves the cluster.
 func (c *Capability) Stop() {
+	c.ro.stop()
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if c.target != nil {

@@ -343,15 +343,30 @@ func rollback(st *store, bad Plan, raw, reason, by string) (Plan, error) {
 		return Plan{}, err
 	}
 	if !ok {
-		return Plan{}, errors.New("the rollout changed meanwhile; look at `levee cluster status` and try again")
+		return Plan{}, errChanged
 	}
 	audit(st, "rollback", p, by, reason)
 	dropOldVersions(st, p)
 	return p, nil
 }
 
-// control is an operator's pause, resume or rollback of the current plan.
+// errChanged is a lost race with the driver or another command: the plan
+// changed between reading and writing it.
+var errChanged = errors.New("the rollout changed meanwhile; look at `levee cluster status` and try again")
+
+// control is an operator's pause, resume or rollback of the current plan;
+// a lost race with the driver (which writes the plan as stages advance)
+// is tried again, a bounded number of times.
 func control(st *store, action, by string) (Plan, error) {
+	for try := 0; ; try++ {
+		p, err := controlOnce(st, action, by)
+		if !errors.Is(err, errChanged) || try == 4 {
+			return p, err
+		}
+	}
+}
+
+func controlOnce(st *store, action, by string) (Plan, error) {
 	cur, raw, err := readPlan(st)
 	if err != nil {
 		return Plan{}, storeErr(err)
@@ -377,10 +392,10 @@ func control(st *store, action, by string) (Plan, error) {
 			return cur, fmt.Errorf("version %d is already a rollback (of %d)", cur.Version, cur.Of)
 		}
 		p, err := rollback(st, cur, raw, "rolled back by "+by, by)
-		if err != nil {
+		if err != nil && !errors.Is(err, errChanged) {
 			return Plan{}, storeErr(err)
 		}
-		return p, nil
+		return p, err
 	default:
 		return Plan{}, fmt.Errorf("unknown rollout action %q (want pause, resume or rollback)", action)
 	}
@@ -389,7 +404,7 @@ func control(st *store, action, by string) (Plan, error) {
 		return Plan{}, storeErr(err)
 	}
 	if !ok {
-		return Plan{}, errors.New("the rollout changed meanwhile; look at `levee cluster status` and try again")
+		return Plan{}, errChanged
 	}
 	audit(st, action, next, by, "")
 	return next, nil

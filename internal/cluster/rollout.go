@@ -191,13 +191,23 @@ func worse(p Plan, canary, rest []Report) (bool, string) {
 		return true, fmt.Sprintf("version %d: %d panics on %d node(s) running it, %.3f/s against %.3f/s on the rest",
 			p.Version, c.Panics, len(canary), rate(c.Panics, c.Seconds), rate(r.Panics, r.Seconds))
 	}
-	if c.Requests < uint64(p.MinRequests) {
-		return false, ""
+	rr := ratio(r.Errors5xx, r.Requests)
+	if c.Requests >= uint64(p.MinRequests) {
+		if cr := ratio(c.Errors5xx, c.Requests); cr > rr+p.Max5xxIncrease {
+			return true, fmt.Sprintf("version %d: 5xx rate %.1f%% on %d node(s) running it against %.1f%% on the rest (margin %.1f points)",
+				p.Version, 100*cr, len(canary), 100*rr, 100*p.Max5xxIncrease)
+		}
 	}
-	cr, rr := ratio(c.Errors5xx, c.Requests), ratio(r.Errors5xx, r.Requests)
-	if cr > rr+p.Max5xxIncrease {
-		return true, fmt.Sprintf("version %d: 5xx rate %.1f%% on %d node(s) running it against %.1f%% on the rest (margin %.1f points)",
-			p.Version, 100*cr, len(canary), 100*rr, 100*p.Max5xxIncrease)
+	// One node alone too: a version bad on the canary only would be
+	// diluted by the healthy nodes of a later stage.
+	for _, n := range canary {
+		if n.Requests < uint64(p.MinRequests) {
+			continue
+		}
+		if nr := ratio(n.Errors5xx, n.Requests); nr > rr+p.Max5xxIncrease {
+			return true, fmt.Sprintf("version %d: 5xx rate %.1f%% on %s against %.1f%% on the nodes not running it (margin %.1f points)",
+				p.Version, 100*nr, n.Node, 100*rr, 100*p.Max5xxIncrease)
+		}
 	}
 	return false, ""
 }

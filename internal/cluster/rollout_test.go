@@ -2,6 +2,7 @@ package cluster_test
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 	"net"
 	"net/http"
@@ -289,4 +290,51 @@ func TestNodeStartsOnLastVersionWithStoreDown(t *testing.T) {
 	eventually(t, 2*time.Second, "the logs say it runs the last version", func() bool {
 		return strings.Contains(logs.String(), `"from":"last-known-good"`)
 	})
+}
+
+// The operator's pause holds the rollout at its stage; resume lets it go
+// on; rollback brings every node back to its own config (nothing was good
+// before the first push), under a new version number.
+func TestOperatorPauseResumeRollback(t *testing.T) {
+	r := leveetest.StartRedis(t)
+	a, b := textOrigin(t, "A"), textOrigin(t, "B")
+	nodes := startRolloutCluster(t, r, a.URL, 300*time.Millisecond)
+	cfg := pusher(r, 300*time.Millisecond)
+	p, err := cluster.Push(cfg, []byte(pushedYAML(b.URL, "")), cluster.PushOptions{Canaries: []string{"n1"}, By: "test"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := cluster.Control(cfg, "pause", "test"); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, 5*time.Second, "the canary on the version", func() bool { return rolloutStatus(t, nodes[0]).Config.Applied == p.Version })
+	time.Sleep(time.Second) // three bakes' time: a running rollout would have moved on
+	for _, n := range nodes[1:] {
+		if st := rolloutStatus(t, n).Config; st.Applied != 0 || st.Plan.State != cluster.StatePaused || st.Plan.Stage != 0 {
+			t.Fatalf("paused rollout moved: applied %d, plan %+v", st.Applied, st.Plan)
+		}
+	}
+	if _, err := cluster.Push(cfg, []byte(pushedYAML(a.URL, "")), cluster.PushOptions{}); !errors.Is(err, cluster.ErrRolloutInProgress) {
+		t.Fatalf("push over a paused rollout: %v, want ErrRolloutInProgress", err)
+	}
+	if _, err := cluster.Control(cfg, "resume", "test"); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, 10*time.Second, "done", func() bool { return rolloutStatus(t, nodes[2]).Config.Plan.State == cluster.StateDone })
+	rb, err := cluster.Control(cfg, "rollback", "test")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rb.Version <= p.Version || rb.Of != p.Version {
+		t.Fatalf("rollback plan %+v", rb)
+	}
+	for i, n := range nodes {
+		eventually(t, 5*time.Second, fmt.Sprintf("n%d back on its own config", i+1), func() bool {
+			code, body, _ := leveetest.Get(t, n.URL("/"))
+			return code == 200 && body == "A" && rolloutStatus(t, n).Config.Applied == rb.Version
+		})
+	}
+	if got := r.Do("XLEN", "{levee}:config-audit"); got != ":4" {
+		t.Errorf("audit entries %s, want push, pause, resume, rollback", got)
+	}
 }

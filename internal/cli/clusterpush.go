@@ -64,6 +64,7 @@ func clusterPushCmd() *cobra.Command {
 	var f storeFlags
 	var fast bool
 	var canaries []string
+	var switches string
 	c := &cobra.Command{
 		Use:   "push -c levee.yaml [--fast] [--canary NODE]...",
 		Short: "Roll a config out to every node of the cluster, canaries first",
@@ -79,23 +80,38 @@ cluster sections.
 --fast skips the stages and the bake (every node at once, still
 validating); it is recorded as such in the store's audit stream.
 
+--switches FILE rolls out a kill switch file instead (module names, one a
+line, as in the data directory's kill-switches file; an empty file turns
+every module back on), with the last good config unchanged; -c then only
+names the store.
+
   levee cluster push -c levee.yaml
   levee cluster push -c levee.yaml --canary edge-3
-  levee cluster push -c levee.yaml --fast`,
+  levee cluster push -c levee.yaml --fast
+  levee cluster push -c levee.yaml --switches kill-switches --fast`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			if f.path == "" {
+			if f.path == "" && switches == "" {
 				return usageError{errors.New("push needs -c FILE: the config to roll out")}
 			}
 			cfg, src, err := f.cluster()
 			if err != nil {
 				return err
 			}
-			if err := checkFiles(f.path, src); err != nil {
+			o := cluster.PushOptions{Fast: fast, Canaries: canaries, By: cluster.Operator()}
+			if switches != "" {
+				if o.Switches, err = os.ReadFile(switches); err != nil {
+					return usageError{err}
+				}
+				if o.Switches == nil {
+					o.Switches = []byte{}
+				}
+				src = nil
+			} else if err := checkFiles(f.path, src); err != nil {
 				fmt.Fprintln(cmd.ErrOrStderr(), err)
 				return usageError{fmt.Errorf("%s is not valid; nothing was pushed", f.path)}
 			}
-			p, err := cluster.Push(cfg, src, cluster.PushOptions{Fast: fast, Canaries: canaries, By: cluster.Operator()})
+			p, err := cluster.Push(cfg, src, o)
 			if err != nil {
 				return fmt.Errorf("push: %w", err)
 			}
@@ -105,6 +121,7 @@ validating); it is recorded as such in the store's audit stream.
 	f.add(c)
 	c.Flags().BoolVar(&fast, "fast", false, "every node at once, no bake (still validated; audited)")
 	c.Flags().StringSliceVar(&canaries, "canary", nil, "node(s) to get the version first")
+	c.Flags().StringVar(&switches, "switches", "", "roll out this kill switch file instead of a config")
 	return c
 }
 

@@ -51,6 +51,10 @@ type Version struct {
 	SHA     string `json:"sha"`
 	By      string `json:"by"`
 	AtMS    int64  `json:"at_ms"`
+	// Switches is the kill switch file every node writes when
+	// HasSwitches (module names, one a line; "" turns them all on again).
+	Switches    string `json:"switches,omitempty"`
+	HasSwitches bool   `json:"has_switches,omitempty"`
 }
 
 // PushOptions are a push's choices.
@@ -62,6 +66,9 @@ type PushOptions struct {
 	Canaries []string
 	// By names who pushed, for the audit trail.
 	By string
+	// Switches, when not nil, is a kill switch file to roll out with the
+	// config (nil config: the last good one, unchanged).
+	Switches []byte
 }
 
 // casPlanScript replaces the plan only if it is still the one read, so a
@@ -154,8 +161,9 @@ func casPlan(st *store, old string, p Plan, archive *Plan) (bool, error) {
 	return ok == 1, err
 }
 
-// newVersion numbers and stores a config (src nil: the nodes' own).
-func newVersion(st *store, src []byte, by string, nowMS int64) (int64, error) {
+// newVersion numbers and stores a version: ver's config (Source, or Base
+// for the nodes' own) and switches.
+func newVersion(st *store, ver Version) (int64, error) {
 	var v int64
 	err := st.do(func(ctx context.Context, rdb *redis.Client) error {
 		n, err := rdb.Incr(ctx, keyConfigSeq).Result()
@@ -165,7 +173,7 @@ func newVersion(st *store, src []byte, by string, nowMS int64) (int64, error) {
 	if err != nil {
 		return 0, err
 	}
-	ver := Version{Version: v, Source: string(src), Base: src == nil, SHA: shortSHA(src), By: by, AtMS: nowMS}
+	ver.Version = v
 	b, _ := json.Marshal(ver)
 	err = st.do(func(ctx context.Context, rdb *redis.Client) error {
 		return rdb.Set(ctx, keyConfigPrefix+strconv.FormatInt(v, 10), b, 0).Err()
@@ -176,7 +184,7 @@ func newVersion(st *store, src []byte, by string, nowMS int64) (int64, error) {
 // getVersion reads a stored version; 0 is the nodes' own config.
 func getVersion(st *store, v int64) (Version, error) {
 	if v == 0 {
-		return Version{Base: true}, nil
+		return Version{Base: true, SHA: shortSHA(nil)}, nil
 	}
 	var raw string
 	err := st.do(func(ctx context.Context, rdb *redis.Client) error {
@@ -287,7 +295,12 @@ func push(st *store, src []byte, o PushOptions, cfg RolloutConfig) (Plan, error)
 			return Plan{}, fmt.Errorf("canary %q is not a live member (members: %v)", c, members)
 		}
 	}
-	v, err := newVersion(st, src, o.By, nowMS)
+	ver, err := pushedVersion(st, cur, src, o)
+	if err != nil {
+		return Plan{}, err
+	}
+	ver.By, ver.AtMS = o.By, nowMS
+	v, err := newVersion(st, ver)
 	if err != nil {
 		return Plan{}, storeErr(err)
 	}
@@ -311,9 +324,36 @@ func push(st *store, src []byte, o PushOptions, cfg RolloutConfig) (Plan, error)
 	if o.Fast {
 		action = "push --fast"
 	}
-	audit(st, action, p, o.By, "sha "+shortSHA(src))
+	detail := "config sha " + ver.SHA
+	if ver.HasSwitches {
+		detail += ", kill switches sha " + shortSHA([]byte(ver.Switches))
+	}
+	audit(st, action, p, o.By, detail)
 	dropOldVersions(st, p)
 	return p, nil
+}
+
+// pushedVersion is what a push stores: src, or with only switches pushed
+// the last good config again.
+func pushedVersion(st *store, cur Plan, src []byte, o PushOptions) (Version, error) {
+	if len(o.Switches) > modswitchMaxBytes {
+		return Version{}, fmt.Errorf("kill switch file over the limit of %d bytes", modswitchMaxBytes)
+	}
+	if err := checkSwitches(o.Switches); err != nil {
+		return Version{}, err
+	}
+	ver := Version{Source: string(src), Base: src == nil, SHA: shortSHA(src), Switches: string(o.Switches), HasSwitches: o.Switches != nil}
+	if src == nil && o.Switches == nil {
+		return Version{}, errors.New("nothing to push: give a config or a kill switch file")
+	}
+	if src == nil {
+		good, err := getVersion(st, cur.lastGood())
+		if err != nil {
+			return Version{}, storeErr(err)
+		}
+		ver.Source, ver.Base, ver.SHA = good.Source, good.Base, good.SHA
+	}
+	return ver, nil
 }
 
 // rollback replaces the plan read as raw with one that brings the last
@@ -323,15 +363,17 @@ func rollback(st *store, bad Plan, raw, reason, by string) (Plan, error) {
 	if err != nil {
 		return Plan{}, err
 	}
-	var src []byte
-	if !good.Base {
-		src = []byte(good.Source)
-	}
 	_, nowMS, err := live(st)
 	if err != nil {
 		return Plan{}, err
 	}
-	w, err := newVersion(st, src, by, nowMS)
+	if badVer, err := getVersion(st, bad.Version); err == nil && badVer.HasSwitches && !good.HasSwitches {
+		// The bad version set kill switches the good one never named:
+		// the good state is none set.
+		good.Switches, good.HasSwitches = "", true
+	}
+	good.By, good.AtMS = by, nowMS
+	w, err := newVersion(st, good)
 	if err != nil {
 		return Plan{}, err
 	}

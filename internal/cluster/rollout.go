@@ -93,6 +93,9 @@ func (p *Plan) target(node string) int64 {
 // computes the same order) and cuts them into canaries and a share. Named
 // canaries go first.
 func stagesFor(version int64, members []string, canaries []string, cfg RolloutConfig) [][]string {
+	if len(members) == 0 {
+		return nil // nobody to stage: every member, when they come
+	}
 	order := append([]string(nil), members...)
 	v := strconv.FormatInt(version, 10)
 	sort.Slice(order, func(i, j int) bool {

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync"
 	"time"
 
@@ -14,6 +15,7 @@ import (
 	"go.yaml.in/yaml/v3"
 
 	"levee/internal/atomicfile"
+	"levee/internal/modswitch"
 )
 
 // Applier activates a config on this node through its config gate
@@ -39,6 +41,9 @@ type savedVersion struct {
 	Version int64  `json:"version"`
 	Source  string `json:"source,omitempty"`
 	Base    bool   `json:"base,omitempty"`
+
+	Switches    string `json:"switches,omitempty"`
+	HasSwitches bool   `json:"has_switches,omitempty"`
 }
 
 // health is a node's cumulative counts, from its own metrics.
@@ -155,7 +160,7 @@ func (rn *rollout) boot() {
 		return
 	}
 	if sv.Version > 0 {
-		rn.activate(Version{Version: sv.Version, Source: sv.Source, Base: sv.Base}, "last-known-good")
+		rn.activate(Version{Version: sv.Version, Source: sv.Source, Base: sv.Base, Switches: sv.Switches, HasSwitches: sv.HasSwitches}, "last-known-good")
 	}
 }
 
@@ -240,8 +245,14 @@ func (rn *rollout) activate(ver Version, why string) {
 	rn.pending = src
 	apply := rn.apply
 	rn.mu.Unlock()
+	if err == nil && ver.HasSwitches {
+		err = checkSwitches([]byte(ver.Switches))
+	}
 	if err == nil && !running {
 		err = apply(src)
+	}
+	if err == nil && ver.HasSwitches {
+		err = rn.writeSwitches([]byte(ver.Switches))
 	}
 	rn.mu.Lock()
 	defer rn.mu.Unlock()
@@ -257,7 +268,7 @@ func (rn *rollout) activate(ver Version, why string) {
 	rn.baseline = rn.sample()
 	rn.c.m.configVersion.Set(float64(ver.Version))
 	rn.c.host.Log.Info("cluster: config version active", "version", ver.Version, "from", why, "reloaded", !running)
-	if err := rn.save(savedVersion{Version: ver.Version, Source: ver.Source, Base: ver.Base}); err != nil {
+	if err := rn.save(savedVersion{Version: ver.Version, Source: ver.Source, Base: ver.Base, Switches: ver.Switches, HasSwitches: ver.HasSwitches}); err != nil {
 		rn.c.host.Log.Warn("cluster: cannot save the config version; a restart with the store down would run the file", "err", err)
 	}
 }
@@ -386,4 +397,44 @@ func gatherHealth(reg prometheus.Registerer) health {
 		}
 	}
 	return h
+}
+
+// modswitchMaxBytes is the kill switch file's bound (the module's own).
+const modswitchMaxBytes = modswitch.MaxFileBytes
+
+// checkSwitches refuses a kill switch file the module would misread:
+// over its bound, or a line that is not a module name.
+func checkSwitches(raw []byte) error {
+	if len(raw) > modswitchMaxBytes {
+		return fmt.Errorf("kill switch file over the limit of %d bytes", modswitchMaxBytes)
+	}
+	for i, line := range strings.Split(string(raw), "\n") {
+		name, _, _ := strings.Cut(line, "#")
+		name = strings.TrimSpace(name)
+		if name == "" {
+			continue
+		}
+		if len(name) > 64 || strings.ContainsFunc(name, func(r rune) bool {
+			return !(r >= 'a' && r <= 'z' || r >= '0' && r <= '9' || r == '-' || r == '_')
+		}) {
+			return fmt.Errorf("kill switch file line %d: %q is not a module name", i+1, name)
+		}
+	}
+	return nil
+}
+
+// writeSwitches writes the kill switch file the node's modules poll
+// (internal/modswitch), unless it already holds raw.
+func (rn *rollout) writeSwitches(raw []byte) error {
+	if rn.c.host.DataDir == "" {
+		return errors.New("this node has no data directory for its kill switch file")
+	}
+	path := filepath.Join(rn.c.host.DataDir, modswitch.FileName)
+	if old, err := os.ReadFile(path); err == nil && bytes.Equal(old, raw) {
+		return nil
+	}
+	if err := os.MkdirAll(rn.c.host.DataDir, 0o750); err != nil {
+		return err
+	}
+	return atomicfile.Write(path, raw, 0o644)
 }

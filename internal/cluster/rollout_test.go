@@ -338,3 +338,48 @@ func TestOperatorPauseResumeRollback(t *testing.T) {
 		t.Errorf("audit entries %s, want push, pause, resume, rollback", got)
 	}
 }
+
+func moduleKilled(t *testing.T, n *leveetest.Node, name string) bool {
+	t.Helper()
+	res, err := adminClient.Get(n.AdminURL("/modules"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer res.Body.Close()
+	var st map[string]struct {
+		Killed bool `json:"killed"`
+	}
+	_ = json.NewDecoder(res.Body).Decode(&st)
+	return st[name].Killed
+}
+
+// Kill switches travel the same path as configs: pushed, validated on each
+// node, written to its kill switch file, rolled back with the version.
+func TestKillSwitchesRollOutAndBack(t *testing.T) {
+	r := leveetest.StartRedis(t)
+	o := textOrigin(t, "A")
+	nodes := startRolloutCluster(t, r, o.URL, 100*time.Millisecond)
+	cfg := pusher(r, 100*time.Millisecond)
+	if _, err := cluster.Push(cfg, nil, cluster.PushOptions{Switches: []byte("waf bots\n")}); err == nil || !strings.Contains(err.Error(), "not a module name") {
+		t.Fatalf("a malformed switch file: %v", err)
+	}
+	if _, err := cluster.Push(cfg, nil, cluster.PushOptions{Switches: []byte("# incident 42\nwaf\n"), By: "test"}); err != nil {
+		t.Fatal(err)
+	}
+	for i, n := range nodes {
+		eventually(t, 10*time.Second, fmt.Sprintf("waf killed on n%d", i+1), func() bool { return moduleKilled(t, n, "waf") })
+		if moduleKilled(t, n, "bots") {
+			t.Errorf("n%d: bots killed too", i+1)
+		}
+	}
+	eventually(t, 5*time.Second, "done", func() bool { return rolloutStatus(t, nodes[0]).Config.Plan.State == cluster.StateDone })
+	if code, body, _ := leveetest.Get(t, nodes[1].URL("/")); code != 200 || body != "A" {
+		t.Errorf("a switches-only version changed the config: %d %q", code, body)
+	}
+	if _, err := cluster.Control(cfg, "rollback", "test"); err != nil {
+		t.Fatal(err)
+	}
+	for i, n := range nodes {
+		eventually(t, 10*time.Second, fmt.Sprintf("waf back on n%d", i+1), func() bool { return !moduleKilled(t, n, "waf") })
+	}
+}

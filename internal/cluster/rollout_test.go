@@ -104,6 +104,14 @@ func rolloutStatus(t *testing.T, n *leveetest.Node) configStatus {
 	return s
 }
 
+// planState is the rollout state n last read ("" before it read one).
+func planState(t *testing.T, n *leveetest.Node) string {
+	if p := rolloutStatus(t, n).Config.Plan; p != nil {
+		return p.State
+	}
+	return ""
+}
+
 // load sends requests to every node until stop, counting 5xx per node.
 type load struct {
 	stop   chan struct{}
@@ -310,7 +318,7 @@ func TestOperatorPauseResumeRollback(t *testing.T) {
 	eventually(t, 5*time.Second, "the canary on the version", func() bool { return rolloutStatus(t, nodes[0]).Config.Applied == p.Version })
 	time.Sleep(time.Second) // three bakes' time: a running rollout would have moved on
 	for _, n := range nodes[1:] {
-		if st := rolloutStatus(t, n).Config; st.Applied != 0 || st.Plan.State != cluster.StatePaused || st.Plan.Stage != 0 {
+		if st := rolloutStatus(t, n).Config; st.Applied != 0 || st.Plan == nil || st.Plan.State != cluster.StatePaused || st.Plan.Stage != 0 {
 			t.Fatalf("paused rollout moved: applied %d, plan %+v", st.Applied, st.Plan)
 		}
 	}
@@ -320,7 +328,7 @@ func TestOperatorPauseResumeRollback(t *testing.T) {
 	if _, err := cluster.Control(cfg, "resume", "test"); err != nil {
 		t.Fatal(err)
 	}
-	eventually(t, 10*time.Second, "done", func() bool { return rolloutStatus(t, nodes[2]).Config.Plan.State == cluster.StateDone })
+	eventually(t, 10*time.Second, "done", func() bool { return planState(t, nodes[2]) == cluster.StateDone })
 	rb, err := cluster.Control(cfg, "rollback", "test")
 	if err != nil {
 		t.Fatal(err)
@@ -372,7 +380,7 @@ func TestKillSwitchesRollOutAndBack(t *testing.T) {
 			t.Errorf("n%d: bots killed too", i+1)
 		}
 	}
-	eventually(t, 5*time.Second, "done", func() bool { return rolloutStatus(t, nodes[0]).Config.Plan.State == cluster.StateDone })
+	eventually(t, 5*time.Second, "done", func() bool { return planState(t, nodes[0]) == cluster.StateDone })
 	if code, body, _ := leveetest.Get(t, nodes[1].URL("/")); code != 200 || body != "A" {
 		t.Errorf("a switches-only version changed the config: %d %q", code, body)
 	}

@@ -15,6 +15,7 @@ import (
 
 	"levee/internal/admin"
 	"levee/internal/cache"
+	"levee/internal/cluster"
 	"levee/internal/guard"
 	"levee/internal/modswitch"
 	"levee/internal/pipeline"
@@ -70,7 +71,7 @@ func capabilityRoutes(t *testing.T) map[string]http.Handler {
 	h := pipeline.Host{Log: lg, Registry: reg, Wall: guard.New(lg, reg), DataDir: t.TempDir(), Stopped: stopped}
 	out := map[string]http.Handler{}
 	for _, m := range []map[string]http.Handler{cache.NewCapability(h).AdminRoutes(), shield.NewCapability(h).AdminRoutes(),
-		modswitch.New(lg, reg, h.DataDir).AdminRoutes()} {
+		modswitch.New(lg, reg, h.DataDir).AdminRoutes(), cluster.NewCapability(h, "test", nil).AdminRoutes()} {
 		for k, v := range m {
 			out[k] = v
 		}

@@ -24,6 +24,13 @@ var ErrCannotListen = errors.New("cannot listen")
 func (n *Node) Apply(name string, src []byte, source string) error {
 	n.reloadMu.Lock()
 	defer n.reloadMu.Unlock()
+	select {
+	case <-n.stopped:
+		// A reload racing the shutdown (a cluster version arriving) must
+		// not open listeners on a node that has just closed them.
+		return n.Reject(source, errors.New("the node is shutting down"))
+	default:
+	}
 	if err := n.applyLocked(name, src); err != nil {
 		return n.Reject(source, err)
 	}
@@ -112,7 +119,21 @@ func (n *Node) Reject(source string, err error) error {
 const (
 	SourceAdmin  = "admin"
 	SourceReload = "reload"
+	// SourceCluster is a version pushed with `levee cluster push`; like a
+	// posted config, the file does not silently undo it.
+	SourceCluster = "cluster"
 )
+
+// applyClusterVersion is the cluster's way through the config gate.
+func (n *Node) applyClusterVersion(src []byte) error {
+	return n.Apply("cluster version", src, SourceCluster)
+}
+
+// validateConfig checks a config as a node would load it.
+func validateConfig(src []byte) error {
+	_, err := config.Load("pushed config", src)
+	return err
+}
 
 // ErrPostedConfigActive refuses a SIGHUP or watch reload while a config
 // posted to the admin API is serving: re-reading the file would silently
@@ -124,7 +145,7 @@ var ErrPostedConfigActive = errors.New("a config posted to the admin API is acti
 // the active config was posted to the admin API.
 func (n *Node) filePaused() bool {
 	s, _ := n.configSource.Load().(string)
-	return s == SourceAdmin
+	return s == SourceAdmin || s == SourceCluster
 }
 
 // ReloadFile re-reads the config file and applies it. Only SourceReload

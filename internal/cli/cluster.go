@@ -19,10 +19,11 @@ func init() { extraCommands = append(extraCommands, clusterCmd) }
 func clusterCmd() *cobra.Command {
 	c := &cobra.Command{
 		Use:   "cluster",
-		Short: "Inspect the cluster a node belongs to",
+		Short: "Inspect the cluster a node belongs to, and roll configs out to it",
 		Args:  cobra.NoArgs,
 	}
 	c.AddCommand(clusterStatusCmd())
+	c.AddCommand(clusterRolloutCmds()...)
 	return c
 }
 
@@ -74,6 +75,7 @@ func printClusterStatus(w io.Writer, st cluster.Status) error {
 		return err
 	}
 	fmt.Fprintf(w, "node %s, store %s, purges applied up to #%d\n", st.Node, st.Store, st.PurgeSeq)
+	printRollout(w, st.Config)
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
 	fmt.Fprintln(tw, "NAME\tVERSION\tCONFIG\tHEALTH\tLAST HEARTBEAT")
 	for _, m := range st.Members {

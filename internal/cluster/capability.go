@@ -35,6 +35,10 @@ type Capability struct {
 	tier    *tier
 	rooms   *roomSync
 	certs   *CertStorage
+	ro      *rollout
+	// validate checks a config pushed through the admin API (set with
+	// the applier by the node).
+	validate Validator
 
 	mu  sync.Mutex
 	run *runner // nil: not in a cluster
@@ -51,6 +55,7 @@ func NewCapability(h pipeline.Host, version string, target Purger) *Capability {
 	c.tier = newTier(c)
 	c.rooms = &roomSync{c: c}
 	c.certs = newCertStorage(c)
+	c.ro = newRollout(c)
 	empty := ""
 	c.configVersion.Store(&empty)
 	if target != nil {
@@ -74,6 +79,7 @@ func (c *Capability) Stage(cfg *Config, source []byte) (pipeline.Staged, error) 
 	ver := hex.EncodeToString(sum[:6])
 	staged := pipeline.Staged{Commit: func() {
 		c.configVersion.Store(&ver)
+		c.ro.committed(source)
 		c.apply(want)
 	}}
 	if want.On() && want.Advertise != "" {
@@ -103,6 +109,7 @@ func (c *Capability) apply(want Config) {
 		return
 	}
 	c.run = r
+	c.ro.start()
 }
 
 // NodeName is the node's name in the cluster: the configured one, or the
@@ -298,6 +305,9 @@ type Status struct {
 	PurgeSeq  uint64   `json:"purge_seq"`
 	Members   []Member `json:"members"`
 	Heartbeat string   `json:"heartbeat,omitempty"`
+	// Config is this node's cluster config version and the rollout it
+	// last read.
+	Config *ConfigStatus `json:"config,omitempty"`
 }
 
 // Status reports the members last seen and the store's state.
@@ -318,15 +328,20 @@ func (c *Capability) Status() Status {
 	if st.Members == nil {
 		st.Members = []Member{}
 	}
+	st.Config = c.ro.status()
 	return st
 }
 
 // AdminRoutes are the cluster's admin API routes.
 func (c *Capability) AdminRoutes() map[string]http.Handler {
-	return map[string]http.Handler{"GET /cluster": http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+	routes := map[string]http.Handler{"GET /cluster": http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
 		w.Header().Set("Content-Type", "application/json")
 		_ = json.NewEncoder(w).Encode(c.Status())
 	})}
+	for pattern, h := range c.rolloutRoutes() {
+		routes[pattern] = h
+	}
+	return routes
 }
 
 // Limiter returns the cluster-scoped rate limiter (the shield calls it).
@@ -334,6 +349,7 @@ func (c *Capability) Limiter() *Limiter { return c.lim }
 
 // Stop leaves the cluster.
 func (c *Capability) Stop() {
+	c.ro.stop()
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if c.target != nil {

@@ -66,6 +66,9 @@ type Config struct {
 	// were away. A node that missed more marks its whole cache stale.
 	// Default 10000, at most 1000000.
 	PurgeRetention int `yaml:"purge_retention"`
+	// Rollout is how a version pushed with `levee cluster push` spreads:
+	// canaries, a share, then every member, with a bake between stages.
+	Rollout RolloutConfig `yaml:"rollout"`
 }
 
 // TLSConfig is TLS to the store.
@@ -98,6 +101,7 @@ func (c *Config) SetDefaults() {
 	if c.PurgeRetention == 0 {
 		c.PurgeRetention = DefaultPurgeRetention
 	}
+	c.Rollout.SetDefaults()
 }
 
 // Validate adds the section's errors to l.
@@ -132,6 +136,7 @@ func (c *Config) Validate(l *schema.List) {
 	if c.PurgeRetention < 1 || c.PurgeRetention > MaxPurgeRetention {
 		l.Add("cluster.purge_retention", "want 1 to %d", MaxPurgeRetention)
 	}
+	c.Rollout.Validate(l)
 }
 
 func isDigits(s string) bool {

@@ -20,6 +20,9 @@ type metrics struct {
 	staleAll      prometheus.Counter
 	rate          *prometheus.CounterVec // result: leased, fallback, denied
 	tier          *prometheus.CounterVec // result: upper, error
+	rollbacks     prometheus.Counter
+	rejected      prometheus.Counter
+	configVersion prometheus.Gauge
 }
 
 func newMetrics(reg prometheus.Registerer, log *slog.Logger) *metrics {
@@ -42,10 +45,14 @@ func newMetrics(reg prometheus.Registerer, log *slog.Logger) *metrics {
 			Help: "Cluster-scoped rate-limit decisions: leased_admitted/denied (tokens leased from the store), fallback_admitted/denied (store away: limit over members), credit_admitted/denied (before a key's first lease), lease_queue_full, evicted."}, []string{"result"}),
 		tier: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "levee_cluster_tier_fetches_total",
 			Help: "Cache fills sent to the upper-tier node: upper (it answered), error (it failed; the origin was asked)."}, []string{"result"}),
+		rollbacks: c("levee_cluster_rollbacks_total", "Config versions this node, as the rollout driver, rolled back automatically."),
+		rejected:  c("levee_cluster_config_rejected_total", "Cluster config versions this node refused (failed its validation)."),
+		configVersion: prometheus.NewGauge(prometheus.GaugeOpts{Name: "levee_cluster_config_version",
+			Help: "The cluster config version this node runs (0: its own config file)."}),
 	}
 	if reg != nil {
 		reg.MustRegister(m.storeUp, m.members, m.storeErrors, m.purgeSent, m.purgeApplied, m.purgeReplayed,
-			m.purgeErrors, m.purgeDropped, m.staleAll, m.rate, m.tier)
+			m.purgeErrors, m.purgeDropped, m.staleAll, m.rate, m.tier, m.rollbacks, m.rejected, m.configVersion)
 	}
 	return m
 }

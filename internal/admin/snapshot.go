@@ -17,13 +17,14 @@ import (
 // must not turn into a flood of renders competing with the edge for CPU.
 // So every reader shares one snapshot: a fresh render is allowed
 // renderBurst times at once and renderRate a second after that; past it
-// the reader gets the last snapshot (at most maxSnapshotAge old). Renders
+// the reader gets the last snapshot (under a flood, about 1/renderRate
+// old: fresh enough for a script that polls a counter it just moved, and
+// a bounded cost whatever the readers do: 10 gathers a second). Renders
 // also run one at a time: readers that arrive during one wait for it and
 // share its result.
 const (
-	renderRate     = 1.0 // fresh renders per second, sustained
-	renderBurst    = 4.0 // fresh renders at once after a quiet spell
-	maxSnapshotAge = time.Second
+	renderRate  = 10.0 // fresh renders per second, sustained
+	renderBurst = 20.0 // fresh renders at once after a quiet spell
 )
 
 // snapshots gathers the node's metrics at most renderRate a second

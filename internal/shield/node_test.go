@@ -231,31 +231,9 @@ func percentile(ds []time.Duration, p float64) time.Duration {
 }
 
 // legit sends n requests, a new one every interval (at most 4 at once),
-// and returns the successes and latencies.
+// with Go's own User-Agent, and returns the successes and latencies.
 func legit(c *http.Client, url string, n int, every time.Duration) (ok int, lat []time.Duration) {
-	tick := time.NewTicker(every)
-	defer tick.Stop()
-	var mu sync.Mutex
-	var wg sync.WaitGroup
-	sem := make(chan struct{}, 4)
-	for i := 0; i < n; i++ {
-		<-tick.C
-		sem <- struct{}{}
-		wg.Add(1)
-		go func() {
-			defer func() { <-sem; wg.Done() }()
-			start := time.Now()
-			code, _, _, err := get(c, url)
-			mu.Lock()
-			defer mu.Unlock()
-			lat = append(lat, time.Since(start))
-			if err == nil && code == 200 {
-				ok++
-			}
-		}()
-	}
-	wg.Wait()
-	return ok, lat
+	return paced(c, url, "", n, every)
 }
 
 // With 4 attackers saturating /dyn and a small origin (5 ms, 8 in flight),

@@ -16,7 +16,8 @@ import (
 )
 
 // paced sends n requests from c, one every `every`, at most 4 at once,
-// with the given User-Agent; it returns the successes and latencies.
+// with the given User-Agent (Go's own when ua is empty); it returns the
+// successes and latencies.
 func paced(c *http.Client, url, ua string, n int, every time.Duration) (ok int, lat []time.Duration) {
 	tick := time.NewTicker(every)
 	defer tick.Stop()
@@ -30,7 +31,11 @@ func paced(c *http.Client, url, ua string, n int, every time.Duration) (ok int, 
 		go func() {
 			defer func() { <-sem; wg.Done() }()
 			start := time.Now()
-			code, _, _, err := get(c, url, "User-Agent", ua)
+			var hdr []string
+			if ua != "" {
+				hdr = []string{"User-Agent", ua}
+			}
+			code, _, _, err := get(c, url, hdr...)
 			mu.Lock()
 			defer mu.Unlock()
 			lat = append(lat, time.Since(start))

@@ -2,11 +2,9 @@ package app_test
 
 import (
 	"context"
-	"fmt"
 	"io"
 	"net/http"
 	"strings"
-	"sync/atomic"
 	"testing"
 	"time"
 
@@ -44,16 +42,7 @@ func waitForText(t *testing.T, ctx context.Context, want string, d time.Duration
 // from another /24, or after it expired, is refused. The solve time at
 // each difficulty is logged (README of internal/bots quotes it).
 func TestBrowserChallenge(t *testing.T) {
-	ctx := leveetest.StartBrowser(t)
-	var fromBrowser atomic.Int64
-	o := leveetest.NewOrigin(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if strings.Contains(r.UserAgent(), "Chrome") {
-			fromBrowser.Add(1)
-		}
-		w.Header().Set("Content-Type", "text/html; charset=utf-8")
-		w.Write([]byte(originPage))
-	}))
-	n := leveetest.Start(t, fmt.Sprintf(`
+	s := browserShop(t, `
 listeners: [{listen: "127.0.0.1:0"}]
 trusted_proxies: [127.0.0.1]
 bots: {pass_ttl: 2s}
@@ -65,7 +54,8 @@ sites:
       - {path: /d12/, origins: [{url: %[1]q}], bots: {challenge_below: 100, difficulty: 12}}
       - {path: /d16/, origins: [{url: %[1]q}], bots: {challenge_below: 100, difficulty: 16}}
       - {path: /, origins: [{url: %[1]q}], bots: {challenge_below: 100, difficulty: 12}}
-`, o.URL))
+`)
+	ctx, n, fromBrowser := s.ctx, s.n, s.fromBrowser
 
 	// curl: the machine-readable refusal, never a page it cannot solve.
 	res, err := http.Get(n.URL("/"))

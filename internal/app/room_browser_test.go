@@ -3,7 +3,6 @@ package app_test
 import (
 	"bytes"
 	"context"
-	"fmt"
 	"image/png"
 	"net/http"
 	"net/http/cookiejar"
@@ -11,7 +10,6 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
-	"sync/atomic"
 	"testing"
 	"time"
 
@@ -21,33 +19,23 @@ import (
 	"levee/internal/leveetest"
 )
 
-const originPage = `<!doctype html><title>shop</title><h1 id="origin">Welcome to the shop</h1>`
-
 // The waiting room page in a real browser: with the room's one slot held by
 // another client, chromium gets the queue page (position 1, the room cookie)
 // and the origin sees nothing of it, not even over its self-refreshes; once
 // the holder's session lapses, the page lets itself in, without any reload
 // from the test, and shows the origin's content.
 func TestBrowserWaitingRoom(t *testing.T) {
-	ctx := leveetest.StartBrowser(t)
-	var fromBrowser atomic.Int64
-	o := leveetest.NewOrigin(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if strings.Contains(r.UserAgent(), "Chrome") {
-			fromBrowser.Add(1)
-		}
-		w.Header().Set("Content-Type", "text/html; charset=utf-8")
-		w.Write([]byte(originPage))
-	}))
-	n := leveetest.Start(t, fmt.Sprintf(`
+	s := browserShop(t, `
 listeners: [{listen: "127.0.0.1:0"}]
 log: {access: false}
 sites:
   - name: s
     hosts: ["*"]
-    routes: [{path: /, origins: [{url: %q}]}]
+    routes: [{path: /, origins: [{url: %[1]q}]}]
 shield:
   waiting_rooms: [{site: s, route: /, capacity: 1, admit_per_minute: 600, refresh: 1s, session: 2s}]
-`, o.URL))
+`)
+	ctx, n, o, fromBrowser := s.ctx, s.n, s.o, s.fromBrowser
 
 	// The holder takes the one slot. A fresh room admits nobody for two
 	// refreshes (its restart hold), so it polls the queue until admitted,

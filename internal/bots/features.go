@@ -51,6 +51,8 @@ const (
 	SigPlaintext   = "plaintext"          // not over TLS (value empty)
 	SigHTTPVersion = "http_version"       // 1.0, 1.1 or 2
 	SigPassCookie  = "pass_cookie"        // valid (a solved challenge's cookie) or absent
+	SigH2          = "h2_fp"              // the HTTP/2 fingerprint (pipeline.Hello.H2) equals value
+	SigH2Settings  = "h2_settings"        // the fingerprint's SETTINGS part (before the first '|') equals value
 )
 
 // Bounds of one feature.
@@ -138,6 +140,11 @@ func parseCSV(lines []string, lim Limits) ([]Feature, error) {
 			return nil, fmt.Errorf("line %d: more than %d features", i+1, lim.MaxFeatures)
 		}
 		fields := strings.Split(line, ",")
+		if len(fields) > 4 && fields[1] == SigH2 {
+			// The fingerprint's pseudo-header order has commas of its
+			// own ("m,a,s,p"); name, signal and weight never do.
+			fields = []string{fields[0], fields[1], strings.Join(fields[2:len(fields)-1], ","), fields[len(fields)-1]}
+		}
 		if len(fields) != 4 {
 			return nil, fmt.Errorf("line %d: want 4 comma-separated fields (name,signal,value,weight), got %d", i+1, len(fields))
 		}
@@ -267,10 +274,63 @@ func (f *Feature) check() error {
 		if v != "valid" && v != "absent" {
 			return fmt.Errorf("pass_cookie must be valid or absent, got %q", v)
 		}
+	case SigH2:
+		if !validH2(v) {
+			return fmt.Errorf("h2_fp %q is not an HTTP/2 fingerprint (SETTINGS|WINDOW_UPDATE|PRIORITY|pseudo-header order, e.g. 1:65536;4:6291456|15663105|0|m,a,s,p)", v)
+		}
+	case SigH2Settings:
+		if !validH2Settings(v) {
+			return fmt.Errorf("h2_settings %q is not a SETTINGS list (id:value pairs joined by ';', e.g. 1:65536;4:6291456)", v)
+		}
 	default:
 		return fmt.Errorf("unknown signal %q", f.Signal)
 	}
 	return nil
+}
+
+// validH2 checks the shape of an HTTP/2 fingerprint: four parts joined by
+// '|', the first a SETTINGS list, the second a number, the last two made of
+// digits, letters, ',' and ':' only. A value of another shape could never
+// equal a fingerprint, so it is a mistake in the file.
+func validH2(v string) bool {
+	parts := strings.Split(v, "|")
+	if len(parts) != 4 || !validH2Settings(parts[0]) || !allDigits(parts[1]) {
+		return false
+	}
+	for _, p := range parts[2:] {
+		for i := 0; i < len(p); i++ {
+			if c := p[i]; !(c >= '0' && c <= '9' || c >= 'a' && c <= 'z' || c == ',' || c == ':') {
+				return false
+			}
+		}
+	}
+	return parts[3] != ""
+}
+
+// validH2Settings checks "id:value;id:value...", at least one pair.
+func validH2Settings(v string) bool {
+	if v == "" {
+		return false
+	}
+	for _, pair := range strings.Split(v, ";") {
+		id, val, ok := strings.Cut(pair, ":")
+		if !ok || !allDigits(id) || !allDigits(val) {
+			return false
+		}
+	}
+	return true
+}
+
+func allDigits(s string) bool {
+	if s == "" {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		if s[i] < '0' || s[i] > '9' {
+			return false
+		}
+	}
+	return true
 }
 
 func isUAToken(s string) bool {
@@ -302,6 +362,7 @@ type Model struct {
 	prefixes     map[netip.Prefix]int
 	bits4, bits6 []int // the prefix lengths in prefixes, per family
 	ja4, ja4a    map[string]int
+	h2, h2s      map[string]int // whole HTTP/2 fingerprint, its SETTINGS part
 	plaintext    int
 	version      [3]int // 1.0, 1.1, 2
 	passValid    int
@@ -323,7 +384,8 @@ const BaseScore = 50
 func Compile(feats []Feature, data []byte) *Model {
 	sum := sha256.Sum256(data)
 	m := &Model{Version: hex.EncodeToString(sum[:8]), Features: len(feats),
-		uaTokens: map[string]int{}, prefixes: map[netip.Prefix]int{}, ja4: map[string]int{}, ja4a: map[string]int{}}
+		uaTokens: map[string]int{}, prefixes: map[netip.Prefix]int{}, ja4: map[string]int{}, ja4a: map[string]int{},
+		h2: map[string]int{}, h2s: map[string]int{}}
 	for _, f := range feats {
 		w := f.Weight
 		switch f.Signal {
@@ -359,6 +421,10 @@ func Compile(feats []Feature, data []byte) *Model {
 			m.plaintext += w
 		case SigHTTPVersion:
 			m.version[map[string]int{"1.0": 0, "1.1": 1, "2": 2}[f.Value]] += w
+		case SigH2:
+			m.h2[f.Value] += w
+		case SigH2Settings:
+			m.h2s[f.Value] += w
 		case SigPassCookie:
 			if f.Value == "valid" {
 				m.passValid += w
@@ -386,6 +452,7 @@ type Signals struct {
 	Client     netip.Addr
 	TLS        bool
 	JA4        string // empty unless TLS
+	H2         string // HTTP/2 fingerprint (pipeline.Hello.H2); empty on HTTP/1.x or unknown
 	ProtoMajor int
 	ProtoMinor int
 	Pass       bool // a valid challenge pass cookie came with the request
@@ -428,6 +495,7 @@ func (m *Model) Score(s *Signals) int {
 	} else {
 		score += m.plaintext
 	}
+	score += m.scoreH2(s.H2)
 	switch {
 	case s.ProtoMajor == 1 && s.ProtoMinor == 0:
 		score += m.version[0]
@@ -442,6 +510,23 @@ func (m *Model) Score(s *Signals) int {
 		score += m.passAbsent
 	}
 	return min(max(score, 1), 99)
+}
+
+// scoreH2 weighs the HTTP/2 fingerprint, whole and by its SETTINGS part;
+// the part is a substring, so the look-up does not allocate.
+func (m *Model) scoreH2(fp string) int {
+	if fp == "" {
+		return 0
+	}
+	w := 0
+	if len(m.h2) > 0 {
+		w += m.h2[fp]
+	}
+	if len(m.h2s) > 0 {
+		settings, _, _ := strings.Cut(fp, "|")
+		w += m.h2s[settings]
+	}
+	return w
 }
 
 func (m *Model) scoreUA(ua string) int {

@@ -6,9 +6,16 @@ import (
 	"strings"
 )
 
+// exampleH2 is one feature of each HTTP/2 kind for Example.
+var exampleH2 = []string{
+	"example-h2-chrome," + SigH2 + ",1:65536;2:0;4:6291456;6:262144|15663105|0|m,a,s,p,5",
+	"example-h2-chrome-settings," + SigH2Settings + ",1:65536;2:0;4:6291456;6:262144,3",
+}
+
 // Example returns a valid feature file (CSV) of n features: the shipped
-// features first, then synthetic ones (User-Agent words and documentation
-// prefixes) to make up the count. n is 0 to HardMaxFeatures.
+// features first, one of each HTTP/2 kind, then synthetic ones
+// (User-Agent words and documentation prefixes) to make up the count. n
+// is 0 to HardMaxFeatures.
 func Example(n int) ([]byte, error) {
 	if n < 0 || n > HardMaxFeatures {
 		return nil, fmt.Errorf("--example wants 0 to %d features, got %d", HardMaxFeatures, n)
@@ -22,6 +29,16 @@ func Example(n int) ([]byte, error) {
 	}
 	if n < len(rows) {
 		rows = rows[:n]
+	}
+	// The HTTP/2 kinds, matched against pipeline.Hello.H2: the whole
+	// fingerprint (its pseudo-header order keeps its commas in CSV: name,
+	// signal and weight never have any) and its SETTINGS part alone. The
+	// values are the widely published desktop Chrome fingerprint; a real
+	// file takes them from the site's own traffic.
+	for _, r := range exampleH2 {
+		if len(rows) < n {
+			rows = append(rows, r)
+		}
 	}
 	for i := len(rows); i < n; i++ {
 		if i%2 == 0 {

@@ -112,9 +112,15 @@ func (c *Capability) score(r *http.Request, client netip.Addr, st *settings) (in
 	ua := userAgent(r)
 	s := Signals{UA: ua, Header: r.Header, Client: client, TLS: r.TLS != nil,
 		ProtoMajor: r.ProtoMajor, ProtoMinor: r.ProtoMinor}
-	if s.TLS {
+	if s.TLS || r.ProtoMajor == 2 {
+		// The connection's record: JA4 from the handshake, and on HTTP/2
+		// the preface's fingerprint, written by the HTTP/2 server before
+		// the first request's handler runs and unchanged after.
 		if h := pipeline.HelloFrom(r.Context()); h != nil {
-			s.JA4 = h.Fingerprint
+			if s.TLS {
+				s.JA4 = h.Fingerprint
+			}
+			s.H2 = h.H2
 		}
 	}
 	if v, ok := cookieValue(r.Header, st.cookie); ok {

@@ -105,9 +105,6 @@ func (s *Server) guard(rt Route, h http.Handler) http.Handler {
 			return
 		}
 		defer release()
-		// Only a request let through keeps its identity, on the heap.
-		pid := new(Identity)
-		*pid = id
 		if rt.Scope != "" {
 			if status == 0 && !id.allows(rt.Scope) {
 				status, code, msg = http.StatusForbidden, "forbidden", "this token lacks the "+rt.Scope+" scope "+rt.Method+" "+rt.Path+" needs"
@@ -127,6 +124,9 @@ func (s *Server) guard(rt Route, h http.Handler) http.Handler {
 			return
 		}
 		r.Body = http.MaxBytesReader(w, r.Body, limit)
+		// Only a request let through keeps its identity, on the heap.
+		pid := new(Identity)
+		*pid = id
 		r = r.WithContext(context.WithValue(r.Context(), identityKey, pid))
 		if !rt.Change {
 			h.ServeHTTP(w, r)

@@ -33,7 +33,7 @@ func otherScope(scope string) string {
 // missing or wrong token with 401, a token without the route's scope with
 // 403, and lets the right scope through.
 func TestEveryRouteRefusesMissingWrongAndOutOfScopeTokens(t *testing.T) {
-	s := newServer(t, "127.0.0.1:9090", admin.Limits{PerClientRate: 1000, PerClientBurst: 1000})
+	s := newServer(t, "127.0.0.1:9090", admin.Limits{PerClientRate: 1000, PerClientBurst: 1000, MaxRate: 1e6, MaxBurst: 1e6})
 	tokens := map[string]string{}
 	for _, sc := range admin.Scopes {
 		tokens[sc] = mustToken(t, s.Tokens(), sc, sc)

@@ -22,17 +22,52 @@ const smallBody = 64 << 10
 
 // Identity is who makes a request.
 type Identity struct {
-	Who    string   // "token ID (name)", or "anonymous (loopback, no tokens)"
-	Key    string   // what limits count by: the token ID or the client IP
-	Scopes []string // nil for a request without credentials
-	token  *Token
+	ip    string // the client's address, without its port
+	open  bool   // a loopback listener with no token: every scope, no credentials
+	token *Token // the verified token, or nil
+}
+
+// Who names the identity in the audit log and the config history: "token
+// ID (name)", or "anonymous IP".
+func (id *Identity) Who() string {
+	switch {
+	case id.token != nil && id.token.Name != "":
+		return "token " + id.token.ID + " (" + id.token.Name + ")"
+	case id.token != nil:
+		return "token " + id.token.ID
+	case id.open:
+		return "anonymous " + id.ip + " (loopback, no tokens)"
+	case id.ip == "":
+		return "unknown"
+	}
+	return "anonymous " + id.ip
+}
+
+// Scopes are the identity's scopes; nil for a request without credentials.
+func (id *Identity) Scopes() []string {
+	switch {
+	case id.token != nil:
+		return id.token.Scopes
+	case id.open:
+		return []string{ScopeAdmin}
+	}
+	return nil
+}
+
+// limitKey is what the limits count by: the token, or else the client IP
+// (a token's key has a prefix no IP has; an IP's costs no allocation).
+func (id *Identity) limitKey() string {
+	if id.token != nil {
+		return id.token.limitKey
+	}
+	return id.ip
 }
 
 func (id *Identity) allows(scope string) bool {
 	if id.token != nil {
 		return id.token.Allows(scope)
 	}
-	return id.Scopes != nil
+	return id.open
 }
 
 type ctxKey int
@@ -46,7 +81,7 @@ func identityOf(r *http.Request) *Identity {
 	if id, ok := r.Context().Value(identityKey).(*Identity); ok {
 		return id
 	}
-	return &Identity{Who: "unknown"}
+	return &Identity{}
 }
 
 // openMode: a loopback listener with no tokens needs none (levee demo).
@@ -60,15 +95,13 @@ func (s *Server) guard(rt Route, h http.Handler) http.Handler {
 		limit = configLimit
 	}
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		w.Header().Set("X-Content-Type-Options", "nosniff")
-		w.Header().Set("Cache-Control", "no-store")
-		id, status, code, msg := s.authenticate(r)
-		release, reject := s.limits.acquire(id.Key)
-		if reject != nil {
-			if reject.retryAfter != "" {
-				w.Header().Set("Retry-After", reject.retryAfter)
-			}
-			writeError(w, reject.status, reject.code, reject.msg)
+		hdr := w.Header()
+		hdr["X-Content-Type-Options"], hdr["Cache-Control"] = nosniff, noStore
+		var id Identity
+		status, code, msg := s.authenticate(r, &id)
+		release, refused, retryAfter := s.limits.acquire(id.limitKey())
+		if refused != nil {
+			refused.write(w, retryAfter)
 			return
 		}
 		defer release()
@@ -91,40 +124,53 @@ func (s *Server) guard(rt Route, h http.Handler) http.Handler {
 			return
 		}
 		r.Body = http.MaxBytesReader(w, r.Body, limit)
-		r = r.WithContext(context.WithValue(r.Context(), identityKey, id))
+		// Only a request let through keeps its identity, on the heap.
+		pid := new(Identity)
+		*pid = id
+		r = r.WithContext(context.WithValue(r.Context(), identityKey, pid))
 		if !rt.Change {
 			h.ServeHTTP(w, r)
 			return
 		}
-		s.serveAudited(rt, id, h, w, r)
+		s.serveAudited(rt, pid, h, w, r)
 	})
 }
 
-// authenticate finds the identity of r. A failure leaves an anonymous
-// identity (limited by client IP) and the 401 to send if the route needs
-// a scope.
-func (s *Server) authenticate(r *http.Request) (id *Identity, status int, code, msg string) {
-	ip, _, _ := net.SplitHostPort(r.RemoteAddr)
-	anon := &Identity{Who: "anonymous " + ip, Key: "ip:" + ip}
+// authenticate finds the identity of r and fills id. A failure leaves an
+// anonymous identity (limited by client IP) and the 401 to send if the
+// route needs a scope. It allocates nothing without a token, so a flood
+// reaches the limiter at the cost of a header lookup.
+func (s *Server) authenticate(r *http.Request, id *Identity) (status int, code, msg string) {
+	id.ip = clientIP(r.RemoteAddr)
 	secret, from := presented(r)
 	if secret == "" {
 		if s.openMode() {
-			anon.Who = "anonymous " + ip + " (loopback, no tokens)"
-			anon.Scopes = []string{ScopeAdmin}
-			return anon, 0, "", ""
+			id.open = true
+			return 0, "", ""
 		}
-		return anon, http.StatusUnauthorized, "unauthorized", "this route needs a token: send Authorization: Bearer TOKEN (create one with `levee token create`)"
+		return http.StatusUnauthorized, "unauthorized", "this route needs a token: send Authorization: Bearer TOKEN (create one with `levee token create`)"
 	}
-	t := s.tokens.Verify(secret)
-	if t == nil {
-		return anon, http.StatusUnauthorized, "unauthorized", "the token " + from + " is not valid (revoked, or mistyped)"
+	id.token = s.tokens.Verify(secret)
+	if id.token == nil {
+		return http.StatusUnauthorized, "unauthorized", "the token " + from + " is not valid (revoked, or mistyped)"
 	}
-	who := "token " + t.ID
-	if t.Name != "" {
-		who += " (" + t.Name + ")"
-	}
-	return &Identity{Who: who, Key: "token:" + t.ID, Scopes: t.Scopes, token: t}, 0, "", ""
+	return 0, "", ""
 }
+
+// clientIP is the host of a RemoteAddr, without allocating.
+func clientIP(remote string) string {
+	host, _, err := net.SplitHostPort(remote)
+	if err != nil {
+		return remote
+	}
+	return host
+}
+
+// Values of the headers every admin answer carries (net/http only reads them).
+var (
+	nosniff = []string{"nosniff"}
+	noStore = []string{"no-store"}
+)
 
 func presented(r *http.Request) (secret, from string) {
 	if a := r.Header.Get("Authorization"); a != "" {
@@ -165,7 +211,7 @@ func csrfOK(r *http.Request) bool {
 // serveAudited runs a change and writes who did what, and its outcome,
 // to the audit log.
 func (s *Server) serveAudited(rt Route, id *Identity, h http.Handler, w http.ResponseWriter, r *http.Request) {
-	e := &AuditEntry{Who: id.Who, Action: r.Method + " " + r.URL.Path}
+	e := &AuditEntry{Who: id.Who(), Action: r.Method + " " + r.URL.Path}
 	if q := r.URL.RawQuery; q != "" {
 		e.Action += "?" + q
 	}

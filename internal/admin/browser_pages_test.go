@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -101,18 +102,11 @@ pools:
 - {name: web, origins: [{url: %q}, {url: %q}], health: {active: {path: /, interval: 100ms, timeout: 90ms, rise: 1, fall: 1}}}
 sites: [{name: s, hosts: ["*"], routes: [{path: /, pools: [dead, web]}]}]
 `, dead, up.URL, dead))
-	deadline := time.Now().Add(10 * time.Second)
-	for {
+	waitUntil(t, 10*time.Second, "health settled: dead down, web up", func() bool {
 		d, known := n.HealthState("dead", dead)
 		u, _ := n.HealthState("web", up.URL)
-		if known && !d && u {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatal("health never settled")
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
+		return known && !d && u
+	})
 	for range 5 {
 		if st, body, _ := leveetest.Get(t, n.URL("/")); st != 200 || body != "up" {
 			t.Fatalf("edge: %d %q", st, body)
@@ -290,4 +284,85 @@ shield:
 		t.Fatalf("modules after the kill: %+v", mods)
 	}
 	screenshot(t, ctx, "switches")
+}
+
+// The shield page's waiting-room and admission figures equal the API's
+// after known traffic: three visitors queued in a room (held, so none is
+// admitted) make a queue of 3 with an estimated wait of 3 minutes at one
+// admission a minute; three requests held by a slow origin are the pool's
+// 3 in flight under its pinned limit of 8.
+func TestBrowserShieldWaitingRoomAndAdmission(t *testing.T) {
+	ctx := leveetest.StartBrowser(t)
+	release := make(chan struct{})
+	var once sync.Once
+	free := func() { once.Do(func() { close(release) }) }
+	t.Cleanup(free)
+	o := leveetest.NewOrigin(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/slow" {
+			select {
+			case <-release:
+			case <-r.Context().Done():
+			}
+		}
+		io.WriteString(w, "hello")
+	}))
+	n := leveetest.Start(t, fmt.Sprintf(`
+listeners: [{listen: "127.0.0.1:0"}]
+log: {access: false}
+pools: [{name: web, origins: [{url: %q}]}]
+sites:
+  - name: s
+    hosts: ["*"]
+    routes: [{path: /room, pools: [web]}, {path: /, pools: [web]}]
+shield:
+  admission: {min_limit: 8, max_limit: 8, initial_limit: 8, max_wait: 10s}
+  waiting_rooms: [{site: s, route: /room, capacity: 1, admit_per_minute: 1, refresh: 30s, session: 1m, mode: queue}]
+`, o.URL))
+	// Each visitor without a cookie is a new place in the queue; the
+	// room's restart hold (two refreshes, 60 s) admits none of them.
+	for i := range 3 {
+		if _, _, h := leveetest.Get(t, n.URL("/room")); h.Get("Levee-Queue") != fmt.Sprint(i+1) {
+			t.Fatalf("visitor %d: queue place %q, want %d", i+1, h.Get("Levee-Queue"), i+1)
+		}
+	}
+	var wg sync.WaitGroup
+	for range 3 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			res, err := leveetest.Client().Get(n.URL("/slow"))
+			if err == nil {
+				io.Copy(io.Discard, res.Body)
+				res.Body.Close()
+			}
+		}()
+	}
+	t.Cleanup(wg.Wait)
+	t.Cleanup(free) // runs before wg.Wait: cleanups run last first
+	var api struct {
+		Admission map[string]struct {
+			Limit    int64 `json:"limit"`
+			Inflight int64 `json:"inflight"`
+			Queued   int64 `json:"queued"`
+		} `json:"admission"`
+		Rooms map[string]struct {
+			Active int     `json:"active"`
+			Queued int     `json:"queued"`
+			Wait   float64 `json:"estimated_wait_seconds"`
+		} `json:"waiting_rooms"`
+	}
+	waitUntil(t, 10*time.Second, "three requests in flight at the pool", func() bool {
+		apiJSON(t, n.AdminURL("/api/v1/shield"), &api)
+		return api.Admission["web"].Inflight == 3
+	})
+	room, ok := api.Rooms["s/room"]
+	if adm := api.Admission["web"]; !ok || room.Queued != 3 || room.Active != 0 || room.Wait != 180 || adm.Limit != 8 || adm.Queued != 0 {
+		t.Fatalf("the API after the known traffic: %+v", api)
+	}
+	leveetest.BrowserDo(t, ctx, 10*time.Second, chromedp.Navigate(n.AdminURL("/ui/shield.html")))
+	waitJS(t, ctx, 15*time.Second, cell("shield-rooms", "s/room", 1)+` === "0" && `+
+		cell("shield-rooms", "s/room", 2)+` === "3" && `+cell("shield-rooms", "s/room", 3)+` === "180 s" && `+
+		cell("shield-admission", "web", 1)+` === "8" && `+cell("shield-admission", "web", 2)+` === "3" && `+
+		cell("shield-admission", "web", 3)+` === "0"`)
+	screenshot(t, ctx, "shield-rooms-admission")
 }

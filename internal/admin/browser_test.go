@@ -20,26 +20,46 @@ import (
 	"levee/internal/leveetest"
 )
 
-// waitJS evaluates expr in the page until it is true, for at most d.
-func waitJS(t *testing.T, ctx context.Context, d time.Duration, expr string) {
-	t.Helper()
+// holdsWithin checks cond every 100 ms until it holds, for at most d, and
+// reports whether it did: the one wait of these tests, for a page or the
+// node to catch up.
+func holdsWithin(d time.Duration, cond func() bool) bool {
 	deadline := time.Now().Add(d)
-	for {
-		c, cancel := context.WithTimeout(ctx, 2*time.Second)
-		ok, err := chromedp.Run(c, chromedp.Evaluate[bool](expr))
-		cancel()
-		if err == nil && ok {
-			return
-		}
+	for !cond() {
 		if time.Now().After(deadline) {
-			text, _ := chromedp.Run(ctx, chromedp.Evaluate[string](`document.body ? document.body.innerText : ""`))
-			t.Fatalf("not true within %v: %s (err %v)\npage text:\n%s", d, expr, err, text)
+			return false
 		}
 		time.Sleep(100 * time.Millisecond)
 	}
+	return true
 }
 
-// screenshot keeps a PNG of the page as an artifact: in $LEVEE_ARTIFACTS
+// waitUntil fails the test unless cond holds within d.
+func waitUntil(t *testing.T, d time.Duration, what string, cond func() bool) {
+	t.Helper()
+	if !holdsWithin(d, cond) {
+		t.Fatalf("not within %v: %s", d, what)
+	}
+}
+
+// waitJS fails the test, with the page's text, unless expr is true in the
+// page within d.
+func waitJS(t *testing.T, ctx context.Context, d time.Duration, expr string) {
+	t.Helper()
+	var err error
+	ok := holdsWithin(d, func() bool {
+		c, cancel := context.WithTimeout(ctx, 2*time.Second)
+		defer cancel()
+		var v bool
+		v, err = chromedp.Run(c, chromedp.Evaluate[bool](expr))
+		return err == nil && v
+	})
+	if !ok {
+		text, _ := chromedp.Run(ctx, chromedp.Evaluate[string](`document.body ? document.body.innerText : ""`))
+		t.Fatalf("not true within %v: %s (err %v)\npage text:\n%s", d, expr, err, text)
+	}
+}
+
 // when set, else in the test's temporary directory.
 func screenshot(t *testing.T, ctx context.Context, name string) {
 	t.Helper()
@@ -228,13 +248,10 @@ sites: [{name: s, hosts: ["*"], routes: [{path: /, origins: [{url: %q}]}]}]
 	}
 	secret := mustToken(t, ts, "browser", "read")
 	// The node rereads the token file at most once a second.
-	deadline := time.Now().Add(5 * time.Second)
-	for st, _, _ := leveetest.Get(t, n.AdminURL("/api/v1/status")); st != 401; st, _, _ = leveetest.Get(t, n.AdminURL("/api/v1/status")) {
-		if time.Now().After(deadline) {
-			t.Fatalf("the API is still open: %d", st)
-		}
-		time.Sleep(200 * time.Millisecond)
-	}
+	waitUntil(t, 5*time.Second, "the API closed by the first token", func() bool {
+		st, _, _ := leveetest.Get(t, n.AdminURL("/api/v1/status"))
+		return st == 401
+	})
 	leveetest.BrowserDo(t, ctx, 10*time.Second, chromedp.Navigate(n.AdminURL("/ui/")))
 	waitJS(t, ctx, 10*time.Second, `location.pathname === "/ui/login.html" && !!document.getElementById("login-form")`)
 	screenshot(t, ctx, "login")

@@ -64,7 +64,7 @@ func (s *Server) recordApplied(r *http.Request, source, note string) {
 		return
 	}
 	src := s.node.ActiveConfig()
-	if _, err := s.history.Record(src, identityOf(r).Who, source, note); err != nil {
+	if _, err := s.history.Record(src, identityOf(r).Who(), source, note); err != nil {
 		s.log.Warn("config history not written", "err", err)
 		return
 	}

@@ -138,7 +138,7 @@ func notApplied(err error) string {
 
 func (s *Server) session(w http.ResponseWriter, r *http.Request) {
 	id := identityOf(r)
-	writeJSON(w, http.StatusOK, map[string]any{"who": id.Who, "scopes": id.Scopes, "open": s.openMode()})
+	writeJSON(w, http.StatusOK, map[string]any{"who": id.Who(), "scopes": id.Scopes(), "open": s.openMode()})
 }
 
 func (s *Server) listTokens(w http.ResponseWriter, r *http.Request) {

@@ -4,7 +4,6 @@ import (
 	"errors"
 	"log/slog"
 	"math"
-	"strconv"
 	"sync"
 	"time"
 
@@ -67,72 +66,85 @@ func (l Limits) withDefaults() Limits {
 	return d
 }
 
+// bucket is a token bucket: rate a second, at most burst at once. The
+// whole listener has one, and each client one of its own.
+type bucket struct {
+	tokens, rate, burst float64
+	last                time.Time
+}
+
+func newBucket(rate, burst float64, now time.Time) bucket {
+	return bucket{tokens: burst, rate: rate, burst: burst, last: now}
+}
+
+// refill adds what the time since the last refill earned.
+func (b *bucket) refill(now time.Time) {
+	b.tokens = math.Min(b.burst, b.tokens+now.Sub(b.last).Seconds()*b.rate)
+	b.last = now
+}
+
+// full reports whether the bucket would be full at now: a client with a
+// full bucket and nothing running is as if it were new.
+func (b *bucket) full(now time.Time) bool {
+	return b.tokens+now.Sub(b.last).Seconds()*b.rate >= b.burst
+}
+
+// wait is how many whole seconds until the bucket holds one token.
+func (b *bucket) wait() int { return int(math.Max(1, math.Ceil((1-b.tokens)/b.rate))) }
+
+// client is one client's (or the whole listener's) share: its bucket and
+// its requests running.
 type client struct {
-	tokens   float64
-	last     time.Time
+	bucket
 	inflight int
 }
 
 type limiter struct {
-	lim     Limits
-	metrics *metrics
-	log     *slog.Logger
+	lim  Limits
+	log  *slog.Logger
+	refs refusals
 
 	mu       sync.Mutex
 	inflight int
-	all      client // the whole listener's rate bucket
+	all      client // the whole listener's rate
 	clients  map[string]*client
-	logged   map[string]time.Time
-}
-
-type rejection struct {
-	status          int
-	code, msg       string
-	retryAfter      string
-	reasonForMetric string
+	logged   [numReasons]time.Time
 }
 
 func newLimiter(l Limits, m *metrics, log *slog.Logger) *limiter {
-	return &limiter{lim: l, metrics: m, log: log, clients: map[string]*client{}, logged: map[string]time.Time{},
-		all: client{tokens: l.MaxBurst, last: time.Now()}}
+	return &limiter{lim: l, log: log, refs: newRefusals(l, m), clients: map[string]*client{},
+		all: client{bucket: newBucket(l.MaxRate, l.MaxBurst, time.Now())}}
 }
 
-// acquire admits one request of key, or says why not.
-func (l *limiter) acquire(key string) (release func(), rej *rejection) {
+// acquire admits one request of key, or says why not (and a Retry-After
+// in seconds). A refusal allocates nothing: its answer is made once, in
+// newRefusals.
+func (l *limiter) acquire(key string) (release func(), rej *refusal, retryAfter int) {
 	now := time.Now()
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	c := l.clients[key]
 	if c == nil {
 		if len(l.clients) >= l.lim.MaxClients {
-			l.forgetIdle()
+			l.forgetIdle(now)
 		}
 		if len(l.clients) >= l.lim.MaxClients {
-			return nil, l.reject(now, &rejection{status: 503, code: "busy", reasonForMetric: "clients",
-				msg: "the admin API tracks too many clients at once; try again shortly", retryAfter: "1"})
+			return nil, l.refuse(now, reasonClients), 1
 		}
-		c = &client{tokens: l.lim.PerClientBurst, last: now}
+		c = &client{bucket: newBucket(l.lim.PerClientRate, l.lim.PerClientBurst, now)}
 		l.clients[key] = c
 	}
-	c.tokens = math.Min(l.lim.PerClientBurst, c.tokens+now.Sub(c.last).Seconds()*l.lim.PerClientRate)
-	c.last = now
-	l.all.tokens = math.Min(l.lim.MaxBurst, l.all.tokens+now.Sub(l.all.last).Seconds()*l.lim.MaxRate)
-	l.all.last = now
+	c.refill(now)
+	l.all.refill(now)
 	switch {
 	case l.inflight >= l.lim.MaxInflight:
-		return nil, l.reject(now, &rejection{status: 503, code: "busy", reasonForMetric: "inflight",
-			msg: "the admin API is busy; try again shortly", retryAfter: "1"})
+		return nil, l.refuse(now, reasonInflight), 1
 	case l.all.tokens < 1:
-		return nil, l.reject(now, &rejection{status: 503, code: "busy", reasonForMetric: "rate",
-			msg: "the admin API is over " + strconv.FormatFloat(l.lim.MaxRate, 'f', -1, 64) + " requests per second in all; try again shortly", retryAfter: "1"})
+		return nil, l.refuse(now, reasonRate), 1
 	case c.inflight >= l.lim.PerClientInflight:
-		return nil, l.reject(now, &rejection{status: 429, code: "rate_limited", reasonForMetric: "client_inflight",
-			msg: "too many requests of this client at once", retryAfter: "1"})
+		return nil, l.refuse(now, reasonClientInflight), 1
 	case c.tokens < 1:
-		wait := math.Ceil((1 - c.tokens) / l.lim.PerClientRate)
-		return nil, l.reject(now, &rejection{status: 429, code: "rate_limited", reasonForMetric: "client_rate",
-			msg:        "over " + strconv.FormatFloat(l.lim.PerClientRate, 'f', -1, 64) + " requests per second for this client",
-			retryAfter: strconv.Itoa(int(math.Max(1, wait)))})
+		return nil, l.refuse(now, reasonClientRate), c.wait()
 	}
 	c.tokens--
 	l.all.tokens--
@@ -143,27 +155,27 @@ func (l *limiter) acquire(key string) (release func(), rej *rejection) {
 		c.inflight--
 		l.inflight--
 		l.mu.Unlock()
-	}, nil
+	}, nil, 0
 }
 
 // forgetIdle drops clients with nothing running and a full bucket: they
 // would be made again exactly as they are.
-func (l *limiter) forgetIdle() {
-	now := time.Now()
+func (l *limiter) forgetIdle(now time.Time) {
 	for k, c := range l.clients {
-		full := c.tokens+now.Sub(c.last).Seconds()*l.lim.PerClientRate >= l.lim.PerClientBurst
-		if c.inflight == 0 && full {
+		if c.inflight == 0 && c.full(now) {
 			delete(l.clients, k)
 		}
 	}
 }
 
-// reject counts every rejection and logs at most one a second per reason.
-func (l *limiter) reject(now time.Time, r *rejection) *rejection {
-	l.metrics.rejected.WithLabelValues(r.reasonForMetric).Inc()
-	if now.Sub(l.logged[r.reasonForMetric]) >= time.Second {
-		l.logged[r.reasonForMetric] = now
-		l.log.Warn("admin API request rejected", "reason", r.reasonForMetric, "status", r.status)
+// refuse counts every refusal and logs at most one a second per reason:
+// a flood costs a counter, not a log line per request.
+func (l *limiter) refuse(now time.Time, why reason) *refusal {
+	r := &l.refs[why]
+	r.counter.Inc()
+	if now.Sub(l.logged[why]) >= time.Second {
+		l.logged[why] = now
+		l.log.Warn("admin API request rejected", "reason", r.metricReason, "status", r.status)
 	}
 	return r
 }

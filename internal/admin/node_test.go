@@ -5,9 +5,11 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"os"
 	"path/filepath"
+	"runtime/pprof"
 	"strconv"
 	"strings"
 	"testing"
@@ -157,4 +159,80 @@ sites: [{name: s, hosts: ["*"], routes: [{path: /, origins: [{url: "http://127.0
 	if count < 15 {
 		t.Fatalf("only %d documented operations", count)
 	}
+}
+
+// When a reload moves the admin address, the old socket is closed: a
+// client of the old address is refused, and the new address answers.
+func TestAdminAddressChangeClosesTheOldListener(t *testing.T) {
+	o := leveetest.NewOrigin(t, leveetest.Text("hello"))
+	cfg := func(admin string) string {
+		return fmt.Sprintf(`admin: {listen: %q}
+listeners: [{listen: "127.0.0.1:0"}]
+log: {access: false}
+sites: [{name: s, hosts: ["*"], routes: [{path: /, origins: [{url: %q}]}]}]
+`, admin, o.URL)
+	}
+	n := leveetest.Start(t, cfg("127.0.0.1:0"))
+	oldAddr := n.AdminAddr().String()
+	newAddr := fmt.Sprintf("127.0.0.1:%d", leveetest.FreePort(t))
+	// A request still running on the old server (a 20 s CPU profile) is
+	// cut after the retire's grace, not served to its end: the old
+	// server is closed, not only its socket.
+	profile := make(chan error, 1)
+	go func() {
+		res, err := (&http.Client{Timeout: time.Minute}).Get("http://" + oldAddr + "/debug/pprof/profile?seconds=20")
+		if err == nil {
+			_, err = io.ReadAll(res.Body)
+			res.Body.Close()
+			if err == nil {
+				err = fmt.Errorf("served to its end: %s", res.Status)
+			}
+		}
+		profile <- err
+	}()
+	waitProfiling(t)
+	if code, body := n.PostConfig(cfg(newAddr)); code != 200 {
+		t.Fatalf("POST /config: %d %s", code, body)
+	}
+	if got := n.AdminAddr().String(); got != newAddr {
+		t.Fatalf("admin address after the reload: %s, want %s", got, newAddr)
+	}
+	if code, _, _ := leveetest.Get(t, "http://"+newAddr+"/healthz"); code != 200 {
+		t.Fatalf("the new admin address answers %d", code)
+	}
+	// The old server may still be finishing the POST that moved it; its
+	// socket must be closed within the retire's grace period (5 s).
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		c, err := net.DialTimeout("tcp", oldAddr, time.Second)
+		if err != nil {
+			break
+		}
+		c.Close()
+		if time.Now().After(deadline) {
+			t.Fatalf("the old admin address %s still accepts connections after the reload", oldAddr)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	select {
+	case err := <-profile:
+		if strings.Contains(err.Error(), "served to its end") {
+			t.Fatalf("a request on the old admin server ran on after the reload: %v", err)
+		}
+	case <-time.After(30 * time.Second):
+		t.Fatal("a request on the old admin server is still open after 30 s")
+	}
+}
+
+// waitProfiling waits until a CPU profile is running in this process (the
+// profile request has reached its handler).
+func waitProfiling(t *testing.T) {
+	for range 200 {
+		if pprof.StartCPUProfile(io.Discard) != nil {
+			return
+		}
+		pprof.StopCPUProfile()
+		time.Sleep(10 * time.Millisecond)
+	}
+	t.Fatal("the profile request did not start")
 }

@@ -46,6 +46,8 @@ type Token struct {
 	Scopes  []string  `json:"scopes"`
 	SHA256  string    `json:"sha256"`
 	Created time.Time `json:"created"`
+
+	limitKey string // what the admin limits count this token's requests by
 }
 
 // Allows reports whether the token holds scope (admin holds all).
@@ -176,6 +178,7 @@ func (s *TokenStore) Verify(secret string) *Token {
 		t := &s.tokens[i]
 		if t.ID == id && subtle.ConstantTimeCompare([]byte(t.SHA256), []byte(want)) == 1 {
 			c := *t
+			c.limitKey = "token:" + c.ID
 			return &c
 		}
 	}

@@ -50,11 +50,26 @@ func (n *Node) stageAdmin(g *generation) (func(), error) {
 			n.wall.Go("admin-series", func() { next.api.Series().Run(next.stop, n.stopped) })
 		}
 		if old != nil {
-			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 			close(old.stop)
-			n.wall.Go("admin-retire", func() { defer cancel(); _ = old.srv.Shutdown(ctx) })
+			n.wall.Go("admin-retire", func() { old.retire(adminRetireGrace) })
 		}
 	}, nil
+}
+
+// adminRetireGrace is how long a replaced admin server's requests may
+// run on (a CPU profile asks for 30 s) before their connections are cut.
+const adminRetireGrace = 5 * time.Second
+
+// retire closes a replaced admin server: its socket at once, requests
+// still running after grace cut, and then the API itself (so it writes no
+// more to the config history, which the new server now keeps).
+func (a *adminServer) retire(grace time.Duration) {
+	ctx, cancel := context.WithTimeout(context.Background(), grace)
+	defer cancel()
+	if a.srv.Shutdown(ctx) != nil {
+		_ = a.srv.Close()
+	}
+	a.api.Close()
 }
 
 // Gatherer returns the node's metrics registry.

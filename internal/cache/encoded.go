@@ -114,6 +114,22 @@ func (c *Cache) serveHit(w http.ResponseWriter, r *http.Request, o *Object, cs [
 	return err
 }
 
+// variantAtFill has the encoded variant of a freshly stored o made in the
+// background (bounded as on a hit) in the coding the filling client gets,
+// so the first hit after a fill is already answered from it.
+func (c *Cache) variantAtFill(w http.ResponseWriter, o *Object) {
+	e := findEncoder(w)
+	if e == nil || o.Status != http.StatusOK || o.invalidAt.Load() != 0 {
+		return // a fill a purge overtook is kept only as stale
+	}
+	coding := e.CacheCoding(o.Status, o.get("Content-Type"), o.get("Content-Encoding"), o.values("Cache-Control"), o.Size)
+	if coding == "" {
+		return
+	}
+	vk := variantKey(o, coding)
+	c.store.makeVariant(o, coding, vk, hashKey(vk), e)
+}
+
 // weakMatchesIdentity: a client holding a copy encoded on the fly has the
 // identity's entity-tag made weak, which names content equivalent to the
 // variant's; its If-None-Match is answered by the identity's 304.

@@ -453,6 +453,7 @@ func (c *Cache) storeFill(fl *fill) {
 		// predate it, so keep it only as stale.
 		o.invalidAt.Store(time.Now().UnixNano())
 	}
+	defer c.variantAtFill(fl.client, o)
 	names := varyNames(o.Header["Vary"])
 	if len(names) == 0 {
 		o.Key = fl.primary

@@ -42,8 +42,9 @@ type savedVersion struct {
 	Source  string `json:"source,omitempty"`
 	Base    bool   `json:"base,omitempty"`
 
-	Switches    string `json:"switches,omitempty"`
-	HasSwitches bool   `json:"has_switches,omitempty"`
+	Switches    string     `json:"switches,omitempty"`
+	HasSwitches bool       `json:"has_switches,omitempty"`
+	Files       []DataFile `json:"files,omitempty"`
 }
 
 // health is a node's cumulative counts, from its own metrics.
@@ -160,7 +161,8 @@ func (rn *rollout) boot() {
 		return
 	}
 	if sv.Version > 0 {
-		rn.activate(Version{Version: sv.Version, Source: sv.Source, Base: sv.Base, Switches: sv.Switches, HasSwitches: sv.HasSwitches}, "last-known-good")
+		rn.activate(Version{Version: sv.Version, Source: sv.Source, Base: sv.Base, Switches: sv.Switches, HasSwitches: sv.HasSwitches,
+			Files: sv.Files}, "last-known-good")
 	}
 }
 
@@ -240,6 +242,9 @@ func (rn *rollout) activate(ver Version, why string) {
 		src = rn.base
 	} else {
 		src, err = overlay([]byte(ver.Source), rn.local)
+		if err == nil {
+			src, err = rn.placeFiles(ver, src)
+		}
 	}
 	running := bytes.Equal(src, rn.local) || src == nil
 	rn.pending = src
@@ -258,6 +263,7 @@ func (rn *rollout) activate(ver Version, why string) {
 	defer rn.mu.Unlock()
 	rn.pending = nil
 	if err != nil {
+		rn.dropFiles(ver.Version)
 		rn.rejected, rn.reason = ver.Version, err.Error()
 		rn.c.m.rejected.Inc()
 		rn.c.host.Log.Error("cluster: config version rejected on this node; still serving the previous one",
@@ -265,10 +271,12 @@ func (rn *rollout) activate(ver Version, why string) {
 		return
 	}
 	rn.applied, rn.rejected, rn.reason = ver.Version, 0, ""
+	rn.dropOldFiles(ver.Version)
 	rn.baseline = rn.sample()
 	rn.c.m.configVersion.Set(float64(ver.Version))
 	rn.c.host.Log.Info("cluster: config version active", "version", ver.Version, "from", why, "reloaded", !running)
-	if err := rn.save(savedVersion{Version: ver.Version, Source: ver.Source, Base: ver.Base, Switches: ver.Switches, HasSwitches: ver.HasSwitches}); err != nil {
+	if err := rn.save(savedVersion{Version: ver.Version, Source: ver.Source, Base: ver.Base, Switches: ver.Switches, HasSwitches: ver.HasSwitches,
+		Files: ver.Files}); err != nil {
 		rn.c.host.Log.Warn("cluster: cannot save the config version; a restart with the store down would run the file", "err", err)
 	}
 }

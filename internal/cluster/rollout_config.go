@@ -17,9 +17,9 @@ const (
 	// WatchWindow is the span of the post-rollout watch's rates: a node's
 	// last minute on the new version against its last minute before it.
 	WatchWindow = time.Minute
-	MaxCanaries           = 100
-	MinBake               = 10 * time.Millisecond
-	MaxBake               = 24 * time.Hour
+	MaxCanaries = 100
+	MinBake     = 10 * time.Millisecond
+	MaxBake     = 24 * time.Hour
 )
 
 // RolloutConfig is cluster.rollout: how a pushed version spreads. The

@@ -80,6 +80,12 @@ cluster sections.
 --fast skips the stages and the bake (every node at once, still
 validating); it is recorded as such in the store's audit stream.
 
+The data files the config names (bots.features, shield.lists.allow_file
+and deny_file, dns.zones[].file) ride with it: each node writes them to
+its data directory and checks them in its config gate with the config, so
+a file a node refuses stops the rollout and every node keeps its last good
+files. To roll out a new feature file or list, push the config again.
+
 --switches FILE rolls out a kill switch file instead (module names, one a
 line, as in the data directory's kill-switches file; an empty file turns
 every module back on), with the last good config unchanged; -c then only
@@ -110,6 +116,8 @@ names the store.
 			} else if err := checkFiles(f.path, src); err != nil {
 				fmt.Fprintln(cmd.ErrOrStderr(), err)
 				return usageError{fmt.Errorf("%s is not valid; nothing was pushed", f.path)}
+			} else if o.Files, err = cluster.DataFiles(src); err != nil {
+				return usageError{fmt.Errorf("%v; nothing was pushed", err)}
 			}
 			p, err := cluster.Push(cfg, src, o)
 			if err != nil {

@@ -34,6 +34,8 @@ type address struct {
 	master string
 	db     int
 	url    string // "server": the URL, for the client's own parser
+	// sentinelPassword is the sentinels' own (not the master's).
+	sentinelPassword string
 }
 
 // Address schemes of cluster.redis.
@@ -163,7 +165,7 @@ func (a address) newClient(o *redis.Options) redis.UniversalClient {
 	switch a.kind {
 	case "sentinel":
 		return redis.NewFailoverClient(&redis.FailoverOptions{
-			MasterName: a.master, SentinelAddrs: a.hosts, DB: a.db,
+			MasterName: a.master, SentinelAddrs: a.hosts, DB: a.db, SentinelPassword: a.sentinelPassword,
 			Username: o.Username, Password: o.Password, TLSConfig: o.TLSConfig,
 			DialTimeout: o.DialTimeout, ReadTimeout: o.ReadTimeout, WriteTimeout: o.WriteTimeout, PoolTimeout: o.PoolTimeout,
 			MaxRetries: o.MaxRetries, PoolSize: o.PoolSize, MinIdleConns: o.MinIdleConns,

@@ -44,8 +44,9 @@ func TestPasswordFromFileAndEnv(t *testing.T) {
 }
 
 // startSentinel runs redis-server in sentinel mode monitoring master as
-// "mymaster" on a free loopback port, stopped by its PID.
-func startSentinel(t *testing.T, master string) string {
+// "mymaster" on a free loopback port, stopped by its PID; with password
+// set, the sentinel requires it (its own requirepass).
+func startSentinel(t *testing.T, master, password string) string {
 	t.Helper()
 	bin, err := exec.LookPath("redis-server")
 	if err != nil {
@@ -64,7 +65,13 @@ func startSentinel(t *testing.T, master string) string {
 	_, sport, _ := net.SplitHostPort(addr)
 	dir := t.TempDir()
 	conf := filepath.Join(dir, "sentinel.conf")
-	os.WriteFile(conf, []byte(fmt.Sprintf("bind 127.0.0.1\nport %s\ndir %s\nsentinel monitor mymaster %s %s 1\n", sport, dir, host, port)), 0o600)
+	text := fmt.Sprintf("bind 127.0.0.1\nport %s\ndir %s\nsentinel monitor mymaster %s %s 1\n", sport, dir, host, port)
+	auth := ""
+	if password != "" {
+		text += "requirepass " + password + "\n"
+		auth = "AUTH " + password + "\r\n"
+	}
+	os.WriteFile(conf, []byte(text), 0o600)
 	cmd := exec.Command(bin, conf, "--sentinel")
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 	if err := cmd.Start(); err != nil {
@@ -74,7 +81,7 @@ func startSentinel(t *testing.T, master string) string {
 	deadline := time.Now().Add(10 * time.Second)
 	for time.Now().Before(deadline) {
 		if c, err := net.DialTimeout("tcp", addr, 200*time.Millisecond); err == nil {
-			fmt.Fprintf(c, "SENTINEL get-master-addr-by-name mymaster\r\n")
+			fmt.Fprintf(c, "%sSENTINEL get-master-addr-by-name mymaster\r\n", auth)
 			buf := make([]byte, 256)
 			_ = c.SetReadDeadline(time.Now().Add(time.Second))
 			n, _ := c.Read(buf)
@@ -93,7 +100,7 @@ func startSentinel(t *testing.T, master string) string {
 // sentinel: section, and share state there.
 func TestSentinelAddress(t *testing.T) {
 	r := leveetest.StartRedis(t)
-	s := startSentinel(t, r.Addr)
+	s := startSentinel(t, r.Addr, "")
 	byURL := fastConfig("redis-sentinel://"+s+"/mymaster/0", "by-url")
 	bySection := fastConfig("", "by-section")
 	bySection.Sentinel = cluster.SentinelConfig{Master: "mymaster", Addrs: []string{s}}
@@ -104,5 +111,28 @@ func TestSentinelAddress(t *testing.T) {
 	})
 	if got := r.Do("ZCARD", "{levee}:members"); got != ":2" {
 		t.Fatalf("the master holds %s members, want 2", got)
+	}
+}
+
+// Sentinels with a password of their own: a node given it
+// (sentinel_password_env) finds the master; one without stays out and
+// reports the store down.
+func TestSentinelPassword(t *testing.T) {
+	r := leveetest.StartRedis(t)
+	s := startSentinel(t, r.Addr, "sentinel-pw")
+	t.Setenv("LEVEE_TEST_SENTINEL_PW", "sentinel-pw")
+	with := fastConfig("redis-sentinel://"+s+"/mymaster/0", "with")
+	with.SentinelPasswordEnv = "LEVEE_TEST_SENTINEL_PW"
+	a := startNode(t, with, "")
+	none := startNode(t, fastConfig("redis-sentinel://"+s+"/mymaster/0", "none"), "")
+	eventually(t, 5*time.Second, "the node with the sentinel's password joins", func() bool {
+		st := a.cap.Status()
+		return st.Store == "up" && len(st.Members) == 1
+	})
+	eventually(t, 5*time.Second, "the node without it reports the store down", func() bool {
+		return none.cap.Status().Store == "down"
+	})
+	if got := r.Do("ZCARD", "{levee}:members"); got != ":1" {
+		t.Fatalf("the master holds %s members, want 1", got)
 	}
 }

@@ -44,6 +44,11 @@ type Config struct {
 	PasswordFile string `yaml:"password_file"`
 	// PasswordEnv names an environment variable holding the password.
 	PasswordEnv string `yaml:"password_env"`
+	// SentinelPasswordFile is a file holding the sentinels' own password
+	// (their requirepass; first line), when they have one.
+	SentinelPasswordFile string `yaml:"sentinel_password_file"`
+	// SentinelPasswordEnv names an environment variable holding it.
+	SentinelPasswordEnv string `yaml:"sentinel_password_env"`
 	// Username is the store's ACL user, if any (not a secret).
 	Username string `yaml:"username"`
 	// TLS configures TLS to the store (also on with a rediss:// URL).
@@ -124,6 +129,12 @@ func (c *Config) Validate(l *schema.List) {
 	if c.PasswordFile != "" && !filepath.IsAbs(c.PasswordFile) {
 		l.Add("cluster.password_file", "%q must be an absolute path", c.PasswordFile)
 	}
+	if c.SentinelPasswordFile != "" && c.SentinelPasswordEnv != "" {
+		l.Add("cluster.sentinel_password_file", "give sentinel_password_file or sentinel_password_env, not both")
+	}
+	if c.SentinelPasswordFile != "" && !filepath.IsAbs(c.SentinelPasswordFile) {
+		l.Add("cluster.sentinel_password_file", "%q must be an absolute path", c.SentinelPasswordFile)
+	}
 	if c.Heartbeat.D() < MinHeartbeat {
 		l.Add("cluster.heartbeat", "under the minimum of %s", MinHeartbeat)
 	}
@@ -150,17 +161,27 @@ func isDigits(s string) bool {
 
 // password reads the store's password from where the config says.
 func (c *Config) password(getenv func(string) string, readFile func(string) ([]byte, error)) (string, error) {
+	return secret("cluster.password", c.PasswordEnv, c.PasswordFile, getenv, readFile)
+}
+
+// sentinelPassword reads the sentinels' own password.
+func (c *Config) sentinelPassword(getenv func(string) string, readFile func(string) ([]byte, error)) (string, error) {
+	return secret("cluster.sentinel_password", c.SentinelPasswordEnv, c.SentinelPasswordFile, getenv, readFile)
+}
+
+// secret is the value of env, or the first line of file.
+func secret(key, env, file string, getenv func(string) string, readFile func(string) ([]byte, error)) (string, error) {
 	switch {
-	case c.PasswordEnv != "":
-		v := getenv(c.PasswordEnv)
+	case env != "":
+		v := getenv(env)
 		if v == "" {
-			return "", fmt.Errorf("cluster.password_env: %s is empty or unset", c.PasswordEnv)
+			return "", fmt.Errorf("%s_env: %s is empty or unset", key, env)
 		}
 		return v, nil
-	case c.PasswordFile != "":
-		b, err := readFile(c.PasswordFile)
+	case file != "":
+		b, err := readFile(file)
 		if err != nil {
-			return "", fmt.Errorf("cluster.password_file: %v", err)
+			return "", fmt.Errorf("%s_file: %v", key, err)
 		}
 		line, _, _ := strings.Cut(string(b), "\n")
 		return strings.TrimRight(line, "\r"), nil

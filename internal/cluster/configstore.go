@@ -55,6 +55,9 @@ type Version struct {
 	// HasSwitches (module names, one a line; "" turns them all on again).
 	Switches    string `json:"switches,omitempty"`
 	HasSwitches bool   `json:"has_switches,omitempty"`
+	// Files are the data files the config names (DataFiles), written by
+	// each node to its data directory before it activates the config.
+	Files []DataFile `json:"files,omitempty"`
 }
 
 // PushOptions are a push's choices.
@@ -69,6 +72,9 @@ type PushOptions struct {
 	// Switches, when not nil, is a kill switch file to roll out with the
 	// config (nil config: the last good one, unchanged).
 	Switches []byte
+	// Files are the data files the config names (DataFiles); they ride
+	// with it and are checked by each node's gate with it.
+	Files []DataFile
 }
 
 // casPlanScript replaces the plan only if it is still the one read, so a
@@ -342,7 +348,11 @@ func pushedVersion(st *store, cur Plan, src []byte, o PushOptions) (Version, err
 	if err := checkSwitches(o.Switches); err != nil {
 		return Version{}, err
 	}
-	ver := Version{Source: string(src), Base: src == nil, SHA: shortSHA(src), Switches: string(o.Switches), HasSwitches: o.Switches != nil}
+	if err := checkDataFiles(o.Files); err != nil {
+		return Version{}, err
+	}
+	ver := Version{Source: string(src), Base: src == nil, SHA: shortSHA(src), Switches: string(o.Switches), HasSwitches: o.Switches != nil,
+		Files: o.Files}
 	if src == nil && o.Switches == nil {
 		return Version{}, errors.New("nothing to push: give a config or a kill switch file")
 	}
@@ -351,7 +361,7 @@ func pushedVersion(st *store, cur Plan, src []byte, o PushOptions) (Version, err
 		if err != nil {
 			return Version{}, storeErr(err)
 		}
-		ver.Source, ver.Base, ver.SHA = good.Source, good.Base, good.SHA
+		ver.Source, ver.Base, ver.SHA, ver.Files = good.Source, good.Base, good.SHA, good.Files
 	}
 	return ver, nil
 }

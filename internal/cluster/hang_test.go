@@ -123,53 +123,15 @@ func TestStoreHungUnderLoad(t *testing.T) {
 	for _, n := range nodes {
 		eventually(t, 5*time.Second, "3 members", func() bool { return len(clusterStatus(t, n).Members) == 3 })
 	}
-	var ok, limited, bad atomic.Int64
-	var latMu sync.Mutex
-	var lat []time.Duration
-	stop := make(chan struct{})
-	var wg sync.WaitGroup
-	for _, n := range nodes {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			cl := leveetest.Client()
-			for i := 0; i < 100_000; i++ {
-				select {
-				case <-stop:
-					return
-				case <-time.After(5 * time.Millisecond):
-				}
-				req, _ := http.NewRequest(http.MethodGet, n.URL(fmt.Sprintf("/h%d", i%20)), nil)
-				req.Header.Set("X-Client", "one")
-				start := time.Now()
-				res, err := cl.Do(req)
-				if err != nil {
-					bad.Add(1)
-					continue
-				}
-				res.Body.Close()
-				latMu.Lock()
-				lat = append(lat, time.Since(start))
-				latMu.Unlock()
-				switch res.StatusCode {
-				case http.StatusOK:
-					ok.Add(1)
-				case http.StatusTooManyRequests:
-					limited.Add(1)
-				default:
-					bad.Add(1)
-				}
-			}
-		}()
-	}
+	l := startLimitedLoad(t, nodes, "/h", true)
 	time.Sleep(500 * time.Millisecond)
 	px.frozen.Store(true)
 	for _, n := range nodes {
 		eventually(t, 5*time.Second, "store reported down", func() bool { return clusterStatus(t, n).Store == "down" })
 	}
-	okBefore := ok.Load()
+	okBefore := l.admitted()
 	time.Sleep(outage(t))
-	if ok.Load() == okBefore {
+	if l.admitted() == okBefore {
 		t.Fatal("nothing admitted while the store hung: the limit did not fall back")
 	}
 	px.frozen.Store(false)
@@ -179,12 +141,100 @@ func TestStoreHungUnderLoad(t *testing.T) {
 			return s.Store == "up" && len(s.Members) == 3
 		})
 	}
-	close(stop)
-	wg.Wait()
-	sort.Slice(lat, func(i, j int) bool { return lat[i] < lat[j] })
-	t.Logf("admitted %d, limited %d, failed or 5xx %d; latency p50 %s p99 %s max %s", ok.Load(), limited.Load(), bad.Load(),
+	l.end()
+	lat := l.latencies()
+	t.Logf("admitted %d, limited %d, failed or 5xx %d; latency p50 %s p99 %s max %s", l.admitted(), l.total(l.limited), l.failed(),
 		lat[len(lat)/2], lat[len(lat)*99/100], lat[len(lat)-1])
-	if bad.Load() != 0 {
-		t.Fatalf("%d requests failed or answered 5xx", bad.Load())
+	if l.failed() != 0 {
+		t.Fatalf("%d requests failed or answered 5xx", l.failed())
 	}
+}
+
+// limitedLoad is one client key's requests to every node every 5ms, over
+// 20 paths under prefix, counted per node: admitted (200), limited (429),
+// and failed or 5xx (anything else); with recordLatency, each answer's
+// latency too.
+type limitedLoad struct {
+	ok, limited, bad []atomic.Int64
+	stop             chan struct{}
+	wg               sync.WaitGroup
+	latMu            sync.Mutex
+	lat              []time.Duration
+}
+
+func startLimitedLoad(t *testing.T, nodes []*leveetest.Node, prefix string, recordLatency bool) *limitedLoad {
+	l := &limitedLoad{ok: make([]atomic.Int64, len(nodes)), limited: make([]atomic.Int64, len(nodes)),
+		bad: make([]atomic.Int64, len(nodes)), stop: make(chan struct{})}
+	for k, n := range nodes {
+		l.wg.Add(1)
+		go func() {
+			defer l.wg.Done()
+			cl := leveetest.Client()
+			for i := 0; i < 100_000; i++ {
+				select {
+				case <-l.stop:
+					return
+				case <-time.After(5 * time.Millisecond):
+				}
+				l.one(cl, k, n.URL(fmt.Sprintf("%s%d", prefix, i%20)), recordLatency)
+			}
+		}()
+	}
+	t.Cleanup(l.end)
+	return l
+}
+
+func (l *limitedLoad) one(cl *http.Client, k int, url string, recordLatency bool) {
+	req, _ := http.NewRequest(http.MethodGet, url, nil)
+	req.Header.Set("X-Client", "one")
+	start := time.Now()
+	res, err := cl.Do(req)
+	if err != nil {
+		l.bad[k].Add(1)
+		return
+	}
+	res.Body.Close()
+	if recordLatency {
+		l.latMu.Lock()
+		l.lat = append(l.lat, time.Since(start))
+		l.latMu.Unlock()
+	}
+	switch res.StatusCode {
+	case http.StatusOK:
+		l.ok[k].Add(1)
+	case http.StatusTooManyRequests:
+		l.limited[k].Add(1)
+	default:
+		l.bad[k].Add(1)
+	}
+}
+
+// end stops the load and waits for it (once).
+func (l *limitedLoad) end() {
+	select {
+	case <-l.stop:
+	default:
+		close(l.stop)
+	}
+	l.wg.Wait()
+}
+
+func (l *limitedLoad) total(c []atomic.Int64) int64 {
+	var s int64
+	for i := range c {
+		s += c[i].Load()
+	}
+	return s
+}
+
+func (l *limitedLoad) admitted() int64 { return l.total(l.ok) }
+func (l *limitedLoad) failed() int64   { return l.total(l.bad) }
+
+// latencies are the recorded latencies, sorted.
+func (l *limitedLoad) latencies() []time.Duration {
+	l.latMu.Lock()
+	defer l.latMu.Unlock()
+	lat := append([]time.Duration(nil), l.lat...)
+	sort.Slice(lat, func(i, j int) bool { return lat[i] < lat[j] })
+	return lat
 }

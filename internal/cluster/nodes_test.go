@@ -55,7 +55,7 @@ type statusJSON struct {
 	} `json:"members"`
 }
 
-func clusterStatus(t *testing.T, n *leveetest.Node) statusJSON {
+func clusterStatus(t testing.TB, n *leveetest.Node) statusJSON {
 	var s statusJSON
 	res, err := adminClient.Get(n.AdminURL("/cluster"))
 	if err != nil {

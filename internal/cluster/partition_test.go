@@ -2,9 +2,6 @@ package cluster_test
 
 import (
 	"fmt"
-	"net/http"
-	"sync"
-	"sync/atomic"
 	"testing"
 	"time"
 
@@ -32,39 +29,7 @@ func TestHalfTheNodesPartitioned(t *testing.T) {
 	for _, n := range nodes {
 		eventually(t, 5*time.Second, "4 members", func() bool { return len(clusterStatus(t, n).Members) == 4 })
 	}
-	ok := make([]atomic.Int64, len(nodes))
-	bad := make([]atomic.Int64, len(nodes))
-	stop := make(chan struct{})
-	var wg sync.WaitGroup
-	for k, n := range nodes {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			cl := leveetest.Client()
-			for i := 0; i < 100_000; i++ {
-				select {
-				case <-stop:
-					return
-				case <-time.After(5 * time.Millisecond):
-				}
-				req, _ := http.NewRequest(http.MethodGet, n.URL(fmt.Sprintf("/p%d", i%20)), nil)
-				req.Header.Set("X-Client", "one")
-				res, err := cl.Do(req)
-				if err != nil {
-					bad[k].Add(1)
-					continue
-				}
-				res.Body.Close()
-				switch res.StatusCode {
-				case http.StatusOK:
-					ok[k].Add(1)
-				case http.StatusTooManyRequests:
-				default:
-					bad[k].Add(1)
-				}
-			}
-		}()
-	}
+	l := startLimitedLoad(t, nodes, "/p", false)
 	time.Sleep(300 * time.Millisecond)
 	px.frozen.Store(true)
 	for _, n := range nodes[2:] {
@@ -76,10 +41,10 @@ func TestHalfTheNodesPartitioned(t *testing.T) {
 			return s.Store == "up" && len(s.Members) == 2
 		})
 	}
-	before := []int64{ok[2].Load(), ok[3].Load()}
+	before := []int64{l.ok[2].Load(), l.ok[3].Load()}
 	time.Sleep(outage(t))
 	for i, n := range []int{2, 3} {
-		if ok[n].Load() == before[i] {
+		if l.ok[n].Load() == before[i] {
 			t.Fatalf("node %d admitted nothing while cut from the store: its limit did not fall back to local", n+1)
 		}
 	}
@@ -90,12 +55,11 @@ func TestHalfTheNodesPartitioned(t *testing.T) {
 			return s.Store == "up" && len(s.Members) == 4
 		})
 	}
-	close(stop)
-	wg.Wait()
+	l.end()
 	for k := range nodes {
-		t.Logf("node %d: admitted %d, failed or 5xx %d", k+1, ok[k].Load(), bad[k].Load())
-		if bad[k].Load() != 0 {
-			t.Errorf("node %d: %d requests failed or answered 5xx", k+1, bad[k].Load())
+		t.Logf("node %d: admitted %d, failed or 5xx %d", k+1, l.ok[k].Load(), l.bad[k].Load())
+		if l.bad[k].Load() != 0 {
+			t.Errorf("node %d: %d requests failed or answered 5xx", k+1, l.bad[k].Load())
 		}
 	}
 }

@@ -42,6 +42,8 @@ type Plan struct {
 	BakeMS         int64      `json:"bake_ms"`
 	MinRequests    int        `json:"min_requests"`
 	Max5xxIncrease float64    `json:"max_5xx_increase"`
+	WatchMS        int64      `json:"watch_ms,omitempty"`
+	WatchUntilMS   int64      `json:"watch_until_ms,omitempty"` // store clock; set when done
 	Reason         string     `json:"reason,omitempty"`
 	RolledBackBy   int64      `json:"rolled_back_by,omitempty"`
 	By             string     `json:"by,omitempty"`
@@ -61,6 +63,26 @@ type Report struct {
 	Panics    uint64  `json:"panics"`
 	Seconds   float64 `json:"seconds"`
 	AtMS      int64   `json:"at_ms"`
+	// Recent is the node's last WatchWindow on Applied (less if it
+	// activated it more recently); Before is its last WatchWindow on the
+	// version it ran before. The post-rollout watch compares the two.
+	Recent Counts `json:"recent"`
+	Before Counts `json:"before"`
+}
+
+// Counts are a node's requests, 5xx and panics over Seconds.
+type Counts struct {
+	Requests  uint64  `json:"requests"`
+	Errors5xx uint64  `json:"errors_5xx"`
+	Panics    uint64  `json:"panics"`
+	Seconds   float64 `json:"seconds"`
+}
+
+func (c *Counts) add(o Counts) {
+	c.Requests += o.Requests
+	c.Errors5xx += o.Errors5xx
+	c.Panics += o.Panics
+	c.Seconds += o.Seconds
 }
 
 // reached reports whether node is in a stage the plan has reached.
@@ -132,6 +154,9 @@ type Decision struct {
 // the live members, their reports and the store's clock, what happens
 // next. The real driver and the simulation both run it.
 func step(p Plan, live []string, reports map[string]Report, nowMS int64) Decision {
+	if p.watched(nowMS) {
+		return watch(p, live, reports)
+	}
 	if p.State != StateRolling {
 		return Decision{Plan: p}
 	}
@@ -162,6 +187,13 @@ func step(p Plan, live []string, reports map[string]Report, nowMS int64) Decisio
 	if bad, why := worse(p, canary, rest); bad {
 		return Decision{Plan: p, Rollback: true, Reason: why}
 	}
+	if len(rest) == 0 && len(canary) > 0 {
+		// The last stage: no rest to compare with, so each node is
+		// compared with itself on the version before.
+		if d := watch(p, live, reports); d.Rollback {
+			return d
+		}
+	}
 	if pending > 0 {
 		return Decision{Plan: p}
 	}
@@ -174,6 +206,9 @@ func step(p Plan, live []string, reports map[string]Report, nowMS int64) Decisio
 	}
 	if p.Stage >= len(p.Stages) {
 		p.State, p.Reason = StateDone, "every member runs it"
+		if p.WatchMS > 0 && p.Kind != KindRollback {
+			p.WatchUntilMS = nowMS + p.WatchMS
+		}
 		return Decision{Plan: p, Changed: true, Reason: p.Reason}
 	}
 	p.Stage++
@@ -269,7 +304,7 @@ func rollbackPlan(bad Plan, w int64, reason, by string, nowMS int64) Plan {
 // newPlan is the plan of a pushed version v.
 func newPlan(v, previous int64, members, canaries []string, cfg RolloutConfig, fast bool, by string, nowMS int64) Plan {
 	p := Plan{Version: v, Previous: previous, Kind: KindPush, State: StateRolling, BakeMS: cfg.Bake.D().Milliseconds(),
-		MinRequests: cfg.MinRequests, Max5xxIncrease: cfg.Max5xxIncrease, By: by, AtMS: nowMS}
+		MinRequests: cfg.MinRequests, Max5xxIncrease: cfg.Max5xxIncrease, WatchMS: cfg.Watch.D().Milliseconds(), By: by, AtMS: nowMS}
 	if fast {
 		p.Kind = KindFast
 		return p
@@ -285,4 +320,49 @@ func (p *Plan) lastGood() int64 {
 		return p.Version
 	}
 	return p.Previous
+}
+
+// watched reports whether p is done and still in its post-rollout watch.
+func (p *Plan) watched(nowMS int64) bool {
+	return p.State == StateDone && p.Kind != KindRollback && nowMS < p.WatchUntilMS
+}
+
+// watch is the post-rollout watch: once every member runs the version
+// there is no rest to compare with, so the nodes on it are compared with
+// themselves on the version before (their last WatchWindow each). Worse,
+// by the plan's margins, rolls the cluster back.
+func watch(p Plan, live []string, reports map[string]Report) Decision {
+	var now, before Counts
+	for _, n := range live {
+		if r, ok := reports[n]; ok && r.Applied == p.Version {
+			now.add(r.Recent)
+			before.add(r.Before)
+			// One node against itself too: a fault that starts on
+			// the first nodes reached is diluted in the sum.
+			if d := watchCounts(p, n, r.Recent, r.Before); d.Rollback {
+				return d
+			}
+		}
+	}
+	return watchCounts(p, fmt.Sprintf("%d node(s)", len(live)), now, before)
+}
+
+// watchCounts judges one node's, or the sum's, last minute against the
+// version before.
+func watchCounts(p Plan, who string, now, before Counts) Decision {
+	if now.Panics > 0 && rate(now.Panics, now.Seconds) > 2*rate(before.Panics, before.Seconds) {
+		return Decision{Plan: p, Rollback: true, Reason: fmt.Sprintf(
+			"version %d, after its rollout: %d panics in the last minute on %s, %.3f/s against %.3f/s on the version before",
+			p.Version, now.Panics, who, rate(now.Panics, now.Seconds), rate(before.Panics, before.Seconds))}
+	}
+	least := uint64(p.MinRequests)
+	if now.Requests < least || before.Requests < least {
+		return Decision{Plan: p}
+	}
+	if nr, br := ratio(now.Errors5xx, now.Requests), ratio(before.Errors5xx, before.Requests); nr > br+p.Max5xxIncrease {
+		return Decision{Plan: p, Rollback: true, Reason: fmt.Sprintf(
+			"version %d, after its rollout: 5xx rate %.1f%% in the last minute on %s against %.1f%% on the version before (margin %.1f points)",
+			p.Version, 100*nr, who, 100*br, 100*p.Max5xxIncrease)}
+	}
+	return Decision{Plan: p}
 }

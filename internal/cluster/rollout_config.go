@@ -13,9 +13,13 @@ const (
 	DefaultBake           = 5 * time.Minute
 	DefaultMinRequests    = 100
 	DefaultMax5xxIncrease = 0.01 // one percentage point
-	MaxCanaries           = 100
-	MinBake               = 10 * time.Millisecond
-	MaxBake               = 24 * time.Hour
+	DefaultWatch          = 30 * time.Minute
+	// WatchWindow is the span of the post-rollout watch's rates: a node's
+	// last minute on the new version against its last minute before it.
+	WatchWindow = time.Minute
+	MaxCanaries = 100
+	MinBake     = 10 * time.Millisecond
+	MaxBake     = 24 * time.Hour
 )
 
 // RolloutConfig is cluster.rollout: how a pushed version spreads. The
@@ -39,6 +43,11 @@ type RolloutConfig struct {
 	// percentage point) the canaries' 5xx rate may be than the rest's
 	// before the version is rolled back. Default 0.01.
 	Max5xxIncrease float64 `yaml:"max_5xx_increase"`
+	// Watch is how long a version stays watched once every member runs
+	// it: each node's 5xx rate and panics over the last minute are
+	// compared with its last minute on the version before, and worse
+	// (by the margins above) rolls the cluster back. Default 30m.
+	Watch schema.Duration `yaml:"watch"`
 }
 
 // SetDefaults fills in unset fields.
@@ -58,6 +67,9 @@ func (c *RolloutConfig) SetDefaults() {
 	if c.Max5xxIncrease == 0 {
 		c.Max5xxIncrease = DefaultMax5xxIncrease
 	}
+	if c.Watch == 0 {
+		c.Watch = schema.Duration(DefaultWatch)
+	}
 }
 
 // Validate adds the section's errors to l.
@@ -76,5 +88,8 @@ func (c *RolloutConfig) Validate(l *schema.List) {
 	}
 	if c.Max5xxIncrease <= 0 || c.Max5xxIncrease > 1 {
 		l.Add("cluster.rollout.max_5xx_increase", "want a fraction above 0 and at most 1 (0.01 is one percentage point)")
+	}
+	if c.Watch.D() < MinBake || c.Watch.D() > MaxBake {
+		l.Add("cluster.rollout.watch", "want %s to %s", MinBake, MaxBake)
 	}
 }

@@ -42,8 +42,9 @@ type savedVersion struct {
 	Source  string `json:"source,omitempty"`
 	Base    bool   `json:"base,omitempty"`
 
-	Switches    string `json:"switches,omitempty"`
-	HasSwitches bool   `json:"has_switches,omitempty"`
+	Switches    string     `json:"switches,omitempty"`
+	HasSwitches bool       `json:"has_switches,omitempty"`
+	Files       []DataFile `json:"files,omitempty"`
 }
 
 // health is a node's cumulative counts, from its own metrics.
@@ -80,6 +81,8 @@ type rollout struct {
 	local    []byte // the running config, whose node-local sections a push keeps
 	pending  []byte // the config being activated by this loop
 	baseline health
+	samples  []health // one a report, back to one at least WatchWindow old
+	before   Counts   // the last WatchWindow before the running version
 	plan     *Plan
 	driver   bool
 	stopping bool
@@ -160,7 +163,8 @@ func (rn *rollout) boot() {
 		return
 	}
 	if sv.Version > 0 {
-		rn.activate(Version{Version: sv.Version, Source: sv.Source, Base: sv.Base, Switches: sv.Switches, HasSwitches: sv.HasSwitches}, "last-known-good")
+		rn.activate(Version{Version: sv.Version, Source: sv.Source, Base: sv.Base, Switches: sv.Switches, HasSwitches: sv.HasSwitches,
+			Files: sv.Files}, "last-known-good")
 	}
 }
 
@@ -203,7 +207,7 @@ func (rn *rollout) drive(st *store, name string, hb time.Duration, members []str
 		return
 	}
 	p, raw, err := readPlan(st)
-	if err != nil || raw == "" || p.State != StateRolling {
+	if err != nil || raw == "" || (p.State != StateRolling && !p.watched(nowMS)) {
 		return
 	}
 	reports, err := readReports(st, nowMS)
@@ -240,6 +244,9 @@ func (rn *rollout) activate(ver Version, why string) {
 		src = rn.base
 	} else {
 		src, err = overlay([]byte(ver.Source), rn.local)
+		if err == nil {
+			src, err = rn.placeFiles(ver, src)
+		}
 	}
 	running := bytes.Equal(src, rn.local) || src == nil
 	rn.pending = src
@@ -258,6 +265,7 @@ func (rn *rollout) activate(ver Version, why string) {
 	defer rn.mu.Unlock()
 	rn.pending = nil
 	if err != nil {
+		rn.dropFiles(ver.Version)
 		rn.rejected, rn.reason = ver.Version, err.Error()
 		rn.c.m.rejected.Inc()
 		rn.c.host.Log.Error("cluster: config version rejected on this node; still serving the previous one",
@@ -265,10 +273,14 @@ func (rn *rollout) activate(ver Version, why string) {
 		return
 	}
 	rn.applied, rn.rejected, rn.reason = ver.Version, 0, ""
-	rn.baseline = rn.sample()
+	rn.dropOldFiles(ver.Version)
+	now := rn.sample()
+	rn.before = window(rn.samples, rn.baseline, now)
+	rn.baseline = now
 	rn.c.m.configVersion.Set(float64(ver.Version))
 	rn.c.host.Log.Info("cluster: config version active", "version", ver.Version, "from", why, "reloaded", !running)
-	if err := rn.save(savedVersion{Version: ver.Version, Source: ver.Source, Base: ver.Base, Switches: ver.Switches, HasSwitches: ver.HasSwitches}); err != nil {
+	if err := rn.save(savedVersion{Version: ver.Version, Source: ver.Source, Base: ver.Base, Switches: ver.Switches, HasSwitches: ver.HasSwitches,
+		Files: ver.Files}); err != nil {
 		rn.c.host.Log.Warn("cluster: cannot save the config version; a restart with the store down would run the file", "err", err)
 	}
 }
@@ -280,9 +292,48 @@ func (rn *rollout) report(name string, nowMS int64) Report {
 	rn.mu.Lock()
 	defer rn.mu.Unlock()
 	b := rn.baseline
+	rn.samples = keepWindow(append(rn.samples, now), now)
 	return Report{Node: name, Applied: rn.applied, Rejected: rn.rejected, Reason: rn.reason,
 		Requests: now.requests - min(b.requests, now.requests), Errors5xx: now.errors5xx - min(b.errors5xx, now.errors5xx),
-		Panics: now.panics - min(b.panics, now.panics), Seconds: now.at.Sub(b.at).Seconds(), AtMS: nowMS}
+		Panics: now.panics - min(b.panics, now.panics), Seconds: now.at.Sub(b.at).Seconds(), AtMS: nowMS,
+		Recent: window(rn.samples, b, now), Before: rn.before}
+}
+
+// maxSamples bounds the samples kept for the watch window (a minute of
+// 15ms heartbeats).
+const maxSamples = 4096
+
+// window is the counts from the newest sample at least WatchWindow
+// before end (but not before floor, the version's start) to end.
+func window(samples []health, floor, end health) Counts {
+	start := floor
+	if start.at.IsZero() { // the node's own config, from before the first sample
+		start = end
+		if len(samples) > 0 {
+			start = samples[0]
+		}
+	}
+	for _, s := range samples {
+		if s.at.After(start.at) && !s.at.After(end.at.Add(-WatchWindow)) {
+			start = s
+		}
+	}
+	return Counts{Requests: end.requests - min(start.requests, end.requests),
+		Errors5xx: end.errors5xx - min(start.errors5xx, end.errors5xx),
+		Panics:    end.panics - min(start.panics, end.panics), Seconds: end.at.Sub(start.at).Seconds()}
+}
+
+// keepWindow drops the samples older than the newest one at least
+// WatchWindow before now, and keeps at most maxSamples.
+func keepWindow(samples []health, now health) []health {
+	cut := 0
+	for i, s := range samples {
+		if !s.at.After(now.at.Add(-WatchWindow)) {
+			cut = i
+		}
+	}
+	cut = max(cut, len(samples)-maxSamples)
+	return append(samples[:0], samples[cut:]...)
 }
 
 func (rn *rollout) status() *ConfigStatus {

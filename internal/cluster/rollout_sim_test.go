@@ -79,7 +79,9 @@ func simulate(n int, cfg RolloutConfig, bad simVersion, rps float64, horizon tim
 				errs += uint64(rps * badSecs * v.errRate)
 				panics = uint64(badSecs * v.panicsPS)
 			}
-			reports[nd.name] = Report{Node: nd.name, Applied: nd.applied, Requests: req, Errors5xx: errs, Panics: panics, Seconds: secs, AtMS: now}
+			r := Report{Node: nd.name, Applied: nd.applied, Requests: req, Errors5xx: errs, Panics: panics, Seconds: secs, AtMS: now}
+			r.Recent, r.Before = simWindows(nd, v, good, rps, now)
+			reports[nd.name] = r
 			if i != 0 { // edge-000 holds the lease
 				continue
 			}
@@ -103,7 +105,7 @@ func simulate(n int, cfg RolloutConfig, bad simVersion, rps float64, horizon tim
 				res.restored = time.Duration(now) * time.Millisecond
 			}
 		}
-		if plan.State == StateDone && (plan.Kind == KindRollback && res.restored > 0 || plan.Kind != KindRollback) {
+		if plan.State == StateDone && (plan.Kind == KindRollback && res.restored > 0 || plan.Kind != KindRollback && !plan.watched(now)) {
 			break
 		}
 	}
@@ -114,6 +116,27 @@ func simulate(n int, cfg RolloutConfig, bad simVersion, rps float64, horizon tim
 	}
 	res.finalVersion = plan.Version
 	return res
+}
+
+// simWindows are a node's last minute on its version (Recent) and its
+// last minute on the version before (Before), as its reports carry them:
+// the version before is the good one, run since the start.
+func simWindows(nd *simNode, v, good simVersion, rps float64, nowMS int64) (recent, before Counts) {
+	w := WatchWindow.Milliseconds()
+	counts := func(fromMS, toMS int64, errRate float64) Counts {
+		secs := float64(max(0, toMS-fromMS)) / 1000
+		req := uint64(rps * secs)
+		return Counts{Requests: req, Errors5xx: uint64(float64(req) * errRate), Seconds: secs}
+	}
+	before = counts(nd.sinceMS-w, nd.sinceMS, good.errRate) // it ran the good one long before
+	from := max(nd.sinceMS, nowMS-w)
+	recent = counts(from, nowMS, good.errRate)
+	if nd.applied == 2 && (v.badOnNode == nil || v.badOnNode(nd.name)) {
+		bad := counts(max(from, nd.sinceMS+v.latentMS), nowMS, v.errRate)
+		recent.Errors5xx += bad.Errors5xx
+		recent.Panics = uint64(bad.Seconds * v.panicsPS)
+	}
+	return recent, before
 }
 
 // canaryOf is the node version 2's plan puts first.
@@ -164,10 +187,22 @@ func TestSimulateHundredNodeBadRollout(t *testing.T) {
 			t.Errorf("%s: every node back after %s, want within %s", c.name, res.restored, c.within)
 		}
 	}
-	// The limit: a fault that shows only after the last stage's bake is not
-	// compared with anything (every node runs the version): it stays.
-	late := simulate(100, cfg, simVersion{errRate: 0.2, latentMS: 12 * 60_000}, 50, time.Hour)
-	t.Logf("%-28s reached %3d of 100 nodes; rolled back: %v", "latent: 5xx after 12 minutes", late.reached, late.rolledBack)
+	// After the last stage there is no rest to compare with: the
+	// post-rollout watch compares each node's last minute with its last
+	// minute on the version before, for rollout.watch (30m).
+	for _, c := range []struct {
+		name     string
+		latentMS int64
+		caught   bool
+	}{{"latent: 5xx after 12 minutes", 12 * 60_000, true}, {"latent: 5xx after 35 minutes", 35 * 60_000, true},
+		{"latent: 5xx after 45 minutes", 45 * 60_000, false}} {
+		res := simulate(100, cfg, simVersion{errRate: 0.2, latentMS: c.latentMS}, 50, 2*time.Hour)
+		t.Logf("%-28s reached %3d of 100 nodes; rolled back: %v, decided %8s after the push, every node back %8s after; %s",
+			c.name, res.reached, res.rolledBack, res.decided, res.restored, res.reason)
+		if res.rolledBack != c.caught {
+			t.Errorf("%s: rolled back %v, want %v", c.name, res.rolledBack, c.caught)
+		}
+	}
 	// A good version goes everywhere, in three stages and two bakes.
 	res := simulate(100, cfg, simVersion{}, 50, time.Hour)
 	t.Logf("good version: reached %d, rolled back %v", res.reached, res.rolledBack)

@@ -52,6 +52,9 @@ func clientOptions(c *Config) (address, *redis.Options, error) {
 	if pw != "" {
 		o.Password = pw
 	}
+	if a.sentinelPassword, err = c.sentinelPassword(os.Getenv, os.ReadFile); err != nil {
+		return a, nil, err
+	}
 	if c.Username != "" {
 		o.Username = c.Username
 	}

@@ -80,11 +80,18 @@ func TestMemIndexTooLarge(t *testing.T) {
 
 // zipfTrace is a deterministic trace of keys drawn from a Zipf law, with
 // record sizes of 100 B to 16 KiB fixed per key.
-func zipfTrace(n, keys int, s float64) ([]uint64, func(uint64) int) {
+// With scan > 0, that share of the requests are for keys never asked
+// again (a crawler, a backup): an LRU keeps them, TinyLFU's admission
+// should not.
+func zipfTrace(n, keys int, s, scan float64) ([]uint64, func(uint64) int) {
 	rng := rand.New(rand.NewPCG(42, 7))
 	z := rand.NewZipf(rng, s, 1, uint64(keys-1))
 	trace := make([]uint64, n)
 	for i := range trace {
+		if rng.Float64() < scan {
+			trace[i] = (uint64(keys)+uint64(i))*0x9E3779B97F4A7C15 + 1
+			continue
+		}
 		trace[i] = z.Uint64()*0x9E3779B97F4A7C15 + 1
 	}
 	size := func(h uint64) int { return 100 + int(h>>40)%(16<<10) }
@@ -95,15 +102,15 @@ func zipfTrace(n, keys int, s float64) ([]uint64, func(uint64) int) {
 // hits within one point of otter's on Zipf traces (the tier it replaces).
 func TestMemIndexHitRatioZipf(t *testing.T) {
 	for _, tc := range []struct {
-		s      float64
-		budget int64
-	}{{1.01, 4 << 20}, {1.1, 8 << 20}, {1.3, 2 << 20}} {
-		trace, size := zipfTrace(300_000, 100_000, tc.s)
+		s, scan float64
+		budget  int64
+	}{{1.01, 0, 4 << 20}, {1.1, 0, 8 << 20}, {1.3, 0, 2 << 20}, {1.01, 0.5, 4 << 20}, {1.1, 0.3, 8 << 20}} {
+		trace, size := zipfTrace(300_000, 100_000, tc.s, tc.scan)
 		ours := hitRatioMemIndex(t, trace, size, tc.budget)
 		theirs := hitRatioOtter(t, trace, size, tc.budget)
-		t.Logf("zipf s=%.2f budget=%d: memIndex %.2f%%, otter %.2f%%", tc.s, tc.budget, 100*ours, 100*theirs)
+		t.Logf("zipf s=%.2f scan=%.1f budget=%d: memIndex %.2f%%, otter %.2f%%", tc.s, tc.scan, tc.budget, 100*ours, 100*theirs)
 		if ours < theirs-0.01 {
-			t.Errorf("zipf s=%.2f: hit ratio %.2f%% is more than a point under otter's %.2f%%", tc.s, 100*ours, 100*theirs)
+			t.Errorf("zipf s=%.2f scan=%.1f: hit ratio %.2f%% is more than a point under otter's %.2f%%", tc.s, tc.scan, 100*ours, 100*theirs)
 		}
 	}
 }

@@ -135,3 +135,40 @@ func BenchmarkMemoryIndex2M(b *testing.B) {
 		runtime.KeepAlive(st)
 	}
 }
+
+// BenchmarkMemoryTier2M stores two million objects (a 22-byte key and URL,
+// no header, an empty body) in the pointer-free memory index and reports
+// the Go heap it holds per object (B/object), the off-heap slab bytes per
+// object (slab-B/object) and the time of a forced full GC with them live
+// (gc-ms). Done once whatever b.N is.
+func BenchmarkMemoryTier2M(b *testing.B) {
+	const n = 2_000_000
+	for i := 0; i < min(b.N, 1); i++ {
+		runtime.GC()
+		var before, after runtime.MemStats
+		runtime.ReadMemStats(&before)
+		x := newMemIndex(64<<30, 1024)
+		var rec []byte
+		for j := 0; j < n; j++ {
+			name := fmt.Sprintf("example.com/obj/%d", j)
+			var err error
+			if rec, err = appendRecord(rec[:0], &Object{Key: name, URL: name, Body: []byte{}}); err != nil {
+				b.Fatal(err)
+			}
+			if _, err := x.set(hashKey(name), rec); err != nil {
+				b.Fatal(err)
+			}
+		}
+		rec = nil
+		runtime.GC()
+		runtime.ReadMemStats(&after)
+		start := time.Now()
+		runtime.GC()
+		gc := time.Since(start)
+		b.ReportMetric(float64(after.HeapInuse-before.HeapInuse)/n, "B/object")
+		b.ReportMetric(float64(x.slabs.mapped)/n, "slab-B/object")
+		b.ReportMetric(float64(gc.Microseconds())/1000, "gc-ms")
+		runtime.KeepAlive(x)
+		x.close()
+	}
+}

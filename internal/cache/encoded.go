@@ -90,9 +90,9 @@ func (c *Cache) serveHit(w http.ResponseWriter, r *http.Request, o *Object, cs [
 	if coding == "" || weakMatchesIdentity(r, o) {
 		return c.serve(w, r, o, cs, now)
 	}
-	vk := variantKey(o, coding)
-	h := hashKey(vk)
-	v := c.store.lookup(h, []byte(vk))
+	ref := o.variantRef(coding)
+	vk, h := ref.key, ref.hash
+	v := c.store.lookup(h, ref.keyBytes)
 	if v != nil && v.mb != nil {
 		if !v.mb.acquire() {
 			v = nil
@@ -104,7 +104,7 @@ func (c *Cache) serveHit(w http.ResponseWriter, r *http.Request, o *Object, cs [
 		c.store.makeVariant(o, coding, vk, h, e)
 		return c.serve(w, r, o, cs, now)
 	}
-	c.m.Encoded.WithLabelValues("hit").Inc()
+	c.m.encodedHit.Inc()
 	e.CacheServed(coding)
 	err := c.serve(w, r, v, cs, now)
 	if err == errDiskGone {
@@ -144,6 +144,46 @@ func weakMatchesIdentity(r *http.Request, o *Object) bool {
 // the old ones are never found again.
 func variantKey(o *Object, coding string) string {
 	return o.Key + "\x00ce=" + coding + "\x00" + strconv.FormatInt(o.RespTime, 36)
+}
+
+// variantRef is the key of an identity object's variant in one coding,
+// made at the first hit that asks for that coding and kept on the object:
+// a hit then builds no key string, no byte copy and no hash.
+type variantRef struct {
+	coding   string
+	key      string
+	keyBytes []byte
+	hash     uint64
+}
+
+// maxVariantRefs bounds the codings whose keys an object keeps; a coding
+// past it (there are three today) has its key made at each hit.
+const maxVariantRefs = 4
+
+// variantRef returns o's variant key in coding. The list is copied on
+// write and published with a compare-and-swap: two hits racing to add a
+// coding both make its key, one of them is kept, and either is correct.
+func (o *Object) variantRef(coding string) *variantRef {
+	p := o.variants.Load()
+	if p != nil {
+		for i := range *p {
+			if (*p)[i].coding == coding {
+				return &(*p)[i]
+			}
+		}
+	}
+	vk := variantKey(o, coding)
+	ref := variantRef{coding: coding, key: vk, keyBytes: []byte(vk), hash: hashKey(vk)}
+	var refs []variantRef
+	if p != nil {
+		if len(*p) >= maxVariantRefs {
+			return &ref
+		}
+		refs = append(refs, *p...)
+	}
+	refs = append(refs, ref)
+	o.variants.CompareAndSwap(p, &refs)
+	return &refs[len(refs)-1]
 }
 
 // makeVariant queues the making of o's variant in coding, at most once

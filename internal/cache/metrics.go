@@ -25,8 +25,10 @@ type Metrics struct {
 	// Encoded counts encoded variants by result: stored (made in the
 	// background), hit (answered from one), failed.
 	Encoded *prometheus.CounterVec
-	siteMu  sync.Mutex
-	sites   map[string]*siteMetrics
+	// encodedHit is Encoded's "hit" counter, resolved once for the hit path.
+	encodedHit prometheus.Counter
+	siteMu     sync.Mutex
+	sites      map[string]*siteMetrics
 }
 
 // Results counted in levee_cache_requests_total.
@@ -72,6 +74,7 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 			Help: "Encoded variants of stored objects, by result: stored (made in the background), hit (answered from one), failed."}, []string{"result"}),
 		sites: map[string]*siteMetrics{},
 	}
+	m.encodedHit = m.Encoded.WithLabelValues("hit")
 	reg.MustRegister(m.Requests, m.Coalesced, m.FillErrors, m.Evictions, m.DiskErrors, m.Corrupt,
 		m.Purged, m.Overflow, m.MemfdErrors, m.StaleOnError, m.Encoded)
 	return m

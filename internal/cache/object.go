@@ -53,6 +53,8 @@ type Object struct {
 	Until      int64
 
 	invalidAt atomic.Int64 // soft purge: stale from this unix ns on
+	// variants caches the keys of o's encoded variants (encoded.go).
+	variants atomic.Pointer[[]variantRef]
 }
 
 // age returns the object's current age at now (RFC 9111 4.2.3).

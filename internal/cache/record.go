@@ -1,0 +1,151 @@
+package cache
+
+import (
+	"encoding/binary"
+	"errors"
+)
+
+// The memory index (memindex.go) keeps each object as a record: its plain
+// fields, full key, URL, tags, packed header and a heap body, in one byte
+// string with varint lengths. Bodies in a memfd are not records.
+
+var (
+	errRecordMemfd   = errors.New("cache: an object with a memfd body has no record")
+	errRecordCorrupt = errors.New("cache: memory record does not decode")
+)
+
+const (
+	recNoStale = 1 << iota
+	recNoCache
+	recAuthOK
+	recMarker
+	recHitForMiss
+	recHasBody
+)
+
+// appendRecord encodes packed object o onto dst.
+func appendRecord(dst []byte, o *Object) ([]byte, error) {
+	if o.mb != nil {
+		return dst, errRecordMemfd
+	}
+	o.pack()
+	str := func(s string) { dst = binary.AppendUvarint(dst, uint64(len(s))); dst = append(dst, s...) }
+	num := func(v int64) { dst = binary.AppendVarint(dst, v) }
+	strs := func(ss []string) {
+		dst = binary.AppendUvarint(dst, uint64(len(ss)))
+		for _, s := range ss {
+			str(s)
+		}
+	}
+	var flags int64
+	for _, f := range [...]struct {
+		on  bool
+		bit int64
+	}{{o.NoStale, recNoStale}, {o.NoCache, recNoCache}, {o.AuthOK, recAuthOK}, {o.Marker, recMarker},
+		{o.HitForMiss, recHitForMiss}, {o.Body != nil, recHasBody}} {
+		if f.on {
+			flags |= f.bit
+		}
+	}
+	num(flags)
+	str(o.Key)
+	str(o.URL)
+	strs(o.Tags)
+	num(int64(o.Status))
+	for _, v := range []int64{o.Size, o.RespTime, o.InitAge, o.Fresh, o.SWR, o.SIE, o.Grace, int64(o.Nonce), o.Until, o.invalidAt.Load()} {
+		num(v)
+	}
+	str(o.ETag)
+	str(o.LastMod)
+	strs(o.VaryNames)
+	dst = binary.AppendUvarint(dst, uint64(len(o.fields)))
+	for _, f := range o.fields {
+		str(f.name)
+		strs(f.vals)
+	}
+	str(string(o.Body))
+	return dst, nil
+}
+
+// recordReader decodes a record; every string is a substring of one copy
+// of the record, so a decode costs a few allocations whatever the fields.
+type recordReader struct {
+	s   string
+	err error
+}
+
+func (r *recordReader) uvarint() uint64 {
+	v, n := binary.Uvarint([]byte(r.s[:min(len(r.s), binary.MaxVarintLen64)]))
+	if n <= 0 {
+		r.err, r.s = errRecordCorrupt, ""
+		return 0
+	}
+	r.s = r.s[n:]
+	return v
+}
+
+func (r *recordReader) varint() int64 {
+	v, n := binary.Varint([]byte(r.s[:min(len(r.s), binary.MaxVarintLen64)]))
+	if n <= 0 {
+		r.err, r.s = errRecordCorrupt, ""
+		return 0
+	}
+	r.s = r.s[n:]
+	return v
+}
+
+func (r *recordReader) str() string {
+	n := r.uvarint()
+	if n > uint64(len(r.s)) {
+		r.err, r.s = errRecordCorrupt, ""
+		return ""
+	}
+	s := r.s[:n]
+	r.s = r.s[n:]
+	return s
+}
+
+func (r *recordReader) strs() []string {
+	n := r.uvarint()
+	if n == 0 || n > uint64(len(r.s)) {
+		return nil
+	}
+	ss := make([]string, n)
+	for i := range ss {
+		ss[i] = r.str()
+	}
+	return ss
+}
+
+// decodeRecord rebuilds a packed Object from a record.
+func decodeRecord(rec []byte) (*Object, error) {
+	r := &recordReader{s: string(rec)}
+	o := &Object{}
+	flags := r.varint()
+	o.NoStale, o.NoCache, o.AuthOK = flags&recNoStale != 0, flags&recNoCache != 0, flags&recAuthOK != 0
+	o.Marker, o.HitForMiss = flags&recMarker != 0, flags&recHitForMiss != 0
+	o.Key, o.URL, o.Tags = r.str(), r.str(), r.strs()
+	o.Status = int(r.varint())
+	for _, p := range []*int64{&o.Size, &o.RespTime, &o.InitAge, &o.Fresh, &o.SWR, &o.SIE, &o.Grace} {
+		*p = r.varint()
+	}
+	o.Nonce, o.Until = uint64(r.varint()), r.varint()
+	o.invalidAt.Store(r.varint())
+	o.ETag, o.LastMod, o.VaryNames = r.str(), r.str(), r.strs()
+	if n := r.uvarint(); n > 0 && n <= uint64(len(r.s)) {
+		o.fields = make([]field, n)
+		for i := range o.fields {
+			o.fields[i] = field{name: r.str(), vals: r.strs()}
+		}
+	} else {
+		o.fields = []field{}
+	}
+	body := r.str()
+	if flags&recHasBody != 0 {
+		o.Body = []byte(body)
+	}
+	if r.err != nil || len(r.s) != 0 {
+		return nil, errRecordCorrupt
+	}
+	return o, nil
+}

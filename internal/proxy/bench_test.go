@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/url"
+	"strings"
 	"syscall"
 	"testing"
 	"time"
@@ -147,4 +148,44 @@ func cpuTime() time.Duration {
 		return 0
 	}
 	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+}
+
+// BenchmarkResponseHead reads the head of the bench origin's /dyn answer
+// from memory and its body to the end, the lean way and net/http's: the
+// parsing alone, without syscalls.
+func BenchmarkResponseHead(b *testing.B) {
+	req, _ := http.NewRequest("GET", "http://o/dyn", nil)
+	src := strings.NewReader(dynResponse)
+	br := bufio.NewReaderSize(src, 16<<10)
+	body := make([]byte, 64)
+	b.Run("lean", func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			src.Reset(dynResponse)
+			br.Reset(src)
+			br.Peek(1)
+			lh, ok := readLeanHead(br, req)
+			if !ok {
+				b.Fatal("not lean")
+			}
+			if n, _ := io.ReadFull(br, body[:lh.length]); n != 50 {
+				b.Fatal(n)
+			}
+		}
+	})
+	b.Run("net-http", func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			src.Reset(dynResponse)
+			br.Reset(src)
+			res, err := http.ReadResponse(br, req)
+			if err != nil {
+				b.Fatal(err)
+			}
+			if n, _ := io.ReadFull(res.Body, body[:50]); n != 50 {
+				b.Fatal(n)
+			}
+			res.Body.Close()
+		}
+	})
 }

@@ -104,7 +104,8 @@ func BenchmarkLeanRoundTrip(b *testing.B) {
 // BenchmarkProxyPass is one GET through Proxy.ServeHTTP to a loopback
 // origin, the response written to a recorder: the proxy's own work per
 // pass-through request (headers, the try, streaming), syscalls to the
-// origin included, the client side not.
+// origin included, the client side not. Its request context has an
+// AfterFunc of its own, like h1server's.
 func BenchmarkProxyPass(b *testing.B) {
 	addr := rawOrigin(b, dynResponse)
 	tr := benchTransport(b)
@@ -115,7 +116,9 @@ func BenchmarkProxyPass(b *testing.B) {
 	b.ReportAllocs()
 	defer reportCPU(b)()
 	for b.Loop() {
-		req := httptest.NewRequest("GET", "http://shop.example/dyn?x=1", nil)
+		// A context with AfterFunc of its own, as h1server's request
+		// context is.
+		req := httptest.NewRequestWithContext(newHookCtx(), "GET", "http://shop.example/dyn?x=1", nil)
 		req.RemoteAddr = "192.0.2.1:12345"
 		req.Header.Set("User-Agent", "bench")
 		req.Header.Set("Accept", "*/*")

@@ -41,13 +41,21 @@ type h1Transport struct {
 	staleRetries atomic.Int64
 
 	mu   sync.Mutex
-	idle map[string][]*h1conn // by scheme://host:port
+	idle map[originKey][]*h1conn
 }
+
+// originKey names an origin's idle stack; a struct, unlike a
+// "scheme://host" string, costs no allocation per request.
+type originKey struct{ scheme, host string }
 
 // h1conn is one pooled origin connection.
 type h1conn struct {
-	key    string
-	nc     net.Conn
+	key originKey
+	nc  net.Conn
+	// raw peeks at the socket under nc, if it has one (peek_unix.go).
+	raw    syscall.RawConn
+	peek   func(fd uintptr) bool
+	dead   bool
 	br     *bufio.Reader
 	bw     *bufio.Writer
 	idleAt time.Time
@@ -174,6 +182,15 @@ func (t *h1Transport) exchange(c *h1conn, r *http.Request) (*http.Response, erro
 		}
 		return nil, err
 	}
+	if lh, ok := readLeanHead(c.br, r); ok {
+		if t.headerWait > 0 {
+			c.nc.SetReadDeadline(time.Time{})
+		}
+		res := lh.res
+		c.noteKeepAlive(res)
+		res.Body = &h1body{t: t, c: c, stop: stop, reuse: !r.Close, lean: true, left: lh.length}
+		return res, nil
+	}
 	res, err := http.ReadResponse(c.br, r)
 	for n := 0; err == nil && res.StatusCode >= 100 && res.StatusCode < 200; n++ {
 		if n == maxInterim {
@@ -193,11 +210,16 @@ func (t *h1Transport) exchange(c *h1conn, r *http.Request) (*http.Response, erro
 		}
 		return nil, err
 	}
+	c.noteKeepAlive(res)
+	res.Body = &h1body{t: t, c: c, rc: res.Body, stop: stop, reuse: !res.Close && !r.Close}
+	return res, nil
+}
+
+// noteKeepAlive shortens c's idle timeout to what the origin announced.
+func (c *h1conn) noteKeepAlive(res *http.Response) {
 	if ka := res.Header["Keep-Alive"]; ka != nil {
 		c.idleFor = keepAliveIdle(ka, c.idleFor)
 	}
-	res.Body = &h1body{t: t, c: c, rc: res.Body, stop: stop, reuse: !res.Close && !r.Close}
-	return res, nil
 }
 
 // writeRequest writes a body-less request in origin form.
@@ -241,8 +263,7 @@ func writeRequest(bw *bufio.Writer, r *http.Request) error {
 // conn returns an idle pooled connection or dials a new one; reused says
 // which.
 func (t *h1Transport) conn(r *http.Request) (*h1conn, bool, error) {
-	key := r.URL.Scheme + "://" + r.URL.Host
-	if c := t.takeIdle(key); c != nil {
+	if c := t.takeIdle(originKey{r.URL.Scheme, r.URL.Host}); c != nil {
 		return c, true, nil
 	}
 	c, err := t.dialFor(r)
@@ -255,7 +276,7 @@ func (t *h1Transport) dialFor(r *http.Request) (*h1conn, error) {
 	if err != nil {
 		return nil, err
 	}
-	c.key = r.URL.Scheme + "://" + r.URL.Host
+	c.key = originKey{r.URL.Scheme, r.URL.Host}
 	c.idleFor = t.idleFor
 	return c, nil
 }
@@ -263,20 +284,20 @@ func (t *h1Transport) dialFor(r *http.Request) (*h1conn, error) {
 // takeIdle pops the most recently used idle connection that is within
 // its idle timeout and still open. Those found expired or closed by the
 // origin are closed and dropped; the check costs one non-blocking peek.
-func (t *h1Transport) takeIdle(key string) *h1conn {
+func (t *h1Transport) takeIdle(key originKey) *h1conn {
 	for {
 		c := t.pop(key)
 		if c == nil {
 			return nil
 		}
-		if time.Since(c.idleAt) < c.idleFor && !closedByPeer(c.nc) {
+		if time.Since(c.idleAt) < c.idleFor && !c.closedByPeer() {
 			return c
 		}
 		c.nc.Close()
 	}
 }
 
-func (t *h1Transport) pop(key string) *h1conn {
+func (t *h1Transport) pop(key originKey) *h1conn {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	stack := t.idle[key]
@@ -354,7 +375,9 @@ func (t *h1Transport) dial(ctx context.Context, scheme, hostport string) (*h1con
 		}
 		nc = tc
 	}
-	return &h1conn{nc: nc, br: bufio.NewReaderSize(nc, 16<<10), bw: bufio.NewWriterSize(nc, 4<<10)}, nil
+	c := &h1conn{nc: nc, br: bufio.NewReaderSize(nc, 16<<10), bw: bufio.NewWriterSize(nc, 4<<10)}
+	c.preparePeek()
+	return c, nil
 }
 
 // CloseIdleConnections closes every pooled connection of both paths.
@@ -379,16 +402,49 @@ type h1body struct {
 	stop  func() bool
 	reuse bool
 	done  bool
+	// lean: the head was read by readLeanHead and the body is the next
+	// left bytes of the connection, read here without a reader of
+	// net/http's in between.
+	lean bool
+	left int64
 }
 
 func (b *h1body) Read(p []byte) (int, error) {
 	if b.done {
 		return 0, io.EOF
 	}
+	if b.lean {
+		return b.readLean(p)
+	}
 	n, err := b.rc.Read(p)
 	if err == io.EOF {
 		b.finish(true)
 	} else if err != nil {
+		b.finish(false)
+	}
+	return n, err
+}
+
+// readLean reads the body of a lean head. The last bytes come with
+// io.EOF, so the connection goes back to the pool without another call.
+func (b *h1body) readLean(p []byte) (int, error) {
+	if b.left == 0 {
+		b.finish(true)
+		return 0, io.EOF
+	}
+	if int64(len(p)) > b.left {
+		p = p[:b.left]
+	}
+	n, err := b.c.br.Read(p)
+	b.left -= int64(n)
+	switch {
+	case b.left == 0:
+		b.finish(true)
+		return n, io.EOF
+	case err == io.EOF:
+		b.finish(false)
+		return n, io.ErrUnexpectedEOF
+	case err != nil:
 		b.finish(false)
 	}
 	return n, err

@@ -1,6 +1,7 @@
 package proxy
 
 import (
+	"context"
 	"errors"
 	"maps"
 	"net/http"
@@ -35,8 +36,36 @@ type interim struct {
 func attachInterim(w http.ResponseWriter, r *http.Request) (*http.Request, *interim) {
 	it := &interim{w: w, client: r}
 	it.trace.Got1xxResponse = it.got
-	return r.WithContext(httptrace.WithClientTrace(r.Context(), &it.trace)), it
+	return r.WithContext(withTrace(r.Context(), &it.trace)), it
 }
+
+// afterFuncer is a context that runs a function when it is done without
+// a goroutine of context's own (h1server's request context is one).
+type afterFuncer interface {
+	AfterFunc(func()) func() bool
+}
+
+// withTrace adds trace to ctx and keeps ctx's AfterFunc reachable. The
+// context package only finds AfterFunc on the very context it is given,
+// and the value context httptrace adds has none: every cancel hook put
+// on a request's context (the lean transport's, context.WithTimeout's)
+// then started a goroutine to wait on it, one per request, seen in a
+// runtime trace of the dyn bench.
+func withTrace(ctx context.Context, trace *httptrace.ClientTrace) context.Context {
+	traced := httptrace.WithClientTrace(ctx, trace)
+	if af, ok := ctx.(afterFuncer); ok {
+		return &tracedCtx{Context: traced, af: af}
+	}
+	return traced
+}
+
+// tracedCtx is a traced context whose AfterFunc is its parent's.
+type tracedCtx struct {
+	context.Context
+	af afterFuncer
+}
+
+func (c *tracedCtx) AfterFunc(f func()) func() bool { return c.af.AfterFunc(f) }
 
 func (it *interim) got(code int, h textproto.MIMEHeader) error {
 	it.mu.Lock()

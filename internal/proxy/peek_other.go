@@ -2,8 +2,8 @@
 
 package proxy
 
-import "net"
+func (c *h1conn) preparePeek() {}
 
 // closedByPeer cannot peek here; a dead connection is caught by the retry
 // on a fresh connection instead.
-func closedByPeer(net.Conn) bool { return false }
+func (c *h1conn) closedByPeer() bool { return false }

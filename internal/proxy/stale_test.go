@@ -98,7 +98,7 @@ func TestH1KeepAliveTimeoutShortensIdle(t *testing.T) {
 		t.Fatalf("%d %v", code, err)
 	}
 	tr.mu.Lock()
-	stack := tr.idle[o.URL]
+	stack := tr.idle[originKey{"http", strings.TrimPrefix(o.URL, "http://")}]
 	tr.mu.Unlock()
 	if len(stack) != 1 {
 		t.Fatalf("%d idle connections, want 1", len(stack))

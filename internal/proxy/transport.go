@@ -100,7 +100,7 @@ func NewTransport(p *config.PoolSpec) (Transport, error) {
 		maxIdle:    p.MaxIdlePerOrigin,
 		fallback:   std,
 		fresh:      fresh,
-		idle:       map[string][]*h1conn{},
+		idle:       map[originKey][]*h1conn{},
 	}, nil
 }
 

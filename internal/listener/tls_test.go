@@ -339,3 +339,33 @@ func TestReloadTLSToCleartextAndBack(t *testing.T) {
 	}
 	lastOf(plain, plainR, false, "cleartext connection kept over the reload to TLS")
 }
+
+// Through a node, HTTPS HTTP/1.1 requests are HTTPS to the origin whether
+// levee's server answers them (GET, HEAD) or net/http (a POST):
+// X-Forwarded-Proto and Forwarded say https.
+func TestHTTPSForwardedProto(t *testing.T) {
+	cert := leveetest.SelfSigned(t, "a.example")
+	o := leveetest.NewOrigin(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("X-Saw-Proto", r.Header.Get("X-Forwarded-Proto"))
+		w.Header().Set("X-Saw-Forwarded", r.Header.Get("Forwarded"))
+		io.WriteString(w, "page")
+	}))
+	n := leveetest.Start(t, strings.Replace(tlsConfig(cert, o.URL, ""), "        cache: {}\n", "", 1))
+	c, err := tls.Dial("tcp", n.Addr(""), &tls.Config{RootCAs: cert.Pool, ServerName: "a.example", NextProtos: []string{"http/1.1"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	br := bufio.NewReader(c)
+	for _, req := range []string{
+		"GET /a HTTP/1.1\r\nHost: a.example\r\n\r\n",
+		"HEAD /a HTTP/1.1\r\nHost: a.example\r\n\r\n",
+		"POST /a HTTP/1.1\r\nHost: a.example\r\nContent-Length: 3\r\n\r\nabc",
+		"GET /a HTTP/1.1\r\nHost: a.example\r\n\r\n", // now on net/http
+	} {
+		res, _ := roundTrip(t, c, br, req)
+		if res.StatusCode != 200 || res.Header.Get("X-Saw-Proto") != "https" || !strings.Contains(res.Header.Get("X-Saw-Forwarded"), "proto=https") {
+			t.Fatalf("%s: %d, origin saw X-Forwarded-Proto %q, Forwarded %q", strings.Fields(req)[0], res.StatusCode, res.Header.Get("X-Saw-Proto"), res.Header.Get("X-Saw-Forwarded"))
+		}
+	}
+}

@@ -32,7 +32,10 @@ func (cn *conn) handshake(tc *tls.Conn) (stays bool) {
 	st := tc.ConnectionState()
 	cn.tlsState = &st
 	if slices.Contains(s.HandOffProtos, st.NegotiatedProtocol) {
+		// Untracked first: a Shutdown closing idle connections must not
+		// close it under the server it now belongs to.
 		cn.handedOff = true
+		s.track(cn, false)
 		s.Fallback(cn.ctx, tc)
 		return false
 	}

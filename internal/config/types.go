@@ -52,10 +52,11 @@ type Listener struct {
 	TLS *TLS `yaml:"tls"`
 	// H2C accepts cleartext HTTP/2 with prior knowledge. Default false.
 	H2C bool `yaml:"h2c"`
-	// HTTP1 is the cleartext HTTP/1.x server: "levee" (default) serves GET
-	// and HEAD itself and moves any other connection to Go's net/http
-	// server; "net/http" uses net/http for everything. TLS and h2c
-	// listeners always use net/http.
+	// HTTP1 is the HTTP/1.x server: "levee" (default) serves GET and HEAD
+	// itself (on TLS listeners after its own handshake, handing HTTP/2 to
+	// net/http) and moves any other connection to Go's net/http server;
+	// "net/http" uses net/http for everything. h2c listeners always use
+	// net/http.
 	HTTP1 string `yaml:"http1"`
 	// HTTP2 sets the HTTP/2 limits for this listener.
 	HTTP2 HTTP2 `yaml:"http2"`

@@ -65,7 +65,7 @@ func (cn *conn) parse(head []byte, r *http.Request) bool {
 	}
 	clear(cn.header)
 	resetRequest(r)
-	r.Method, r.Proto, r.Header, r.RemoteAddr = method, proto, cn.header, cn.remote
+	r.Method, r.Proto, r.Header, r.RemoteAddr, r.TLS = method, proto, cn.header, cn.remote, cn.tlsState
 	if proto == "HTTP/1.0" {
 		r.ProtoMinor = 0
 	}

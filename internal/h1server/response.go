@@ -7,6 +7,7 @@ import (
 	"os"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 )
 
@@ -141,12 +142,12 @@ func (w *response) ReadFrom(src io.Reader) (int64, error) {
 	}
 	rf, ok := w.cn.c.(io.ReaderFrom)
 	if w.noBody || w.chunked || w.length < 0 || !ok {
-		return io.Copy(writerOnly{w}, src)
+		return w.copyFrom(src)
 	}
 	remaining := w.length - w.written
 	if lr, isLR := src.(*io.LimitedReader); !isLR || lr.N > remaining {
 		if _, isFile := src.(*os.File); !isFile {
-			return io.Copy(writerOnly{w}, src)
+			return w.copyFrom(src)
 		}
 		src = &io.LimitedReader{R: src, N: remaining}
 	}
@@ -160,6 +161,17 @@ func (w *response) ReadFrom(src io.Reader) (int64, error) {
 		w.closeAfter = true
 	}
 	return n, err
+}
+
+// copyBuffers are ReadFrom's copy buffers where sendfile cannot serve (a
+// TLS connection, a chunked body): io.Copy would allocate 32 KiB per
+// response for a source without WriteTo, such as a cached file's section.
+var copyBuffers = sync.Pool{New: func() any { b := make([]byte, 32<<10); return &b }}
+
+func (w *response) copyFrom(src io.Reader) (int64, error) {
+	buf := copyBuffers.Get().(*[]byte)
+	defer copyBuffers.Put(buf)
+	return io.CopyBuffer(writerOnly{w}, src, *buf)
 }
 
 func (w *response) Flush() { _ = w.FlushError() }

@@ -13,6 +13,7 @@ package h1server
 import (
 	"bufio"
 	"context"
+	"crypto/tls"
 	"log/slog"
 	"net"
 	"net/http"
@@ -36,13 +37,25 @@ const watchDelay = 5 * time.Millisecond
 // Server serves HTTP/1.x connections handed to it by Serve.
 type Server struct {
 	Handler http.Handler
-	// Fallback takes a connection this server declines. Reads on it return
-	// the bytes already read first.
-	Fallback func(net.Conn)
+	// Fallback takes a connection this server declines, with the context
+	// ConnContext made for it (the fallback server's requests lose it
+	// otherwise: on TLS it holds what the handshake recorded). Reads on it
+	// return the bytes already read first.
+	Fallback func(ctx context.Context, c net.Conn)
 	// ConnContext derives a connection's base context, as in http.Server.
 	ConnContext func(context.Context, net.Conn) context.Context
 	// Go runs a connection's goroutine (a panic wall); nil means plain go.
 	Go func(name string, fn func())
+
+	// TLSConfig, when set, makes every connection TLS: the handshake runs
+	// on the connection's goroutine (not the caller's), within
+	// ReadHeaderTimeout, with the connection's context (ConnContext), and
+	// each request's TLS field is the connection's state.
+	TLSConfig *tls.Config
+	// HandOffProtos are the ALPN protocols (on TLS) whose connections go,
+	// handshaken, to Fallback as the *tls.Conn itself ("h2": net/http then
+	// finds the handshake done and serves HTTP/2).
+	HandOffProtos []string
 
 	ReadHeaderTimeout time.Duration
 	IdleTimeout       time.Duration
@@ -65,6 +78,11 @@ type Server struct {
 // touching c, once the server is shutting down.
 func (s *Server) Serve(c net.Conn) bool {
 	s.fifoOnce.Do(s.startFifo)
+	if s.TLSConfig != nil {
+		// Wrapped here, before the connection is tracked, so that kill
+		// and serve only ever see one net.Conn.
+		c = tls.Server(c, s.TLSConfig)
+	}
 	cn := &conn{srv: s, c: c, fd: -1, wake: make(chan struct{}, 1), killed: make(chan struct{})}
 	if !s.track(cn, true) {
 		return false
@@ -188,6 +206,10 @@ type conn struct {
 	url    url.URL
 	req    *http.Request
 	rctx   *reqCtx
+	// tlsState is the handshaken connection's state (nil off TLS), every
+	// request's TLS field, as in net/http.
+	tlsState  *tls.ConnectionState
+	handedOff bool // to Fallback: the connection is no longer ours to close
 
 	// For the fifo: the socket, whether it is registered, the wake-up, and
 	// killed (closed with the connection by the server).
@@ -230,12 +252,25 @@ var (
 
 func (cn *conn) serve() {
 	s := cn.srv
-	handedOff := false
+	cn.remote = cn.c.RemoteAddr().String()
+	cn.ctx = context.Background()
+	if s.ConnContext != nil {
+		cn.ctx = s.ConnContext(cn.ctx, cn.c)
+	}
+	if tc, ok := cn.c.(*tls.Conn); ok && !cn.handshake(tc) {
+		cn.unregister(!cn.handedOff)
+		s.track(cn, false)
+		if !cn.handedOff {
+			cn.c.Close()
+		}
+		return
+	}
 	cn.br = readers.Get().(*bufio.Reader)
 	cn.br.Reset(cn.c)
 	cn.bw = writers.Get().(*bufio.Writer)
 	cn.bw.Reset(cn.c)
 	defer func() {
+		handedOff := cn.handedOff
 		cn.unregister(!handedOff)
 		s.track(cn, false)
 		cn.watch.release()
@@ -250,11 +285,6 @@ func (cn *conn) serve() {
 		cn.bw.Reset(nil)
 		writers.Put(cn.bw)
 	}()
-	cn.remote = cn.c.RemoteAddr().String()
-	cn.ctx = context.Background()
-	if s.ConnContext != nil {
-		cn.ctx = s.ConnContext(cn.ctx, cn.c)
-	}
 	cn.watch.init(cn)
 	if s.fifo != nil {
 		cn.fd, _ = socketFD(cn.c)
@@ -270,7 +300,7 @@ func (cn *conn) serve() {
 			return
 		}
 		if !cn.parse(head, cn.nextRequest()) {
-			handedOff = true
+			cn.handedOff = true
 			cn.handOff()
 			return
 		}
@@ -328,5 +358,5 @@ func (cn *conn) handOff() {
 	cn.br.Reset(nil)
 	readers.Put(cn.br)
 	cn.c.SetReadDeadline(time.Time{})
-	cn.srv.Fallback(rc)
+	cn.srv.Fallback(cn.ctx, rc)
 }

@@ -67,7 +67,7 @@ func start(t testing.TB, h http.Handler, tune func(*Server)) *harness {
 	go hs.fallback.Serve(cl)
 	hs.srv = &Server{
 		Handler: h,
-		Fallback: func(c net.Conn) {
+		Fallback: func(_ context.Context, c net.Conn) {
 			hs.fellBack.Add(1)
 			select {
 			case cl.conns <- c:

@@ -29,6 +29,9 @@ type slot struct {
 	certs    atomic.Pointer[Certs] // the current generation's, for TLS listeners
 	closed   atomic.Bool
 	h3       *h3 // HTTP/3 on the same port, if on; changed under the reload lock
+	// pending holds, by connection, what h1server knew of a TLS connection
+	// it handed to net/http, until net/http's ConnContext takes it.
+	pending sync.Map // net.Conn → handed
 }
 
 // handoff is a virtual listener fed by a slot's accept loop.
@@ -180,8 +183,8 @@ func (set *Set) startServer(s *slot, sp *Spec) *handoff {
 		handler = newAltSvc(handler, s.ln.Addr().(*net.TCPAddr).Port)
 	}
 	srv := &http.Server{
-		Handler:           handler,
-		ConnContext:       connCtx,
+		Handler:           tlsRestored{next: handler},
+		ConnContext:       s.restoreHanded(connCtx),
 		ReadHeaderTimeout: c.Timeouts.ReadHeader.D(),
 		IdleTimeout:       c.Timeouts.Idle.D(),
 		WriteTimeout:      c.Timeouts.Write.D(),
@@ -202,11 +205,11 @@ func (set *Set) startServer(s *slot, sp *Spec) *handoff {
 		},
 	}
 	h.srv = srv
-	if l.TLS == nil && !l.H2C && l.HTTP1 == "levee" {
+	if !l.H2C && l.HTTP1 == "levee" {
 		h.fast = &h1server.Server{
 			Handler:           handler,
 			ConnContext:       connCtx,
-			Fallback:          func(c net.Conn) { deliverStd(s, h, c) },
+			Fallback:          func(ctx context.Context, c net.Conn) { s.handOff(h, ctx, c) },
 			Go:                set.wall.Go,
 			ReadHeaderTimeout: srv.ReadHeaderTimeout,
 			IdleTimeout:       srv.IdleTimeout,
@@ -217,14 +220,11 @@ func (set *Set) startServer(s *slot, sp *Spec) *handoff {
 	}
 	var ln net.Listener = h
 	if l.TLS != nil {
-		if set.hooks.Hello != nil {
-			srv.ConnContext = withHello(srv.ConnContext)
-		}
 		tc := &tls.Config{
 			MinVersion: minTLS(l.TLS.MinVersion),
 			NextProtos: []string{"h2", "http/1.1"},
 			// Called for every handshake, resumed ones too (GetCertificate
-			// is not); nil keeps this config. net/http handshakes with the
+			// is not); nil keeps this config. The handshake runs with the
 			// connection's context, so the record ConnContext made is here.
 			GetConfigForClient: func(hello *tls.ClientHelloInfo) (*tls.Config, error) {
 				if rec := pipeline.HelloFrom(hello.Context()); rec != nil && set.hooks.Hello != nil {
@@ -238,7 +238,20 @@ func (set *Set) startServer(s *slot, sp *Spec) *handoff {
 			tc.NextProtos = append(tc.NextProtos, acmeTLS1)
 		}
 		srv.TLSConfig = tc
-		ln = tls.NewListener(h, tc)
+		if h.fast != nil {
+			// levee's HTTP/1 server handshakes on each connection's own
+			// goroutine, keeps HTTP/1.x and hands HTTP/2 over handshaken:
+			// net/http finds the handshake done and serves it as before.
+			h.fast.TLSConfig, h.fast.HandOffProtos = tc, []string{"h2"}
+			if set.hooks.Hello != nil {
+				h.fast.ConnContext = withHello(connCtx)
+			}
+		} else {
+			if set.hooks.Hello != nil {
+				srv.ConnContext = s.restoreHanded(withHello(connCtx))
+			}
+			ln = tls.NewListener(h, tc)
+		}
 	}
 	set.wall.Go("http-server:"+s.addr, func() {
 		if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) && !errors.Is(err, net.ErrClosed) {

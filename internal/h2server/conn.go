@@ -459,6 +459,7 @@ func (c *conn) onReset(f *http2.RSTStreamFrame) error {
 	running := st != nil && !st.done
 	if st != nil {
 		st.resetSent = true // the client reset it: nothing more goes out
+		st.peerReset = true
 		st.abortLocked(errStreamClosed)
 		c.closeStreamLocked(st)
 		c.wcond.Broadcast()

@@ -34,6 +34,7 @@ type stream struct {
 	closed         bool // in the protocol's sense
 	remoteDone     bool // the client sent END_STREAM
 	resetSent      bool // RST_STREAM went either way: nothing more goes out
+	peerReset      bool // the client sent RST_STREAM
 	done           bool // the handler returned
 	handlerRunning bool
 
@@ -462,8 +463,13 @@ func (c *conn) onData(f *http2.DataFrame) error {
 		if f.StreamID > c.lastStreamID {
 			return http2.ConnectionError(http2.ErrCodeProtocol)
 		}
-		if st == nil || st.remoteDone && !st.closed {
+		// Closed by the client, or half-closed by it: STREAM_CLOSED.
+		// Frames after our own RST_STREAM are ignored (RFC 9113 5.1).
+		switch {
+		case st != nil && !st.closed:
 			c.resetLocked(f.StreamID, st, http2.ErrCodeStreamClosed)
+		case st == nil || st.peerReset:
+			_ = c.fr.WriteRSTStream(f.StreamID, http2.ErrCodeStreamClosed)
 		}
 		return nil
 	}

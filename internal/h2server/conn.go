@@ -56,12 +56,19 @@ type conn struct {
 	idleSet      bool
 	// closeAfterFlush: GOAWAY was sent and the last stream ended.
 	closeAfterFlush bool
-	sendWindow      int64 // connection-level, to the client
-	initWindow      int64 // client's SETTINGS_INITIAL_WINDOW_SIZE
-	peerMaxFrame    uint32
-	recvWindow      int64 // connection-level, from the client
-	recvCredit      int64 // consumed, not yet returned by WINDOW_UPDATE
-	writeErr        error
+	// A finished stream's frames wait (deferFlush) while other handlers
+	// run or more requests are already read (moreInput): the last one
+	// out flushes them all in one TLS write; flushTimer bounds the wait.
+	deferFlush   bool
+	moreInput    bool
+	flushArmed   bool
+	flushTimer   *time.Timer
+	sendWindow   int64 // connection-level, to the client
+	initWindow   int64 // client's SETTINGS_INITIAL_WINDOW_SIZE
+	peerMaxFrame uint32
+	recvWindow   int64 // connection-level, from the client
+	recvCredit   int64 // consumed, not yet returned by WINDOW_UPDATE
+	writeErr     error
 
 	// Flood accounting (read loop only).
 	windowStart time.Time
@@ -118,6 +125,9 @@ func (c *conn) serve() {
 		if err := c.processFrame(f); err != nil {
 			c.fail(err)
 			return
+		}
+		if c.br.Buffered() == 0 {
+			c.endOfInput()
 		}
 	}
 }
@@ -213,6 +223,12 @@ func (c *conn) goAway(code http2.ErrCode, graceful bool) {
 		c.goAwaySent = true
 		c.goAwayID = c.lastStreamID
 		_ = c.fr.WriteGoAway(c.lastStreamID, code, nil)
+		if c.writeErr == nil {
+			// Now, not by the last writer: an error cut follows at once.
+			if err := c.bw.Flush(); err != nil {
+				c.writeFailedLocked(err)
+			}
+		}
 	}
 	if graceful && c.open == 0 && c.running == 0 {
 		c.closeAfterFlush = true
@@ -244,6 +260,9 @@ func (c *conn) close() {
 		st.abortLocked(errConnClosed)
 	}
 	c.wcond.Broadcast()
+	if c.flushTimer != nil {
+		c.flushTimer.Stop()
+	}
 	c.mu.Unlock()
 	c.nc.Close()
 }
@@ -262,13 +281,51 @@ func (c *conn) lockWrite() {
 
 func (c *conn) unlockWrite() {
 	if c.writers.Add(-1) == 0 {
-		if c.bw.Buffered() > 0 && c.writeErr == nil {
+		if c.deferFlush && !c.closeAfterFlush {
+			c.armFlushLocked()
+		} else if c.bw.Buffered() > 0 && c.writeErr == nil {
 			if err := c.bw.Flush(); err != nil {
 				c.writeFailedLocked(err)
 			}
 		}
 		if c.closeAfterFlush {
 			c.nc.Close() // a graceful GOAWAY's last stream is done
+		}
+	}
+	c.deferFlush = false
+	c.mu.Unlock()
+}
+
+// armFlushLocked makes sure deferred frames leave within flushDelay even
+// if the streams still running (a miss waiting on its origin) write
+// nothing meanwhile.
+func (c *conn) armFlushLocked() {
+	c.deferFlush = false
+	if c.flushArmed {
+		return
+	}
+	c.flushArmed = true
+	if c.flushTimer == nil {
+		c.flushTimer = time.AfterFunc(flushDelay, c.timedFlush)
+		return
+	}
+	c.flushTimer.Reset(flushDelay)
+}
+
+func (c *conn) timedFlush() {
+	c.lockWrite()
+	c.flushArmed = false
+	c.unlockWrite()
+}
+
+// endOfInput runs when the read loop has no buffered input left: the
+// answers written meanwhile leave now unless handlers still run.
+func (c *conn) endOfInput() {
+	c.mu.Lock()
+	c.moreInput = false
+	if c.running == 0 && c.writers.Load() == 0 && c.bw.Buffered() > 0 && c.writeErr == nil {
+		if err := c.bw.Flush(); err != nil {
+			c.writeFailedLocked(err)
 		}
 	}
 	c.mu.Unlock()

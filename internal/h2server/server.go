@@ -35,6 +35,9 @@ const (
 	defaultIdle      = 2 * time.Minute
 	prefaceTimeout   = 10 * time.Second
 	stallTimeout     = 30 * time.Second
+	// flushDelay bounds how long a finished answer waits in the buffer for
+	// the answers of concurrent streams.
+	flushDelay = 200 * time.Microsecond
 )
 
 // Server serves HTTP/2 on TLS connections. Its exported fields must not

@@ -329,6 +329,7 @@ func (c *conn) startStream(hb *headerBlock) error {
 	c.streams[st.id] = st
 	c.open++
 	c.running++
+	c.moreInput = c.br.Buffered() > 0
 	c.setIdle()
 	c.unlockWrite()
 	c.srv.goroutine("h2-stream", func() { c.runHandler(st) })
@@ -468,7 +469,7 @@ func (c *conn) onData(f *http2.DataFrame) error {
 		switch {
 		case st != nil && !st.closed:
 			c.resetLocked(f.StreamID, st, http2.ErrCodeStreamClosed)
-		case st == nil || st.peerReset:
+		case st == nil || !st.resetSent || st.peerReset:
 			_ = c.fr.WriteRSTStream(f.StreamID, http2.ErrCodeStreamClosed)
 		}
 		return nil

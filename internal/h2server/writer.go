@@ -186,13 +186,14 @@ func (w *responseWriter) send(p []byte, end bool) error {
 		endHead := end && len(p) == 0 && !trailers
 		c.writeHeadersLocked(st.id, endHead, w.encodeHead)
 		if endHead {
-			w.ended = true
+			w.endedLocked()
 			return nil
 		}
 	}
 	if end && len(p) == 0 && !trailers {
-		w.ended = true
-		return c.fr.WriteData(st.id, true, nil)
+		err := c.fr.WriteData(st.id, true, nil)
+		w.endedLocked()
+		return err
 	}
 	for len(p) > 0 {
 		n, err := c.awaitWindowLocked(st, len(p))
@@ -209,9 +210,21 @@ func (w *responseWriter) send(p []byte, end bool) error {
 		if trailers {
 			c.writeHeadersLocked(st.id, true, func() { c.encodeTrailers(w) })
 		}
-		w.ended = true
+		w.endedLocked()
 	}
 	return nil
+}
+
+// endedLocked notes that END_STREAM went out: the stream is closed if the
+// client's side is done too, and the frames may wait for those of the
+// other running streams.
+func (w *responseWriter) endedLocked() {
+	c := w.st.c
+	w.ended = true
+	if w.st.remoteDone {
+		c.closeStreamLocked(w.st)
+	}
+	c.deferFlush = c.moreInput || c.running > 1
 }
 
 func (w *responseWriter) hasTrailers() bool {
@@ -397,6 +410,7 @@ func (c *conn) handlerDone(st *stream, ok bool) {
 	if c.goAwaySent && c.open == 0 && c.running == 0 {
 		c.closeAfterFlush = true
 	}
+	c.deferFlush = c.moreInput || c.running > 0
 	c.unlockWrite()
 	st.cancel()
 }

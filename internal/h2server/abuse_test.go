@@ -202,3 +202,30 @@ func TestFingerprint(t *testing.T) {
 }
 
 var _ = errors.New
+
+// A handler that answers before the request body ends resets the stream
+// (NO_ERROR); the body and trailers the client sent meanwhile are ignored,
+// and the connection keeps serving.
+func TestLateFramesAfterOurResetAreIgnored(t *testing.T) {
+	ts, _, _ := start(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		io.WriteString(w, "early "+r.URL.Path)
+	}))
+	rc := dialRaw(t, ts.Listener.Addr().String())
+	rc.headers(1, false, ":method", "POST", ":scheme", "https", ":authority", "x", ":path", "/up")
+	if f := rc.until(func(f http2.Frame) bool { r, ok := f.(*http2.RSTStreamFrame); return ok && r.StreamID == 1 }); f == nil {
+		t.Fatal("no RST_STREAM after the early answer")
+	}
+	rc.fr.WriteData(1, false, []byte("late body"))
+	rc.headers(1, true, "x-trailer", "late")
+	rc.get(3, "/next")
+	f := rc.until(func(f http2.Frame) bool {
+		if isGoAway(f) {
+			return true
+		}
+		d, ok := f.(*http2.DataFrame)
+		return ok && d.StreamID == 3
+	})
+	if d, ok := f.(*http2.DataFrame); !ok || string(d.Data()) != "early /next" {
+		t.Fatalf("got %v, want stream 3 answered", f)
+	}
+}

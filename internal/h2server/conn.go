@@ -59,10 +59,13 @@ type conn struct {
 	// A finished stream's frames wait (deferFlush) while other handlers
 	// run or more requests are already read (moreInput): the last one
 	// out flushes them all in one TLS write; flushTimer bounds the wait.
-	deferFlush   bool
-	moreInput    bool
-	flushArmed   bool
-	flushTimer   *time.Timer
+	deferFlush bool
+	moreInput  bool
+	flushArmed bool
+	flushTimer *time.Timer
+	// The streams we reset last, whose late frames are ignored.
+	recentResets [32]uint32
+	recentN      int
 	sendWindow   int64 // connection-level, to the client
 	initWindow   int64 // client's SETTINGS_INITIAL_WINDOW_SIZE
 	peerMaxFrame uint32
@@ -546,9 +549,23 @@ func (c *conn) resetLocked(id uint32, st *stream, code http2.ErrCode) {
 		c.closeStreamLocked(st)
 		c.wcond.Broadcast()
 	}
+	c.recentResets[c.recentN%len(c.recentResets)] = id
+	c.recentN++
 	if c.writeErr == nil {
 		_ = c.fr.WriteRSTStream(id, code)
 	}
+}
+
+// resetByUsLocked reports whether we reset stream id lately: frames the
+// client sent before it saw our RST_STREAM are ignored (RFC 9113 5.1),
+// not taken for a protocol error.
+func (c *conn) resetByUsLocked(id uint32) bool {
+	for _, r := range c.recentResets {
+		if r == id {
+			return true
+		}
+	}
+	return false
 }
 
 // closeStreamLocked ends a stream in the protocol's sense; its handler

@@ -199,18 +199,19 @@ func (c *conn) onHeaders(f *http2.HeadersFrame) error {
 		kind = blockTrailers
 	case st != nil && !st.closed:
 		c.mu.Unlock()
-		c.decodeOnly(f)
 		c.resetStream(id, http2.ErrCodeStreamClosed)
-		return nil
+		return c.decodeOnly(f)
+	case c.resetByUsLocked(id) && (st == nil || !st.peerReset):
+		c.mu.Unlock()
+		return c.decodeOnly(f) // sent before our RST_STREAM reached the client
 	default:
 		c.mu.Unlock()
 		return http2.ConnectionError(http2.ErrCodeStreamClosed)
 	}
 	c.mu.Unlock()
 	if f.HasPriority() && f.Priority.StreamDep == id {
-		c.decodeOnly(f)
 		c.resetStream(id, http2.ErrCodeProtocol)
-		return nil
+		return c.decodeOnly(f)
 	}
 	c.hb.reset(id, f.StreamEnded(), kind)
 	if err := c.feed(f.HeaderBlockFragment()); err != nil {
@@ -223,9 +224,15 @@ func (c *conn) onHeaders(f *http2.HeadersFrame) error {
 }
 
 // decodeOnly keeps the HPACK state in step for a block that is refused.
-func (c *conn) decodeOnly(f *http2.HeadersFrame) {
+func (c *conn) decodeOnly(f *http2.HeadersFrame) error {
 	c.hb.reset(f.StreamID, f.StreamEnded(), blockIgnore)
-	_ = c.feed(f.HeaderBlockFragment())
+	if err := c.feed(f.HeaderBlockFragment()); err != nil {
+		return err
+	}
+	if f.HeadersEnded() {
+		return c.endHeaders()
+	}
+	return nil
 }
 
 func (c *conn) onContinuation(f *http2.ContinuationFrame) error {
@@ -469,7 +476,7 @@ func (c *conn) onData(f *http2.DataFrame) error {
 		switch {
 		case st != nil && !st.closed:
 			c.resetLocked(f.StreamID, st, http2.ErrCodeStreamClosed)
-		case st == nil || !st.resetSent || st.peerReset:
+		case st == nil && !c.resetByUsLocked(f.StreamID) || st != nil && (!st.resetSent || st.peerReset):
 			_ = c.fr.WriteRSTStream(f.StreamID, http2.ErrCodeStreamClosed)
 		}
 		return nil

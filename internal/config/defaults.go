@@ -62,6 +62,9 @@ func SetDefaults(c *Config) {
 		if l.HTTP1 == "" {
 			l.HTTP1 = "levee"
 		}
+		if l.HTTP2.Server == "" {
+			l.HTTP2.Server = "levee"
+		}
 		if l.TLS != nil && l.TLS.MinVersion == "" {
 			l.TLS.MinVersion = "1.2"
 		}

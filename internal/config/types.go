@@ -89,6 +89,10 @@ type HTTP2 struct {
 	MaxConcurrentStreams int `yaml:"max_concurrent_streams"`
 	// MaxReadFrameSize in bytes. Default 16KiB (the protocol's minimum).
 	MaxReadFrameSize Size `yaml:"max_read_frame_size"`
+	// Server is the HTTP/2 server of TLS listeners: "levee" (default,
+	// internal/h2server) or "go" (Go's x/net/http2 server). h2c always
+	// uses Go's.
+	Server string `yaml:"server"`
 }
 
 // Limits bound client requests.

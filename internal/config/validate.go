@@ -59,6 +59,9 @@ func validateListeners(l *schema.List, ls []Listener) {
 		if ln.HTTP2.MaxReadFrameSize < 16<<10 || ln.HTTP2.MaxReadFrameSize > 16<<20-1 {
 			l.Add(p+".http2.max_read_frame_size", "must be 16KiB to 16MiB-1")
 		}
+		if !schema.OneOf(ln.HTTP2.Server, "levee", "go") {
+			l.Add(p+".http2.server", "must be \"levee\" or \"go\"")
+		}
 	}
 }
 

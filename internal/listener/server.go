@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"levee/internal/h1server"
+	"levee/internal/h2server"
 	"levee/internal/pipeline"
 )
 
@@ -252,6 +253,11 @@ func (set *Set) startServer(s *slot, sp *Spec) *handoff {
 			}
 			ln = tls.NewListener(h, tc)
 		}
+		if l.HTTP2.Server == "levee" && !l.H2C {
+			// h2 connections, handshaken by either path, reach levee's own
+			// HTTP/2 server through net/http's TLSNextProto hook.
+			set.levee(srv, sp)
+		}
 	}
 	set.wall.Go("http-server:"+s.addr, func() {
 		if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) && !errors.Is(err, net.ErrClosed) {
@@ -259,6 +265,22 @@ func (set *Set) startServer(s *slot, sp *Spec) *handoff {
 		}
 	})
 	return h
+}
+
+// levee serves the TLS connections that negotiate h2 with levee's own
+// HTTP/2 server (internal/h2server), through net/http's TLSNextProto hook:
+// net/http still accepts, handshakes and applies ConnContext.
+func (set *Set) levee(srv *http.Server, sp *Spec) {
+	s := &h2server.Server{
+		MaxConcurrentStreams: uint32(sp.Listener.HTTP2.MaxConcurrentStreams),
+		MaxReadFrameSize:     uint32(sp.Listener.HTTP2.MaxReadFrameSize),
+		MaxHeaderBytes:       int(sp.Limits.MaxHeaderBytes),
+		IdleTimeout:          sp.Timeouts.Idle.D(),
+		WriteTimeout:         sp.Timeouts.Write.D(),
+		Go:                   set.wall.Go,
+		Log:                  set.log,
+	}
+	s.Attach(srv)
 }
 
 // retire stops a server gracefully: it takes no new connections, each

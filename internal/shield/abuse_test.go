@@ -3,6 +3,7 @@ package shield_test
 import (
 	"bufio"
 	"bytes"
+	"crypto/tls"
 	"encoding/binary"
 	"fmt"
 	"io"
@@ -135,11 +136,65 @@ func getHeaders(path string) []byte {
 	return append(b, 0x01, 0x01, 'x')
 }
 
-func h2Conn(t *testing.T, addr string) (net.Conn, *frameReader) {
-	c, err := net.Dial("tcp", addr)
+// h2Mode is one way a client reaches a node over HTTP/2: h2c (Go's
+// x/net server) or TLS with ALPN h2 (levee's own server, internal/h2server).
+type h2Mode struct {
+	name string
+	tls  bool
+}
+
+var h2Modes = []h2Mode{{"h2c", false}, {"tls", true}}
+
+// node starts a node whose only listener speaks HTTP/2 the mode's way.
+func (m h2Mode) node(t *testing.T, origin, shield string) *leveetest.Node {
+	y := nodeYAML(origin, shield)
+	if m.tls {
+		cert := leveetest.SelfSigned(t, "127.0.0.1")
+		y = strings.Replace(y, `listeners: [{listen: "127.0.0.1:0", h2c: true}]`,
+			fmt.Sprintf(`listeners: [{listen: "127.0.0.1:0", tls: {certificates: [{cert: %q, key: %q}]}}]`, cert.CertFile, cert.KeyFile), 1)
+	}
+	return leveetest.Start(t, y)
+}
+
+func (m h2Mode) dial(t *testing.T, addr string) net.Conn {
+	if !m.tls {
+		c, err := net.Dial("tcp", addr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return c
+	}
+	c, err := tls.Dial("tcp", addr, &tls.Config{InsecureSkipVerify: true, NextProtos: []string{"h2"}})
 	if err != nil {
 		t.Fatal(err)
 	}
+	if p := c.ConnectionState().NegotiatedProtocol; p != "h2" {
+		t.Fatalf("ALPN %q, want h2", p)
+	}
+	return c
+}
+
+// client is an HTTP/2-only client for the mode.
+func (m h2Mode) client() *http.Client {
+	var p http.Protocols
+	if m.tls {
+		p.SetHTTP2(true)
+	} else {
+		p.SetUnencryptedHTTP2(true)
+	}
+	return &http.Client{Timeout: 5 * time.Second, Transport: &http.Transport{Protocols: &p,
+		TLSClientConfig: &tls.Config{InsecureSkipVerify: true}}}
+}
+
+func (m h2Mode) url(n *leveetest.Node, path string) string {
+	if m.tls {
+		return "https://" + n.Addr("") + path
+	}
+	return n.URL(path)
+}
+
+func h2Conn(t *testing.T, m h2Mode, addr string) (net.Conn, *frameReader) {
+	c := m.dial(t, addr)
 	io.WriteString(c, "PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n")
 	c.Write(frame(0x4, 0, 0, nil)) // SETTINGS
 	fr := &frameReader{r: bufio.NewReader(c), done: make(chan struct{})}
@@ -190,12 +245,18 @@ func (f *frameReader) run() {
 // guard (4x max_concurrent_streams queued handlers) never trips and the
 // shield's reset counter is what cuts it.
 func TestH2RapidResetDisconnects(t *testing.T) {
+	for _, m := range h2Modes {
+		t.Run(m.name, func(t *testing.T) { testH2RapidResetDisconnects(t, m) })
+	}
+}
+
+func testH2RapidResetDisconnects(t *testing.T, m h2Mode) {
 	o := newSmallOrigin(t, 20*time.Millisecond, 100)
-	n := leveetest.Start(t, nodeYAML(o.URL, `
+	n := m.node(t, o.URL, `
 shield:
   h2_max_resets_per_second: 50
-`))
-	c, fr := h2Conn(t, n.Addr(""))
+`)
+	c, fr := h2Conn(t, m, n.Addr(""))
 	defer c.Close()
 	start := time.Now()
 	var cut time.Duration
@@ -226,7 +287,7 @@ shield:
 	if !strings.Contains(body, "levee_shield_h2_reset_disconnects_total 1") {
 		t.Fatal("the connection was not cut by the shield's reset guard")
 	}
-	if code, _, _, err := get(clientFrom("127.0.0.3", 1), n.URL("/ok")); err != nil || code != 200 {
+	if code, _, _, err := get(m.client(), m.url(n, "/ok")); err != nil || code != 200 {
 		t.Fatalf("others are still served: %d %v", code, err)
 	}
 }
@@ -234,11 +295,17 @@ shield:
 // A CONTINUATION flood (headers that never end) is cut off, and the server
 // advertises the configured stream limit.
 func TestH2ContinuationFloodAndLimits(t *testing.T) {
+	for _, m := range h2Modes {
+		t.Run(m.name, func(t *testing.T) { testH2ContinuationFloodAndLimits(t, m) })
+	}
+}
+
+func testH2ContinuationFloodAndLimits(t *testing.T, m h2Mode) {
 	o := newSmallOrigin(t, 0, 100)
-	n := leveetest.Start(t, nodeYAML(o.URL, `
+	n := m.node(t, o.URL, `
 limits: {max_header_bytes: 16KiB}
-`))
-	c, fr := h2Conn(t, n.Addr(""))
+`)
+	c, fr := h2Conn(t, m, n.Addr(""))
 	defer c.Close()
 	hb := getHeaders("/")
 	c.Write(frame(0x1, 0x1, 1, hb)) // HEADERS, END_STREAM, no END_HEADERS
@@ -280,14 +347,18 @@ var _ = http.StatusOK
 // A well-behaved HTTP/2 client making many quick requests on one
 // connection is not mistaken for a rapid-reset attacker.
 func TestH2LegitClientNotCut(t *testing.T) {
+	for _, m := range h2Modes {
+		t.Run(m.name, func(t *testing.T) { testH2LegitClientNotCut(t, m) })
+	}
+}
+
+func testH2LegitClientNotCut(t *testing.T, m h2Mode) {
 	o := newSmallOrigin(t, 0, 100)
-	n := leveetest.Start(t, nodeYAML(o.URL, `
+	n := m.node(t, o.URL, `
 shield:
   h2_max_resets_per_second: 5
-`))
-	var p http.Protocols
-	p.SetUnencryptedHTTP2(true)
-	c := &http.Client{Timeout: 5 * time.Second, Transport: &http.Transport{Protocols: &p}}
+`)
+	c := m.client()
 	var wg sync.WaitGroup
 	errs := make(chan error, 8)
 	for g := 0; g < 8; g++ {
@@ -295,7 +366,7 @@ shield:
 		go func() {
 			defer wg.Done()
 			for i := 0; i < 100; i++ {
-				res, err := c.Get(n.URL("/ok"))
+				res, err := c.Get(m.url(n, "/ok"))
 				if err != nil {
 					errs <- err
 					return

@@ -229,3 +229,33 @@ func TestLateFramesAfterOurResetAreIgnored(t *testing.T) {
 		t.Fatalf("got %v, want stream 3 answered", f)
 	}
 }
+
+// A client that reads fast sends a WINDOW_UPDATE for the connection (and
+// its stream) per response: at tens of thousands of responses a second on
+// one connection that is past the control-frame bound, and Go's own
+// client was cut with ENHANCE_YOUR_CALM under a cache-hit load. Window
+// updates for the connection are not a flood; the connection stays up.
+func TestWindowUpdatesOfAFastReaderAreNotAFlood(t *testing.T) {
+	ts, _, s := start(t, slowHandler, func(s *Server) { s.MaxControlFramesPerSecond = 100 })
+	rc := dialRaw(t, ts.Listener.Addr().String())
+	rc.get(1, "/")
+	for i := 0; i < 1000; i++ {
+		// The connection's, and those of a stream as its reader catches up.
+		if err := rc.fr.WriteWindowUpdate(uint32(i%2), 1); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := rc.fr.WritePing(false, [8]byte{7}); err != nil {
+		t.Fatal(err)
+	}
+	f := rc.until(func(f http2.Frame) bool {
+		p, ok := f.(*http2.PingFrame)
+		return isGoAway(f) || ok && p.IsAck()
+	})
+	if _, ok := f.(*http2.PingFrame); !ok {
+		t.Fatalf("got %v after 1000 window updates, want the PING answered", f)
+	}
+	if n := s.Stats().FloodCuts.Load(); n != 0 {
+		t.Fatalf("%d flood cuts, want 0", n)
+	}
+}

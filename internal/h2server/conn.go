@@ -392,9 +392,11 @@ func (c *conn) processFrame(f http2.Frame) error {
 		}
 		return c.onSettings(f)
 	case *http2.WindowUpdateFrame:
-		if err := c.budget(0); err != nil {
-			return err
-		}
+		// Not counted against the control-frame bound: a client reading
+		// fast sends several per response (for the connection, and for
+		// the stream as it reads, often after the stream ended here), tens
+		// of thousands a second on one busy connection. They cost no reply
+		// and a map look-up; the 2^31-1 window bound caps what they grant.
 		return c.onWindowUpdate(f)
 	case *http2.PingFrame:
 		if err := c.budget(0); err != nil {
@@ -499,7 +501,7 @@ func (c *conn) onWindowUpdate(f *http2.WindowUpdateFrame) error {
 		if f.StreamID > c.lastStreamID {
 			return http2.ConnectionError(http2.ErrCodeProtocol)
 		}
-		return nil
+		return nil // a stream that ended: allowed (RFC 9113 6.9)
 	}
 	st.sendWindow += int64(f.Increment)
 	if st.sendWindow > 1<<31-1 {

@@ -24,8 +24,9 @@ const (
 	// GOAWAY ENHANCE_YOUR_CALM.
 	DefaultMaxResetsPerSecond = 200
 	// DefaultMaxControlFramesPerSecond bounds frames that cost the server
-	// work but carry no request (PING, SETTINGS, PRIORITY, WINDOW_UPDATE,
-	// RST_STREAM, empty DATA, unknown types).
+	// work but carry no request (PING, SETTINGS, PRIORITY, RST_STREAM,
+	// empty DATA, unknown types). WINDOW_UPDATE is not counted: a fast
+	// legitimate client sends several per response, and they cost no reply.
 	DefaultMaxControlFramesPerSecond = 10000
 	// The receive windows: per stream and per connection.
 	streamRecvWindow = 256 << 10

@@ -12,6 +12,7 @@ import (
 	"net/http/httptest"
 	"net/http/httptrace"
 	"net/textproto"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -282,3 +283,28 @@ func TestShutdownIsGraceful(t *testing.T) {
 
 var _ = errors.New
 var _ = tls.VersionTLS13
+
+// A body copied from a reader (a cache hit kept in a memfd or a file goes
+// through io.Copy) arrives whole and in order through ReadFrom's pooled
+// buffer, for sizes around the buffer's and the frame's.
+func TestBodyFromReaderArrivesWhole(t *testing.T) {
+	body := make([]byte, 300<<10)
+	for i := range body {
+		body[i] = byte(i*7 + i>>11)
+	}
+	h := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		n, _ := strconv.Atoi(r.URL.Query().Get("n"))
+		w.Header().Set("Content-Length", strconv.Itoa(n))
+		if _, ok := w.(io.ReaderFrom); !ok {
+			t.Error("the response writer has no ReadFrom")
+		}
+		_, _ = io.Copy(w, io.NewSectionReader(bytes.NewReader(body), 0, int64(n)))
+	})
+	ts, c, _ := start(t, h)
+	for _, n := range []int{0, 1, 16 << 10, 32<<10 + 1, 100 << 10, 300 << 10} {
+		res, got := get(t, c, ts.URL+"/?n="+strconv.Itoa(n))
+		if res.ProtoMajor != 2 || got != string(body[:n]) {
+			t.Fatalf("n=%d: HTTP/%d, %d bytes, equal %v", n, res.ProtoMajor, len(got), got == string(body[:n]))
+		}
+	}
+}

@@ -3,10 +3,12 @@ package h2server
 import (
 	"bytes"
 	"fmt"
+	"io"
 	"net/http"
 	"runtime"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"golang.org/x/net/http/httpguts"
@@ -129,6 +131,23 @@ func (w *responseWriter) WriteString(s string) (int, error) {
 		return len(s), nil
 	}
 	return w.Write([]byte(s))
+}
+
+// copyBuffers serve ReadFrom: without it io.Copy allocates 32 KiB per
+// response whose body is a reader (a cache hit kept in a memfd or a file),
+// garbage at the rate of the hits.
+var copyBuffers = sync.Pool{New: func() any { b := make([]byte, 32<<10); return &b }}
+
+// writerOnly hides ReadFrom, so io.CopyBuffer does not call it again.
+type writerOnly struct{ io.Writer }
+
+// ReadFrom copies r to the response through a pooled buffer; each write
+// goes out as Write's would (frames within the windows), and nothing keeps
+// the buffer after Write returns.
+func (w *responseWriter) ReadFrom(r io.Reader) (int64, error) {
+	bp := copyBuffers.Get().(*[]byte)
+	defer copyBuffers.Put(bp)
+	return io.CopyBuffer(writerOnly{w}, r, *bp)
 }
 
 // Flush sends what is buffered; it leaves the connection as soon as no

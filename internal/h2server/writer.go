@@ -34,6 +34,12 @@ type responseWriter struct {
 	written     int64
 	declared    int64 // Content-Length the handler set, -1 if none
 	trailers    []string
+	// copying is set while ReadFrom runs: more of the body follows at
+	// once, so its writes leave the frames for the connection buffer's
+	// own full-size flushes (or flushDelay) instead of flushing each
+	// chunk, which cut a 100 KiB body into 11 TLS records (and as many
+	// write calls) where 7 carry it.
+	copying bool
 }
 
 func (w *responseWriter) init(st *stream) {
@@ -147,6 +153,8 @@ type writerOnly struct{ io.Writer }
 func (w *responseWriter) ReadFrom(r io.Reader) (int64, error) {
 	bp := copyBuffers.Get().(*[]byte)
 	defer copyBuffers.Put(bp)
+	w.copying = true
+	defer func() { w.copying = false }()
 	return io.CopyBuffer(writerOnly{w}, r, *bp)
 }
 
@@ -196,6 +204,9 @@ func (w *responseWriter) send(p []byte, end bool) error {
 	st, c := w.st, w.st.c
 	c.lockWrite()
 	defer c.unlockWrite()
+	if w.copying && !end {
+		defer func() { c.deferFlush = true }() // runs before unlockWrite
+	}
 	if err := st.writableLocked(); err != nil {
 		return err
 	}

@@ -75,17 +75,23 @@ type recordReader struct {
 }
 
 func (r *recordReader) uvarint() uint64 {
-	v, n := binary.Uvarint([]byte(r.s[:min(len(r.s), binary.MaxVarintLen64)]))
-	if n <= 0 {
-		r.err, r.s = errRecordCorrupt, ""
-		return 0
-	}
-	r.s = r.s[n:]
-	return v
+	v, n := binary.Uvarint(r.next())
+	return took(r, v, n)
 }
 
 func (r *recordReader) varint() int64 {
-	v, n := binary.Varint([]byte(r.s[:min(len(r.s), binary.MaxVarintLen64)]))
+	v, n := binary.Varint(r.next())
+	return took(r, v, n)
+}
+
+// next is what a varint may occupy at the read position.
+func (r *recordReader) next() []byte {
+	return []byte(r.s[:min(len(r.s), binary.MaxVarintLen64)])
+}
+
+// took moves past a varint of n bytes (n <= 0: none could be read, and
+// the record is corrupt) and returns v, or zero once corrupt.
+func took[T uint64 | int64](r *recordReader, v T, n int) T {
 	if n <= 0 {
 		r.err, r.s = errRecordCorrupt, ""
 		return 0

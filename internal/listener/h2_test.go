@@ -108,19 +108,7 @@ func h2Client(cert *leveetest.Cert) *http.Client {
 // client to a new connection on the new server.
 func TestHTTP2ReloadDrainsWithGoAway(t *testing.T) {
 	cert := leveetest.SelfSigned(t, "a.example")
-	release := make(chan struct{})
-	var arrived atomic.Int32
-	o := leveetest.NewOrigin(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if r.URL.Path == "/slow" {
-			arrived.Add(1)
-			select {
-			case <-release:
-			case <-time.After(5 * time.Second):
-			}
-		}
-		w.Header().Set("Cache-Control", "no-store")
-		fmt.Fprint(w, "done "+r.URL.Path)
-	}))
+	o := newHeldOrigin(t)
 	n := leveetest.Start(t, h2Config(cert, o.URL, "levee", "30s"))
 	base := "https://" + n.Addr("")
 	c := h2Client(cert)
@@ -136,13 +124,11 @@ func TestHTTP2ReloadDrainsWithGoAway(t *testing.T) {
 		res.Body.Close()
 		done <- string(b)
 	}()
-	for i := 0; i < 200 && arrived.Load() == 0; i++ {
-		time.Sleep(10 * time.Millisecond)
-	}
+	o.waitArrived()
 	if code, body := n.PostConfig(h2Config(cert, o.URL, "levee", "45s")); code != http.StatusOK {
 		t.Fatalf("reload: %d %s", code, body)
 	}
-	close(release)
+	close(o.release)
 	if b := <-done; b != "done /slow" {
 		t.Fatalf("request across the reload: %q", b)
 	}

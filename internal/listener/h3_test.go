@@ -8,7 +8,6 @@ import (
 	"net/http"
 	"slices"
 	"strings"
-	"sync/atomic"
 	"testing"
 	"time"
 
@@ -108,19 +107,7 @@ func TestHTTP3SameChain(t *testing.T) {
 // socket: the request completes, and new requests still connect.
 func TestHTTP3ReloadDuringRequest(t *testing.T) {
 	cert := leveetest.SelfSigned(t, "a.example")
-	release := make(chan struct{})
-	var arrived atomic.Int32
-	o := leveetest.NewOrigin(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if r.URL.Path == "/slow" {
-			arrived.Add(1)
-			select {
-			case <-release:
-			case <-time.After(5 * time.Second):
-			}
-		}
-		w.Header().Set("Cache-Control", "no-store")
-		fmt.Fprint(w, "done "+r.URL.Path)
-	}))
+	o := newHeldOrigin(t)
 	n := leveetest.Start(t, h3Config(cert, o.URL, "30s"))
 	base := "https://" + n.Addr("")
 	c := h3Client(cert)
@@ -139,17 +126,14 @@ func TestHTTP3ReloadDuringRequest(t *testing.T) {
 		b, err := io.ReadAll(res.Body)
 		done <- result{string(b), err}
 	}()
-	for i := 0; i < 200 && arrived.Load() == 0; i++ {
-		time.Sleep(10 * time.Millisecond)
-	}
-	if arrived.Load() == 0 {
+	if !o.waitArrived() {
 		t.Fatal("the request never reached the origin")
 	}
 	// A reload that changes the listener's server settings.
 	if code, body := n.PostConfig(h3Config(cert, o.URL, "45s")); code != http.StatusOK {
 		t.Fatalf("reload: %d %s", code, body)
 	}
-	close(release)
+	close(o.release)
 	r := <-done
 	if r.err != nil || r.body != "done /slow" {
 		t.Fatalf("request across the reload: %q, %v", r.body, r.err)

@@ -126,8 +126,8 @@ func (c *Cache) variantAtFill(w http.ResponseWriter, o *Object) {
 	if coding == "" {
 		return
 	}
-	vk := variantKey(o, coding)
-	c.store.makeVariant(o, coding, vk, hashKey(vk), e)
+	ref := o.variantRef(coding) // kept on o: the first hit builds no key either
+	c.store.makeVariant(o, coding, ref.key, ref.hash, e)
 }
 
 // weakMatchesIdentity: a client holding a copy encoded on the fly has the

@@ -100,6 +100,7 @@ func New(opts Options) *Node {
 	sh := n.caps.shield
 	n.listeners = listener.NewSet(lg, n.wall, n, listener.Hooks{Admit: sh.Admit, Wrap: sh.WrapServer, Hello: bots.JA4,
 		Certificate: n.caps.autotls.GetCertificate}, n.stopped)
+	n.listeners.RegisterMetrics(m.Registry)
 	return n
 }
 

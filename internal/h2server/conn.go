@@ -202,7 +202,7 @@ func (c *conn) fail(err error) {
 	if errors.As(err, &cut) {
 		code = cut.code
 	} else {
-		c.srv.stats.ProtocolErrors.Add(1)
+		c.srv.Stats().ProtocolErrors.Add(1)
 	}
 	c.srv.logger().Debug("h2: connection error", "peer", c.remote, "err", err)
 	c.goAway(code, false)
@@ -366,12 +366,12 @@ func (c *conn) budget(resets int) error {
 	c.control++
 	c.resets += resets
 	if c.resets > orDefault(c.srv.MaxResetsPerSecond, DefaultMaxResetsPerSecond) {
-		c.srv.stats.ResetCuts.Add(1)
+		c.srv.Stats().ResetCuts.Add(1)
 		c.srv.logger().Warn("closing HTTP/2 connection for resetting streams too fast", "peer", c.remote)
 		return &cutError{http2.ErrCodeEnhanceYourCalm, "rapid reset"}
 	}
 	if c.control > orDefault(c.srv.MaxControlFramesPerSecond, DefaultMaxControlFramesPerSecond) {
-		c.srv.stats.FloodCuts.Add(1)
+		c.srv.Stats().FloodCuts.Add(1)
 		c.srv.logger().Warn("closing HTTP/2 connection for a control-frame flood", "peer", c.remote)
 		return &cutError{http2.ErrCodeEnhanceYourCalm, "control frame flood"}
 	}

@@ -71,6 +71,10 @@ type Server struct {
 	// Log receives protocol errors at debug level and cut connections at
 	// warn level; nil discards.
 	Log *slog.Logger
+	// Counters, when set, is where the server counts what it refused, so
+	// the servers a listener set makes across reloads add up in one place
+	// (the /metrics families); nil means the server's own.
+	Counters *Stats
 
 	mu           sync.Mutex
 	conns        map[*conn]struct{}
@@ -93,7 +97,12 @@ type Stats struct {
 }
 
 // Stats returns the server's counters.
-func (s *Server) Stats() *Stats { return &s.stats }
+func (s *Server) Stats() *Stats {
+	if s.Counters != nil {
+		return s.Counters
+	}
+	return &s.stats
+}
 
 // Attach makes hs hand every TLS connection that negotiated "h2" to s
 // (http.Server.TLSNextProto) and sends GOAWAY to them on hs.Shutdown.

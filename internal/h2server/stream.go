@@ -238,7 +238,7 @@ func (c *conn) decodeOnly(f *http2.HeadersFrame) error {
 func (c *conn) onContinuation(f *http2.ContinuationFrame) error {
 	c.hb.frames++
 	if c.hb.frames > maxContinuations {
-		c.srv.stats.FloodCuts.Add(1)
+		c.srv.Stats().FloodCuts.Add(1)
 		return &cutError{http2.ErrCodeEnhanceYourCalm, "too many CONTINUATION frames"}
 	}
 	if err := c.feed(f.HeaderBlockFragment()); err != nil {
@@ -255,6 +255,7 @@ func (c *conn) onContinuation(f *http2.ContinuationFrame) error {
 func (c *conn) feed(frag []byte) error {
 	c.hb.raw += len(frag)
 	if c.hb.raw > 2*int(c.srv.maxHeaderList())+int(c.srv.maxFrame()) {
+		c.srv.Stats().FloodCuts.Add(1)
 		return &cutError{http2.ErrCodeEnhanceYourCalm, "header block too large"}
 	}
 	c.hdec.SetEmitEnabled(true)
@@ -308,11 +309,11 @@ func (c *conn) startStream(hb *headerBlock) error {
 	maxStreams := int(c.srv.maxStreams())
 	if c.running >= 4*maxStreams {
 		c.unlockWrite()
-		c.srv.stats.FloodCuts.Add(1)
+		c.srv.Stats().FloodCuts.Add(1)
 		return &cutError{http2.ErrCodeEnhanceYourCalm, "too many handlers still running"}
 	}
 	if c.open >= maxStreams {
-		c.srv.stats.RefusedStreams.Add(1)
+		c.srv.Stats().RefusedStreams.Add(1)
 		_ = c.fr.WriteRSTStream(hb.streamID, http2.ErrCodeRefusedStream)
 		c.unlockWrite()
 		return nil

@@ -400,7 +400,7 @@ func (c *conn) runHandler(st *stream) {
 	defer func() {
 		if v := recover(); v != nil {
 			if v != http.ErrAbortHandler {
-				c.srv.stats.Panics.Add(1)
+				c.srv.Stats().Panics.Add(1)
 				buf := make([]byte, 16<<10)
 				buf = buf[:runtime.Stack(buf, false)]
 				c.srv.logger().Error("h2: handler panic", "peer", c.remote, "panic", fmt.Sprint(v), "stack", string(buf))

@@ -20,6 +20,7 @@ import (
 
 	"levee/internal/config"
 	"levee/internal/guard"
+	"levee/internal/h2server"
 )
 
 // Hooks are the connection-level hooks, run in the order of
@@ -59,6 +60,9 @@ type Set struct {
 	hooks   Hooks
 	stopped <-chan struct{}
 	slots   map[string]*slot // by address as configured
+	// h2 counts what every levee HTTP/2 server of the set refused; it
+	// outlives the servers, which come and go with reloads.
+	h2 h2server.Stats
 }
 
 // NewSet returns an empty set whose servers hand requests to handler.

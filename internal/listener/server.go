@@ -279,6 +279,7 @@ func (set *Set) levee(srv *http.Server, sp *Spec) {
 		WriteTimeout:         sp.Timeouts.Write.D(),
 		Go:                   set.wall.Go,
 		Log:                  set.log,
+		Counters:             &set.h2,
 	}
 	s.Attach(srv)
 }

@@ -9,6 +9,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"strconv"
 	"strings"
 	"sync"
 	"syscall"
@@ -332,6 +333,12 @@ limits: {max_header_bytes: 16KiB}
 		t.Fatalf("the server read %d bytes of headers before cutting off", sent)
 	}
 	t.Logf("CONTINUATION flood cut off after %d bytes sent", sent)
+	if m.tls { // TLS listeners use levee's own HTTP/2 server, which counts its cuts
+		_, _, body, _ := get(clientFrom("127.0.0.3", 1), n.AdminURL("/metrics"))
+		if cuts := h2Cuts(body); cuts != 1 {
+			t.Fatalf("levee_http2_connections_cut_total adds up to %d, want the 1 cut connection:\n%s", cuts, body)
+		}
+	}
 	fr.mu.Lock()
 	defer fr.mu.Unlock()
 	if got := fr.settings[0x3]; got != 100 {
@@ -343,6 +350,18 @@ limits: {max_header_bytes: 16KiB}
 }
 
 var _ = http.StatusOK
+
+// h2Cuts adds up levee_http2_connections_cut_total over its reasons.
+func h2Cuts(metrics string) int {
+	total := 0
+	for _, line := range strings.Split(metrics, "\n") {
+		if v, ok := strings.CutPrefix(line, "levee_http2_connections_cut_total{"); ok {
+			n, _ := strconv.Atoi(v[strings.LastIndexByte(v, ' ')+1:])
+			total += n
+		}
+	}
+	return total
+}
 
 // A well-behaved HTTP/2 client making many quick requests on one
 // connection is not mistaken for a rapid-reset attacker.

@@ -7,6 +7,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"os"
 	"strings"
 	"testing"
 	"time"
@@ -257,5 +258,93 @@ func TestWindowUpdatesOfAFastReaderAreNotAFlood(t *testing.T) {
 	}
 	if n := s.Stats().FloodCuts.Load(); n != 0 {
 		t.Fatalf("%d flood cuts, want 0", n)
+	}
+}
+
+// bigWriter writes 1 MiB and reports how its writes ended.
+func bigWriter(deadline time.Duration, errs chan<- error) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/small" {
+			io.WriteString(w, "ok")
+			return
+		}
+		if deadline > 0 {
+			if err := http.NewResponseController(w).SetWriteDeadline(time.Now().Add(deadline)); err != nil {
+				errs <- err
+				return
+			}
+		}
+		chunk := bytes.Repeat([]byte("x"), 16<<10)
+		for i := 0; i < 64; i++ {
+			if _, err := w.Write(chunk); err != nil {
+				errs <- err
+				return
+			}
+		}
+		errs <- nil
+	}
+}
+
+// resetOf waits for the RST_STREAM of stream id.
+func (rc *rawClient) resetOf(id uint32) *http2.RSTStreamFrame {
+	f := rc.until(func(f http2.Frame) bool { r, ok := f.(*http2.RSTStreamFrame); return ok && r.StreamID == id })
+	if f == nil {
+		rc.t.Fatalf("stream %d was never reset", id)
+	}
+	return f.(*http2.RSTStreamFrame)
+}
+
+// A client that reads the socket but never grants window holds a response
+// only for the write timeout: the stream is reset, its handler's write
+// fails with a deadline error, and the connection serves on.
+func TestStreamStalledOnWindowIsReset(t *testing.T) {
+	errs := make(chan error, 1)
+	ts, _, s := start(t, bigWriter(0, errs), func(s *Server) { s.WriteTimeout = 300 * time.Millisecond })
+	rc := dialRaw(t, ts.Listener.Addr().String(), http2.Setting{ID: http2.SettingInitialWindowSize, Val: 1024})
+	rc.get(1, "/big")
+	if code := rc.resetOf(1).ErrCode; code != http2.ErrCodeInternal {
+		t.Fatalf("stream reset with %v, want INTERNAL_ERROR", code)
+	}
+	if err := <-errs; !errors.Is(err, os.ErrDeadlineExceeded) {
+		t.Fatalf("the handler's write ended with %v, want a deadline error", err)
+	}
+	if n := s.Stats().StalledStreams.Load(); n != 1 {
+		t.Fatalf("StalledStreams = %d, want 1", n)
+	}
+	rc.get(3, "/small")
+	if rc.until(func(f http2.Frame) bool {
+		d, ok := f.(*http2.DataFrame)
+		return ok && d.StreamID == 3 && d.StreamEnded()
+	}) == nil {
+		t.Fatal("the connection did not serve a request after the stalled stream was reset")
+	}
+}
+
+// http.ResponseController's write deadline is honoured: past it the
+// stream is reset and writes fail; a deadline cleared in time never fires.
+func TestHandlerWriteDeadline(t *testing.T) {
+	errs := make(chan error, 1)
+	ts, _, s := start(t, bigWriter(200*time.Millisecond, errs), func(s *Server) { s.WriteTimeout = time.Minute })
+	rc := dialRaw(t, ts.Listener.Addr().String(), http2.Setting{ID: http2.SettingInitialWindowSize, Val: 1024})
+	rc.get(1, "/big")
+	rc.resetOf(1)
+	if err := <-errs; !errors.Is(err, os.ErrDeadlineExceeded) {
+		t.Fatalf("the handler's write ended with %v, want a deadline error", err)
+	}
+	if n := s.Stats().StalledStreams.Load(); n != 0 {
+		t.Fatalf("StalledStreams = %d, want 0: the handler's deadline ended it, not the stall bound", n)
+	}
+
+	cleared := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		rc := http.NewResponseController(w)
+		rc.SetWriteDeadline(time.Now().Add(50 * time.Millisecond))
+		rc.SetWriteDeadline(time.Time{})
+		time.Sleep(150 * time.Millisecond)
+		io.WriteString(w, "late but fine")
+	})
+	ts2, c2, _ := start(t, cleared)
+	res, body := get(t, c2, ts2.URL)
+	if res.StatusCode != 200 || body != "late but fine" {
+		t.Fatalf("a cleared deadline still cut the response: %d %q", res.StatusCode, body)
 	}
 }

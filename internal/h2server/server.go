@@ -59,8 +59,10 @@ type Server struct {
 	// IdleTimeout closes a connection without streams for that long
 	// (GOAWAY first). Default 2m.
 	IdleTimeout time.Duration
-	// WriteTimeout bounds one flush to the client: a client that does not
-	// read for that long is cut. Default 30s.
+	// WriteTimeout bounds one flush to the client (a client that does not
+	// read for that long is cut) and a stream's wait for flow-control
+	// window (a client that reads but grants no window has that stream
+	// reset). Default 30s.
 	WriteTimeout time.Duration
 	// MaxResetsPerSecond: see DefaultMaxResetsPerSecond.
 	MaxResetsPerSecond int
@@ -94,6 +96,9 @@ type Stats struct {
 	RefusedStreams atomic.Int64
 	// Panics: handlers that panicked (http.ErrAbortHandler excluded).
 	Panics atomic.Int64
+	// StalledStreams: responses reset after waiting for flow-control
+	// window longer than WriteTimeout.
+	StalledStreams atomic.Int64
 }
 
 // Stats returns the server's counters.

@@ -38,15 +38,23 @@ type stream struct {
 	done           bool // the handler returned
 	handlerRunning bool
 
-	body          []byte // received, unread
-	bodyOff       int
-	bodyBuffered  int
-	bodyErr       error // set when the body ends abnormally
-	bodyCond      sync.Cond
-	declaredLen   int64 // -1 if none
-	received      int64
-	trailer       http.Header
-	readDeadline  *time.Timer
+	body         []byte // received, unread
+	bodyOff      int
+	bodyBuffered int
+	bodyErr      error // set when the body ends abnormally
+	bodyCond     sync.Cond
+	declaredLen  int64 // -1 if none
+	received     int64
+	trailer      http.Header
+	readDeadline *time.Timer
+	// writeTimer ends a response that cannot go on: at the handler's
+	// write deadline (http.ResponseController), or when the stream has
+	// waited for flow-control window longer than the server's stall bound
+	// (a client that reads the socket but never grants window).
+	writeTimer    *time.Timer
+	writeDeadline time.Time // set by the handler; zero if none
+	awaitingSince time.Time // when the stream began to wait for window; zero if not
+	writeTimedOut bool
 	expect100     bool
 	sent100       bool
 	bodyTrailerOK bool
@@ -593,6 +601,62 @@ func (b *requestBody) Close() error {
 }
 
 var errBodyClosed = errors.New("h2: read on closed body")
+
+// setWriteDeadline makes the response's writes fail once t passes: the
+// stream is reset and every later write returns os.ErrDeadlineExceeded.
+func (st *stream) setWriteDeadline(t time.Time) {
+	c := st.c
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	st.writeDeadline = t
+	st.armWriteTimerLocked()
+}
+
+// armWriteTimerLocked sets the write timer to the earlier of the
+// handler's deadline and the end of the current wait for window.
+func (st *stream) armWriteTimerLocked() {
+	at := st.writeDeadline
+	if !st.awaitingSince.IsZero() {
+		if stall := st.awaitingSince.Add(st.c.srv.stall()); at.IsZero() || stall.Before(at) {
+			at = stall
+		}
+	}
+	if at.IsZero() {
+		if st.writeTimer != nil {
+			st.writeTimer.Stop()
+		}
+		return
+	}
+	if st.writeTimer == nil {
+		st.writeTimer = time.AfterFunc(time.Until(at), st.onWriteTimer)
+		return
+	}
+	st.writeTimer.Reset(time.Until(at))
+}
+
+// onWriteTimer resets a stream whose response is past its deadline or has
+// waited too long for window. A timer that fires late, after the deadline
+// moved or the window came, finds nothing due and re-arms itself.
+func (st *stream) onWriteTimer() {
+	c := st.c
+	c.lockWrite()
+	defer c.unlockWrite()
+	if st.done || st.w.ended || st.resetSent {
+		return
+	}
+	now := time.Now()
+	dueDeadline := !st.writeDeadline.IsZero() && !now.Before(st.writeDeadline)
+	dueStall := !st.awaitingSince.IsZero() && now.Sub(st.awaitingSince) >= c.srv.stall()
+	if !dueDeadline && !dueStall {
+		st.armWriteTimerLocked()
+		return
+	}
+	st.writeTimedOut = true
+	if dueStall {
+		c.srv.Stats().StalledStreams.Add(1)
+	}
+	c.resetLocked(st.id, st, http2.ErrCodeInternal)
+}
 
 // setReadDeadline fails the body's reads once t passes.
 func (st *stream) setReadDeadline(t time.Time) {

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"os"
 	"runtime"
 	"strconv"
 	"strings"
@@ -172,6 +173,13 @@ func (w *responseWriter) FlushError() error {
 	return err
 }
 
+// SetWriteDeadline bounds the response's writes (http.ResponseController):
+// past t the stream is reset and writes return os.ErrDeadlineExceeded.
+func (w *responseWriter) SetWriteDeadline(t time.Time) error {
+	w.st.setWriteDeadline(t)
+	return nil
+}
+
 // SetReadDeadline bounds the reads of the request body
 // (http.ResponseController).
 func (w *responseWriter) SetReadDeadline(t time.Time) error {
@@ -275,6 +283,9 @@ func (st *stream) writableLocked() error {
 	if st.c.writeErr != nil {
 		return st.c.writeErr
 	}
+	if st.writeTimedOut {
+		return os.ErrDeadlineExceeded
+	}
 	if st.resetSent {
 		return errStreamClosed
 	}
@@ -293,6 +304,7 @@ func (c *conn) awaitWindowLocked(st *stream, want int) (int, error) {
 		if n > 0 {
 			c.sendWindow -= n
 			st.sendWindow -= n
+			st.windowCameLocked()
 			return int(n), nil
 		}
 		if c.bw.Buffered() > 0 {
@@ -301,9 +313,21 @@ func (c *conn) awaitWindowLocked(st *stream, want int) (int, error) {
 				continue
 			}
 		}
+		if st.awaitingSince.IsZero() {
+			st.awaitingSince = time.Now()
+			st.armWriteTimerLocked()
+		}
 		c.writers.Add(-1)
 		c.wcond.Wait()
 		c.writers.Add(1)
+	}
+}
+
+// windowCameLocked ends a stream's wait for window.
+func (st *stream) windowCameLocked() {
+	if !st.awaitingSince.IsZero() {
+		st.awaitingSince = time.Time{}
+		st.armWriteTimerLocked()
 	}
 }
 
@@ -423,6 +447,9 @@ func (c *conn) handlerDone(st *stream, ok bool) {
 	c.running--
 	if st.readDeadline != nil {
 		st.readDeadline.Stop()
+	}
+	if st.writeTimer != nil {
+		st.writeTimer.Stop()
 	}
 	switch {
 	case st.closed:

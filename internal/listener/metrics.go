@@ -22,6 +22,10 @@ func (set *Set) RegisterMetrics(reg prometheus.Registerer) {
 		Help: "HTTP/2 streams refused past the connection's concurrent-stream limit.",
 	}, func() float64 { return float64(set.h2.RefusedStreams.Load()) }))
 	_ = reg.Register(prometheus.NewCounterFunc(prometheus.CounterOpts{
+		Name: "levee_http2_streams_stalled_total",
+		Help: "HTTP/2 responses reset after waiting for the client's flow-control window longer than timeouts.write.",
+	}, func() float64 { return float64(set.h2.StalledStreams.Load()) }))
+	_ = reg.Register(prometheus.NewCounterFunc(prometheus.CounterOpts{
 		Name: "levee_http2_handler_panics_total",
 		Help: "HTTP/2 request handlers that panicked (the stream was reset; the connection and node went on).",
 	}, func() float64 { return float64(set.h2.Panics.Load()) }))

@@ -234,22 +234,30 @@ func (s *Shield) rateStep(q *req) error {
 
 func (s *Shield) overLimit(q *req, rl *rule, wait int64) error {
 	q.ex.Decide(rl.decision)
-	switch rl.action {
+	secs := max(1, (wait+int64(time.Second)-1)/int64(time.Second))
+	return s.act(q, "ratelimit", rl.action, rl.name, secs)
+}
+
+// act applies a limit's action to a request over it: log lets it on,
+// block and the default (limit) answer at once, after the tarpit, and
+// challenge hands it to the bots phase's challenge when there is one.
+// phase names the limit in levee_shield_decisions_total.
+func (s *Shield) act(q *req, phase, action, challengeName string, retryAfter int64) error {
+	switch action {
 	case "log":
-		s.st.m.Decisions.WithLabelValues("ratelimit", "logged").Inc()
+		s.st.m.Decisions.WithLabelValues(phase, "logged").Inc()
 		return nil
 	case "block":
-		s.st.m.Decisions.WithLabelValues("ratelimit", "blocked").Inc()
+		s.st.m.Decisions.WithLabelValues(phase, "blocked").Inc()
 		s.hold(q)
 		return errBlocked
 	case "challenge":
 		if s.Challenge != nil {
-			return s.Challenge(q.ex, rl.name)
+			return s.Challenge(q.ex, challengeName)
 		}
 	}
-	s.st.m.Decisions.WithLabelValues("ratelimit", "limited").Inc()
-	secs := max(1, (wait+int64(time.Second)-1)/int64(time.Second))
-	q.w.Header().Set("Retry-After", strconv.FormatInt(secs, 10))
+	s.st.m.Decisions.WithLabelValues(phase, "limited").Inc()
+	q.w.Header().Set("Retry-After", strconv.FormatInt(retryAfter, 10))
 	s.hold(q)
 	return errLimited
 }

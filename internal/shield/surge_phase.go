@@ -42,23 +42,7 @@ func (s *Shield) surgeStep(q *req) error {
 	}
 	r.hits.Add(1)
 	q.ex.Decide(r.decision)
-	switch c.action {
-	case "log":
-		s.st.m.Decisions.WithLabelValues("surge", "logged").Inc()
-		return nil
-	case "block":
-		s.st.m.Decisions.WithLabelValues("surge", "blocked").Inc()
-		s.hold(q)
-		return errBlocked
-	case "challenge":
-		if s.Challenge != nil {
-			return s.Challenge(q.ex, r.id)
-		}
-	}
-	s.st.m.Decisions.WithLabelValues("surge", "limited").Inc()
-	q.w.Header().Set("Retry-After", "1")
-	s.hold(q)
-	return errLimited
+	return s.act(q, "surge", c.action, r.id, 1)
 }
 
 // saturated reports whether the request's pool is queueing or shedding.

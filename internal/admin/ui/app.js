@@ -426,7 +426,7 @@ document.addEventListener("DOMContentLoaded", () => {
       location.assign("/ui/login.html");
     });
   }
-  const pages = { overview, purge, cache: cachePage, origins: originsPage, dns: dnsPage, shield, switches: switchesPage, config: configPage, login };
+  const pages = { overview, cache: cachePage, origins: originsPage, dns: dnsPage, shield, switches: switchesPage, config: configPage, login };
   const page = pages[document.body.dataset.page];
   if (page) page();
 });

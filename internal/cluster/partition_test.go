@@ -1,10 +1,16 @@
 package cluster_test
 
 import (
+	"encoding/json"
 	"fmt"
+	"net"
+	"net/http"
+	"slices"
+	"sync"
 	"testing"
 	"time"
 
+	"levee/internal/cluster"
 	"levee/internal/leveetest"
 )
 
@@ -18,19 +24,47 @@ func TestHalfTheNodesPartitioned(t *testing.T) {
 	r := leveetest.StartRedis(t)
 	px := startHangProxy(t, r.Addr)
 	o := cachedOrigin(t)
+	nodes := startHalfCut(t, r, px, func(url, name string, ip int) string { return limitedYAML(url, name, ip, o.URL) })
+	l := startLimitedLoad(t, nodes, "/p", false)
+	time.Sleep(300 * time.Millisecond)
+	cutHalf(t, px, nodes)
+	before := []int64{l.ok[2].Load(), l.ok[3].Load()}
+	time.Sleep(outage(t))
+	for i, n := range []int{2, 3} {
+		if l.ok[n].Load() == before[i] {
+			t.Fatalf("node %d admitted nothing while cut from the store: its limit did not fall back to local", n+1)
+		}
+	}
+	healHalf(t, px, nodes)
+	l.end()
+	for k := range nodes {
+		t.Logf("node %d: admitted %d, failed or 5xx %d", k+1, l.ok[k].Load(), l.bad[k].Load())
+		if l.bad[k].Load() != 0 {
+			t.Errorf("node %d: %d requests failed or answered 5xx", k+1, l.bad[k].Load())
+		}
+	}
+}
+
+// startHalfCut starts four nodes from yamlFor: n1 and n2 on the store,
+// n3 and n4 behind px; it waits until every node lists all four.
+func startHalfCut(t *testing.T, r *leveetest.Redis, px *hangProxy, yamlFor func(url, name string, ip int) string) []*leveetest.Node {
 	var nodes []*leveetest.Node
 	for i := 1; i <= 4; i++ {
 		url := r.URL()
 		if i > 2 {
 			url = px.url()
 		}
-		nodes = append(nodes, leveetest.Start(t, limitedYAML(url, fmt.Sprintf("n%d", i), i, o.URL)))
+		nodes = append(nodes, leveetest.Start(t, yamlFor(url, fmt.Sprintf("n%d", i), i)))
 	}
 	for _, n := range nodes {
 		eventually(t, 5*time.Second, "4 members", func() bool { return len(clusterStatus(t, n).Members) == 4 })
 	}
-	l := startLimitedLoad(t, nodes, "/p", false)
-	time.Sleep(300 * time.Millisecond)
+	return nodes
+}
+
+// cutHalf freezes px and waits until n3 and n4 report the store down and
+// n1 and n2 list only each other.
+func cutHalf(t *testing.T, px *hangProxy, nodes []*leveetest.Node) {
 	px.frozen.Store(true)
 	for _, n := range nodes[2:] {
 		eventually(t, 5*time.Second, "cut node reports the store down", func() bool { return clusterStatus(t, n).Store == "down" })
@@ -41,13 +75,11 @@ func TestHalfTheNodesPartitioned(t *testing.T) {
 			return s.Store == "up" && len(s.Members) == 2
 		})
 	}
-	before := []int64{l.ok[2].Load(), l.ok[3].Load()}
-	time.Sleep(outage(t))
-	for i, n := range []int{2, 3} {
-		if l.ok[n].Load() == before[i] {
-			t.Fatalf("node %d admitted nothing while cut from the store: its limit did not fall back to local", n+1)
-		}
-	}
+}
+
+// healHalf lets px forward again and waits until every node lists all
+// four with the store up.
+func healHalf(t *testing.T, px *hangProxy, nodes []*leveetest.Node) {
 	px.frozen.Store(false)
 	for _, n := range nodes {
 		eventually(t, 10*time.Second, "healed: store up, 4 members", func() bool {
@@ -55,11 +87,176 @@ func TestHalfTheNodesPartitioned(t *testing.T) {
 			return s.Store == "up" && len(s.Members) == 4
 		})
 	}
-	l.end()
-	for k := range nodes {
-		t.Logf("node %d: admitted %d, failed or 5xx %d", k+1, l.ok[k].Load(), l.bad[k].Load())
-		if l.bad[k].Load() != 0 {
-			t.Errorf("node %d: %d requests failed or answered 5xx", k+1, l.bad[k].Load())
+}
+
+// versionWatch polls every node's reported config version until stopped
+// and keeps what it saw: each node's versions in order, without repeats.
+type versionWatch struct {
+	nodes   []*leveetest.Node
+	cl      *http.Client
+	mu      sync.Mutex
+	seen    [][]int64
+	errs    []string
+	limited int
+	stop    chan struct{}
+	done    chan struct{}
+}
+
+// watchVersions polls from 127.0.0.9, so the admin listeners' per-client
+// rate (20/s) gives it a budget of its own, apart from the test's calls.
+func watchVersions(t *testing.T, nodes []*leveetest.Node) *versionWatch {
+	d := &net.Dialer{LocalAddr: &net.TCPAddr{IP: net.IPv4(127, 0, 0, 9)}, Timeout: time.Second}
+	cl := &http.Client{Timeout: 5 * time.Second, Transport: &http.Transport{DialContext: d.DialContext, MaxIdleConnsPerHost: 2}}
+	w := &versionWatch{nodes: nodes, cl: cl, seen: make([][]int64, len(nodes)), stop: make(chan struct{}), done: make(chan struct{})}
+	go func() {
+		defer close(w.done)
+		for range 100_000 {
+			select {
+			case <-w.stop:
+				return
+			case <-time.After(60 * time.Millisecond):
+			}
+			for k, n := range nodes {
+				w.record(k, n)
+			}
+		}
+	}()
+	t.Cleanup(w.end)
+	return w
+}
+
+func (w *versionWatch) record(k int, n *leveetest.Node) {
+	var s configStatus
+	res, err := w.cl.Get(n.AdminURL("/cluster"))
+	if err == nil {
+		if res.StatusCode == http.StatusTooManyRequests {
+			res.Body.Close()
+			w.mu.Lock()
+			w.limited++
+			w.mu.Unlock()
+			return
+		}
+		err = json.NewDecoder(res.Body).Decode(&s)
+		res.Body.Close()
+	}
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if err != nil {
+		w.errs = append(w.errs, fmt.Sprintf("n%d: /cluster: %v", k+1, err))
+		return
+	}
+	if seq := w.seen[k]; len(seq) == 0 || seq[len(seq)-1] != s.Config.Applied {
+		w.seen[k] = append(seq, s.Config.Applied)
+	}
+}
+
+// end stops the polling (once) and waits for it.
+func (w *versionWatch) end() {
+	select {
+	case <-w.stop:
+	default:
+		close(w.stop)
+	}
+	<-w.done
+}
+
+// check fails the test if a node ever reported a version outside valid,
+// or a version below one it reported before. It polls once more after
+// the watch ends, so each node's last version is in.
+func (w *versionWatch) check(t *testing.T, valid ...int64) {
+	w.end()
+	for k, n := range w.nodes {
+		w.record(k, n)
+	}
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	for _, e := range w.errs[:min(len(w.errs), 5)] {
+		t.Errorf("version watch: %s", e)
+	}
+	t.Logf("version watch: %d polls refused by the admin rate limit", w.limited)
+	for k, seq := range w.seen {
+		t.Logf("n%d reported versions %v", k+1, seq)
+		for i, v := range seq {
+			if !slices.Contains(valid, v) {
+				t.Errorf("n%d reported version %d, not one it validated (valid: %v); versions seen %v", k+1, v, valid, seq)
+			}
+			if i > 0 && v < seq[i-1] {
+				t.Errorf("n%d went back from version %d to %d; versions seen %v", k+1, seq[i-1], v, seq)
+			}
+		}
+	}
+}
+
+// servesAll waits until every node answers / with body from the config
+// version it reports as want.
+func servesAll(t *testing.T, nodes []*leveetest.Node, want int64, body string) {
+	t.Helper()
+	for k, n := range nodes {
+		eventually(t, 10*time.Second, fmt.Sprintf("n%d on version %d, serving %q", k+1, want, body), func() bool {
+			code, got, _ := leveetest.Get(t, n.URL("/"))
+			return rolloutStatus(t, n).Config.Applied == want && code == 200 && got == body
+		})
+	}
+}
+
+// Config versions with half the nodes cut from the store: a good version
+// pushed meanwhile goes through its stages on the nodes that reach the
+// store, while the cut nodes keep their last good version; a version that
+// fails validation activates nowhere. Healed, the cut nodes take the
+// newest good version without a restart: every node ends on it, none
+// ever reported a version it did not validate or went back.
+func TestConfigVersionsWithHalfTheNodesPartitioned(t *testing.T) {
+	const bake = 200 * time.Millisecond
+	r := leveetest.StartRedis(t)
+	px := startHangProxy(t, r.Addr)
+	a, b, c := textOrigin(t, "A"), textOrigin(t, "B"), textOrigin(t, "C")
+	nodes := startHalfCut(t, r, px, func(url, name string, ip int) string { return rolloutYAML(url, name, ip, a.URL, bake) })
+	w := watchVersions(t, nodes)
+	cfg := pusher(r, bake)
+	v1, err := cluster.Push(cfg, []byte(pushedYAML(b.URL, "")), cluster.PushOptions{By: "test"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, 10*time.Second, "version 1 done", func() bool { return planState(t, nodes[0]) == cluster.StateDone })
+	servesAll(t, nodes, v1.Version, "B")
+
+	cutHalf(t, px, nodes)
+	v2, err := cluster.Push(cfg, []byte(pushedYAML(c.URL, "")), cluster.PushOptions{By: "test"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := slices.Concat(v2.Stages...); slices.Contains(got, "n3") || slices.Contains(got, "n4") {
+		t.Errorf("stages %v name cut nodes", v2.Stages)
+	}
+	eventually(t, 10*time.Second, "version 2 done on the connected nodes", func() bool {
+		pl := rolloutStatus(t, nodes[0]).Config.Plan
+		return pl != nil && pl.Version == v2.Version && pl.State == cluster.StateDone
+	})
+	servesAll(t, nodes[:2], v2.Version, "C")
+	servesAll(t, nodes[2:], v1.Version, "B")
+
+	// Deferred, so a failure below still shows what every node reported.
+	defer w.check(t, 0, v1.Version, v2.Version)
+	bad, err := cluster.Push(cfg, []byte(pushedYAML(c.URL, "no_such_section: {x: 1}\n")), cluster.PushOptions{By: "test"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, 10*time.Second, "the invalid version rejected", func() bool {
+		pl := rolloutStatus(t, nodes[1]).Config.Plan
+		return pl != nil && pl.Version == bad.Version && pl.State != cluster.StateRolling
+	})
+	if pl := rolloutStatus(t, nodes[1]).Config.Plan; pl.State != cluster.StateRejected || pl.Previous != v2.Version {
+		t.Errorf("the invalid version's plan is %s, falling back to version %d; want rejected, back to the last good %d (%s)",
+			pl.State, pl.Previous, v2.Version, pl.Reason)
+	}
+	servesAll(t, nodes[:2], v2.Version, "C")
+	servesAll(t, nodes[2:], v1.Version, "B")
+
+	healHalf(t, px, nodes)
+	servesAll(t, nodes, v2.Version, "C")
+	for k, n := range nodes[2:] {
+		if st := rolloutStatus(t, n).Config; st.Rejected != 0 {
+			t.Errorf("n%d rejected version %d (%s): a cut node was asked to run the invalid version", k+3, st.Rejected, st.Reason)
 		}
 	}
 }

@@ -92,16 +92,26 @@ type configStatus struct {
 	} `json:"config"`
 }
 
+// rolloutStatus is n's config status; a 429 from the admin API's
+// per-client rate is waited out (bounded), so a read after a polling loop
+// does not see an empty status.
 func rolloutStatus(t *testing.T, n *leveetest.Node) configStatus {
 	t.Helper()
 	var s configStatus
-	res, err := adminClient.Get(n.AdminURL("/cluster"))
-	if err != nil {
-		t.Fatal(err)
+	for try := 0; ; try++ {
+		res, err := adminClient.Get(n.AdminURL("/cluster"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if res.StatusCode == http.StatusTooManyRequests && try < 40 {
+			res.Body.Close()
+			time.Sleep(50 * time.Millisecond)
+			continue
+		}
+		defer res.Body.Close()
+		_ = json.NewDecoder(res.Body).Decode(&s)
+		return s
 	}
-	defer res.Body.Close()
-	_ = json.NewDecoder(res.Body).Decode(&s)
-	return s
 }
 
 // planState is the rollout state n last read ("" before it read one).

@@ -6,6 +6,8 @@ import (
 	"net"
 	"net/http"
 	"slices"
+	"strconv"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -259,4 +261,100 @@ func TestConfigVersionsWithHalfTheNodesPartitioned(t *testing.T) {
 			t.Errorf("n%d rejected version %d (%s): a cut node was asked to run the invalid version", k+3, st.Rejected, st.Reason)
 		}
 	}
+}
+
+// queueVisitors has count newcomers visit n one after another (distinct
+// arrivals: the store keeps ms) and checks each is queued at from, from+1...
+func queueVisitors(t *testing.T, n *leveetest.Node, name string, count, from int) []*visitor {
+	t.Helper()
+	vs := make([]*visitor, count)
+	for i := range vs {
+		vs[i] = &visitor{}
+		if code, pos := vs[i].visit(t, n); code != 200 || pos != from+i {
+			t.Fatalf("newcomer %d on %s: %d, position %d, want queued at %d", i+1, name, code, pos, from+i)
+		}
+		time.Sleep(2 * time.Millisecond)
+	}
+	return vs
+}
+
+// A waiting room with half the nodes cut from the store. Full on the
+// cluster's count before the cut, the reachable nodes keep the shared
+// room (newcomers queue, each keeps her place on the other reachable
+// node); the cut nodes decide on their local share (capacity / 4 members
+// last seen): a newcomer gets in, the next queue locally; no 5xx
+// anywhere. Healed, the store holds every node's admitted users and
+// queue, and each queued visitor has the same place on any node.
+func TestWaitingRoomWithHalfTheNodesPartitioned(t *testing.T) {
+	r := leveetest.StartRedis(t)
+	px := startHangProxy(t, r.Addr)
+	o := okOrigin(t)
+	const capacity = 4
+	room := fmt.Sprintf("{site: s, route: /, capacity: %d, admit_per_minute: 1, refresh: 1s, session: 1m}", capacity)
+	nodes := startHalfCut(t, r, px, func(url, name string, ip int) string { return roomNodeYAML(url, name, ip, o.URL, room) })
+	waitSynced(t, nodes)
+	// Fill the room from n1 and n2 only, a member's share (1 of 4) per
+	// node and sync: the cut nodes hold nobody.
+	for round := range 2 {
+		for k, n := range nodes[:2] {
+			if code, pos := (&visitor{}).visit(t, n); code != 200 || pos != 0 {
+				t.Fatalf("round %d: visitor on n%d of a room with room: %d, position %d", round, k+1, code, pos)
+			}
+		}
+		waitSynced(t, nodes)
+	}
+
+	cutHalf(t, px, nodes)
+	okCut := make([]int, 2)
+	for k, n := range nodes[2:] {
+		from := roomSyncsFailed(t, n)
+		eventually(t, 5*time.Second, "a failed room sync on a cut node", func() bool { return roomSyncsFailed(t, n) > from })
+		okCut[k] = roomSyncs(t, n)
+	}
+	shared := queueVisitors(t, nodes[0], "n1 (full cluster)", 3, 1)
+	waitSynced(t, nodes[:2])
+	for i, v := range shared {
+		if code, pos := v.visit(t, nodes[1]); code != 200 || pos != i+1 {
+			t.Fatalf("visitor %d, at %d on n1, is at %d on n2 (%d)", i+1, i+1, pos, code)
+		}
+	}
+	var cut [][]*visitor
+	for k, n := range nodes[2:] {
+		name := fmt.Sprintf("n%d (cut)", k+3)
+		if code, pos := (&visitor{}).visit(t, n); code != 200 || pos != 0 {
+			t.Fatalf("newcomer on %s: %d, position %d: the node did not fall back to its local share", name, code, pos)
+		}
+		cut = append(cut, queueVisitors(t, n, name, 2, 1))
+	}
+	for k, n := range nodes[2:] {
+		if got := roomSyncs(t, n); got != okCut[k] {
+			t.Errorf("n%d synced its room with the store %d times while cut", k+3, got-okCut[k])
+		}
+	}
+
+	healHalf(t, px, nodes)
+	const admitted, queued = capacity + 2, 3 + 2 + 2 // the four before the cut, one per cut node
+	eventually(t, 10*time.Second, fmt.Sprintf("the store counts %d admitted and %d queued", admitted, queued), func() bool {
+		return storeCount(t, r, "active")+storeCount(t, r, "admitting") == admitted && storeCount(t, r, "queue") == queued
+	})
+	// By arrival: n1's three, then n3's two, then n4's two; each asked
+	// on a node other than the one that queued her.
+	order := slices.Concat(shared, cut[0], cut[1])
+	on := []*leveetest.Node{nodes[3], nodes[3], nodes[3], nodes[0], nodes[0], nodes[1], nodes[1]}
+	for i, v := range order {
+		eventually(t, 5*time.Second, fmt.Sprintf("queued visitor %d at position %d on every node", i+1, i+1), func() bool {
+			code, pos := v.visit(t, on[i])
+			return code == 200 && pos == i+1
+		})
+	}
+}
+
+// storeCount is the size of one of the room's sets in the store.
+func storeCount(t *testing.T, r *leveetest.Redis, set string) int {
+	got := r.Do("ZCARD", "{levee}:room:s/:"+set)
+	k, err := strconv.Atoi(strings.TrimPrefix(got, ":"))
+	if err != nil {
+		t.Fatalf("ZCARD %s: %q", set, got)
+	}
+	return k
 }

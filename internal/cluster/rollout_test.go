@@ -92,26 +92,13 @@ type configStatus struct {
 	} `json:"config"`
 }
 
-// rolloutStatus is n's config status; a 429 from the admin API's
-// per-client rate is waited out (bounded), so a read after a polling loop
-// does not see an empty status.
 func rolloutStatus(t *testing.T, n *leveetest.Node) configStatus {
 	t.Helper()
 	var s configStatus
-	for try := 0; ; try++ {
-		res, err := adminClient.Get(n.AdminURL("/cluster"))
-		if err != nil {
-			t.Fatal(err)
-		}
-		if res.StatusCode == http.StatusTooManyRequests && try < 40 {
-			res.Body.Close()
-			time.Sleep(50 * time.Millisecond)
-			continue
-		}
-		defer res.Body.Close()
-		_ = json.NewDecoder(res.Body).Decode(&s)
-		return s
-	}
+	res := adminGet(t, n, "/cluster")
+	defer res.Body.Close()
+	_ = json.NewDecoder(res.Body).Decode(&s)
+	return s
 }
 
 // planState is the rollout state n last read ("" before it read one).
@@ -359,10 +346,7 @@ func TestOperatorPauseResumeRollback(t *testing.T) {
 
 func moduleKilled(t *testing.T, n *leveetest.Node, name string) bool {
 	t.Helper()
-	res, err := adminClient.Get(n.AdminURL("/modules"))
-	if err != nil {
-		t.Fatal(err)
-	}
+	res := adminGet(t, n, "/modules")
 	defer res.Body.Close()
 	var st map[string]struct {
 		Killed bool `json:"killed"`

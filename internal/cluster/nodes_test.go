@@ -57,10 +57,7 @@ type statusJSON struct {
 
 func clusterStatus(t testing.TB, n *leveetest.Node) statusJSON {
 	var s statusJSON
-	res, err := adminClient.Get(n.AdminURL("/cluster"))
-	if err != nil {
-		t.Fatal(err)
-	}
+	res := adminGet(t, n, "/cluster")
 	defer res.Body.Close()
 	_ = json.NewDecoder(res.Body).Decode(&s)
 	return s
@@ -79,6 +76,24 @@ func cacheStatus(t *testing.T, url string) string {
 // listener bounds its open connections, and a client per call would leave
 // one idle connection behind each time.
 var adminClient = leveetest.Client()
+
+// adminGet is GET path on n's admin API, as a client that honours the
+// admin's per-client rate (20/s): a 429 is retried after a short wait, so
+// a read right after a polling loop is not an empty answer.
+func adminGet(t testing.TB, n *leveetest.Node, path string) *http.Response {
+	t.Helper()
+	for try := 0; ; try++ {
+		res, err := adminClient.Get(n.AdminURL(path))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if res.StatusCode != http.StatusTooManyRequests || try >= 40 {
+			return res
+		}
+		res.Body.Close()
+		time.Sleep(50 * time.Millisecond)
+	}
+}
 
 // purgeOn purges through n's admin API, as a client that honours the
 // admin's per-client rate would: a 429 is retried after a short wait.

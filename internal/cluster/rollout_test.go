@@ -95,10 +95,7 @@ type configStatus struct {
 func rolloutStatus(t *testing.T, n *leveetest.Node) configStatus {
 	t.Helper()
 	var s configStatus
-	res, err := adminClient.Get(n.AdminURL("/cluster"))
-	if err != nil {
-		t.Fatal(err)
-	}
+	res := adminGet(t, n, "/cluster")
 	defer res.Body.Close()
 	_ = json.NewDecoder(res.Body).Decode(&s)
 	return s
@@ -349,10 +346,7 @@ func TestOperatorPauseResumeRollback(t *testing.T) {
 
 func moduleKilled(t *testing.T, n *leveetest.Node, name string) bool {
 	t.Helper()
-	res, err := adminClient.Get(n.AdminURL("/modules"))
-	if err != nil {
-		t.Fatal(err)
-	}
+	res := adminGet(t, n, "/modules")
 	defer res.Body.Close()
 	var st map[string]struct {
 		Killed bool `json:"killed"`

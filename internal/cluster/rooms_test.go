@@ -78,17 +78,24 @@ func (v *visitor) visit(t *testing.T, n *leveetest.Node) (int, int) {
 
 var roomClient = leveetest.Client()
 
-var syncsOK = regexp.MustCompile(`levee_shield_waitingroom_syncs_total\{result="ok"\} (\d+)`)
+var (
+	syncsOK     = regexp.MustCompile(`levee_shield_waitingroom_syncs_total\{result="ok"\} (\d+)`)
+	syncsFailed = regexp.MustCompile(`levee_shield_waitingroom_syncs_total\{result="error"\} (\d+)`)
+)
 
 // roomSyncs is how many times n's rooms synchronised with the store.
-func roomSyncs(t *testing.T, n *leveetest.Node) int {
-	res, err := adminClient.Get(n.AdminURL("/metrics"))
-	if err != nil {
-		t.Fatal(err)
-	}
+func roomSyncs(t *testing.T, n *leveetest.Node) int { return metricCount(t, n, syncsOK) }
+
+// roomSyncsFailed is how many times n's rooms could not reach the store.
+func roomSyncsFailed(t *testing.T, n *leveetest.Node) int { return metricCount(t, n, syncsFailed) }
+
+// metricCount is the number re captures in n's metrics (0 if absent).
+func metricCount(t *testing.T, n *leveetest.Node, re *regexp.Regexp) int {
+	t.Helper()
+	res := adminGet(t, n, "/metrics")
 	defer res.Body.Close()
 	m, _ := io.ReadAll(res.Body)
-	if s := syncsOK.FindSubmatch(m); s != nil {
+	if s := re.FindSubmatch(m); s != nil {
 		k, _ := strconv.Atoi(string(s[1]))
 		return k
 	}

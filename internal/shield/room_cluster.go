@@ -130,28 +130,39 @@ func (r *Room) sharedFull() bool {
 
 // sharedPosition is a queued visitor's place in the cluster's queue: her
 // rank at the last sync, else an estimate: her place among the sampled
-// queue plus the visitors queued here ahead of her since. i is her index
-// in the local queue. r.mu is held.
+// queue plus the visitors queued here ahead of her since (those the view
+// already holds, ranked or sampled, are counted once, by the samples). i
+// is her index in the local queue. r.mu is held.
 func (r *Room) sharedPosition(i int, arrival int64, id string) int {
 	sh := r.sh
 	if p, ok := sh.view.Ranks[id]; ok {
 		return p
 	}
-	ms := arrival / int64(time.Millisecond)
 	s := sh.view.Samples
-	j := sort.Search(len(s), func(i int) bool {
-		return s[i].Arrival > ms || s[i].Arrival == ms && s[i].ID >= id
-	})
+	j := sampleIndex(s, arrival/int64(time.Millisecond), id)
 	pos := 0
 	if j > 0 {
 		pos = (j-1)*max(1, sh.view.Step) + 1
 	}
 	for _, t := range r.queue[:min(i, len(r.queue))] {
-		if _, synced := sh.view.Ranks[t.id]; !synced {
-			pos++
+		if _, synced := sh.view.Ranks[t.id]; synced {
+			continue
 		}
+		ms := t.arrival / int64(time.Millisecond)
+		if k := sampleIndex(s, ms, t.id); k < len(s) && s[k].Arrival == ms && s[k].ID == t.id {
+			continue
+		}
+		pos++
 	}
 	return pos
+}
+
+// sampleIndex is where a ticket (arrival in ms, id) sits in the sampled
+// queue, ordered as the store orders it.
+func sampleIndex(s []RoomTicket, ms int64, id string) int {
+	return sort.Search(len(s), func(i int) bool {
+		return s[i].Arrival > ms || s[i].Arrival == ms && s[i].ID >= id
+	})
 }
 
 // syncDelta takes what the room must push: the users touched since the

@@ -264,3 +264,26 @@ func TestRoomEventMode(t *testing.T) {
 		t.Fatal("unknown mode accepted")
 	}
 }
+
+// Issue 15: visitors queued on another node, already in the cluster's
+// sampled queue, come to this node one after another before it synced
+// them: each is placed from the samples once, not again as a local
+// visitor ahead of the next one (that double count showed the second at
+// 3, the third at 5).
+func TestSharedPositionCountsSampledVisitorsOnce(t *testing.T) {
+	now := time.Unix(1000, 0)
+	r := NewRoom(RoomConfig{Capacity: 1, AdmitPerMinute: 1, Session: time.Minute, Refresh: time.Second, MaxQueue: 10}, now)
+	r.syncDelta()
+	queue := []RoomTicket{{Arrival: 100, ID: "a"}, {Arrival: 101, ID: "b"}, {Arrival: 102, ID: "c"}}
+	r.applyView(RoomView{Active: 1, Queued: len(queue), Members: 2, Samples: queue, Step: 1}, 0, now)
+	for i, q := range queue {
+		_, pos, err := r.Poll(q.ID, q.Arrival*int64(time.Millisecond), now)
+		if err != nil || pos != i {
+			t.Fatalf("%s, rank %d in the cluster's queue: position %d (%v)", q.ID, i, pos, err)
+		}
+	}
+	// A newcomer here, behind them, is behind all three, once each.
+	if _, pos, _ := r.Poll("d", 103*int64(time.Millisecond), now); pos != 3 {
+		t.Fatalf("newcomer: position %d, want 3", pos)
+	}
+}

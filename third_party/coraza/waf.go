@@ -70,6 +70,10 @@ func NewWAF(config WAFConfig) (WAF, error) {
 		}
 	}
 
+	// levee patch: every directive is in; index the rules and drop the
+	// per-rule bookkeeping nothing reads (see LEVEE-PATCHES.md).
+	waf.Seal(allRulesParsed(c))
+
 	populateAuditLog(waf, c)
 
 	if err := waf.InitAuditLogWriter(); err != nil {
@@ -121,6 +125,17 @@ func NewWAF(config WAFConfig) (WAF, error) {
 	}
 
 	return wafWrapper{waf: waf}, nil
+}
+
+// allRulesParsed reports whether every rule came from directives, so the
+// parser saw every macro (levee patch).
+func allRulesParsed(c *wafConfig) bool {
+	for _, r := range c.rules {
+		if r.rule != nil {
+			return false
+		}
+	}
+	return true
 }
 
 func populateAuditLog(waf *corazawaf.WAF, c *wafConfig) {

@@ -166,6 +166,14 @@ type WAF struct {
 	// literal pre-filtering. Set by the SecRxPreFilter directive.
 	RxPreFilterEnabled bool
 
+	// MacroReadsRule is set by the parser when a directive holds a macro
+	// reading the RULE collection (levee patch; see Seal).
+	MacroReadsRule bool
+
+	// skipRuleCollection is set by Seal when nothing can read the RULE
+	// collection, so rules need not fill it on every evaluation.
+	skipRuleCollection bool
+
 	memoizerID uint64
 	memoizer   *memoize.Memoizer
 	closeOnce  gosync.Once

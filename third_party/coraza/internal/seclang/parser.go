@@ -161,6 +161,11 @@ func (p *Parser) evaluateLine(l string) error {
 	dir, opts, _ := strings.Cut(l, " ")
 
 	p.options.WAF.Logger.Debug().Str("line", l).Msg("Parsing directive")
+	// levee patch: a macro can only read RULE through "%{rule" written in
+	// some directive; seeing none lets WAF.Seal stop filling RULE per rule.
+	if !p.options.WAF.MacroReadsRule && strings.Contains(strings.ToLower(l), "%{rule") {
+		p.options.WAF.MacroReadsRule = true
+	}
 	directive := strings.ToLower(dir)
 
 	if len(opts) >= 3 && opts[0] == '"' && opts[len(opts)-1] == '"' {

@@ -36,6 +36,12 @@ func (c *Single) FindAll() []types.MatchData {
 	}
 }
 
+// FindAllInto writes FindAll's one match into md, allocating nothing
+// (levee patch: the transaction reuses md for every rule).
+func (c *Single) FindAllInto(md *corazarules.MatchData) {
+	*md = corazarules.MatchData{Variable_: c.variable, Value_: c.data}
+}
+
 func (c *Single) Get() string {
 	return c.data
 }

@@ -20,16 +20,11 @@ import (
 type RuleGroup struct {
 	rules    []Rule
 	observer func(rule types.RuleMetadata)
-
-	// tagIndex maps a tag to the IDs of its rules (levee patch); nil until
-	// WAF.Seal, and reset by every change to the rules.
-	tagIndex map[string][]int
 }
 
 // Add a rule to the collection
 // Will return an error if the ID is already used
 func (rg *RuleGroup) Add(rule *Rule) error {
-	rg.tagIndex = nil
 	if rule == nil {
 		// this is an ugly solution but chains should not return rules
 		return nil
@@ -99,7 +94,6 @@ func (rg *RuleGroup) FindByID(id int) *Rule {
 // chain starter (HasChain=true). Called when a chain-member parse fails so the
 // partial chain is not left in the rule graph.
 func (rg *RuleGroup) DiscardPendingChain() {
-	rg.tagIndex = nil
 	last := len(rg.rules) - 1
 	if last >= 0 && rg.rules[last].HasChain {
 		rg.rules = rg.rules[:last]
@@ -108,7 +102,6 @@ func (rg *RuleGroup) DiscardPendingChain() {
 
 // DeleteByID removes a rule by its ID
 func (rg *RuleGroup) DeleteByID(id int) {
-	rg.tagIndex = nil
 	for i, r := range rg.rules {
 		if r.ID_ == id {
 			rg.rules = append(rg.rules[:i], rg.rules[i+1:]...)
@@ -119,7 +112,6 @@ func (rg *RuleGroup) DeleteByID(id int) {
 
 // DeleteByRange removes rules by their ID in a range
 func (rg *RuleGroup) DeleteByRange(start, end int) {
-	rg.tagIndex = nil
 	var kept []Rule
 	for _, r := range rg.rules {
 		if r.ID_ < start || r.ID_ > end {
@@ -131,7 +123,6 @@ func (rg *RuleGroup) DeleteByRange(start, end int) {
 
 // DeleteByMsg deletes rules with the given message.
 func (rg *RuleGroup) DeleteByMsg(msg string) {
-	rg.tagIndex = nil
 	var kept []Rule
 	for _, r := range rg.rules {
 		if r.Msg.String() != msg {
@@ -143,7 +134,6 @@ func (rg *RuleGroup) DeleteByMsg(msg string) {
 
 // DeleteByTag deletes rules with the given tag.
 func (rg *RuleGroup) DeleteByTag(tag string) {
-	rg.tagIndex = nil
 	var kept []Rule
 	for _, r := range rg.rules {
 		if !utils.InSlice(tag, r.Tags_) {

@@ -137,6 +137,11 @@ type Transaction struct {
 	variables TransactionVariables
 
 	transformationCache map[transformationKey]transformationValue
+
+	// singleMatch and singleMatches are GetField's scratch for single-value
+	// collections (levee patch).
+	singleMatch   corazarules.MatchData
+	singleMatches [1]types.MatchData
 }
 
 func (tx *Transaction) ID() string {
@@ -674,12 +679,27 @@ func (tx *Transaction) GetField(rv ruleVariableParams) []types.MatchData {
 			tx.debugLogger.Error().Str("collection", rv.Variable.Name()).Msg("attempted to use string with non-selectable collection")
 		}
 	default:
-		matches = col.FindAll()
+		if single, ok := col.(*collections.Single); ok {
+			// levee patch: a single value is read into the transaction's
+			// scratch match: FindAll allocated two objects per rule and
+			// variable, and the only caller (Rule.doEvaluate) keeps no
+			// reference to the result once it moves to the next variable.
+			single.FindAllInto(&tx.singleMatch)
+			tx.singleMatches[0] = &tx.singleMatch
+			matches = tx.singleMatches[:]
+		} else {
+			matches = col.FindAll()
+		}
 	}
 
 	// in the most common scenario filteredMatches length will be
 	// the same as matches length, so we avoid allocating per result.
 	// We reuse the matches slice to store filtered results avoiding extra allocation.
+	// levee patch: without exceptions every match is kept; the loop below
+	// lowercased every key to compare it with nothing.
+	if len(rv.Exceptions) == 0 {
+		return countMatches(rv, matches)
+	}
 	filteredCount := 0
 	for _, c := range matches {
 		isException := false
@@ -697,8 +717,11 @@ func (tx *Transaction) GetField(rv ruleVariableParams) []types.MatchData {
 			filteredCount++
 		}
 	}
-	matches = matches[:filteredCount]
+	return countMatches(rv, matches[:filteredCount])
+}
 
+// countMatches replaces matches by their count for a &VARIABLE target.
+func countMatches(rv ruleVariableParams, matches []types.MatchData) []types.MatchData {
 	if rv.Count {
 		count := len(matches)
 		matches = []types.MatchData{

@@ -121,6 +121,31 @@ func (c *Map) FindString(key string) []types.MatchData {
 	return result
 }
 
+// FindStringInto is FindString for a non-empty key, its results built in
+// buf and out, whose storage it reuses (levee patch: the transaction keeps
+// them from one rule to the next).
+func (c *Map) FindStringInto(key string, buf []corazarules.MatchData, out []types.MatchData) ([]corazarules.MatchData, []types.MatchData) {
+	buf, out = buf[:0], out[:0]
+	if len(c.data) == 0 {
+		return buf, out
+	}
+	if !c.isCaseSensitive {
+		key = strings.ToLower(key)
+	}
+	for _, aVar := range c.data[key] {
+		buf = append(buf, corazarules.MatchData{
+			Variable_: c.variable,
+			Key_:      aVar.key,
+			Value_:    aVar.value,
+		})
+	}
+	// Pointers are taken once buf has stopped growing.
+	for i := range buf {
+		out = append(out, &buf[i])
+	}
+	return buf, out
+}
+
 // FindAll returns all map elements.
 func (c *Map) FindAll() []types.MatchData {
 	n := 0

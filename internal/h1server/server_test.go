@@ -776,3 +776,76 @@ func TestAfterFuncPanicRunsBehindTheWall(t *testing.T) {
 	}
 	body(t, roundTrip(t, c, br, "GET /next HTTP/1.1\r\nHost: x\r\n\r\n", "GET"))
 }
+
+// fifoOf returns the server's fifo once it runs, failing on Linux without
+// one (the ordered wake-up path would not be under test).
+func fifoOf(t *testing.T, hs *harness) *fifo {
+	t.Helper()
+	// The fifo starts with the first connection served; the Once orders
+	// this read after its start.
+	hs.srv.fifoOnce.Do(func() {})
+	if hs.srv.fifo == nil {
+		if runtime.GOOS == "linux" {
+			t.Fatal("no epoll fifo on Linux: the ordered wake-up path is not under test")
+		}
+		t.Skip("no epoll on " + runtime.GOOS)
+	}
+	return hs.srv.fifo
+}
+
+// TestFifoRegistersOncePerConnection: a kept-alive connection's socket is
+// registered with the fifo's epoll once, not re-armed for each request
+// (issue 18: that was an epoll_ctl call per request).
+func TestFifoRegistersOncePerConnection(t *testing.T) {
+	hs := start(t, http.HandlerFunc(hello), nil)
+	c, br := hs.dial()
+	body(t, roundTrip(t, c, br, "GET / HTTP/1.1\r\nHost: x\r\n\r\n", "GET"))
+	f := fifoOf(t, hs)
+	for i := range 100 {
+		if got := body(t, roundTrip(t, c, br, "GET / HTTP/1.1\r\nHost: x\r\n\r\n", "GET")); got != "hello" {
+			t.Fatalf("request %d: %q", i, got)
+		}
+	}
+	if n := f.ctls.Load(); n != 1 {
+		t.Errorf("%d epoll_ctl calls for 100 kept-alive requests, want 1 (the registration)", n)
+	}
+	if n := f.wakes.Load(); n < 90 {
+		t.Errorf("%d fifo wake-ups for 100 requests, want them ordered through the fifo", n)
+	}
+}
+
+// TestFifoSpuriousReadyKeepsIdleTimeout: an event that came while the
+// connection was busy marks it ready, and the bytes it announced may have
+// been read with the request being served. The next wait then reads the
+// socket directly, and must do so under the idle timeout: a ready mark
+// must not cut an idle connection at the (shorter) header timeout.
+func TestFifoSpuriousReadyKeepsIdleTimeout(t *testing.T) {
+	const headerTimeout = 150 * time.Millisecond
+	hs := start(t, http.HandlerFunc(hello), func(s *Server) {
+		s.ReadHeaderTimeout = headerTimeout
+		s.IdleTimeout = 5 * time.Second
+	})
+	c, br := hs.dial()
+	body(t, roundTrip(t, c, br, "GET / HTTP/1.1\r\nHost: x\r\n\r\n", "GET"))
+	f := fifoOf(t, hs)
+	hs.srv.mu.Lock()
+	var cns []*conn
+	for cn := range hs.srv.conns {
+		cns = append(cns, cn)
+	}
+	hs.srv.mu.Unlock()
+	if len(cns) != 1 {
+		t.Fatalf("%d connections tracked, want 1", len(cns))
+	}
+	// The mark, as the fifo leaves it for a busy connection; the request
+	// after it is woken as usual, and the wait after that finds the mark
+	// with nothing to read.
+	f.mu.Lock()
+	cns[0].ready = true
+	f.mu.Unlock()
+	body(t, roundTrip(t, c, br, "GET / HTTP/1.1\r\nHost: x\r\n\r\n", "GET"))
+	time.Sleep(2 * headerTimeout)
+	if got := body(t, roundTrip(t, c, br, "GET / HTTP/1.1\r\nHost: x\r\n\r\n", "GET")); got != "hello" {
+		t.Fatalf("request after idling past the header timeout: %q", got)
+	}
+}

@@ -849,3 +849,54 @@ func TestFifoSpuriousReadyKeepsIdleTimeout(t *testing.T) {
 		t.Fatalf("request after idling past the header timeout: %q", got)
 	}
 }
+
+// TestStoppedAfterFuncLeavesContextToNextRequest: a function attached to a
+// request's context with AfterFunc and stopped before the handler returns
+// (the proxy's cancel hook on an origin connection) leaves nothing to run,
+// so the context and request go to the connection's next request (issue
+// 18: every pass-through request allocated both anew). One still attached
+// runs when the handler returns, and the context is not reused.
+func TestStoppedAfterFuncLeavesContextToNextRequest(t *testing.T) {
+	type seen struct {
+		ctx context.Context
+		req *http.Request
+	}
+	got := make(chan seen, 4)
+	ran := make(chan string, 4)
+	hs := start(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		af := r.Context().(interface{ AfterFunc(func()) func() bool })
+		path := r.URL.Path
+		stop := af.AfterFunc(func() { ran <- path })
+		if path == "/stop" && !stop() {
+			panic("AfterFunc could not be stopped during its request")
+		}
+		got <- seen{r.Context(), r}
+		hello(w, r)
+	}), nil)
+	c, br := hs.dial()
+	var prev seen
+	for i, path := range []string{"/stop", "/stop", "/keep", "/stop"} {
+		body(t, roundTrip(t, c, br, "GET "+path+" HTTP/1.1\r\nHost: x\r\n\r\n", "GET"))
+		s := <-got
+		switch {
+		case i == 1 && (s.req != prev.req || s.ctx != prev.ctx):
+			t.Fatal("a context whose AfterFunc was stopped was not left to the next request")
+		case i == 3 && (s.ctx == prev.ctx || prev.ctx.Err() != context.Canceled):
+			t.Fatalf("a context with an AfterFunc still attached was reused or not cancelled (err %v)", prev.ctx.Err())
+		}
+		prev = s
+	}
+	select {
+	case p := <-ran:
+		if p != "/keep" {
+			t.Fatalf("the AfterFunc of %s ran, want only /keep's", p)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("the AfterFunc still attached did not run when its handler returned")
+	}
+	select {
+	case p := <-ran:
+		t.Fatalf("a second AfterFunc ran (%s)", p)
+	default:
+	}
+}

@@ -7,9 +7,9 @@ import (
 	"net/http"
 	"os"
 	"strconv"
-	"syscall"
 	"testing"
-	"time"
+
+	"levee/internal/leveetest/cputime"
 )
 
 // BenchmarkKeepAliveRequest is one request and response on a kept-alive
@@ -74,7 +74,7 @@ func benchKeepAlive(b *testing.B, bodyLen int, h http.Handler) {
 	size := len("HTTP/1.1 200 OK\r\n") + head + 2 + bodyLen
 	buf := make([]byte, size)
 	b.ReportAllocs()
-	defer reportCPU(b)()
+	defer cputime.Report(b)()
 	for b.Loop() {
 		if _, err := c.Write(req); err != nil {
 			b.Fatal(err)
@@ -83,23 +83,4 @@ func benchKeepAlive(b *testing.B, bodyLen int, h http.Handler) {
 			b.Fatal(err)
 		}
 	}
-}
-
-// reportCPU reports the process's CPU time (user and system, the client's
-// share included) per iteration as cpu-ns/op: on a machine that other work
-// shares, wall time per op measures the waits for the CPU as much as the
-// work, and CPU time does not.
-func reportCPU(b *testing.B) func() {
-	start := cpuTime()
-	return func() {
-		b.ReportMetric(float64(cpuTime()-start)/float64(b.N), "cpu-ns/op")
-	}
-}
-
-func cpuTime() time.Duration {
-	var ru syscall.Rusage
-	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
-		return 0
-	}
-	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }

@@ -37,6 +37,7 @@ type fifo struct {
 	registered map[int32]*conn
 	wakes      atomic.Int64 // connections woken (tests)
 	ctls       atomic.Int64 // epoll_ctl calls (tests)
+	readies    atomic.Int64 // waits that found their connection marked ready (tests)
 }
 
 func newFifo() (*fifo, error) {
@@ -139,6 +140,7 @@ func (f *fifo) waitReadable(cn *conn, d time.Duration) (ok, fallback bool) {
 	if cn.ready {
 		cn.ready = false
 		f.mu.Unlock()
+		f.readies.Add(1)
 		return false, true
 	}
 	f.waiting[fd] = cn

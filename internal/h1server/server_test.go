@@ -809,8 +809,12 @@ func TestFifoRegistersOncePerConnection(t *testing.T) {
 	if n := f.ctls.Load(); n != 1 {
 		t.Errorf("%d epoll_ctl calls for 100 kept-alive requests, want 1 (the registration)", n)
 	}
-	if n := f.wakes.Load(); n < 90 {
-		t.Errorf("%d fifo wake-ups for 100 requests, want them ordered through the fifo", n)
+	// Each wait is either woken by the fifo or finds the connection marked
+	// ready by an event that came first (the request arrived before the
+	// wait began); which one is a matter of timing, but none may fall
+	// back to reading outside the fifo.
+	if n := f.wakes.Load() + f.readies.Load(); n < 100 {
+		t.Errorf("%d waits through the fifo for 100 requests, want 100", n)
 	}
 }
 

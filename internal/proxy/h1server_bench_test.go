@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"levee/internal/h1server"
+	"levee/internal/leveetest/cputime"
 	"levee/internal/pipeline"
 	"levee/internal/pool"
 	"levee/internal/router"
@@ -76,7 +77,7 @@ func BenchmarkPassThroughH1Server(b *testing.B) {
 		}
 	}
 	b.ReportAllocs()
-	defer reportCPU(b)()
+	defer cputime.Report(b)()
 	for b.Loop() {
 		if _, err := c.Write(req); err != nil {
 			b.Fatal(err)

@@ -6,11 +6,10 @@ import (
 	"io"
 	"net"
 	"net/http"
-	"syscall"
 	"testing"
-	"time"
 
 	"levee/internal/leveetest"
+	"levee/internal/leveetest/cputime"
 )
 
 // BenchmarkNodePass is one pass-through GET through a whole node over a
@@ -51,17 +50,8 @@ sites: [{name: s, hosts: ["*"], routes: [{path: /, origins: [{url: %q}]}]}]
 	}
 	roundTrip()
 	b.ReportAllocs()
-	start := cpuTime()
+	defer cputime.Report(b)()
 	for b.Loop() {
 		roundTrip()
 	}
-	b.ReportMetric(float64(cpuTime()-start)/float64(b.N), "cpu-ns/op")
-}
-
-func cpuTime() time.Duration {
-	var ru syscall.Rusage
-	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
-		return 0
-	}
-	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }

@@ -141,12 +141,10 @@ const (
 )
 
 // AcquireWait takes a slot, waiting for one in the client's lane (by
-// client key) for at most the limiter's max wait, or until gone (the
-// request's context; nil: never) is done. It returns admitted or the
-// reason the request must be shed. With nobody waiting it is Acquire: no
-// lock, no allocation, and gone's Done is not taken (h1server gives a
-// request context whose Done was taken to no later request).
-func (l *Limiter) AcquireWait(key uint64, lane int, now time.Time, gone doner) int {
+// client key) for at most the limiter's max wait, or until gone is
+// closed. It returns admitted or the reason the request must be shed.
+// With nobody waiting it is Acquire: no lock, no allocation.
+func (l *Limiter) AcquireWait(key uint64, lane int, now time.Time, gone <-chan struct{}) int {
 	if l.queued.Load() == 0 && l.tryAcquire(lane == laneKeep) {
 		return admitted
 	}
@@ -157,17 +155,13 @@ func (l *Limiter) AcquireWait(key uint64, lane int, now time.Time, gone doner) i
 		}
 		return why
 	}
-	var goneC <-chan struct{}
-	if gone != nil {
-		goneC = gone.Done()
-	}
 	t := time.NewTimer(time.Duration(l.maxWait.Load()))
 	why = shedTimeout
 	select {
 	case <-w.ch:
 		why = admitted
 	case <-t.C:
-	case <-goneC:
+	case <-gone:
 		why = shedGone
 	}
 	t.Stop()
@@ -180,9 +174,6 @@ func (l *Limiter) AcquireWait(key uint64, lane int, now time.Time, gone doner) i
 	}
 	return why
 }
-
-// doner is what AcquireWait needs of a request's context.
-type doner interface{ Done() <-chan struct{} }
 
 // enqueue queues a waiter, or returns nil with the verdict when the
 // request was admitted at once or cannot wait.

@@ -332,7 +332,7 @@ func (s *Shield) EnterOrigin(ex *pipeline.Exchange, r *http.Request) error {
 	case s.st.rep.Good(key, time.Now()):
 		lane = laneReputable
 	}
-	why := lim.AcquireWait(key, lane, time.Now(), r.Context())
+	why := lim.AcquireWait(key, lane, time.Now(), r.Context().Done())
 	if why == admitted {
 		if !atomic.CompareAndSwapInt32(&ex.GateState, gateEntering, gateHolding) {
 			lim.Release(0, false) // the shield finished meanwhile (a detached fetch)

@@ -8,6 +8,8 @@ import (
 	"os"
 	"strconv"
 	"testing"
+
+	"levee/internal/leveetest/cputime"
 )
 
 // BenchmarkKeepAliveRequest is one request and response on a kept-alive
@@ -72,6 +74,7 @@ func benchKeepAlive(b *testing.B, bodyLen int, h http.Handler) {
 	size := len("HTTP/1.1 200 OK\r\n") + head + 2 + bodyLen
 	buf := make([]byte, size)
 	b.ReportAllocs()
+	defer cputime.Report(b)()
 	for b.Loop() {
 		if _, err := c.Write(req); err != nil {
 			b.Fatal(err)

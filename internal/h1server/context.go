@@ -50,11 +50,13 @@ func (c *reqCtx) Err() error {
 }
 
 // AfterFunc lets context.WithCancel and friends attach children without a
-// goroutine each (the context package looks for this method).
+// goroutine each (the context package looks for this method). A function
+// still attached when the handler returns keeps the context from the next
+// request (finish); one stopped before, as the proxy's cancel hook is, does
+// not: nothing is left to run.
 func (c *reqCtx) AfterFunc(f func()) (stop func() bool) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	c.observed = true
 	if c.err != nil {
 		c.srv.spawn("http1-afterfunc", f)
 		return func() bool { return false }
@@ -91,10 +93,11 @@ func (c *reqCtx) cancel() {
 }
 
 // finish ends a request's use of the context and reports whether the next
-// request may reuse it.
+// request may reuse it: nobody took its Done and no AfterFunc function is
+// left attached.
 func (c *reqCtx) finish() (reusable bool) {
 	c.mu.Lock()
-	reusable = !c.observed && c.err == nil
+	reusable = !c.observed && c.err == nil && len(c.afters) == 0
 	c.mu.Unlock()
 	if !reusable {
 		c.cancel()

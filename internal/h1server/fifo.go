@@ -16,16 +16,28 @@ import (
 // batch of ready goroutines back last-ready-first, so on a saturated core
 // the connection that has waited longest runs last in its batch, and the
 // latency spread (p99 against p50) grows; nginx's epoll loop serves in
-// order. Here an idle connection registers (EPOLLONESHOT) with an epoll
-// instance of the server's own, and one goroutine drains it and wakes the
-// connections in event order. The epoll descriptor is itself watched by
-// the runtime's netpoller, so the draining goroutine never blocks a thread.
+// order. Here a connection's socket is registered, edge-triggered, with an
+// epoll instance of the server's own the first time it waits, and one
+// goroutine drains that instance and wakes the waiting connections in
+// event order. The epoll descriptor is itself watched by the runtime's
+// netpoller, so the draining goroutine never blocks a thread.
+//
+// Edge-triggered and registered once, not re-armed (EPOLLONESHOT) before
+// each wait: re-arming was an epoll_ctl call per request. The price is
+// events for connections that are not waiting (bytes arriving while a
+// request is served); such an event marks the connection ready, and its
+// next wait reads the socket directly instead of parking.
 type fifo struct {
 	ep      *os.File // the epoll instance, non-blocking, in the netpoller
 	raw     syscall.RawConn
 	mu      sync.Mutex
 	waiting map[int32]*conn
-	wakes   atomic.Int64 // connections woken (tests)
+	// registered holds every socket in the epoll instance, so an event for
+	// a connection that is not waiting marks it ready.
+	registered map[int32]*conn
+	wakes      atomic.Int64 // connections woken (tests)
+	ctls       atomic.Int64 // epoll_ctl calls (tests)
+	readies    atomic.Int64 // waits that found their connection marked ready (tests)
 }
 
 func newFifo() (*fifo, error) {
@@ -44,7 +56,7 @@ func newFifo() (*fifo, error) {
 		ep.Close()
 		return nil, err
 	}
-	f := &fifo{ep: ep, raw: raw, waiting: make(map[int32]*conn)}
+	f := &fifo{ep: ep, raw: raw, waiting: make(map[int32]*conn), registered: make(map[int32]*conn)}
 	return f, nil
 }
 
@@ -69,16 +81,26 @@ func (f *fifo) run() {
 		}
 		f.mu.Lock()
 		for i := range n {
-			if cn := f.waiting[evs[i].Fd]; cn != nil {
-				delete(f.waiting, evs[i].Fd)
-				f.wakes.Add(1)
-				select {
-				case cn.wake <- struct{}{}:
-				default:
-				}
-			}
+			f.deliver(evs[i].Fd)
 		}
 		f.mu.Unlock()
+	}
+}
+
+// deliver wakes the connection waiting on fd, or marks a registered one
+// that is busy as ready. Call with f.mu held.
+func (f *fifo) deliver(fd int32) {
+	if cn := f.waiting[fd]; cn != nil {
+		delete(f.waiting, fd)
+		f.wakes.Add(1)
+		select {
+		case cn.wake <- struct{}{}:
+		default:
+		}
+		return
+	}
+	if cn := f.registered[fd]; cn != nil {
+		cn.ready = true
 	}
 }
 
@@ -105,16 +127,24 @@ func socketFD(c any) (int, error) {
 
 // waitReadable parks cn until its socket is readable, the idle timeout d
 // passes, or the server closes it. ok false with fallback true means the
-// socket could not be registered: the caller reads it directly instead.
+// caller reads the socket directly instead: it could not be registered, or
+// bytes arrived while the previous request was served (the edge that
+// announced them is gone, and a spurious one must not cut an idle
+// connection at the header timeout).
 func (f *fifo) waitReadable(cn *conn, d time.Duration) (ok, fallback bool) {
-	fd := int32(cn.fd)
-	f.mu.Lock()
-	f.waiting[fd] = cn
-	f.mu.Unlock()
 	if err := f.arm(cn); err != nil {
-		f.forget(cn)
 		return false, !errors.Is(err, errKilled)
 	}
+	fd := int32(cn.fd)
+	f.mu.Lock()
+	if cn.ready {
+		cn.ready = false
+		f.mu.Unlock()
+		f.readies.Add(1)
+		return false, true
+	}
+	f.waiting[fd] = cn
+	f.mu.Unlock()
 	var idle <-chan time.Time
 	if d > 0 {
 		if cn.idle == nil {
@@ -137,21 +167,30 @@ func (f *fifo) waitReadable(cn *conn, d time.Duration) (ok, fallback bool) {
 
 var errKilled = errors.New("h1server: connection closed by the server")
 
-// arm registers (or re-arms) cn's socket for one readable event. It holds
-// the connection's registration lock, which kill also takes, so a socket
-// is never closed while registered: its descriptor number, reused by a
-// later connection, could otherwise be unregistered under that one.
+// arm registers cn's socket, once per connection. Bytes that arrived
+// before are reported at once (epoll checks readiness when a socket is
+// added). It holds the connection's registration lock, which kill also
+// takes, so a socket is never closed while registered: its descriptor
+// number, reused by a later connection, could otherwise be unregistered
+// under that one.
 func (f *fifo) arm(cn *conn) error {
 	cn.regMu.Lock()
 	defer cn.regMu.Unlock()
 	if cn.closed {
 		return errKilled
 	}
-	op := unix.EPOLL_CTL_MOD
-	if !cn.registered {
-		op = unix.EPOLL_CTL_ADD
+	if cn.registered {
+		return nil
 	}
-	if err := f.ctl(cn, op); err != nil {
+	// In the map first: the event for bytes already there may be drained
+	// before the call returns.
+	f.mu.Lock()
+	f.registered[int32(cn.fd)] = cn
+	f.mu.Unlock()
+	if err := f.ctl(cn, unix.EPOLL_CTL_ADD); err != nil {
+		f.mu.Lock()
+		delete(f.registered, int32(cn.fd))
+		f.mu.Unlock()
 		return err
 	}
 	cn.registered = true
@@ -173,10 +212,11 @@ func (f *fifo) ctl(cn *conn, op int) error {
 	c := &cn.ctl
 	if c.fn == nil {
 		c.fd = cn.fd
-		c.ev = unix.EpollEvent{Events: unix.EPOLLIN | unix.EPOLLRDHUP | unix.EPOLLONESHOT, Fd: int32(cn.fd)}
+		c.ev = unix.EpollEvent{Events: unix.EPOLLIN | unix.EPOLLRDHUP | unix.EPOLLET, Fd: int32(cn.fd)}
 		c.fn = func(ep uintptr) { c.err = unix.EpollCtl(int(ep), c.op, c.fd, &c.ev) }
 	}
 	c.op = op
+	f.ctls.Add(1)
 	if err := f.raw.Control(c.fn); err != nil {
 		return err
 	}
@@ -204,5 +244,11 @@ func (f *fifo) release(cn *conn) {
 	}
 	f.forget(cn)
 	_ = f.ctl(cn, unix.EPOLL_CTL_DEL)
+	f.mu.Lock()
+	if f.registered[int32(cn.fd)] == cn {
+		delete(f.registered, int32(cn.fd))
+	}
+	cn.ready = false
+	f.mu.Unlock()
 	cn.registered = false
 }

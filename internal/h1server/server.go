@@ -216,6 +216,7 @@ type conn struct {
 	fd         int
 	regMu      sync.Mutex // guards registered, closed and ctl
 	registered bool
+	ready      bool // an event came while not waiting; guarded by the fifo's mu
 	ctl        epollCtl
 	closed     bool
 	wake       chan struct{}

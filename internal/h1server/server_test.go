@@ -776,3 +776,131 @@ func TestAfterFuncPanicRunsBehindTheWall(t *testing.T) {
 	}
 	body(t, roundTrip(t, c, br, "GET /next HTTP/1.1\r\nHost: x\r\n\r\n", "GET"))
 }
+
+// fifoOf returns the server's fifo once it runs, failing on Linux without
+// one (the ordered wake-up path would not be under test).
+func fifoOf(t *testing.T, hs *harness) *fifo {
+	t.Helper()
+	// The fifo starts with the first connection served; the Once orders
+	// this read after its start.
+	hs.srv.fifoOnce.Do(func() {})
+	if hs.srv.fifo == nil {
+		if runtime.GOOS == "linux" {
+			t.Fatal("no epoll fifo on Linux: the ordered wake-up path is not under test")
+		}
+		t.Skip("no epoll on " + runtime.GOOS)
+	}
+	return hs.srv.fifo
+}
+
+// TestFifoRegistersOncePerConnection: a kept-alive connection's socket is
+// registered with the fifo's epoll once, not re-armed for each request
+// (issue 18: that was an epoll_ctl call per request).
+func TestFifoRegistersOncePerConnection(t *testing.T) {
+	hs := start(t, http.HandlerFunc(hello), nil)
+	c, br := hs.dial()
+	body(t, roundTrip(t, c, br, "GET / HTTP/1.1\r\nHost: x\r\n\r\n", "GET"))
+	f := fifoOf(t, hs)
+	for i := range 100 {
+		if got := body(t, roundTrip(t, c, br, "GET / HTTP/1.1\r\nHost: x\r\n\r\n", "GET")); got != "hello" {
+			t.Fatalf("request %d: %q", i, got)
+		}
+	}
+	if n := f.ctls.Load(); n != 1 {
+		t.Errorf("%d epoll_ctl calls for 100 kept-alive requests, want 1 (the registration)", n)
+	}
+	// Each wait is either woken by the fifo or finds the connection marked
+	// ready by an event that came first (the request arrived before the
+	// wait began); which one is a matter of timing, but none may fall
+	// back to reading outside the fifo.
+	if n := f.wakes.Load() + f.readies.Load(); n < 100 {
+		t.Errorf("%d waits through the fifo for 100 requests, want 100", n)
+	}
+}
+
+// TestFifoSpuriousReadyKeepsIdleTimeout: an event that came while the
+// connection was busy marks it ready, and the bytes it announced may have
+// been read with the request being served. The next wait then reads the
+// socket directly, and must do so under the idle timeout: a ready mark
+// must not cut an idle connection at the (shorter) header timeout.
+func TestFifoSpuriousReadyKeepsIdleTimeout(t *testing.T) {
+	const headerTimeout = 150 * time.Millisecond
+	hs := start(t, http.HandlerFunc(hello), func(s *Server) {
+		s.ReadHeaderTimeout = headerTimeout
+		s.IdleTimeout = 5 * time.Second
+	})
+	c, br := hs.dial()
+	body(t, roundTrip(t, c, br, "GET / HTTP/1.1\r\nHost: x\r\n\r\n", "GET"))
+	f := fifoOf(t, hs)
+	hs.srv.mu.Lock()
+	var cns []*conn
+	for cn := range hs.srv.conns {
+		cns = append(cns, cn)
+	}
+	hs.srv.mu.Unlock()
+	if len(cns) != 1 {
+		t.Fatalf("%d connections tracked, want 1", len(cns))
+	}
+	// The mark, as the fifo leaves it for a busy connection; the request
+	// after it is woken as usual, and the wait after that finds the mark
+	// with nothing to read.
+	f.mu.Lock()
+	cns[0].ready = true
+	f.mu.Unlock()
+	body(t, roundTrip(t, c, br, "GET / HTTP/1.1\r\nHost: x\r\n\r\n", "GET"))
+	time.Sleep(2 * headerTimeout)
+	if got := body(t, roundTrip(t, c, br, "GET / HTTP/1.1\r\nHost: x\r\n\r\n", "GET")); got != "hello" {
+		t.Fatalf("request after idling past the header timeout: %q", got)
+	}
+}
+
+// TestStoppedAfterFuncLeavesContextToNextRequest: a function attached to a
+// request's context with AfterFunc and stopped before the handler returns
+// (the proxy's cancel hook on an origin connection) leaves nothing to run,
+// so the context and request go to the connection's next request (issue
+// 18: every pass-through request allocated both anew). One still attached
+// runs when the handler returns, and the context is not reused.
+func TestStoppedAfterFuncLeavesContextToNextRequest(t *testing.T) {
+	type seen struct {
+		ctx context.Context
+		req *http.Request
+	}
+	got := make(chan seen, 4)
+	ran := make(chan string, 4)
+	hs := start(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		af := r.Context().(interface{ AfterFunc(func()) func() bool })
+		path := r.URL.Path
+		stop := af.AfterFunc(func() { ran <- path })
+		if path == "/stop" && !stop() {
+			panic("AfterFunc could not be stopped during its request")
+		}
+		got <- seen{r.Context(), r}
+		hello(w, r)
+	}), nil)
+	c, br := hs.dial()
+	var prev seen
+	for i, path := range []string{"/stop", "/stop", "/keep", "/stop"} {
+		body(t, roundTrip(t, c, br, "GET "+path+" HTTP/1.1\r\nHost: x\r\n\r\n", "GET"))
+		s := <-got
+		switch {
+		case i == 1 && (s.req != prev.req || s.ctx != prev.ctx):
+			t.Fatal("a context whose AfterFunc was stopped was not left to the next request")
+		case i == 3 && (s.ctx == prev.ctx || prev.ctx.Err() != context.Canceled):
+			t.Fatalf("a context with an AfterFunc still attached was reused or not cancelled (err %v)", prev.ctx.Err())
+		}
+		prev = s
+	}
+	select {
+	case p := <-ran:
+		if p != "/keep" {
+			t.Fatalf("the AfterFunc of %s ran, want only /keep's", p)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("the AfterFunc still attached did not run when its handler returned")
+	}
+	select {
+	case p := <-ran:
+		t.Fatalf("a second AfterFunc ran (%s)", p)
+	default:
+	}
+}

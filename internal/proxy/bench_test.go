@@ -9,11 +9,11 @@ import (
 	"net/http/httptest"
 	"net/url"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
 	"levee/internal/config"
+	"levee/internal/leveetest/cputime"
 	"levee/internal/pipeline"
 	"levee/internal/pool"
 	"levee/internal/router"
@@ -87,7 +87,7 @@ func BenchmarkLeanRoundTrip(b *testing.B) {
 	req.Header = http.Header{"User-Agent": {"wrk"}, "Accept": {"*/*"}, "X-Forwarded-For": {"127.0.0.1"}}
 	buf := make([]byte, 512)
 	b.ReportAllocs()
-	defer reportCPU(b)()
+	defer cputime.Report(b)()
 	for b.Loop() {
 		res, err := tr.RoundTrip(req)
 		if err != nil {
@@ -114,7 +114,7 @@ func BenchmarkProxyPass(b *testing.B) {
 	route := &router.Route{Pools: []*pool.Pool{pl}}
 	px := &Proxy{}
 	b.ReportAllocs()
-	defer reportCPU(b)()
+	defer cputime.Report(b)()
 	for b.Loop() {
 		// A context with AfterFunc of its own, as h1server's request
 		// context is.
@@ -132,25 +132,6 @@ func BenchmarkProxyPass(b *testing.B) {
 			b.Fatalf("status %d, %d bytes", w.Code, w.Body.Len())
 		}
 	}
-}
-
-// reportCPU reports the process's CPU time (user and system, the loopback
-// origin's share included) per iteration as cpu-ns/op: on a machine that
-// other work shares, wall time per op measures the waits for the CPU as
-// much as the work, and CPU time does not.
-func reportCPU(b *testing.B) func() {
-	start := cpuTime()
-	return func() {
-		b.ReportMetric(float64(cpuTime()-start)/float64(b.N), "cpu-ns/op")
-	}
-}
-
-func cpuTime() time.Duration {
-	var ru syscall.Rusage
-	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
-		return 0
-	}
-	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
 
 // BenchmarkResponseHead reads the head of the bench origin's /dyn answer

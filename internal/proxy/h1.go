@@ -62,6 +62,9 @@ type h1conn struct {
 	// idleFor is the transport's idle timeout, or less when the origin
 	// said it closes sooner (Keep-Alive: timeout=N).
 	idleFor time.Duration
+	// cut unblocks the connection's reads and writes when the request is
+	// cancelled; made once per connection, not per request.
+	cut func()
 }
 
 // handles reports whether r can take the lean path.
@@ -161,7 +164,7 @@ func isTimeout(err error) bool {
 
 // exchange writes r on c and reads the response header.
 func (t *h1Transport) exchange(c *h1conn, r *http.Request) (*http.Response, error) {
-	stop := context.AfterFunc(r.Context(), func() { c.nc.SetDeadline(time.Unix(1, 0)) })
+	stop := onCancel(r.Context(), c.cut)
 	if err := writeRequest(c.bw, r); err != nil {
 		stop()
 		if staleConnError(err) && r.Context().Err() == nil {
@@ -213,6 +216,19 @@ func (t *h1Transport) exchange(c *h1conn, r *http.Request) (*http.Response, erro
 	c.noteKeepAlive(res)
 	res.Body = &h1body{t: t, c: c, rc: res.Body, stop: stop, reuse: !res.Close && !r.Close}
 	return res, nil
+}
+
+// onCancel runs cut when ctx is done, until stop is called. A context with
+// an AfterFunc of its own (h1server's request context, under the 1xx
+// trace) takes cut directly: context.AfterFunc would wrap it in a context
+// of its own and take the parent's Done, which keeps h1server from reusing
+// the request's context and http.Request for the connection's next
+// request.
+func onCancel(ctx context.Context, cut func()) (stop func() bool) {
+	if af, ok := ctx.(afterFuncer); ok {
+		return af.AfterFunc(cut)
+	}
+	return context.AfterFunc(ctx, cut)
 }
 
 // noteKeepAlive shortens c's idle timeout to what the origin announced.
@@ -376,6 +392,7 @@ func (t *h1Transport) dial(ctx context.Context, scheme, hostport string) (*h1con
 		nc = tc
 	}
 	c := &h1conn{nc: nc, br: bufio.NewReaderSize(nc, 16<<10), bw: bufio.NewWriterSize(nc, 4<<10)}
+	c.cut = func() { nc.SetDeadline(time.Unix(1, 0)) }
 	c.preparePeek()
 	return c, nil
 }

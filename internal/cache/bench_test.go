@@ -121,9 +121,9 @@ func BenchmarkMemoryIndex2M(b *testing.B) {
 		runtime.GC()
 		var before, after runtime.MemStats
 		runtime.ReadMemStats(&before)
-		st, _ := NewStore(Options{MemoryBytes: 64 << 30, Metrics: NewMetrics(prometheus.NewRegistry())})
+		st, _ := NewStore(Options{MemoryBytes: 64 << 30, MemoryIndex: MemoryIndexOtter, Metrics: NewMetrics(prometheus.NewRegistry())})
 		for j := 0; j < n; j++ {
-			st.mem.Set(uint64(j)*0x9E3779B97F4A7C15, &Object{Body: []byte{}})
+			st.mem.set(uint64(j)*0x9E3779B97F4A7C15, &Object{Body: []byte{}})
 		}
 		runtime.GC()
 		runtime.ReadMemStats(&after)
@@ -151,10 +151,7 @@ func BenchmarkMemoryTier2M(b *testing.B) {
 		var rec []byte
 		for j := 0; j < n; j++ {
 			name := fmt.Sprintf("example.com/obj/%d", j)
-			var err error
-			if rec, err = appendRecord(rec[:0], &Object{Key: name, URL: name, Body: []byte{}}); err != nil {
-				b.Fatal(err)
-			}
+			rec = appendRecord(rec[:0], &Object{Key: name, URL: name, Body: []byte{}}, false)
 			if _, err := x.set(hashKey(name), rec); err != nil {
 				b.Fatal(err)
 			}

@@ -1,0 +1,227 @@
+package cache
+
+// leveeTier is the memory tier as levee's pointer-free index (memindex.go):
+// each object is a record in off-heap slabs, so the garbage collector sees
+// a few large pointer-free slices whatever the number of objects. Beside
+// the index, guarded by its lock, it keeps what a record cannot hold:
+//
+//   - side: the bodies kept outside records, by hash: a memfd body (a
+//     pointer to its *memBody, whose reference the tier owns) or a heap
+//     body too large for a slab class (when memfds are off). At most
+//     cache.memory / MemfdMin of them are memfds; every side body is
+//     weighed in the index's bound.
+//   - front: a direct-mapped array of decoded objects, so a hit on a hot
+//     object costs no decode (about five allocations). A slot holds only
+//     an object whose heap body is at most frontMaxBody, so the array adds
+//     at most frontSlots x frontMaxBody bytes of heap outside the bound.
+//
+// The front never serves a replaced or purged object: every change of a
+// hash (set, remove, eviction, soft purge) clears its slot and moves the
+// slot's sequence on, and an object decoded outside the lock is put in its
+// slot only if the sequence has not moved since the record was read. The
+// interleaving it prevents:
+//  1. a hit reads h's record and unlocks to decode it;
+//  2. a purge removes h (or a fill replaces it);
+//  3. the hit puts its decoded object in h's slot, and every later hit
+//     would serve it.
+//
+// With the sequence, step 3 sees step 2's change and keeps the slot empty.
+type leveeTier struct {
+	x       *memIndex
+	side    map[uint64]sideBody
+	front   [frontSlots]frontSlot
+	evicted func(n int)
+}
+
+// sideBody is a body kept beside a record: exactly one field is set.
+type sideBody struct {
+	mb   *memBody
+	heap []byte
+}
+
+// frontSlot is one decoded object; seq moves on at every change of the
+// hashes that map to the slot.
+type frontSlot struct {
+	h   uint64
+	o   *Object
+	seq uint64
+}
+
+const (
+	frontSlots   = 1024
+	frontMaxBody = 8 << 10
+)
+
+func newLeveeTier(maxBytes int64, evicted func(n int)) *leveeTier {
+	t := &leveeTier{x: newMemIndex(maxBytes, 1024), side: map[uint64]sideBody{}, evicted: evicted}
+	t.x.onDrop = t.dropped
+	return t
+}
+
+// dropped releases what h had beside its record; the index is locked.
+func (t *leveeTier) dropped(h uint64) {
+	t.forget(h)
+	if sb, ok := t.side[h]; ok {
+		delete(t.side, h)
+		if sb.mb != nil {
+			sb.mb.release() // the tier's reference (see Store.memSet)
+		}
+	}
+}
+
+// forget clears h's front slot and moves its sequence on; the index is
+// locked.
+func (t *leveeTier) forget(h uint64) {
+	f := &t.front[h&(frontSlots-1)]
+	f.seq++
+	if f.h == h {
+		f.o = nil
+	}
+}
+
+func (t *leveeTier) get(h uint64) (*Object, bool) {
+	x := t.x
+	f := &t.front[h&(frontSlots-1)]
+	x.mu.Lock()
+	x.sketch.add(h)
+	i := x.find(h)
+	if i < 0 {
+		x.mu.Unlock()
+		return nil, false
+	}
+	x.touch(i)
+	if f.o != nil && f.h == h {
+		o := f.o
+		x.mu.Unlock()
+		return o, true
+	}
+	rec := string(x.slabs.bytes(x.ents[i].ref))
+	sb, seq := t.side[h], f.seq
+	x.mu.Unlock()
+	o, side, err := decodeRecordString(rec)
+	if err != nil {
+		return nil, false
+	}
+	if side {
+		if sb.mb == nil && sb.heap == nil {
+			return nil, false
+		}
+		o.mb, o.Body = sb.mb, sb.heap
+	}
+	if len(o.Body) <= frontMaxBody {
+		x.mu.Lock()
+		if f.seq == seq {
+			f.h, f.o = h, o
+		}
+		x.mu.Unlock()
+	}
+	return o, true
+}
+
+func (t *leveeTier) contains(h uint64) bool {
+	t.x.mu.Lock()
+	defer t.x.mu.Unlock()
+	return t.x.find(h) >= 0
+}
+
+// set stores o's record; a memfd body, or a heap body that would make
+// the record too large for a slab, is kept beside it. Objects that
+// cannot be stored (over 4 GiB, or no memory for a slab) are left out of
+// the tier, as if evicted at once.
+func (t *leveeTier) set(h uint64, o *Object) {
+	sb := sideBody{mb: o.mb}
+	rec := appendRecord(nil, o, o.mb != nil)
+	if o.mb == nil && len(rec) > maxSlabClass {
+		sb.heap = o.Body
+		rec = appendRecord(rec[:0], o, true)
+	}
+	var extra int64
+	switch {
+	case sb.mb != nil:
+		extra = sb.mb.size
+	case sb.heap != nil:
+		extra = int64(len(sb.heap))
+	}
+	x := t.x
+	x.mu.Lock()
+	x.deleteLocked(h)
+	if sb.mb != nil || sb.heap != nil {
+		t.side[h] = sb
+	}
+	n, err := x.insertLocked(h, rec, extra)
+	switch {
+	case err != nil:
+		t.dropped(h)
+	case x.find(h) >= 0 && len(o.Body) <= frontMaxBody:
+		f := &t.front[h&(frontSlots-1)]
+		f.h, f.o = h, o
+	}
+	x.mu.Unlock()
+	if n > 0 {
+		t.evicted(n)
+	}
+}
+
+func (t *leveeTier) remove(h uint64) { t.x.remove(h) }
+
+// markStale rewrites the soft-purge time in h's record and clears its
+// front slot, so the next hit decodes the stale mark.
+func (t *leveeTier) markStale(h uint64, _ *Object, at int64) {
+	x := t.x
+	x.mu.Lock()
+	defer x.mu.Unlock()
+	if i := x.find(h); i >= 0 {
+		setRecordInvalidAt(x.slabs.bytes(x.ents[i].ref), at)
+		t.forget(h)
+	}
+}
+
+// each visits the entries in batches, decoding only what a purge matches
+// on, and calls fn with the index unlocked: entries set or removed
+// meanwhile may be seen or missed, as in a walk of any concurrent map.
+func (t *leveeTier) each(fn func(h uint64, o *Object)) {
+	const batch = 256
+	type visit struct {
+		h uint64
+		o *Object
+	}
+	seen := make([]visit, 0, batch)
+	x := t.x
+	for start := 0; ; start += batch {
+		seen = seen[:0]
+		x.mu.Lock()
+		end := min(start+batch, len(x.ents))
+		for i := start; i < end; i++ {
+			e := &x.ents[i]
+			if e.list == listNone {
+				continue
+			}
+			o := &Object{}
+			r, flags := decodeHead(string(x.slabs.bytes(e.ref)), o)
+			if r.err != nil {
+				continue
+			}
+			if flags&(recHasBody|recSideBody) != 0 {
+				o.Body = []byte{} // what bodyInMemory asks
+			}
+			seen = append(seen, visit{e.hash, o})
+		}
+		x.mu.Unlock()
+		if start >= end {
+			return
+		}
+		for _, v := range seen {
+			fn(v.h, v.o)
+		}
+	}
+}
+
+func (t *leveeTier) setMax(bytes int64) {
+	if n := t.x.setMax(bytes); n > 0 {
+		t.evicted(n)
+	}
+}
+
+func (t *leveeTier) stats() (int, int64) { return t.x.stats() }
+
+func (t *leveeTier) clear() { t.x.close() }

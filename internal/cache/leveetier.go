@@ -80,42 +80,71 @@ func (t *leveeTier) forget(h uint64) {
 }
 
 func (t *leveeTier) get(h uint64) (*Object, bool) {
+	o, rd, ok := t.read(h)
+	if o != nil || !ok {
+		return o, ok
+	}
+	if o = rd.decode(); o == nil {
+		return nil, false
+	}
+	t.install(h, o, rd.seq)
+	return o, true
+}
+
+// recordRead is a record read under the lock, to decode outside it.
+type recordRead struct {
+	rec string
+	sb  sideBody
+	seq uint64 // the front slot's sequence when rec was read
+}
+
+// read records an access to h and returns its front object, or its
+// record to decode; ok is false when h is not stored.
+func (t *leveeTier) read(h uint64) (*Object, recordRead, bool) {
 	x := t.x
 	f := &t.front[h&(frontSlots-1)]
 	x.mu.Lock()
+	defer x.mu.Unlock()
 	x.sketch.add(h)
 	i := x.find(h)
 	if i < 0 {
-		x.mu.Unlock()
-		return nil, false
+		return nil, recordRead{}, false
 	}
 	x.touch(i)
 	if f.o != nil && f.h == h {
-		o := f.o
-		x.mu.Unlock()
-		return o, true
+		return f.o, recordRead{}, true
 	}
-	rec := string(x.slabs.bytes(x.ents[i].ref))
-	sb, seq := t.side[h], f.seq
-	x.mu.Unlock()
-	o, side, err := decodeRecordString(rec)
+	return nil, recordRead{rec: string(x.slabs.bytes(x.ents[i].ref)), sb: t.side[h], seq: f.seq}, true
+}
+
+// decode rebuilds the object, or nil when the record is corrupt or its
+// side body is missing.
+func (rd *recordRead) decode() *Object {
+	o, side, err := decodeRecordString(rd.rec)
 	if err != nil {
-		return nil, false
+		return nil
 	}
 	if side {
-		if sb.mb == nil && sb.heap == nil {
-			return nil, false
+		if rd.sb.mb == nil && rd.sb.heap == nil {
+			return nil
 		}
-		o.mb, o.Body = sb.mb, sb.heap
+		o.mb, o.Body = rd.sb.mb, rd.sb.heap
 	}
-	if len(o.Body) <= frontMaxBody {
-		x.mu.Lock()
-		if f.seq == seq {
-			f.h, f.o = h, o
-		}
-		x.mu.Unlock()
+	return o
+}
+
+// install puts decoded o in h's front slot unless h's slot changed since
+// its record was read (seq).
+func (t *leveeTier) install(h uint64, o *Object, seq uint64) {
+	if len(o.Body) > frontMaxBody {
+		return
 	}
-	return o, true
+	f := &t.front[h&(frontSlots-1)]
+	t.x.mu.Lock()
+	if f.seq == seq {
+		f.h, f.o = h, o
+	}
+	t.x.mu.Unlock()
 }
 
 func (t *leveeTier) contains(h uint64) bool {

@@ -4,8 +4,10 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"net/url"
 	"os"
 	"runtime"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -168,4 +170,70 @@ func BenchmarkMemoryTier2M(b *testing.B) {
 		runtime.KeepAlive(x)
 		x.close()
 	}
+}
+
+// BenchmarkStoreMemoryTier2M fills two million objects through the cache
+// phase as a user's node does (a miss, the origin's answer with
+// Cache-Control and Content-Type and an empty body, the fill storing it
+// with its Date and Content-Length), once per memory index, and reports
+// the Go heap in use per object (B/object), the off-heap slab bytes per
+// object (slab-B/object, levee's index only) and the time of a forced
+// full GC with them live (gc-ms). Done once whatever b.N is.
+func BenchmarkStoreMemoryTier2M(b *testing.B) {
+	for _, index := range []string{MemoryIndexLevee, MemoryIndexOtter} {
+		b.Run(index, func(b *testing.B) {
+			for i := 0; i < min(b.N, 1); i++ {
+				fillStore2M(b, index)
+			}
+		})
+	}
+}
+
+func fillStore2M(b *testing.B, index string) {
+	const n = 2_000_000
+	runtime.GC()
+	var before, after runtime.MemStats
+	runtime.ReadMemStats(&before)
+	st, err := NewStore(Options{MemoryBytes: 64 << 30, MemoryIndex: index, Metrics: NewMetrics(prometheus.NewRegistry())})
+	if err != nil {
+		b.Fatal(err)
+	}
+	c := New(st, Settings{LockTimeout: time.Second, HitForMiss: time.Second, FillTimeout: time.Second})
+	c.Bind(0, Compile(&RouteConfig{}, 64<<20), "bench")
+	rt := &router.Route{ID: 0}
+	h := c.Phase()(pipeline.HandlerFunc(func(w http.ResponseWriter, r *http.Request) error {
+		w.Header().Set("Cache-Control", "public, max-age=3600")
+		w.Header().Set("Content-Type", "application/octet-stream")
+		w.WriteHeader(200)
+		return nil
+	}))
+	nw := &nopWriter{h: http.Header{}}
+	for j := 0; j < n; j++ {
+		path := "/obj/" + strconv.Itoa(j)
+		req := &http.Request{Method: "GET", Host: "bench.example", URL: &url.URL{Path: path}, RequestURI: path,
+			Header: http.Header{}, Proto: "HTTP/1.1", ProtoMajor: 1, ProtoMinor: 1}
+		clear(nw.h)
+		ex := pipeline.NewExchange(nw, time.Now())
+		ex.Route = rt
+		if err := h.ServeHTTP(ex, req); err != nil {
+			b.Fatal(err)
+		}
+	}
+	if objects, _ := st.mem.stats(); objects != n {
+		b.Fatalf("%d objects stored, want %d", objects, n)
+	}
+	runtime.GC()
+	runtime.ReadMemStats(&after)
+	start := time.Now()
+	runtime.GC()
+	gc := time.Since(start)
+	b.ReportMetric(float64(after.HeapInuse-before.HeapInuse)/n, "B/object")
+	slab := 0.0
+	if t, ok := st.mem.(*leveeTier); ok {
+		slab = float64(t.x.slabs.mapped) / n
+	}
+	b.ReportMetric(slab, "slab-B/object")
+	b.ReportMetric(float64(gc.Microseconds())/1000, "gc-ms")
+	runtime.KeepAlive(c)
+	st.Close()
 }

@@ -11,9 +11,11 @@ package cache
 //     cache.memory / MemfdMin of them are memfds; every side body is
 //     weighed in the index's bound.
 //   - front: a direct-mapped array of decoded objects, so a hit on a hot
-//     object costs no decode (about five allocations). A slot holds only
-//     an object whose heap body is at most frontMaxBody, so the array adds
-//     at most frontSlots x frontMaxBody bytes of heap outside the bound.
+//     object costs no decode (about five allocations, and a copy of the
+//     record and of its body). The heap bodies its objects hold besides
+//     the slabs' copies are at most frontMaxBytes in all: past that an
+//     object is served decoded but not kept (memfd bodies and side heap
+//     bodies are shared, not copied, and cost nothing there).
 //
 // The front never serves a replaced or purged object: every change of a
 // hash (set, remove, eviction, soft purge) clears its slot and moves the
@@ -27,10 +29,12 @@ package cache
 //
 // With the sequence, step 3 sees step 2's change and keeps the slot empty.
 type leveeTier struct {
-	x       *memIndex
-	side    map[uint64]sideBody
-	front   [frontSlots]frontSlot
-	evicted func(n int)
+	x     *memIndex
+	side  map[uint64]sideBody
+	front [frontSlots]frontSlot
+	// frontBytes is the sum of the front slots' costs.
+	frontBytes int64
+	evicted    func(n int)
 }
 
 // sideBody is a body kept beside a record: exactly one field is set.
@@ -39,17 +43,23 @@ type sideBody struct {
 	heap []byte
 }
 
+// shares reports whether body is sb's heap body.
+func (sb sideBody) shares(body []byte) bool {
+	return len(sb.heap) > 0 && len(body) == len(sb.heap) && &body[0] == &sb.heap[0]
+}
+
 // frontSlot is one decoded object; seq moves on at every change of the
 // hashes that map to the slot.
 type frontSlot struct {
-	h   uint64
-	o   *Object
-	seq uint64
+	h    uint64
+	o    *Object
+	seq  uint64
+	cost int64 // o's heap body bytes that copy the slab's
 }
 
 const (
-	frontSlots   = 1024
-	frontMaxBody = 8 << 10
+	frontSlots    = 1024
+	frontMaxBytes = 16 << 20
 )
 
 func newLeveeTier(maxBytes int64, evicted func(n int)) *leveeTier {
@@ -74,9 +84,29 @@ func (t *leveeTier) dropped(h uint64) {
 func (t *leveeTier) forget(h uint64) {
 	f := &t.front[h&(frontSlots-1)]
 	f.seq++
-	if f.h == h {
-		f.o = nil
+	if f.h == h && f.o != nil {
+		t.frontBytes -= f.cost
+		f.o, f.cost = nil, 0
 	}
+}
+
+// putFront keeps o in h's front slot if the front's bytes allow it; the
+// index is locked.
+func (t *leveeTier) putFront(h uint64, o *Object) {
+	f := &t.front[h&(frontSlots-1)]
+	var cost int64
+	if o.mb == nil && !t.side[h].shares(o.Body) {
+		cost = int64(len(o.Body))
+	}
+	total := t.frontBytes + cost
+	if f.o != nil {
+		total -= f.cost
+	}
+	if total > frontMaxBytes {
+		return
+	}
+	t.frontBytes = total
+	f.h, f.o, f.cost = h, o, cost
 }
 
 func (t *leveeTier) get(h uint64) (*Object, bool) {
@@ -136,13 +166,9 @@ func (rd *recordRead) decode() *Object {
 // install puts decoded o in h's front slot unless h's slot changed since
 // its record was read (seq).
 func (t *leveeTier) install(h uint64, o *Object, seq uint64) {
-	if len(o.Body) > frontMaxBody {
-		return
-	}
-	f := &t.front[h&(frontSlots-1)]
 	t.x.mu.Lock()
-	if f.seq == seq {
-		f.h, f.o = h, o
+	if t.front[h&(frontSlots-1)].seq == seq {
+		t.putFront(h, o)
 	}
 	t.x.mu.Unlock()
 }
@@ -181,9 +207,8 @@ func (t *leveeTier) set(h uint64, o *Object) {
 	switch {
 	case err != nil:
 		t.dropped(h)
-	case x.find(h) >= 0 && len(o.Body) <= frontMaxBody:
-		f := &t.front[h&(frontSlots-1)]
-		f.h, f.o = h, o
+	case x.find(h) >= 0:
+		t.putFront(h, o)
 	}
 	x.mu.Unlock()
 	if n > 0 {

@@ -206,3 +206,30 @@ func TestLeveeTierLargeHeapBody(t *testing.T) {
 		t.Fatalf("%d side bodies left after the remove", n)
 	}
 }
+
+// The heap bodies the front array holds besides the slabs stay within
+// frontMaxBytes, and its count matches its slots.
+func TestLeveeTierFrontBytesBounded(t *testing.T) {
+	st := tierStore(t, MemoryIndexLevee, 128<<20)
+	t1 := st.mem.(*leveeTier)
+	for i := range 2 * frontSlots {
+		k := fmt.Sprint(i)
+		st.put(uint64(i)*0x9E3779B97F4A7C15, bigObject(k, 20<<10))
+		st.lookup(uint64(i)*0x9E3779B97F4A7C15, []byte(k))
+	}
+	var sum int64
+	for _, f := range t1.front {
+		if f.o != nil {
+			sum += f.cost
+		}
+	}
+	if sum != t1.frontBytes || sum > frontMaxBytes || sum < frontMaxBytes/2 {
+		t.Fatalf("front holds %d bytes, counts %d, bound %d", sum, t1.frontBytes, frontMaxBytes)
+	}
+	for i := range 2 * frontSlots {
+		st.remove(uint64(i) * 0x9E3779B97F4A7C15)
+	}
+	if t1.frontBytes != 0 {
+		t.Fatalf("front counts %d bytes once empty", t1.frontBytes)
+	}
+}

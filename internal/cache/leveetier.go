@@ -34,7 +34,7 @@ type leveeTier struct {
 	front [frontSlots]frontSlot
 	// frontBytes is the sum of the front slots' costs.
 	frontBytes int64
-	evicted    func(n int)
+	ev         tierEvents
 }
 
 // sideBody is a body kept beside a record: exactly one field is set.
@@ -62,8 +62,8 @@ const (
 	frontMaxBytes = 16 << 20
 )
 
-func newLeveeTier(maxBytes int64, evicted func(n int)) *leveeTier {
-	t := &leveeTier{x: newMemIndex(maxBytes, 1024), side: map[uint64]sideBody{}, evicted: evicted}
+func newLeveeTier(maxBytes int64, ev tierEvents) *leveeTier {
+	t := &leveeTier{x: newMemIndex(maxBytes, 1024), side: map[uint64]sideBody{}, ev: ev}
 	t.x.onDrop = t.dropped
 	return t
 }
@@ -180,9 +180,9 @@ func (t *leveeTier) contains(h uint64) bool {
 }
 
 // set stores o's record; a memfd body, or a heap body that would make
-// the record too large for a slab, is kept beside it. Objects that
-// cannot be stored (over 4 GiB, or no memory for a slab) are left out of
-// the tier, as if evicted at once.
+// the record too large for a slab, is kept beside it. An object that
+// cannot be stored (a record over 64 KiB without its body, a body over
+// 4 GiB, or no memory for a slab) is left out of the tier and reported.
 func (t *leveeTier) set(h uint64, o *Object) {
 	sb := sideBody{mb: o.mb}
 	rec := appendRecord(nil, o, o.mb != nil)
@@ -212,7 +212,10 @@ func (t *leveeTier) set(h uint64, o *Object) {
 	}
 	x.mu.Unlock()
 	if n > 0 {
-		t.evicted(n)
+		t.ev.evicted(n)
+	}
+	if err != nil {
+		t.ev.refused(err)
 	}
 }
 
@@ -272,7 +275,7 @@ func (t *leveeTier) each(fn func(h uint64, o *Object)) {
 
 func (t *leveeTier) setMax(bytes int64) {
 	if n := t.x.setMax(bytes); n > 0 {
-		t.evicted(n)
+		t.ev.evicted(n)
 	}
 }
 

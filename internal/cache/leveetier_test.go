@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net/http"
 	"os"
+	"strings"
 	"testing"
 	"time"
 
@@ -231,5 +232,23 @@ func TestLeveeTierFrontBytesBounded(t *testing.T) {
 	}
 	if t1.frontBytes != 0 {
 		t.Fatalf("front counts %d bytes once empty", t1.frontBytes)
+	}
+}
+
+// An object whose record is over the largest slab class even without its
+// body (a 70 KiB header) is kept out of memory, counted and not leaked.
+func TestLeveeTierRefusesOversizedRecord(t *testing.T) {
+	st := tierStore(t, MemoryIndexLevee, 8<<20)
+	o := freshObject("a", "example.com/a")
+	o.Header = http.Header{"X-Big": {strings.Repeat("v", 70<<10)}}
+	st.put(1, o)
+	if st.lookup(1, []byte("a")) != nil {
+		t.Fatal("a 70 KiB record was stored")
+	}
+	if got := telemetryValue(st.m.Overflow.WithLabelValues("memory_record")); got != 1 {
+		t.Fatalf("memory_record overflow %v, want 1", got)
+	}
+	if n, used := st.mem.stats(); n != 0 || used != 0 || len(st.mem.(*leveeTier).side) != 0 {
+		t.Fatalf("%d objects, %d bytes, %d side bodies left", n, used, len(st.mem.(*leveeTier).side))
 	}
 }

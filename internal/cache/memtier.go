@@ -10,8 +10,8 @@ import (
 // pointer-free index (leveetier.go, the default) or otter's cache of
 // *Object (cache.memory_index: otter). Either one owns the memfd
 // reference of an object it stores (released when the object leaves it)
-// and counts its evictions for space through the function it was made
-// with.
+// and reports its evictions for space, and the objects it could not keep,
+// through the tierEvents it was made with.
 type memTier interface {
 	// get returns h's object and records the access.
 	get(h uint64) (*Object, bool)
@@ -39,14 +39,22 @@ const (
 	MemoryIndexOtter = "otter"
 )
 
-// newMemTier makes the memory tier named by index ("" for the default);
-// evicted is called with the number of objects evicted for space.
-func newMemTier(index string, maxBytes int64, evicted func(n int)) (memTier, error) {
+// tierEvents is what a memory tier reports: evicted is called with the
+// number of objects evicted for space, refused with the error that kept
+// an object out (too large for the index's records, or no memory for a
+// slab).
+type tierEvents struct {
+	evicted func(n int)
+	refused func(err error)
+}
+
+// newMemTier makes the memory tier named by index ("" for the default).
+func newMemTier(index string, maxBytes int64, ev tierEvents) (memTier, error) {
 	switch index {
 	case "", MemoryIndexLevee:
-		return newLeveeTier(maxBytes, evicted), nil
+		return newLeveeTier(maxBytes, ev), nil
 	case MemoryIndexOtter:
-		return newOtterTier(maxBytes, evicted)
+		return newOtterTier(maxBytes, ev.evicted)
 	}
 	return nil, fmt.Errorf("cache: unknown memory index %q: want %s or %s", index, MemoryIndexLevee, MemoryIndexOtter)
 }

@@ -29,6 +29,7 @@ type Store struct {
 	// memfd failure.
 	memfdMin            int64
 	memfdOff, memfdWarn atomic.Bool
+	memRefusedWarn      atomic.Bool // the first object the memory tier refused is logged
 	goFn                func(name string, fn func())
 	enc                 *encoding // encoded variants (encoded.go); made at first use
 	encOnce             sync.Once
@@ -72,7 +73,16 @@ func NewStore(o Options) (*Store, error) {
 	}
 	s.flights.init()
 	evictions := s.m.Evictions.WithLabelValues("memory")
-	mem, err := newMemTier(o.MemoryIndex, o.MemoryBytes, func(n int) { evictions.Add(float64(n)) })
+	refused := s.m.Overflow.WithLabelValues("memory_record")
+	mem, err := newMemTier(o.MemoryIndex, o.MemoryBytes, tierEvents{
+		evicted: func(n int) { evictions.Add(float64(n)) },
+		refused: func(err error) {
+			refused.Inc()
+			if s.memRefusedWarn.CompareAndSwap(false, true) {
+				s.log.Warn("cache: an object was kept out of the memory tier (logged once)", "error", err.Error())
+			}
+		},
+	})
 	if err != nil {
 		return nil, err
 	}

@@ -77,10 +77,13 @@ func (c *Capability) storeFor(cc *Config) (*Store, error) {
 		if c.store.DiskPath() != cc.Disk.Path {
 			c.host.Log.Warn("cache: disk.path changed; it takes effect at the next restart", "running", c.store.DiskPath(), "configured", cc.Disk.Path)
 		}
+		if c.store.MemoryIndex() != cc.MemoryIndex {
+			c.host.Log.Warn("cache: memory_index changed; it takes effect at the next restart", "running", c.store.MemoryIndex(), "configured", cc.MemoryIndex)
+		}
 		return c.store, nil
 	}
 	w := c.host.Wall
-	st, err := NewStore(Options{MemoryBytes: int64(cc.Memory), DiskPath: cc.Disk.Path,
+	st, err := NewStore(Options{MemoryBytes: int64(cc.Memory), MemoryIndex: cc.MemoryIndex, DiskPath: cc.Disk.Path,
 		DiskBytes: int64(cc.Disk.MaxSize), Metrics: c.metrics, Registry: c.host.Registry, Log: c.host.Log,
 		Go: w.Go, OnPanic: func(where string, v any) { w.Record(where, v) }})
 	if err != nil {

@@ -27,6 +27,8 @@ sites:
 		{"cache: {memory: 1000}", "{}", "cache.memory: 1000 bytes is under the minimum"},
 		{"cache: {disk: {path: relative/dir}}", "{}", "cache.disk.path: \"relative/dir\" must be an absolute path"},
 		{"cache: {lock_timeout: 2m}", "{}", "cache.lock_timeout: over the limit"},
+		{"cache: {memory_index: otter}", "{}", ""},
+		{"cache: {memory_index: btree}", "{}", "cache.memory_index: \"btree\": want levee or otter"},
 		{"", "{key: {query: shuffle}}", "cache.key.query: \"shuffle\": want keep, sort or ignore"},
 		{"", "{ttl: {\"abc\": 1s}}", "cache.ttl.abc: \"abc\" is not a status code"},
 		{"", "{grace: 1000h}", "cache.grace: over the limit"},

@@ -2,6 +2,7 @@ package cache
 
 import (
 	"errors"
+	"math"
 	"math/bits"
 	"sync"
 
@@ -33,6 +34,10 @@ type memIndex struct {
 	used    int64
 	count   int
 	evicted int64
+	// onDrop, when set, is called with the index locked for every entry
+	// that leaves (evicted, replaced, removed, cleared), so a tier can
+	// release what it keeps beside the record (leveetier.go).
+	onDrop func(h uint64)
 }
 
 // memEntry is one object: where its record is and its place in a list.
@@ -93,24 +98,46 @@ func (x *memIndex) get(h uint64, dst []byte) ([]byte, bool) {
 func (x *memIndex) set(h uint64, rec []byte) (int, error) {
 	x.mu.Lock()
 	defer x.mu.Unlock()
+	x.deleteLocked(h)
+	return x.insertLocked(h, rec, 0)
+}
+
+// insertLocked stores rec under h, which must not be stored, weighing
+// extra bytes more than its room (a body kept beside the record), and
+// evicts until the bytes are within the bound.
+func (x *memIndex) insertLocked(h uint64, rec []byte, extra int64) (int, error) {
 	if len(rec) > maxSlabClass {
 		return 0, errRecordTooLarge
 	}
-	x.deleteLocked(h)
+	_, room := slabClass(len(rec))
+	if w := int64(room) + extra; extra < 0 || w > math.MaxUint32 {
+		return 0, errRecordTooLarge
+	}
 	ref, w, err := x.slabs.alloc(len(rec))
 	if err != nil {
 		return 0, err
 	}
 	copy(x.slabs.bytes(ref), rec)
 	i := x.newEntry()
-	x.ents[i] = memEntry{hash: h, ref: ref, weight: uint32(w), prev: -1, next: -1, list: listNone}
+	x.ents[i] = memEntry{hash: h, ref: ref, weight: uint32(int64(w) + extra), prev: -1, next: -1, list: listNone}
 	x.insertSlot(h, i)
 	x.count++
-	x.used += int64(w)
+	x.used += int64(x.ents[i].weight)
 	x.push(listWindow, i)
 	before := x.evicted
 	x.evict(i)
 	return int(x.evicted - before), nil
+}
+
+// setMax changes the bound, evicting down to it; it returns how many
+// entries were evicted.
+func (x *memIndex) setMax(maxBytes int64) int {
+	x.mu.Lock()
+	defer x.mu.Unlock()
+	x.max = maxBytes
+	before := x.evicted
+	x.evict(-1)
+	return int(x.evicted - before)
 }
 
 // remove deletes h; it reports whether it was stored.
@@ -131,6 +158,13 @@ func (x *memIndex) stats() (int, int64) {
 func (x *memIndex) close() {
 	x.mu.Lock()
 	defer x.mu.Unlock()
+	if x.onDrop != nil {
+		for i := range x.ents {
+			if x.ents[i].list != listNone {
+				x.onDrop(x.ents[i].hash)
+			}
+		}
+	}
 	x.slabs.unmap()
 	clear(x.slots)
 	x.ents, x.free, x.count, x.used = x.ents[:0], -1, 0, 0
@@ -153,7 +187,10 @@ func (x *memIndex) drop(i int32) {
 	e := &x.ents[i]
 	x.unlink(i)
 	x.removeSlot(e.hash)
-	x.slabs.release(e.ref, int(e.weight))
+	x.slabs.release(e.ref)
+	if x.onDrop != nil {
+		x.onDrop(e.hash)
+	}
 	x.used -= int64(e.weight)
 	x.count--
 	e.next, e.list = x.free, listNone
@@ -436,8 +473,9 @@ func (s *slabs) alloc(n int) (slabRef, int, error) {
 	return r, room, nil
 }
 
-func (s *slabs) release(r slabRef, room int) {
-	c, _ := slabClass(room)
+// release frees r's room (its class follows from the record's length).
+func (s *slabs) release(r slabRef) {
+	c, _ := slabClass(int(r.n))
 	s.free[c] = append(s.free[c], r)
 }
 

@@ -176,11 +176,8 @@ func TestRecordRoundTrip(t *testing.T) {
 		Body:   []byte("abc"), Size: 3, RespTime: 1e18, InitAge: 5, Fresh: -7, SWR: -1, SIE: 9, Grace: 11,
 		NoStale: true, AuthOK: true, ETag: `"x"`, VaryNames: []string{"Accept"}, Nonce: 1 << 63, Until: 12}
 	o.invalidAt.Store(13)
-	rec, err := appendRecord(nil, o)
-	if err != nil {
-		t.Fatal(err)
-	}
-	got, err := decodeRecord(rec)
+	rec := appendRecord(nil, o, false)
+	got, _, err := decodeRecord(rec)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -188,11 +185,11 @@ func TestRecordRoundTrip(t *testing.T) {
 	if have := fmt.Sprintf("%+v %v %d", got.clone(), got.fields, got.invalidAt.Load()); have != want {
 		t.Fatalf("decoded\n%s\nwant\n%s", have, want)
 	}
-	if _, err := decodeRecord(rec[:len(rec)-1]); err == nil {
+	if _, _, err := decodeRecord(rec[:len(rec)-1]); err == nil {
 		t.Fatal("a truncated record decoded")
 	}
-	empty, _ := appendRecord(nil, &Object{Body: []byte{}})
-	if e, err := decodeRecord(empty); err != nil || e.Body == nil || len(e.Body) != 0 {
+	empty := appendRecord(nil, &Object{Body: []byte{}}, false)
+	if e, _, err := decodeRecord(empty); err != nil || e.Body == nil || len(e.Body) != 0 {
 		t.Fatalf("empty body: %v %v", e, err)
 	}
 }

@@ -15,7 +15,7 @@ type Metrics struct {
 	DiskErrors *prometheus.CounterVec // op
 	Corrupt    prometheus.Counter
 	Purged     *prometheus.CounterVec // kind
-	Overflow   *prometheus.CounterVec // what (inflight, disk_queue)
+	Overflow   *prometheus.CounterVec // what (inflight, disk_queue, encode_queue, slices, memory_record)
 	// MemfdErrors counts large memory-tier bodies kept on the heap because
 	// their memfd could not be made.
 	MemfdErrors prometheus.Counter

@@ -134,26 +134,26 @@ func (s *Store) Purge(p Purge) (int, error) {
 	now := time.Now().UnixNano()
 	touched := map[uint64]bool{}
 	var hard []uint64
-	for h, o := range s.mem.All() {
+	s.mem.each(func(h uint64, o *Object) {
 		if !match(o.URL, o.Tags) {
-			continue
+			return
 		}
 		if !o.Marker && !o.HitForMiss {
 			touched[h] = true
 		}
 		if p.Soft && !o.Marker && !o.HitForMiss && o.bodyInMemory() {
-			o.invalidAt.Store(now)
+			s.mem.markStale(h, o, now)
 			if s.disk != nil {
 				s.disk.remove(h)
 			}
-			continue
+			return
 		}
 		hard = append(hard, h)
-	}
+	})
 	if s.disk != nil {
 		s.disk.each(func(h uint64, u string, tags []string) {
 			if match(u, tags) {
-				if _, inMem := s.mem.GetIfPresent(h); !inMem || !p.Soft {
+				if !p.Soft || !s.mem.contains(h) {
 					touched[h] = true
 					hard = append(hard, h)
 				}

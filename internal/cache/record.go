@@ -5,14 +5,17 @@ import (
 	"errors"
 )
 
-// The memory index (memindex.go) keeps each object as a record: its plain
-// fields, full key, URL, tags, packed header and a heap body, in one byte
-// string with varint lengths. Bodies in a memfd are not records.
+// The memory index (memindex.go) keeps each object as a record: its
+// soft-purge time (8 bytes, first, so a purge rewrites it in place), then
+// its plain fields, full key, URL, tags, packed header and a heap body, in
+// one byte string with varint lengths. A body in a memfd, or too large for
+// a slab, is not in the record: the record says so (recSideBody) and the
+// tier keeps it beside the index (leveetier.go).
 
-var (
-	errRecordMemfd   = errors.New("cache: an object with a memfd body has no record")
-	errRecordCorrupt = errors.New("cache: memory record does not decode")
-)
+var errRecordCorrupt = errors.New("cache: memory record does not decode")
+
+// recInvalidAt is the length of the record's leading soft-purge time.
+const recInvalidAt = 8
 
 const (
 	recNoStale = 1 << iota
@@ -21,14 +24,14 @@ const (
 	recMarker
 	recHitForMiss
 	recHasBody
+	recSideBody
 )
 
-// appendRecord encodes packed object o onto dst.
-func appendRecord(dst []byte, o *Object) ([]byte, error) {
-	if o.mb != nil {
-		return dst, errRecordMemfd
-	}
+// appendRecord encodes packed object o onto dst, with its heap body
+// unless sideBody (the body is kept beside the record).
+func appendRecord(dst []byte, o *Object, sideBody bool) []byte {
 	o.pack()
+	dst = binary.LittleEndian.AppendUint64(dst, uint64(o.invalidAt.Load()))
 	str := func(s string) { dst = binary.AppendUvarint(dst, uint64(len(s))); dst = append(dst, s...) }
 	num := func(v int64) { dst = binary.AppendVarint(dst, v) }
 	strs := func(ss []string) {
@@ -42,7 +45,7 @@ func appendRecord(dst []byte, o *Object) ([]byte, error) {
 		on  bool
 		bit int64
 	}{{o.NoStale, recNoStale}, {o.NoCache, recNoCache}, {o.AuthOK, recAuthOK}, {o.Marker, recMarker},
-		{o.HitForMiss, recHitForMiss}, {o.Body != nil, recHasBody}} {
+		{o.HitForMiss, recHitForMiss}, {o.Body != nil && !sideBody, recHasBody}, {sideBody, recSideBody}} {
 		if f.on {
 			flags |= f.bit
 		}
@@ -52,7 +55,7 @@ func appendRecord(dst []byte, o *Object) ([]byte, error) {
 	str(o.URL)
 	strs(o.Tags)
 	num(int64(o.Status))
-	for _, v := range []int64{o.Size, o.RespTime, o.InitAge, o.Fresh, o.SWR, o.SIE, o.Grace, int64(o.Nonce), o.Until, o.invalidAt.Load()} {
+	for _, v := range []int64{o.Size, o.RespTime, o.InitAge, o.Fresh, o.SWR, o.SIE, o.Grace, int64(o.Nonce), o.Until} {
 		num(v)
 	}
 	str(o.ETag)
@@ -63,8 +66,17 @@ func appendRecord(dst []byte, o *Object) ([]byte, error) {
 		str(f.name)
 		strs(f.vals)
 	}
-	str(string(o.Body))
-	return dst, nil
+	if sideBody {
+		str("")
+	} else {
+		str(string(o.Body))
+	}
+	return dst
+}
+
+// setRecordInvalidAt rewrites a record's soft-purge time in place.
+func setRecordInvalidAt(rec []byte, at int64) {
+	binary.LittleEndian.PutUint64(rec[:recInvalidAt], uint64(at))
 }
 
 // recordReader decodes a record; every string is a substring of one copy
@@ -123,20 +135,22 @@ func (r *recordReader) strs() []string {
 	return ss
 }
 
-// decodeRecord rebuilds a packed Object from a record.
-func decodeRecord(rec []byte) (*Object, error) {
-	r := &recordReader{s: string(rec)}
-	o := &Object{}
-	flags := r.varint()
-	o.NoStale, o.NoCache, o.AuthOK = flags&recNoStale != 0, flags&recNoCache != 0, flags&recAuthOK != 0
-	o.Marker, o.HitForMiss = flags&recMarker != 0, flags&recHitForMiss != 0
-	o.Key, o.URL, o.Tags = r.str(), r.str(), r.strs()
+// decodeRecord rebuilds a packed Object from a record. sideBody reports
+// that its body is kept beside the record.
+func decodeRecord(rec []byte) (o *Object, sideBody bool, err error) {
+	return decodeRecordString(string(rec))
+}
+
+// decodeRecordString is decodeRecord of a record already copied to a
+// string (every string of the Object is a substring of it).
+func decodeRecordString(rec string) (o *Object, sideBody bool, err error) {
+	o = &Object{}
+	r, flags := decodeHead(rec, o)
 	o.Status = int(r.varint())
 	for _, p := range []*int64{&o.Size, &o.RespTime, &o.InitAge, &o.Fresh, &o.SWR, &o.SIE, &o.Grace} {
 		*p = r.varint()
 	}
 	o.Nonce, o.Until = uint64(r.varint()), r.varint()
-	o.invalidAt.Store(r.varint())
 	o.ETag, o.LastMod, o.VaryNames = r.str(), r.str(), r.strs()
 	if n := r.uvarint(); n > 0 && n <= uint64(len(r.s)) {
 		o.fields = make([]field, n)
@@ -151,7 +165,24 @@ func decodeRecord(rec []byte) (*Object, error) {
 		o.Body = []byte(body)
 	}
 	if r.err != nil || len(r.s) != 0 {
-		return nil, errRecordCorrupt
+		return nil, false, errRecordCorrupt
 	}
-	return o, nil
+	return o, flags&recSideBody != 0, nil
+}
+
+// decodeHead reads a record's soft-purge time, flags, key, URL and tags
+// into o (what a purge matches on), and returns the reader past them.
+func decodeHead(rec string, o *Object) (*recordReader, int64) {
+	if len(rec) < recInvalidAt {
+		return &recordReader{err: errRecordCorrupt}, 0
+	}
+	var at [recInvalidAt]byte
+	copy(at[:], rec)
+	o.invalidAt.Store(int64(binary.LittleEndian.Uint64(at[:])))
+	r := &recordReader{s: rec[recInvalidAt:]}
+	flags := r.varint()
+	o.NoStale, o.NoCache, o.AuthOK = flags&recNoStale != 0, flags&recNoCache != 0, flags&recAuthOK != 0
+	o.Marker, o.HitForMiss = flags&recMarker != 0, flags&recHitForMiss != 0
+	o.Key, o.URL, o.Tags = r.str(), r.str(), r.strs()
+	return r, flags
 }

@@ -5,17 +5,18 @@ import (
 	"sync"
 	"sync/atomic"
 
-	"github.com/maypok86/otter/v2"
 	"github.com/prometheus/client_golang/prometheus"
 )
 
 // Store is a node's cached objects: a memory tier bounded in bytes with
-// W-TinyLFU admission and eviction (otter), keyed by the 64-bit hash of the
-// cache key with the full key kept in the object for collision checks, and
-// an optional disk tier. It outlives config generations.
+// W-TinyLFU admission and eviction (levee's pointer-free index, or otter:
+// memtier.go), keyed by the 64-bit hash of the cache key with the full key
+// kept in the object for collision checks, and an optional disk tier. It
+// outlives config generations.
 type Store struct {
-	mem     *otter.Cache[uint64, *Object]
-	disk    *disk // nil without a disk tier
+	mem     memTier
+	memIdx  string // the memory tier's name (Options.MemoryIndex)
+	disk    *disk  // nil without a disk tier
 	m       *Metrics
 	log     *slog.Logger
 	flights flights
@@ -28,6 +29,7 @@ type Store struct {
 	// memfd failure.
 	memfdMin            int64
 	memfdOff, memfdWarn atomic.Bool
+	memRefusedWarn      atomic.Bool // the first object the memory tier refused is logged
 	goFn                func(name string, fn func())
 	enc                 *encoding // encoded variants (encoded.go); made at first use
 	encOnce             sync.Once
@@ -37,6 +39,8 @@ type Store struct {
 // Options configure a Store.
 type Options struct {
 	MemoryBytes int64
+	// MemoryIndex names the memory tier: "levee" (or "") or "otter".
+	MemoryIndex string
 	DiskPath    string // "" for no disk tier
 	DiskBytes   int64
 	Metrics     *Metrics
@@ -68,23 +72,24 @@ func NewStore(o Options) (*Store, error) {
 		s.log = slog.New(slog.DiscardHandler)
 	}
 	s.flights.init()
-	mem, err := otter.New(&otter.Options[uint64, *Object]{
-		MaximumWeight: uint64(o.MemoryBytes),
-		Weigher:       func(_ uint64, v *Object) uint32 { return v.weight() },
-		Executor:      func(fn func()) { fn() },
-		OnDeletion: func(e otter.DeletionEvent[uint64, *Object]) {
-			if e.Cause == otter.CauseOverflow {
-				s.m.Evictions.WithLabelValues("memory").Inc()
-			}
-			if e.Value.mb != nil {
-				e.Value.mb.release() // the tier's reference (see memSet)
+	evictions := s.m.Evictions.WithLabelValues("memory")
+	refused := s.m.Overflow.WithLabelValues("memory_record")
+	mem, err := newMemTier(o.MemoryIndex, o.MemoryBytes, tierEvents{
+		evicted: func(n int) { evictions.Add(float64(n)) },
+		refused: func(err error) {
+			refused.Inc()
+			if s.memRefusedWarn.CompareAndSwap(false, true) {
+				s.log.Warn("cache: an object was kept out of the memory tier (logged once)", "error", err.Error())
 			}
 		},
 	})
 	if err != nil {
 		return nil, err
 	}
-	s.mem = mem
+	s.mem, s.memIdx = mem, o.MemoryIndex
+	if s.memIdx == "" {
+		s.memIdx = MemoryIndexLevee
+	}
 	if o.DiskPath != "" {
 		if s.disk, err = openDisk(o.DiskPath, o.DiskBytes, s.m, s.log); err != nil {
 			return nil, err
@@ -101,9 +106,9 @@ func (s *Store) registerGauges(reg prometheus.Registerer) {
 		_ = reg.Register(prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: name, Help: help,
 			ConstLabels: prometheus.Labels{"tier": tier}}, f))
 	}
-	gauge("levee_cache_objects", "Objects stored, by tier.", "memory", func() float64 { return float64(s.mem.EstimatedSize()) })
+	gauge("levee_cache_objects", "Objects stored, by tier.", "memory", func() float64 { n, _ := s.mem.stats(); return float64(n) })
 	gauge("levee_cache_bytes", "Bytes stored, by tier (memory: weighted size; disk: file bytes).", "memory",
-		func() float64 { return float64(s.mem.WeightedSize()) })
+		func() float64 { _, b := s.mem.stats(); return float64(b) })
 	if s.disk != nil {
 		gauge("levee_cache_objects", "Objects stored, by tier.", "disk", func() float64 { n, _ := s.disk.stats(); return float64(n) })
 		gauge("levee_cache_bytes", "Bytes stored, by tier (memory: weighted size; disk: file bytes).", "disk",
@@ -113,9 +118,12 @@ func (s *Store) registerGauges(reg prometheus.Registerer) {
 
 // SetMemory resizes the memory tier (on reload).
 func (s *Store) SetMemory(bytes int64) {
-	s.mem.SetMaximum(uint64(bytes))
+	s.mem.setMax(bytes)
 	s.memMaxObject = max(bytes/8, 1<<20)
 }
+
+// MemoryIndex returns the memory tier's name (cache.memory_index).
+func (s *Store) MemoryIndex() string { return s.memIdx }
 
 // DiskPath returns the disk tier's directory, or "".
 func (s *Store) DiskPath() string {
@@ -140,14 +148,14 @@ func (s *Store) Close() {
 	if s.disk != nil {
 		s.disk.close()
 	}
-	s.mem.InvalidateAll()
+	s.mem.clear()
 }
 
 // lookup returns the object stored under k, from memory or disk, or nil.
 // A disk object whose body is too large for memory comes back with a nil
 // Body; serve it with openBody.
 func (s *Store) lookup(h uint64, k []byte) *Object {
-	if o, ok := s.mem.GetIfPresent(h); ok {
+	if o, ok := s.mem.get(h); ok {
 		if o.Key == string(k) {
 			return o
 		}
@@ -177,10 +185,10 @@ func (s *Store) lookup(h uint64, k []byte) *Object {
 func (s *Store) memSet(h uint64, o *Object) {
 	if o.mb != nil && !o.mb.acquire() {
 		o.mb = nil
-		s.mem.Invalidate(h)
+		s.mem.remove(h)
 		return
 	}
-	s.mem.Set(h, o)
+	s.mem.set(h, o)
 }
 
 // put stores o under h in memory (when small enough) and on disk.
@@ -192,7 +200,7 @@ func (s *Store) put(h uint64, o *Object) {
 		}
 		s.memSet(h, o)
 	} else {
-		s.mem.Invalidate(h)
+		s.mem.remove(h)
 	}
 	if s.disk != nil && !o.HitForMiss {
 		s.disk.put(h, o)
@@ -202,12 +210,12 @@ func (s *Store) put(h uint64, o *Object) {
 // putMarker stores a hit-for-miss marker in memory only.
 func (s *Store) putMarker(h uint64, o *Object) {
 	o.pack()
-	s.mem.Set(h, o)
+	s.mem.set(h, o)
 }
 
 // remove deletes h from both tiers.
 func (s *Store) remove(h uint64) {
-	s.mem.Invalidate(h)
+	s.mem.remove(h)
 	if s.disk != nil {
 		s.disk.remove(h)
 	}

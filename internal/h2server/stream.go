@@ -222,25 +222,13 @@ func (c *conn) onHeaders(f *http2.HeadersFrame) error {
 		return c.decodeOnly(f)
 	}
 	c.hb.reset(id, f.StreamEnded(), kind)
-	if err := c.feed(f.HeaderBlockFragment()); err != nil {
-		return err
-	}
-	if f.HeadersEnded() {
-		return c.endHeaders()
-	}
-	return nil
+	return c.feedBlock(f.HeaderBlockFragment(), f.HeadersEnded())
 }
 
 // decodeOnly keeps the HPACK state in step for a block that is refused.
 func (c *conn) decodeOnly(f *http2.HeadersFrame) error {
 	c.hb.reset(f.StreamID, f.StreamEnded(), blockIgnore)
-	if err := c.feed(f.HeaderBlockFragment()); err != nil {
-		return err
-	}
-	if f.HeadersEnded() {
-		return c.endHeaders()
-	}
-	return nil
+	return c.feedBlock(f.HeaderBlockFragment(), f.HeadersEnded())
 }
 
 func (c *conn) onContinuation(f *http2.ContinuationFrame) error {
@@ -249,10 +237,16 @@ func (c *conn) onContinuation(f *http2.ContinuationFrame) error {
 		c.srv.Stats().FloodCuts.Add(1)
 		return &cutError{http2.ErrCodeEnhanceYourCalm, "too many CONTINUATION frames"}
 	}
-	if err := c.feed(f.HeaderBlockFragment()); err != nil {
+	return c.feedBlock(f.HeaderBlockFragment(), f.HeadersEnded())
+}
+
+// feedBlock decodes a fragment of a header block and, on its last one,
+// ends the block.
+func (c *conn) feedBlock(frag []byte, ended bool) error {
+	if err := c.feed(frag); err != nil {
 		return err
 	}
-	if f.HeadersEnded() {
+	if ended {
 		return c.endHeaders()
 	}
 	return nil

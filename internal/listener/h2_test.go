@@ -19,21 +19,7 @@ import (
 )
 
 func h2Config(cert *leveetest.Cert, origin, server, idle string) string {
-	return fmt.Sprintf(`
-listeners:
-  - listen: "127.0.0.1:0"
-    tls: {certificates: [{cert: %q, key: %q}]}
-    http2: {server: %s}
-log: {access: false}
-timeouts: {idle: %s}
-sites:
-  - name: s
-    hosts: ["*"]
-    routes:
-      - path: /
-        origins: [{url: %q}]
-        cache: {}
-`, cert.CertFile, cert.KeyFile, server, idle, origin)
+	return tlsNodeConfig(cert, origin, "    http2: {server: "+server+"}\n", idle)
 }
 
 // answersMalformed sends a request with a connection-specific header,

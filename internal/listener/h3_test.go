@@ -17,21 +17,30 @@ import (
 )
 
 func h3Config(cert *leveetest.Cert, origin string, idle string) string {
+	return tlsNodeConfig(cert, origin, "    http3: true\n", idle)
+}
+
+// tlsNodeConfig is a node with one TLS listener, its extra settings given
+// as YAML lines (e.g. "    http3: true\n"), caching everything from
+// origin; idle sets timeouts.idle unless empty.
+func tlsNodeConfig(cert *leveetest.Cert, origin, listenerExtra, idle string) string {
+	timeouts := ""
+	if idle != "" {
+		timeouts = "timeouts: {idle: " + idle + "}\n"
+	}
 	return fmt.Sprintf(`
 listeners:
   - listen: "127.0.0.1:0"
-    http3: true
-    tls: {certificates: [{cert: %q, key: %q}]}
+%s    tls: {certificates: [{cert: %q, key: %q}]}
 log: {access: false}
-timeouts: {idle: %s}
-sites:
+%ssites:
   - name: s
     hosts: ["*"]
     routes:
       - path: /
         origins: [{url: %q}]
         cache: {}
-`, cert.CertFile, cert.KeyFile, idle, origin)
+`, listenerExtra, cert.CertFile, cert.KeyFile, timeouts, origin)
 }
 
 func h3Client(cert *leveetest.Cert) *http.Client {

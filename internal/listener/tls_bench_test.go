@@ -3,7 +3,6 @@ package listener_test
 import (
 	"bufio"
 	"crypto/tls"
-	"fmt"
 	"io"
 	"net/http"
 	"strings"
@@ -67,17 +66,5 @@ func tlsConfig(cert *leveetest.Cert, origin, http1 string) string {
 	if http1 != "" {
 		h1 = "    http1: " + http1 + "\n"
 	}
-	return fmt.Sprintf(`
-listeners:
-  - listen: "127.0.0.1:0"
-%s    tls: {certificates: [{cert: %q, key: %q}]}
-log: {access: false}
-sites:
-  - name: s
-    hosts: ["*"]
-    routes:
-      - path: /
-        origins: [{url: %q}]
-        cache: {}
-`, h1, cert.CertFile, cert.KeyFile, origin)
+	return tlsNodeConfig(cert, origin, h1, "")
 }

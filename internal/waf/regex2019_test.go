@@ -4,9 +4,9 @@ import (
 	"bytes"
 	"fmt"
 	"net/http"
-	"syscall"
 	"testing"
-	"time"
+
+	"levee/internal/leveetest/cputime"
 )
 
 // regex2019 is the rule that took every CPU of Cloudflare's edge on 2 Jul
@@ -65,7 +65,7 @@ func BenchmarkCRS(b *testing.B) {
 	b.Run("GET", func(b *testing.B) {
 		s := get("/products/blue-widget-42?page=2")
 		b.ReportAllocs()
-		defer cpuPerOp(b)()
+		defer cputime.Report(b)()
 		for b.Loop() {
 			e.inspect(s)
 		}
@@ -75,7 +75,7 @@ func BenchmarkCRS(b *testing.B) {
 		s := get("/dyn")
 		s.header = http.Header{}
 		b.ReportAllocs()
-		defer cpuPerOp(b)()
+		defer cputime.Report(b)()
 		for b.Loop() {
 			e.inspect(s)
 		}
@@ -84,31 +84,11 @@ func BenchmarkCRS(b *testing.B) {
 		body := bytes.Repeat([]byte("field=some+ordinary+words&"), 4096/26+1)[:4096]
 		s := post("/contact", "application/x-www-form-urlencoded", string(body))
 		b.ReportAllocs()
-		defer cpuPerOp(b)()
+		defer cputime.Report(b)()
 		for b.Loop() {
 			e.inspect(s)
 		}
 	})
-}
-
-// cpuPerOp reports the process's CPU time (user and system, GC included)
-// per operation as cpu-ns/op: on a shared machine ns/op counts the time
-// spent waiting for a core, CPU time much less so. Defer its result.
-func cpuPerOp(b *testing.B) func() {
-	start := processCPU()
-	return func() {
-		if b.N > 0 {
-			b.ReportMetric(float64(processCPU()-start)/float64(b.N), "cpu-ns/op")
-		}
-	}
-}
-
-func processCPU() time.Duration {
-	var ru syscall.Rusage
-	if syscall.Getrusage(syscall.RUSAGE_SELF, &ru) != nil {
-		return 0
-	}
-	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
 
 func validateList(c *Config) []string {

@@ -16,7 +16,9 @@ import (
 func Report(b *testing.B) func() {
 	start := now()
 	return func() {
-		b.ReportMetric(float64(now()-start)/float64(b.N), "cpu-ns/op")
+		if b.N > 0 {
+			b.ReportMetric(float64(now()-start)/float64(b.N), "cpu-ns/op")
+		}
 	}
 }
 

@@ -178,9 +178,12 @@ func TestProcessRolloutGoodThenBad(t *testing.T) {
 		if got := errs[i+1].Load(); got != 0 {
 			t.Errorf("%s answered %d 5xx: the bad version reached it", n.name, got)
 		}
-		if _, cs := n.status(t); cs.Config.Applied != rolledBack {
-			t.Errorf("%s runs version %d, want the rollback %d", n.name, cs.Config.Applied, rolledBack)
-		}
+		// n2 saw the rollback plan first; the others apply it on their next
+		// poll of the store, so wait for each rather than read it once.
+		eventually(t, 5*time.Second, n.name+" runs the rollback", func() bool {
+			_, cs := n.status(t)
+			return cs.Config.Applied == rolledBack
+		})
 		if activated(n) {
 			t.Errorf("%s activated the bad version:\n%s", n.name, n.logs.String())
 		}

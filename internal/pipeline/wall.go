@@ -110,6 +110,7 @@ func (wl *Wall) logAccess(ex *Exchange, r *http.Request, site string, status int
 	attrs := []slog.Attr{
 		slog.String("id", ex.ID),
 		slog.String("client", ex.Client.String()),
+		slog.String("scheme", scheme(r)),
 		slog.String("method", r.Method),
 		slog.String("host", r.Host),
 		slog.String("uri", r.RequestURI),
@@ -133,6 +134,15 @@ func (wl *Wall) logAccess(ex *Exchange, r *http.Request, site string, status int
 		attrs = append(attrs, slog.String("error", ex.Err.Error()))
 	}
 	wl.Access.LogAttrs(context.Background(), slog.LevelInfo, "request", attrs...)
+}
+
+// scheme is what the client used: https on TLS (HTTP/1.1, HTTP/2 and
+// HTTP/3 requests all carry their connection's state), http otherwise.
+func scheme(r *http.Request) string {
+	if r.TLS != nil {
+		return "https"
+	}
+	return "http"
 }
 
 // bodyFramingSuspect reports an HTTP/1 request whose connection must be

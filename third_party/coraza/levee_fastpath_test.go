@@ -3,7 +3,12 @@
 
 package coraza
 
-import "testing"
+import (
+	"fmt"
+	"testing"
+
+	"github.com/corazawaf/coraza/v3/types"
+)
 
 // levee patch: a sealed WAF skips filling RULE only when nothing reads it.
 // Each case reads RULE one way and must still see the evaluating rule's
@@ -31,5 +36,89 @@ SecRule RULE:id "@streq 4" ""`,
 				t.Fatalf("RULE was not filled: interruption %v", it)
 			}
 		})
+	}
+}
+
+// matchedIDs returns the IDs of the rules matched so far, in order.
+func matchedIDs(tx interface {
+	MatchedRules() []types.MatchedRule
+}) []int {
+	var ids []int
+	for _, mr := range tx.MatchedRules() {
+		ids = append(ids, mr.Rule().ID())
+	}
+	return ids
+}
+
+// levee patch: a sealed WAF walks each phase's own rules only. Rules of
+// phases 1 and 2 are interleaved so that a phase-1 skip, a skipAfter and
+// its marker, and a chain sit between rules of the other phase: a phase
+// list that lost a rule, took one of the other phase, or reordered them,
+// changes the matched IDs.
+func TestSealedPhaseOrder(t *testing.T) {
+	waf, err := NewWAF(NewWAFConfig().WithDirectives(`SecRuleEngine On
+SecAction "id:1,phase:1,pass,log,skip:1"
+SecAction "id:2,phase:2,pass,log"
+SecAction "id:3,phase:1,pass,log"
+SecAction "id:4,phase:1,pass,log,setvar:tx.p1=1"
+SecAction "id:5,phase:2,pass,log,skipAfter:END-2"
+SecRule TX:p1 "@eq 1" "id:6,phase:1,pass,log,chain"
+SecRule TX:p1 "@eq 1" "setvar:tx.chained=1"
+SecAction "id:7,phase:2,pass,log"
+SecMarker END-2
+SecRule TX:p2 "@eq 1" "id:8,phase:1,deny,status:401,log"
+SecAction "id:9,phase:2,pass,log,setvar:tx.p2=1"
+SecRule TX:chained "@eq 1" "id:10,phase:2,pass,log"
+SecRule TX:p2 "@eq 1" "id:11,phase:2,pass,log"
+`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	tx := waf.NewTransaction()
+	defer tx.Close()
+	tx.ProcessURI("/", "GET", "HTTP/1.1")
+	if it := tx.ProcessRequestHeaders(); it != nil {
+		t.Fatalf("phase 1 interrupted: %v", it)
+	}
+	if got, want := fmt.Sprint(matchedIDs(tx)), "[1 4 6]"; got != want {
+		t.Fatalf("phase 1 matched %s, want %s", got, want)
+	}
+	if _, err := tx.ProcessRequestBody(); err != nil {
+		t.Fatal(err)
+	}
+	if got, want := fmt.Sprint(matchedIDs(tx)), "[1 4 6 2 5 9 10 11]"; got != want {
+		t.Fatalf("phases 1 and 2 matched %s, want %s", got, want)
+	}
+}
+
+// levee patch: ctl:ruleRemoveTargetByTag and ctl:ruleRemoveByTag find the
+// tagged rules through the sealed WAF's index. Tags are matched exactly
+// (case included), a rule naming a tag twice is found once, and rules of
+// the other phase are found too: a missing or extra rule in the index
+// changes the matched IDs.
+func TestSealedTagIndex(t *testing.T) {
+	waf, err := NewWAF(NewWAFConfig().WithDirectives(`SecRuleEngine On
+SecAction "id:1,phase:1,pass,nolog,ctl:ruleRemoveTargetByTag=t;ARGS:a,ctl:ruleRemoveByTag=gone"
+SecRule ARGS "@rx ." "id:2,phase:1,pass,log,tag:t"
+SecRule ARGS "@rx ." "id:3,phase:1,pass,log,tag:x,tag:t,tag:t"
+SecRule ARGS "@rx ." "id:4,phase:1,pass,log,tag:T"
+SecRule ARGS "@rx ." "id:5,phase:2,pass,log,tag:t"
+SecRule ARGS "@rx ." "id:6,phase:2,pass,log,tag:gone"
+SecRule ARGS "@rx ." "id:7,phase:2,pass,log,tag:gone-not"
+`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	tx := waf.NewTransaction()
+	defer tx.Close()
+	tx.ProcessURI("/?a=1", "GET", "HTTP/1.1")
+	if it := tx.ProcessRequestHeaders(); it != nil {
+		t.Fatalf("phase 1 interrupted: %v", it)
+	}
+	if _, err := tx.ProcessRequestBody(); err != nil {
+		t.Fatal(err)
+	}
+	if got, want := fmt.Sprint(matchedIDs(tx)), "[1 4 7]"; got != want {
+		t.Fatalf("matched %s, want %s", got, want)
 	}
 }

@@ -6,18 +6,24 @@
 
 package corazawaf
 
-import "github.com/corazawaf/coraza/v3/types/variables"
+import (
+	utils "github.com/corazawaf/coraza/v3/internal/strings"
+	"github.com/corazawaf/coraza/v3/types"
+	"github.com/corazawaf/coraza/v3/types/variables"
+)
 
 // Seal is called once every directive of the WAF has been parsed (the end
 // of coraza.NewWAF). It turns off the per-rule filling of the RULE
 // collection when nothing can read it: no directive holds a %{rule...}
 // macro (MacroReadsRule, set by the parser), no rule targets RULE, and
-// every rule came through the parser.
+// every rule came through the parser. It also indexes the rules (by phase,
+// and the IDs by tag for the ctl actions that select rules by tag).
 //
 // A WAF that is never sealed (built by hand, as in unit tests) keeps
 // Coraza's behaviour unchanged.
 func (w *WAF) Seal(allRulesParsed bool) {
 	w.skipRuleCollection = allRulesParsed && !w.MacroReadsRule && !w.Rules.targetsVariable(variables.Rule)
+	w.Rules.buildIndex()
 }
 
 // targetsVariable reports whether any rule, chained rules included, reads v.
@@ -32,4 +38,64 @@ func (rg *RuleGroup) targetsVariable(v variables.RuleVariable) bool {
 		}
 	}
 	return false
+}
+
+// ruleIndex is what WAF.Seal precomputes over a RuleGroup's rules.
+type ruleIndex struct {
+	// byPhase[p] holds, in rule order, the positions of the rules that
+	// RuleGroup.Eval evaluates in phase p: those of phase p and of phase 0.
+	byPhase [types.PhaseLogging + 1][]int32
+	// idsByTag[tag] holds, in rule order, the IDs of the rules tagged tag.
+	idsByTag map[string][]int
+}
+
+// buildIndex builds the group's ruleIndex. With multiphase evaluation a rule
+// can run in phases other than its own, so no index is built.
+func (rg *RuleGroup) buildIndex() {
+	rg.index = nil
+	if multiphaseEvaluation {
+		return
+	}
+	ix := &ruleIndex{idsByTag: map[string][]int{}}
+	for i := range rg.rules {
+		tags := rg.rules[i].Tags_
+		for j, tag := range tags {
+			// A rule listing a tag twice is still one rule, as InSlice saw it.
+			if !utils.InSlice(tag, tags[:j]) {
+				ix.idsByTag[tag] = append(ix.idsByTag[tag], rg.rules[i].ID_)
+			}
+		}
+		p := rg.rules[i].Phase_
+		for phase := types.PhaseRequestHeaders; phase <= types.PhaseLogging; phase++ {
+			if p == 0 || p == phase {
+				ix.byPhase[phase] = append(ix.byPhase[phase], int32(i))
+			}
+		}
+	}
+	rg.index = ix
+}
+
+// phaseOrder returns the positions of the rules Eval must look at in
+// phase, and false when the group is not indexed (every rule is looked at).
+func (rg *RuleGroup) phaseOrder(phase types.RulePhase) ([]int32, bool) {
+	if rg.index == nil || phase < types.PhaseRequestHeaders || phase > types.PhaseLogging {
+		return nil, false
+	}
+	return rg.index.byPhase[phase], true
+}
+
+// IDsWithTag returns, in rule order, the IDs of the rules one of whose
+// tags is tag (exact match), as a scan of GetRules with InSlice would.
+// The slice belongs to the group: callers must not change it.
+func (rg *RuleGroup) IDsWithTag(tag string) []int {
+	if rg.index != nil {
+		return rg.index.idsByTag[tag]
+	}
+	var ids []int
+	for i := range rg.rules {
+		if utils.InSlice(tag, rg.rules[i].Tags_) {
+			ids = append(ids, rg.rules[i].ID_)
+		}
+	}
+	return ids
 }

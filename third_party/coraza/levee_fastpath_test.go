@@ -122,3 +122,37 @@ SecRule ARGS "@rx ." "id:7,phase:2,pass,log,tag:gone-not"
 		t.Fatalf("matched %s, want %s", got, want)
 	}
 }
+
+// levee patch: a &VARIABLE count is read into the transaction's
+// single-value scratch, and a rule's first match shares its allocation with
+// the slice of matched values. Every match a rule and its chain keep must
+// still carry its own variable, key and value: it fails if a kept match
+// points into the scratch or a later match overwrites the first.
+func TestMatchDataSurvivesScratch(t *testing.T) {
+	waf, err := NewWAF(NewWAFConfig().WithDirectives(`SecRuleEngine On
+SecRule REQUEST_METHOD|&ARGS|&REQUEST_METHOD|ARGS|REQUEST_PROTOCOL "@rx ." "id:1,phase:1,pass,log"
+SecRule &ARGS "@eq 1" "id:2,phase:1,pass,log,chain"
+SecRule REQUEST_METHOD "@rx ." "chain"
+SecRule &REQUEST_HEADERS "@eq 0" ""
+`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	tx := waf.NewTransaction()
+	defer tx.Close()
+	tx.ProcessURI("/?a=x", "GET", "HTTP/1.1")
+	if it := tx.ProcessRequestHeaders(); it != nil {
+		t.Fatalf("interrupted: %v", it)
+	}
+	var got []string
+	for _, mr := range tx.MatchedRules() {
+		for _, md := range mr.MatchedDatas() {
+			got = append(got, fmt.Sprintf("%d %s:%s=%s", mr.Rule().ID(), md.Variable().Name(), md.Key(), md.Value()))
+		}
+	}
+	want := "[1 REQUEST_METHOD:=GET 1 ARGS:=1 1 REQUEST_METHOD:=1 1 ARGS:a=x 1 REQUEST_PROTOCOL:=HTTP/1.1" +
+		" 2 ARGS:=1 2 REQUEST_METHOD:=GET 2 REQUEST_HEADERS:=0]"
+	if fmt.Sprint(got) != want {
+		t.Fatalf("matched data\n got %v\nwant %s", got, want)
+	}
+}

@@ -7,6 +7,7 @@
 package corazawaf
 
 import (
+	"github.com/corazawaf/coraza/v3/internal/corazarules"
 	utils "github.com/corazawaf/coraza/v3/internal/strings"
 	"github.com/corazawaf/coraza/v3/types"
 	"github.com/corazawaf/coraza/v3/types/variables"
@@ -98,4 +99,20 @@ func (rg *RuleGroup) IDsWithTag(tag string) []int {
 		}
 	}
 	return ids
+}
+
+// firstMatch holds a rule's first match and the backing array of the
+// one-element slice of matched values that will point to it, so that the
+// two take one allocation instead of two (levee patch).
+type firstMatch struct {
+	md     corazarules.MatchData
+	values [1]types.MatchData
+}
+
+// newFirstMatch returns a copy of m and a slice, of length and capacity 1,
+// holding it.
+func newFirstMatch(m corazarules.MatchData) (*corazarules.MatchData, []types.MatchData) {
+	b := &firstMatch{md: m}
+	b.values[0] = &b.md
+	return &b.md, b.values[:]
 }

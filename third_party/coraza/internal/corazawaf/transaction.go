@@ -709,7 +709,7 @@ func (tx *Transaction) GetField(rv ruleVariableParams) []types.MatchData {
 	// levee patch: without exceptions every match is kept; the loop below
 	// lowercased every key to compare it with nothing.
 	if len(rv.Exceptions) == 0 {
-		return countMatches(rv, matches)
+		return tx.countMatches(rv, matches)
 	}
 	filteredCount := 0
 	for _, c := range matches {
@@ -728,20 +728,21 @@ func (tx *Transaction) GetField(rv ruleVariableParams) []types.MatchData {
 			filteredCount++
 		}
 	}
-	return countMatches(rv, matches[:filteredCount])
+	return tx.countMatches(rv, matches[:filteredCount])
 }
 
 // countMatches replaces matches by their count for a &VARIABLE target.
-func countMatches(rv ruleVariableParams, matches []types.MatchData) []types.MatchData {
+// levee patch: the count is written into the single-value scratch (see
+// GetField), which matches may be using: only its length is read first.
+func (tx *Transaction) countMatches(rv ruleVariableParams, matches []types.MatchData) []types.MatchData {
 	if rv.Count {
-		count := len(matches)
-		matches = []types.MatchData{
-			&corazarules.MatchData{
-				Variable_: rv.Variable,
-				Key_:      rv.KeyStr,
-				Value_:    strconv.Itoa(count),
-			},
+		tx.singleMatch = corazarules.MatchData{
+			Variable_: rv.Variable,
+			Key_:      rv.KeyStr,
+			Value_:    strconv.Itoa(len(matches)),
 		}
+		tx.singleMatches[0] = &tx.singleMatch
+		matches = tx.singleMatches[:]
 	}
 	return matches
 }

@@ -156,3 +156,36 @@ SecRule &REQUEST_HEADERS "@eq 0" ""
 		t.Fatalf("matched data\n got %v\nwant %s", got, want)
 	}
 }
+
+// levee patch: MATCHED_VAR_NAME and the MATCHED_VARS key are built in one
+// allocation, the key lowered by parts. A chained rule reads MATCHED_VARS
+// by the lowered and the original spelling and logs MATCHED_VAR_NAME: it
+// fails if the name or its lowered key is built wrong.
+func TestMatchedVarNames(t *testing.T) {
+	waf, err := NewWAF(NewWAFConfig().WithDirectives(`SecRuleEngine On
+SecRule REQUEST_HEADERS:X-Up "@rx ." "id:1,phase:1,pass,log,logdata:'%{MATCHED_VAR_NAME}',chain"
+SecRule MATCHED_VARS:request_headers:x-up "@streq Ünï" "chain"
+SecRule MATCHED_VARS:REQUEST_HEADERS:X-UP "@streq Ünï" ""
+SecRule REQUEST_METHOD "@rx ." "id:2,phase:1,pass,log,logdata:'%{MATCHED_VAR_NAME}',chain"
+SecRule MATCHED_VARS:request_method "@streq GET" ""
+SecRule ARGS:Ä "@rx ." "id:3,phase:1,pass,log,logdata:'%{MATCHED_VAR_NAME}',chain"
+SecRule MATCHED_VARS:args:ä "@rx ." ""
+`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	tx := waf.NewTransaction()
+	defer tx.Close()
+	tx.ProcessURI("/?%C3%84=1", "GET", "HTTP/1.1")
+	tx.AddRequestHeader("X-Up", "Ünï")
+	if it := tx.ProcessRequestHeaders(); it != nil {
+		t.Fatalf("interrupted: %v", it)
+	}
+	var got []string
+	for _, mr := range tx.MatchedRules() {
+		got = append(got, fmt.Sprintf("%d %s", mr.Rule().ID(), mr.MatchedDatas()[0].Data()))
+	}
+	if want := "[1 MATCHED_VARS:REQUEST_HEADERS:X-Up 2 MATCHED_VARS:REQUEST_METHOD 3 MATCHED_VARS:ARGS:Ä]"; fmt.Sprint(got) != want {
+		t.Fatalf("matched %v, want %s", got, want)
+	}
+}

@@ -7,6 +7,9 @@
 package corazawaf
 
 import (
+	"strings"
+	"unsafe"
+
 	"github.com/corazawaf/coraza/v3/internal/corazarules"
 	utils "github.com/corazawaf/coraza/v3/internal/strings"
 	"github.com/corazawaf/coraza/v3/types"
@@ -115,4 +118,29 @@ func newFirstMatch(m corazarules.MatchData) (*corazarules.MatchData, []types.Mat
 	b := &firstMatch{md: m}
 	b.values[0] = &b.md
 	return &b.md, b.values[:]
+}
+
+// lowerVariableNames[v] is strings.ToLower(v.Name()).
+var lowerVariableNames = func() (names [256]string) {
+	for i := range names {
+		names[i] = strings.ToLower(variables.RuleVariable(i).Name())
+	}
+	return names
+}()
+
+// matchedVarNames returns "NAME:key" (or "NAME" without a key), as
+// MATCHED_VAR_NAME holds it, and the same lowered by strings.ToLower, as
+// MATCHED_VARS keys it. ToLower works rune by rune and the name and ':' are
+// ASCII, so lowering the parts is lowering the whole.
+func matchedVarNames(v variables.RuleVariable, key string) (name, lowered string) {
+	if key == "" {
+		return v.Name(), lowerVariableNames[v]
+	}
+	n, ln, lk := v.Name(), lowerVariableNames[v], strings.ToLower(key)
+	buf := make([]byte, 0, len(n)+len(ln)+len(key)+len(lk)+2)
+	buf = append(append(append(buf, n...), ':'), key...)
+	cut := len(buf)
+	buf = append(append(append(buf, ln...), ':'), lk...)
+	both := unsafe.String(unsafe.SliceData(buf), len(buf))
+	return both[:cut], both[cut:]
 }

@@ -563,19 +563,16 @@ func (tx *Transaction) ParseRequestReader(data io.Reader) (*types.Interruption, 
 // matchVariable creates MATCHED_* variables required by chains and macro expansions
 // MATCHED_VARS, MATCHED_VAR, MATCHED_VAR_NAME, MATCHED_VARS_NAMES
 func (tx *Transaction) matchVariable(match *corazarules.MatchData) {
-	var varName string
-	if match.Key_ != "" {
-		varName = match.Variable().Name() + ":" + match.Key_
-	} else {
-		varName = match.Variable().Name()
-	}
+	// levee patch: the name and its lowered form (MATCHED_VARS' key) in
+	// one allocation, or none without a key.
+	varName, lowered := matchedVarNames(match.Variable(), match.Key_)
 	// Array of values
 	matchedVars := tx.variables.matchedVars
 	// Last key
 	matchedVarName := tx.variables.matchedVarName
 	matchedVarName.Reset()
 
-	matchedVars.Add(varName, match.Value_)
+	matchedVars.AddLowered(lowered, varName, match.Value_)
 	tx.variables.matchedVar.Set(match.Value_)
 
 	matchedVarName.Set(varName)

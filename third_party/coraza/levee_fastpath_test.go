@@ -189,3 +189,35 @@ SecRule MATCHED_VARS:args:ä "@rx ." ""
 		t.Fatalf("matched %v, want %s", got, want)
 	}
 }
+
+// levee patch: a whole map (REQUEST_HEADERS, TX) is read into the
+// transaction's keyed scratch. A chain whose parent matched one header
+// and whose child reads TX through the same scratch must keep the parent's
+// match: it fails if a kept match points into the scratch.
+func TestWholeMapMatchSurvivesScratch(t *testing.T) {
+	waf, err := NewWAF(NewWAFConfig().WithDirectives(`SecRuleEngine On
+SecAction "id:1,phase:1,pass,nolog,setvar:tx.k=v"
+SecRule REQUEST_HEADERS "@streq A" "id:2,phase:1,pass,log,chain"
+SecRule TX "@streq v" ""
+`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	tx := waf.NewTransaction()
+	defer tx.Close()
+	tx.ProcessURI("/", "GET", "HTTP/1.1")
+	tx.AddRequestHeader("X-A", "A")
+	tx.AddRequestHeader("X-B", "B")
+	if it := tx.ProcessRequestHeaders(); it != nil {
+		t.Fatalf("interrupted: %v", it)
+	}
+	var got []string
+	for _, mr := range tx.MatchedRules() {
+		for _, md := range mr.MatchedDatas() {
+			got = append(got, fmt.Sprintf("%d %s:%s=%s", mr.Rule().ID(), md.Variable().Name(), md.Key(), md.Value()))
+		}
+	}
+	if want := "[1 UNKNOWN:= 2 REQUEST_HEADERS:X-A=A 2 TX:k=v]"; fmt.Sprint(got) != want {
+		t.Fatalf("matched data\n got %v\nwant %s", got, want)
+	}
+}

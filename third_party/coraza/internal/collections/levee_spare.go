@@ -5,6 +5,11 @@
 
 package collections
 
+import (
+	"github.com/corazawaf/coraza/v3/internal/corazarules"
+	"github.com/corazawaf/coraza/v3/types"
+)
+
 // Bounds on what a Map keeps for reuse: a few small slices, so that a map
 // that once held a large request's values does not keep them alive.
 const (
@@ -46,4 +51,26 @@ func (c *Map) AddLowered(lkey, key, value string) {
 		lkey = key
 	}
 	c.addLowered(lkey, key, value)
+}
+
+// FindAllInto is FindAll with its results built in buf and out, whose
+// storage it reuses (levee patch: the transaction keeps them from one rule
+// to the next, as for FindStringInto). The order is the map's, random as
+// FindAll's.
+func (c *Map) FindAllInto(buf []corazarules.MatchData, out []types.MatchData) ([]corazarules.MatchData, []types.MatchData) {
+	buf, out = buf[:0], out[:0]
+	for _, data := range c.data {
+		for _, d := range data {
+			buf = append(buf, corazarules.MatchData{
+				Variable_: c.variable,
+				Key_:      d.key,
+				Value_:    d.value,
+			})
+		}
+	}
+	// Pointers are taken once buf has stopped growing.
+	for i := range buf {
+		out = append(out, &buf[i])
+	}
+	return buf, out
 }

@@ -7,6 +7,8 @@
 package corazawaf
 
 import (
+	"github.com/corazawaf/coraza/v3/collection"
+	"github.com/corazawaf/coraza/v3/internal/collections"
 	"strings"
 	"unsafe"
 
@@ -143,4 +145,16 @@ func matchedVarNames(v variables.RuleVariable, key string) (name, lowered string
 	buf = append(append(append(buf, ln...), ':'), lk...)
 	both := unsafe.String(unsafe.SliceData(buf), len(buf))
 	return both[:cut], both[cut:]
+}
+
+// plainMap returns the *collections.Map whose FindAll col's FindAll is
+// (a Map, or a NamedCollection, which inherits it), or nil.
+func plainMap(col collection.Collection) *collections.Map {
+	switch c := col.(type) {
+	case *collections.Map:
+		return c
+	case *collections.NamedCollection:
+		return c.Map
+	}
+	return nil
 }

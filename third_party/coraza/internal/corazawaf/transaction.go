@@ -695,6 +695,11 @@ func (tx *Transaction) GetField(rv ruleVariableParams) []types.MatchData {
 			single.FindAllInto(&tx.singleMatch)
 			tx.singleMatches[0] = &tx.singleMatch
 			matches = tx.singleMatches[:]
+		} else if m := plainMap(col); m != nil {
+			// levee patch: a whole map (REQUEST_HEADERS, ...) into the
+			// keyed scratch, for the same reason.
+			tx.keyedBuf, tx.keyedMatches = m.FindAllInto(tx.keyedBuf, tx.keyedMatches)
+			matches = tx.keyedMatches
 		} else {
 			matches = col.FindAll()
 		}

@@ -5,6 +5,8 @@ package coraza
 
 import (
 	"fmt"
+	"sort"
+	"strings"
 	"testing"
 
 	"github.com/corazawaf/coraza/v3/types"
@@ -219,5 +221,51 @@ SecRule TX "@streq v" ""
 	}
 	if want := "[1 UNKNOWN:= 2 REQUEST_HEADERS:X-A=A 2 TX:k=v]"; fmt.Sprint(got) != want {
 		t.Fatalf("matched data\n got %v\nwant %s", got, want)
+	}
+}
+
+// levee patch: a pooled transaction keeps ctl's per-rule target lists,
+// emptied, and a rule's exceptions are joined with ctl's in a scratch.
+// Transactions alternate between a request whose ctl removes targets and
+// one whose ctl does not fire: it fails if a removal outlives its
+// transaction, if ctl's exceptions are lost, or if they leak into the
+// rule's own exceptions.
+func TestCtlTargetRemovalPerTransaction(t *testing.T) {
+	waf, err := NewWAF(NewWAFConfig().WithDirectives(`SecRuleEngine On
+SecRule ARGS:off "@streq 1" "id:1,phase:1,pass,nolog,ctl:ruleRemoveTargetById=2;ARGS:a,ctl:ruleRemoveTargetById=3;ARGS:b"
+SecRule ARGS:a "@rx ." "id:2,phase:1,pass,log"
+SecRule ARGS|!ARGS:a|!ARGS:off "@rx ." "id:3,phase:1,pass,log"
+`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := 0; i < 20; i++ {
+		off := i%2 == 0
+		uri, want := "/?a=1&b=2&c=3", "[2 2 ARGS:b ARGS:c]"
+		if off {
+			uri, want = "/?a=1&b=2&c=3&off=1", "[1 1 ARGS:c]"
+		}
+		tx := waf.NewTransaction()
+		tx.ProcessURI(uri, "GET", "HTTP/1.1")
+		if it := tx.ProcessRequestHeaders(); it != nil {
+			t.Fatalf("interrupted: %v", it)
+		}
+		var got []string
+		for _, mr := range tx.MatchedRules() {
+			if mr.Rule().ID() != 3 {
+				got = append(got, fmt.Sprint(mr.Rule().ID()))
+				continue
+			}
+			var keys []string
+			for _, md := range mr.MatchedDatas() {
+				keys = append(keys, md.Variable().Name()+":"+md.Key())
+			}
+			sort.Strings(keys)
+			got = append(got, fmt.Sprint(len(keys)), strings.Join(keys, " "))
+		}
+		if fmt.Sprint(got) != want {
+			t.Fatalf("transaction %d (ctl fires: %v): matched %v, want %s", i, off, got, want)
+		}
+		tx.Close()
 	}
 }

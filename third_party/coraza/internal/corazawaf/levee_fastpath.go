@@ -158,3 +158,47 @@ func plainMap(col collection.Collection) *collections.Map {
 	}
 	return nil
 }
+
+// maxRuleRemoveTargetIDs bounds how many rule IDs a pooled transaction keeps
+// emptied ctl target lists for; past it the map is made anew.
+const maxRuleRemoveTargetIDs = 1024
+
+// resetRuleRemoveTargets empties ctl's per-rule target removals for a new
+// transaction. Coraza made a new map per transaction, and every ctl removal
+// (CRS 941010 makes ~40 per request) a new slice; the map and its slices are
+// now kept, emptied. Rule.doEvaluate, the only reader, ranges over a rule's
+// list, so an empty list and a missing one read the same.
+func (tx *Transaction) resetRuleRemoveTargets() {
+	m := tx.ruleRemoveTargetByID
+	if m == nil || len(m) > maxRuleRemoveTargetIDs {
+		tx.ruleRemoveTargetByID = map[int][]ruleVariableParams{}
+		return
+	}
+	for id, targets := range m {
+		clear(targets[:cap(targets)])
+		m[id] = targets[:0]
+	}
+}
+
+// withCtlExceptions returns own followed by the exceptions ctl added for
+// variable (ecol, in order), as Rule.doEvaluate built them by appending to
+// its copy of own; built in the transaction's scratch, valid until the next
+// call, when ctl added any, else own itself.
+func (tx *Transaction) withCtlExceptions(own []ruleVariableException, ecol []ruleVariableParams, variable variables.RuleVariable) []ruleVariableException {
+	buf := tx.exceptionBuf[:0]
+	added := false
+	for _, c := range ecol {
+		if c.Variable == variable {
+			if !added {
+				buf = append(buf, own...)
+				added = true
+			}
+			buf = append(buf, ruleVariableException{c.KeyStr, c.KeyRx})
+		}
+	}
+	if !added {
+		return own
+	}
+	tx.exceptionBuf = buf
+	return buf
+}

@@ -237,11 +237,11 @@ func (r *Rule) doEvaluate(logger debuglog.Logger, phase types.RulePhase, tx *Tra
 				continue
 			}
 			var values []types.MatchData
-			for _, c := range ecol {
-				if c.Variable == v.Variable {
-					// TODO shall we check the pointer?
-					v.Exceptions = append(v.Exceptions, ruleVariableException{c.KeyStr, c.KeyRx})
-				}
+			// levee patch: the rule's exceptions and ctl's for this
+			// variable in the transaction's scratch, not a new slice per
+			// rule and variable (GetField only reads them).
+			if len(ecol) > 0 {
+				v.Exceptions = tx.withCtlExceptions(v.Exceptions, ecol, v.Variable)
 			}
 
 			values = tx.GetField(v)

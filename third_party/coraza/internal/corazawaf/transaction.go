@@ -147,6 +147,10 @@ type Transaction struct {
 	// a plain map collection (levee patch).
 	keyedBuf     []corazarules.MatchData
 	keyedMatches []types.MatchData
+
+	// exceptionBuf is Rule.doEvaluate's scratch for a variable's key
+	// exceptions plus those ctl added (levee patch; see withCtlExceptions).
+	exceptionBuf []ruleVariableException
 }
 
 func (tx *Transaction) ID() string {

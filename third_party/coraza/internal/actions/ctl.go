@@ -165,11 +165,10 @@ func (a *ctlFn) Evaluate(_ plugintypes.RuleMetadata, txS plugintypes.Transaction
 			}
 		}
 	case ctlRuleRemoveTargetByTag:
-		rules := tx.WAF.Rules.GetRules()
-		for _, r := range rules {
-			if utils.InSlice(a.value, r.Tags_) {
-				tx.RemoveRuleTargetByID(r.ID(), a.collection, a.colKey, a.colKeyRx)
-			}
+		// levee patch: the IDs of the rules tagged a.value, in rule order,
+		// from the index a sealed WAF keeps (the scan copied every rule).
+		for _, id := range tx.WAF.Rules.IDsWithTag(a.value) {
+			tx.RemoveRuleTargetByID(id, a.collection, a.colKey, a.colKeyRx)
 		}
 	case ctlRuleRemoveTargetByMsg:
 		rules := tx.WAF.Rules.GetRules()
@@ -301,11 +300,8 @@ func (a *ctlFn) Evaluate(_ plugintypes.RuleMetadata, txS plugintypes.Transaction
 			}
 		}
 	case ctlRuleRemoveByTag:
-		rules := tx.WAF.Rules.GetRules()
-		for _, r := range rules {
-			if utils.InSlice(a.value, r.Tags_) {
-				tx.RemoveRuleByID(r.ID_)
-			}
+		for _, id := range tx.WAF.Rules.IDsWithTag(a.value) {
+			tx.RemoveRuleByID(id)
 		}
 
 	case ctlResponseBodyAccess:

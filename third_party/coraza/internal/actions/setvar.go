@@ -11,6 +11,7 @@ import (
 	"github.com/corazawaf/coraza/v3/collection"
 	"github.com/corazawaf/coraza/v3/experimental/plugins/macro"
 	"github.com/corazawaf/coraza/v3/experimental/plugins/plugintypes"
+	"github.com/corazawaf/coraza/v3/internal/collections"
 	"github.com/corazawaf/coraza/v3/types/variables"
 )
 
@@ -136,15 +137,14 @@ func (a *setvarFn) evaluateTxCollection(r plugintypes.RuleMetadata, tx plugintyp
 		col.Remove(key)
 		return
 	}
-	currentVal := ""
-	if r := col.Get(key); len(r) > 0 {
-		currentVal = r[0]
-	}
+	// levee patch: the current value is read only where it is used (the
+	// arithmetic case; Get copies every value of the key), and a single
+	// value is set without allocating a slice for it (setOne).
 	var err error
 	switch {
 	case len(value) == 0:
 		// if nothing to input
-		col.Set(key, []string{""})
+		setOne(col, key, "")
 	// Check if this could be an arithemetic operation. If it is followed by a number, it will be treated as an arithmetic operation. Otherwise, it will be treated as a string.
 	case value[0] == '+', value[0] == '-':
 		val := 0
@@ -161,9 +161,13 @@ func (a *setvarFn) evaluateTxCollection(r plugintypes.RuleMetadata, tx plugintyp
 					return
 				}
 
-				col.Set(key, []string{value})
+				setOne(col, key, value)
 				return
 			}
+		}
+		currentVal := ""
+		if r := col.Get(key); len(r) > 0 {
+			currentVal = r[0]
 		}
 		currentValInt := 0
 		if currentVal != "" {
@@ -178,13 +182,25 @@ func (a *setvarFn) evaluateTxCollection(r plugintypes.RuleMetadata, tx plugintyp
 			}
 		}
 		if value[0] == '+' {
-			col.Set(key, []string{strconv.Itoa(currentValInt + val)})
+			setOne(col, key, strconv.Itoa(currentValInt+val))
 		} else {
-			col.Set(key, []string{strconv.Itoa(currentValInt - val)})
+			setOne(col, key, strconv.Itoa(currentValInt-val))
 		}
 	default:
-		col.Set(key, []string{value})
+		setOne(col, key, value)
 	}
+}
+
+// setOne is col.Set(key, []string{value}). Called on the concrete
+// *collections.Map (TX is one), whose Set only reads the slice, the slice
+// stays on the stack (levee patch).
+func setOne(col collection.Map, key, value string) {
+	if m, ok := col.(*collections.Map); ok {
+		one := [1]string{value}
+		m.Set(key, one[:])
+		return
+	}
+	col.Set(key, []string{value})
 }
 
 func setvar() plugintypes.Action {

@@ -22,6 +22,9 @@ type Map struct {
 	// summing len(values) across every key on each call made checkArgumentLimit
 	// (called once per Add) quadratic in the number of distinct keys.
 	totalValues int
+	// spare holds emptied value slices of keys dropped by Reset, for a new
+	// key to reuse (levee patch; see levee_spare.go).
+	spare [][]keyValue
 }
 
 var _ collection.Map = &Map{}
@@ -174,11 +177,21 @@ func (c *Map) FindAll() []types.MatchData {
 
 // Add adds a new key-value pair to the map.
 func (c *Map) Add(key string, value string) {
-	aVal := keyValue{key: key, value: value}
+	lkey := key
 	if !c.isCaseSensitive {
-		key = strings.ToLower(key)
+		lkey = strings.ToLower(key)
 	}
-	c.data[key] = append(c.data[key], aVal)
+	c.addLowered(lkey, key, value)
+}
+
+// addLowered is Add for a key already lowered as Add lowers it (levee patch).
+func (c *Map) addLowered(lkey, key, value string) {
+	aVal := keyValue{key: key, value: value}
+	values, ok := c.data[lkey]
+	if !ok {
+		values = c.takeSpare(1)
+	}
+	c.data[lkey] = append(values, aVal)
 	c.totalValues++
 }
 
@@ -190,7 +203,9 @@ func (c *Map) Set(key string, values []string) {
 	}
 	dataSlice, exists := c.data[key]
 	oldLen := len(dataSlice)
-	if !exists || cap(dataSlice) < len(values) {
+	if !exists {
+		dataSlice = c.takeSpare(len(values))[:len(values)]
+	} else if cap(dataSlice) < len(values) {
 		dataSlice = make([]keyValue, len(values))
 	} else {
 		dataSlice = dataSlice[:len(values)] // Reuse existing slice with the same length
@@ -213,7 +228,7 @@ func (c *Map) SetIndex(key string, index int, value string) {
 
 	switch {
 	case len(values) == 0:
-		c.data[key] = []keyValue{av}
+		c.data[key] = append(c.takeSpare(1)[:0], av)
 		c.totalValues++
 	case len(values) <= index:
 		c.data[key] = append(c.data[key], av)
@@ -242,7 +257,8 @@ func (c *Map) Name() string {
 
 // Reset removes all key/value pairs from the map.
 func (c *Map) Reset() {
-	for k := range c.data {
+	for k, v := range c.data {
+		c.keepSpare(v)
 		delete(c.data, k)
 	}
 	c.totalValues = 0

@@ -207,7 +207,9 @@ func (r *Rule) doEvaluate(logger debuglog.Logger, phase types.RulePhase, tx *Tra
 	// SecMark and SecAction uses nil operator
 	if r.operator == nil {
 		logger.Debug().Msg("Forcing rule to match")
-		md := &corazarules.MatchData{}
+		// levee patch: the match and the one-element matchedValues in one
+		// allocation (firstMatch); appending to a nil slice gave capacity 1 too.
+		md, first := newFirstMatch(corazarules.MatchData{})
 		if r.ParentID_ != noID || r.MultiMatch {
 			// In order to support Msg and LogData for inner rules, we need to expand them now
 			if r.Msg != nil {
@@ -217,7 +219,7 @@ func (r *Rule) doEvaluate(logger debuglog.Logger, phase types.RulePhase, tx *Tra
 				md.Data_ = r.LogData.Expand(tx)
 			}
 		}
-		matchedValues = append(matchedValues, md)
+		matchedValues = first
 		if multiphaseEvaluation {
 			*collectiveMatchedValues = append(*collectiveMatchedValues, md)
 		}
@@ -235,11 +237,11 @@ func (r *Rule) doEvaluate(logger debuglog.Logger, phase types.RulePhase, tx *Tra
 				continue
 			}
 			var values []types.MatchData
-			for _, c := range ecol {
-				if c.Variable == v.Variable {
-					// TODO shall we check the pointer?
-					v.Exceptions = append(v.Exceptions, ruleVariableException{c.KeyStr, c.KeyRx})
-				}
+			// levee patch: the rule's exceptions and ctl's for this
+			// variable in the transaction's scratch, not a new slice per
+			// rule and variable (GetField only reads them).
+			if len(ecol) > 0 {
+				v.Exceptions = tx.withCtlExceptions(v.Exceptions, ecol, v.Variable)
 			}
 
 			values = tx.GetField(v)
@@ -281,11 +283,22 @@ func (r *Rule) doEvaluate(logger debuglog.Logger, phase types.RulePhase, tx *Tra
 
 					match := r.executeOperator(carg, tx)
 					if match {
-						mr := &corazarules.MatchData{
+						m := corazarules.MatchData{
 							Variable_:   arg.Variable(),
 							Key_:        arg.Key(),
 							Value_:      carg,
 							ChainLevel_: chainLevel,
+						}
+						// levee patch: the rule's first match comes with its
+						// matchedValues in one allocation; it is appended
+						// below, with nothing in between reading matchedValues.
+						var mr *corazarules.MatchData
+						var first []types.MatchData
+						if !multiphaseEvaluation && len(matchedValues) == 0 {
+							mr, first = newFirstMatch(m)
+						} else {
+							mr = new(corazarules.MatchData)
+							*mr = m
 						}
 						// Set the txn variables for expansions before usage
 						r.matchVariable(tx, mr)
@@ -305,7 +318,11 @@ func (r *Rule) doEvaluate(logger debuglog.Logger, phase types.RulePhase, tx *Tra
 						}
 
 						if !multiphaseEvaluation {
-							matchedValues = append(matchedValues, mr)
+							if first != nil {
+								matchedValues = first
+							} else {
+								matchedValues = append(matchedValues, mr)
+							}
 						} else {
 							if isMultiphaseDoubleEvaluation(tx, phase, r, collectiveMatchedValues, mr) {
 								// This variables chain already matched, let's evaluate the next variable

@@ -20,11 +20,16 @@ import (
 type RuleGroup struct {
 	rules    []Rule
 	observer func(rule types.RuleMetadata)
+
+	// levee patch: set by index (WAF.Seal), cleared by every change to
+	// rules. See levee_fastpath.go.
+	index *ruleIndex
 }
 
 // Add a rule to the collection
 // Will return an error if the ID is already used
 func (rg *RuleGroup) Add(rule *Rule) error {
+	rg.index = nil // levee patch: the index no longer matches the rules
 	if rule == nil {
 		// this is an ugly solution but chains should not return rules
 		return nil
@@ -94,6 +99,7 @@ func (rg *RuleGroup) FindByID(id int) *Rule {
 // chain starter (HasChain=true). Called when a chain-member parse fails so the
 // partial chain is not left in the rule graph.
 func (rg *RuleGroup) DiscardPendingChain() {
+	rg.index = nil // levee patch: the index no longer matches the rules
 	last := len(rg.rules) - 1
 	if last >= 0 && rg.rules[last].HasChain {
 		rg.rules = rg.rules[:last]
@@ -102,6 +108,7 @@ func (rg *RuleGroup) DiscardPendingChain() {
 
 // DeleteByID removes a rule by its ID
 func (rg *RuleGroup) DeleteByID(id int) {
+	rg.index = nil // levee patch: the index no longer matches the rules
 	for i, r := range rg.rules {
 		if r.ID_ == id {
 			rg.rules = append(rg.rules[:i], rg.rules[i+1:]...)
@@ -112,6 +119,7 @@ func (rg *RuleGroup) DeleteByID(id int) {
 
 // DeleteByRange removes rules by their ID in a range
 func (rg *RuleGroup) DeleteByRange(start, end int) {
+	rg.index = nil // levee patch: the index no longer matches the rules
 	var kept []Rule
 	for _, r := range rg.rules {
 		if r.ID_ < start || r.ID_ > end {
@@ -123,6 +131,7 @@ func (rg *RuleGroup) DeleteByRange(start, end int) {
 
 // DeleteByMsg deletes rules with the given message.
 func (rg *RuleGroup) DeleteByMsg(msg string) {
+	rg.index = nil // levee patch: the index no longer matches the rules
 	var kept []Rule
 	for _, r := range rg.rules {
 		if r.Msg.String() != msg {
@@ -134,6 +143,7 @@ func (rg *RuleGroup) DeleteByMsg(msg string) {
 
 // DeleteByTag deletes rules with the given tag.
 func (rg *RuleGroup) DeleteByTag(tag string) {
+	rg.index = nil // levee patch: the index no longer matches the rules
 	var kept []Rule
 	for _, r := range rg.rules {
 		if !utils.InSlice(tag, r.Tags_) {
@@ -164,8 +174,20 @@ func (rg *RuleGroup) Eval(phase types.RulePhase, tx *Transaction) bool {
 	for k := range transformationCache {
 		delete(transformationCache, k)
 	}
+	// levee patch: a sealed group walks only this phase's rules (phase 0
+	// ones included), in their order; the loop below skips the others
+	// before any other check, so the result is the same.
+	order, indexed := rg.phaseOrder(phase)
+	total := len(rg.rules)
+	if indexed {
+		total = len(order)
+	}
 RulesLoop:
-	for i := range rg.rules {
+	for n := 0; n < total; n++ {
+		i := n
+		if indexed {
+			i = int(order[n])
+		}
 		r := &rg.rules[i]
 		// if there is already an interruption and the phase isn't logging
 		// we break the loop

@@ -147,6 +147,10 @@ type Transaction struct {
 	// a plain map collection (levee patch).
 	keyedBuf     []corazarules.MatchData
 	keyedMatches []types.MatchData
+
+	// exceptionBuf is Rule.doEvaluate's scratch for a variable's key
+	// exceptions plus those ctl added (levee patch; see withCtlExceptions).
+	exceptionBuf []ruleVariableException
 }
 
 func (tx *Transaction) ID() string {
@@ -563,19 +567,16 @@ func (tx *Transaction) ParseRequestReader(data io.Reader) (*types.Interruption, 
 // matchVariable creates MATCHED_* variables required by chains and macro expansions
 // MATCHED_VARS, MATCHED_VAR, MATCHED_VAR_NAME, MATCHED_VARS_NAMES
 func (tx *Transaction) matchVariable(match *corazarules.MatchData) {
-	var varName string
-	if match.Key_ != "" {
-		varName = match.Variable().Name() + ":" + match.Key_
-	} else {
-		varName = match.Variable().Name()
-	}
+	// levee patch: the name and its lowered form (MATCHED_VARS' key) in
+	// one allocation, or none without a key.
+	varName, lowered := matchedVarNames(match.Variable(), match.Key_)
 	// Array of values
 	matchedVars := tx.variables.matchedVars
 	// Last key
 	matchedVarName := tx.variables.matchedVarName
 	matchedVarName.Reset()
 
-	matchedVars.Add(varName, match.Value_)
+	matchedVars.AddLowered(lowered, varName, match.Value_)
 	tx.variables.matchedVar.Set(match.Value_)
 
 	matchedVarName.Set(varName)
@@ -698,6 +699,11 @@ func (tx *Transaction) GetField(rv ruleVariableParams) []types.MatchData {
 			single.FindAllInto(&tx.singleMatch)
 			tx.singleMatches[0] = &tx.singleMatch
 			matches = tx.singleMatches[:]
+		} else if m := plainMap(col); m != nil {
+			// levee patch: a whole map (REQUEST_HEADERS, ...) into the
+			// keyed scratch, for the same reason.
+			tx.keyedBuf, tx.keyedMatches = m.FindAllInto(tx.keyedBuf, tx.keyedMatches)
+			matches = tx.keyedMatches
 		} else {
 			matches = col.FindAll()
 		}
@@ -709,7 +715,7 @@ func (tx *Transaction) GetField(rv ruleVariableParams) []types.MatchData {
 	// levee patch: without exceptions every match is kept; the loop below
 	// lowercased every key to compare it with nothing.
 	if len(rv.Exceptions) == 0 {
-		return countMatches(rv, matches)
+		return tx.countMatches(rv, matches)
 	}
 	filteredCount := 0
 	for _, c := range matches {
@@ -728,20 +734,21 @@ func (tx *Transaction) GetField(rv ruleVariableParams) []types.MatchData {
 			filteredCount++
 		}
 	}
-	return countMatches(rv, matches[:filteredCount])
+	return tx.countMatches(rv, matches[:filteredCount])
 }
 
 // countMatches replaces matches by their count for a &VARIABLE target.
-func countMatches(rv ruleVariableParams, matches []types.MatchData) []types.MatchData {
+// levee patch: the count is written into the single-value scratch (see
+// GetField), which matches may be using: only its length is read first.
+func (tx *Transaction) countMatches(rv ruleVariableParams, matches []types.MatchData) []types.MatchData {
 	if rv.Count {
-		count := len(matches)
-		matches = []types.MatchData{
-			&corazarules.MatchData{
-				Variable_: rv.Variable,
-				Key_:      rv.KeyStr,
-				Value_:    strconv.Itoa(count),
-			},
+		tx.singleMatch = corazarules.MatchData{
+			Variable_: rv.Variable,
+			Key_:      rv.KeyStr,
+			Value_:    strconv.Itoa(len(matches)),
 		}
+		tx.singleMatches[0] = &tx.singleMatch
+		matches = tx.singleMatches[:]
 	}
 	return matches
 }

@@ -225,6 +225,7 @@ func (w *WAF) newTransaction(opts Options) *Transaction {
 	tx.singleMatches[0] = nil
 	clear(tx.keyedBuf[:cap(tx.keyedBuf)])
 	clear(tx.keyedMatches[:cap(tx.keyedMatches)])
+	clear(tx.exceptionBuf[:cap(tx.exceptionBuf)])
 	tx.AuditEngine = w.AuditEngine
 	tx.AuditLogParts = w.AuditLogParts
 	tx.AuditLogFormat = w.AuditLogFormat
@@ -240,7 +241,8 @@ func (w *WAF) newTransaction(opts Options) *Transaction {
 	tx.lastPhase = 0
 	tx.ruleRemoveByID = nil
 	tx.ruleRemoveByIDRanges = nil
-	tx.ruleRemoveTargetByID = map[int][]ruleVariableParams{}
+	// levee patch: the map and its slices are kept, emptied.
+	tx.resetRuleRemoveTargets()
 	tx.Skip = 0
 	tx.AllowType = 0
 	tx.Capture = false

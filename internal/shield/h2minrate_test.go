@@ -37,7 +37,7 @@ shield:
 	sb, sbFrames := rstConn(t, m, n.Addr(""))
 	defer sb.Close()
 	sb.Write(frame(0x8, 0, 0, binary.BigEndian.AppendUint32(nil, 1<<20))) // connection WINDOW_UPDATE
-	sb.Write(frame(0x1, 0x4, 1, postHeaders("/up", "1000")))               // HEADERS, END_HEADERS
+	sb.Write(frame(0x1, 0x4, 1, postHeaders("/up", "1000")))              // HEADERS, END_HEADERS
 	stop := make(chan struct{})
 	defer close(stop)
 	go func() {
@@ -83,9 +83,9 @@ func postHeaders(path, length string) []byte {
 // streamEnds reads a connection's frames and notes, per stream, when the
 // server ended it: RST_STREAM, or a frame with END_STREAM.
 type streamEnds struct {
-	mu    sync.Mutex
-	byID  map[uint32]bool
-	done  chan struct{}
+	mu   sync.Mutex
+	byID map[uint32]bool
+	done chan struct{}
 }
 
 func rstConn(t *testing.T, m h2Mode, addr string) (io.WriteCloser, *streamEnds) {

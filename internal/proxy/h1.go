@@ -65,6 +65,17 @@ type h1conn struct {
 	// cut unblocks the connection's reads and writes when the request is
 	// cancelled; made once per connection, not per request.
 	cut func()
+	// poll watches the socket (opoll_linux.go); nil when it does not.
+	poll *originPoll
+	ps   pollState
+}
+
+// close unregisters c from the poll before closing its socket.
+func (c *h1conn) close() {
+	if c.poll != nil {
+		c.poll.unregister(c)
+	}
+	c.nc.Close()
 }
 
 // handles reports whether r can take the lean path.
@@ -95,7 +106,7 @@ func (t *h1Transport) RoundTrip(r *http.Request) (*http.Response, error) {
 	if err == nil {
 		return res, nil
 	}
-	c.nc.Close()
+	c.close()
 	var silent *silentClose
 	if !reused || !errors.As(err, &silent) || r.Context().Err() != nil {
 		return nil, unwrapSilent(err)
@@ -106,7 +117,7 @@ func (t *h1Transport) RoundTrip(r *http.Request) (*http.Response, error) {
 	}
 	res, err = t.exchange(c, r)
 	if err != nil {
-		c.nc.Close()
+		c.close()
 		return nil, unwrapSilent(err)
 	}
 	return res, nil
@@ -174,6 +185,9 @@ func (t *h1Transport) exchange(c *h1conn, r *http.Request) (*http.Response, erro
 	}
 	if t.headerWait > 0 {
 		c.nc.SetReadDeadline(time.Now().Add(t.headerWait))
+	}
+	if c.poll != nil {
+		c.poll.waitAnswer(c)
 	}
 	if _, err := c.br.Peek(1); err != nil {
 		stop()
@@ -309,8 +323,23 @@ func (t *h1Transport) takeIdle(key originKey) *h1conn {
 		if time.Since(c.idleAt) < c.idleFor && !c.closedByPeer() {
 			return c
 		}
-		c.nc.Close()
+		c.close()
 	}
+}
+
+// alive reports whether idle c can carry a request: without a peek when
+// the poll saw no event on it since it was returned.
+func (c *h1conn) alive() bool {
+	if c.poll != nil && c.poll.quiet(c) {
+		return true
+	}
+	if c.closedByPeer() {
+		return false
+	}
+	if c.poll != nil {
+		c.poll.clearEvent(c)
+	}
+	return true
 }
 
 func (t *h1Transport) pop(key originKey) *h1conn {
@@ -332,8 +361,8 @@ func (t *h1Transport) pop(key originKey) *h1conn {
 func (t *h1Transport) putIdle(c *h1conn) {
 	now := time.Now()
 	c.idleAt = now
-	if c.idleFor <= 0 {
-		c.nc.Close()
+	if c.idleFor <= 0 || c.poll != nil && !c.poll.settle(c) {
+		c.close()
 		return
 	}
 	var expired []*h1conn
@@ -355,10 +384,10 @@ func (t *h1Transport) putIdle(c *h1conn) {
 	t.idle[c.key] = stack
 	t.mu.Unlock()
 	for _, e := range expired {
-		e.nc.Close()
+		e.close()
 	}
 	if !keep {
-		c.nc.Close()
+		c.close()
 	}
 }
 
@@ -392,8 +421,20 @@ func (t *h1Transport) dial(ctx context.Context, scheme, hostport string) (*h1con
 		nc = tc
 	}
 	c := &h1conn{nc: nc, br: bufio.NewReaderSize(nc, 16<<10), bw: bufio.NewWriterSize(nc, 4<<10)}
-	c.cut = func() { nc.SetDeadline(time.Unix(1, 0)) }
 	c.preparePeek()
+	if _, isTLS := nc.(*tls.Conn); !isTLS {
+		// crypto/tls may hold read bytes the socket no longer shows, so
+		// only plain connections are watched.
+		if p := sharedOriginPoll(); p != nil {
+			p.register(c)
+		}
+	}
+	c.cut = func() {
+		nc.SetDeadline(time.Unix(1, 0))
+		if c.poll != nil {
+			c.poll.interrupt(c)
+		}
+	}
 	return c, nil
 }
 
@@ -402,7 +443,7 @@ func (t *h1Transport) CloseIdleConnections() {
 	t.mu.Lock()
 	for k, stack := range t.idle {
 		for _, c := range stack {
-			c.nc.Close()
+			c.close()
 		}
 		delete(t.idle, k)
 	}
@@ -484,7 +525,7 @@ func (b *h1body) finish(complete bool) {
 		b.t.putIdle(b.c)
 		return
 	}
-	b.c.nc.Close()
+	b.c.close()
 }
 
 func staleConnError(err error) bool {

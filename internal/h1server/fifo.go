@@ -38,6 +38,8 @@ type fifo struct {
 	wakes      atomic.Int64 // connections woken (tests)
 	ctls       atomic.Int64 // epoll_ctl calls (tests)
 	readies    atomic.Int64 // waits that found their connection marked ready (tests)
+	// eventWatches counts client watches left to events (tests).
+	eventWatches atomic.Int64
 }
 
 func newFifo() (*fifo, error) {
@@ -65,6 +67,7 @@ func (f *fifo) run() {
 	var evs [128]unix.EpollEvent
 	var n int
 	var werr error
+	var hung []*conn // watched connections whose client hung up
 	// One closure for the whole loop: made per round it cost allocations
 	// per wake-up.
 	drain := func(fd uintptr) bool {
@@ -81,15 +84,27 @@ func (f *fifo) run() {
 		}
 		f.mu.Lock()
 		for i := range n {
-			f.deliver(evs[i].Fd)
+			if cn := f.deliver(evs[i].Fd, evs[i].Events); cn != nil {
+				hung = append(hung, cn)
+			}
 		}
 		f.mu.Unlock()
+		// Outside f.mu: the watch takes its own lock, which is held
+		// around calls into the fifo.
+		for i, cn := range hung {
+			cn.watch.read()
+			hung[i] = nil
+		}
+		hung = hung[:0]
 	}
 }
 
 // deliver wakes the connection waiting on fd, or marks a registered one
-// that is busy as ready. Call with f.mu held.
-func (f *fifo) deliver(fd int32) {
+// that is busy as ready. A hang-up on a busy connection is remembered, and
+// returned when its request is watched (the caller then starts the watch's
+// read, which tells a client gone from pipelined bytes). Call with f.mu
+// held.
+func (f *fifo) deliver(fd int32, events uint32) (watched *conn) {
 	if cn := f.waiting[fd]; cn != nil {
 		delete(f.waiting, fd)
 		f.wakes.Add(1)
@@ -101,7 +116,37 @@ func (f *fifo) deliver(fd int32) {
 	}
 	if cn := f.registered[fd]; cn != nil {
 		cn.ready = true
+		if events&(unix.EPOLLRDHUP|unix.EPOLLHUP|unix.EPOLLERR) != 0 {
+			cn.hungUp = true
+			if cn.watched {
+				cn.watched = false
+				return cn
+			}
+		}
 	}
+	return nil
+}
+
+// watchByEvent is the client watch of a registered connection: instead of
+// a goroutine parked in a read, the fifo's events tell when the client
+// hangs up. It reports false when the caller must start the read at once:
+// the connection is not registered, or a hang-up came already.
+func (f *fifo) watchByEvent(cn *conn) bool {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.registered[int32(cn.fd)] != cn || cn.hungUp {
+		return false
+	}
+	cn.watched = true
+	f.eventWatches.Add(1)
+	return true
+}
+
+// unwatch ends an event watch.
+func (f *fifo) unwatch(cn *conn) {
+	f.mu.Lock()
+	cn.watched = false
+	f.mu.Unlock()
 }
 
 func (f *fifo) close() { f.ep.Close() }

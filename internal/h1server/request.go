@@ -97,11 +97,28 @@ func (wt *watcher) arm(ctx *reqCtx) {
 // start late, as a busy scheduler may.
 var startHook atomic.Pointer[func()]
 
-// start runs on the timer's goroutine.
+// start runs on the timer's goroutine. A connection in the fifo is
+// watched by its events: only a hang-up starts the read (it may still find
+// a pipelined request rather than the end), so a slow request costs no
+// goroutine, deadlines or read system call.
 func (wt *watcher) start() {
 	if h := startHook.Load(); h != nil {
 		(*h)()
 	}
+	if f := wt.cn.srv.fifo; f != nil && wt.cn.fd >= 0 {
+		wt.mu.Lock()
+		ok := wt.armed && !wt.running && f.watchByEvent(wt.cn)
+		wt.mu.Unlock()
+		if ok {
+			return
+		}
+	}
+	wt.read()
+}
+
+// read parks a read on the connection until the handler returns, unless
+// the request is no longer watched.
+func (wt *watcher) read() {
 	wt.mu.Lock()
 	defer wt.mu.Unlock()
 	if !wt.armed || wt.running {
@@ -130,6 +147,9 @@ func (wt *watcher) watch(ctx *reqCtx, done chan struct{}) {
 // start does nothing.
 func (wt *watcher) disarm() bool {
 	wt.timer.Stop()
+	if f := wt.cn.srv.fifo; f != nil && wt.cn.fd >= 0 {
+		f.unwatch(wt.cn)
+	}
 	wt.mu.Lock()
 	wt.armed = false
 	running, done := wt.running, wt.done

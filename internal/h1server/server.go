@@ -217,6 +217,11 @@ type conn struct {
 	regMu      sync.Mutex // guards registered, closed and ctl
 	registered bool
 	ready      bool // an event came while not waiting; guarded by the fifo's mu
+	// hungUp: the client hung up (EPOLLRDHUP, HUP or ERR) while the
+	// connection was busy; watched: its request is watched by events.
+	// Both guarded by the fifo's mu.
+	hungUp  bool
+	watched bool
 	ctl        epollCtl
 	closed     bool
 	wake       chan struct{}

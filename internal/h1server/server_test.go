@@ -904,3 +904,58 @@ func TestStoppedAfterFuncLeavesContextToNextRequest(t *testing.T) {
 	default:
 	}
 }
+
+// TestSlowRequestWatchedByEventsNotARead: a slow request on a connection
+// in the fifo is watched through the fifo's events (issue 18): no watch
+// goroutine and no parked read while the client stays, and the client
+// hanging up still cancels the request.
+func TestSlowRequestWatchedByEventsNotARead(t *testing.T) {
+	var watchReads atomic.Int64
+	cancelled := make(chan error, 1)
+	hs := start(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		switch r.URL.Path {
+		case "/slow":
+			time.Sleep(4 * watchDelay)
+		case "/hang":
+			ctx, cancel := context.WithTimeout(r.Context(), 5*time.Second)
+			defer cancel()
+			<-ctx.Done()
+			cancelled <- ctx.Err()
+			return
+		}
+		io.WriteString(w, r.URL.Path)
+	}), func(s *Server) {
+		s.Go = func(name string, fn func()) {
+			if name == "http1-watch" {
+				watchReads.Add(1)
+			}
+			go fn()
+		}
+	})
+	c, br := hs.dial()
+	// The first request is read before the connection joins the fifo.
+	body(t, roundTrip(t, c, br, "GET /first HTTP/1.1\r\nHost: x\r\n\r\n", "GET"))
+	f := fifoOf(t, hs)
+	for i := range 3 {
+		if got := body(t, roundTrip(t, c, br, "GET /slow HTTP/1.1\r\nHost: x\r\n\r\n", "GET")); got != "/slow" {
+			t.Fatalf("slow request %d: %q", i, got)
+		}
+	}
+	if n := watchReads.Load(); n != 0 {
+		t.Errorf("%d watch reads started for 3 slow requests on a fifo connection, want 0", n)
+	}
+	if n := f.eventWatches.Load(); n != 3 {
+		t.Errorf("%d slow requests watched by events, want 3", n)
+	}
+	io.WriteString(c, "GET /hang HTTP/1.1\r\nHost: x\r\n\r\n")
+	time.Sleep(4 * watchDelay)
+	c.Close()
+	select {
+	case err := <-cancelled:
+		if !errors.Is(err, context.Canceled) {
+			t.Fatalf("request context: %v, want canceled when the client left", err)
+		}
+	case <-time.After(3 * time.Second):
+		t.Fatal("the client hung up and the request's context was not cancelled")
+	}
+}

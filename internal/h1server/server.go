@@ -220,14 +220,14 @@ type conn struct {
 	// hungUp: the client hung up (EPOLLRDHUP, HUP or ERR) while the
 	// connection was busy; watched: its request is watched by events.
 	// Both guarded by the fifo's mu.
-	hungUp  bool
-	watched bool
-	ctl        epollCtl
-	closed     bool
-	wake       chan struct{}
-	killed     chan struct{}
-	killOnce   sync.Once
-	idle       *time.Timer
+	hungUp   bool
+	watched  bool
+	ctl      epollCtl
+	closed   bool
+	wake     chan struct{}
+	killed   chan struct{}
+	killOnce sync.Once
+	idle     *time.Timer
 }
 
 // kill closes the connection from the server's side, waking it if it waits

@@ -15,7 +15,7 @@ func (cn *conn) serveRequest() bool {
 	w := &cn.w
 	w.reset(cn, r)
 	if d := cn.srv.WriteTimeout; d > 0 {
-		cn.c.SetWriteDeadline(time.Now().Add(d))
+		cn.setWriteDeadline(time.Now().Add(d), deadlineGranule(d))
 	}
 	cn.watch.arm(cn.rctx)
 	completed := cn.runHandler(w, r)
@@ -125,7 +125,7 @@ func (wt *watcher) read() {
 		return
 	}
 	// Cleared under the lock, so disarm's abort deadline always comes after.
-	wt.cn.c.SetReadDeadline(time.Time{})
+	wt.cn.setReadDeadline(time.Time{}, 0)
 	wt.running = true
 	wt.done = make(chan struct{})
 	ctx, done := wt.ctx, wt.done
@@ -156,10 +156,10 @@ func (wt *watcher) disarm() bool {
 	wt.mu.Unlock()
 	if running {
 		wt.aborting.Store(true)
-		wt.cn.c.SetReadDeadline(aLongTimeAgo)
+		wt.cn.setReadDeadline(aLongTimeAgo, 0)
 		<-done
 		wt.aborting.Store(false)
-		wt.cn.c.SetReadDeadline(time.Time{})
+		wt.cn.setReadDeadline(time.Time{}, 0)
 		wt.mu.Lock()
 		wt.running = false
 		wt.mu.Unlock()

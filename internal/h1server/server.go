@@ -220,14 +220,16 @@ type conn struct {
 	// hungUp: the client hung up (EPOLLRDHUP, HUP or ERR) while the
 	// connection was busy; watched: its request is watched by events.
 	// Both guarded by the fifo's mu.
-	hungUp   bool
-	watched  bool
-	ctl      epollCtl
-	closed   bool
-	wake     chan struct{}
-	killed   chan struct{}
-	killOnce sync.Once
-	idle     *time.Timer
+	hungUp  bool
+	watched bool
+	// The deadlines set on c (deadline.go); zero: none.
+	readDeadline, writeDeadline time.Time
+	ctl                         epollCtl
+	closed                      bool
+	wake                        chan struct{}
+	killed                      chan struct{}
+	killOnce                    sync.Once
+	idle                        *time.Timer
 }
 
 // kill closes the connection from the server's side, waking it if it waits
@@ -331,7 +333,7 @@ func (cn *conn) awaitRequest(first bool) bool {
 			// and a spurious wake-up.
 			cn.state.Store(stateActive)
 			if d := cn.srv.ReadHeaderTimeout; d > 0 {
-				cn.c.SetReadDeadline(time.Now().Add(d))
+				cn.setReadDeadline(time.Now().Add(d), deadlineGranule(d))
 			}
 			_, err := cn.br.Peek(1)
 			return err == nil
@@ -343,7 +345,7 @@ func (cn *conn) awaitRequest(first bool) bool {
 			d = cn.srv.ReadHeaderTimeout
 		}
 		if d > 0 {
-			cn.c.SetReadDeadline(time.Now().Add(d))
+			cn.setReadDeadline(time.Now().Add(d), deadlineGranule(d))
 		}
 		if _, err := cn.br.Peek(1); err != nil {
 			return false
@@ -351,7 +353,7 @@ func (cn *conn) awaitRequest(first bool) bool {
 	}
 	cn.state.Store(stateActive)
 	if d := cn.srv.ReadHeaderTimeout; d > 0 {
-		cn.c.SetReadDeadline(time.Now().Add(d))
+		cn.setReadDeadline(time.Now().Add(d), deadlineGranule(d))
 	}
 	return true
 }
@@ -363,6 +365,6 @@ func (cn *conn) handOff() {
 	rc := &replayConn{Conn: cn.c, pending: append([]byte(nil), buffered...)}
 	cn.br.Reset(nil)
 	readers.Put(cn.br)
-	cn.c.SetReadDeadline(time.Time{})
+	cn.setReadDeadline(time.Time{}, 0)
 	cn.srv.Fallback(cn.ctx, rc)
 }

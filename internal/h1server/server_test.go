@@ -959,3 +959,72 @@ func TestSlowRequestWatchedByEventsNotARead(t *testing.T) {
 		t.Fatal("the client hung up and the request's context was not cancelled")
 	}
 }
+
+// deadlineCountingConn counts the deadlines set on a TCP connection; it
+// keeps the socket reachable, so the connection still joins the fifo.
+type deadlineCountingConn struct {
+	*net.TCPConn
+	sets *atomic.Int64
+}
+
+func (c deadlineCountingConn) SetReadDeadline(t time.Time) error {
+	c.sets.Add(1)
+	return c.TCPConn.SetReadDeadline(t)
+}
+
+func (c deadlineCountingConn) SetWriteDeadline(t time.Time) error {
+	c.sets.Add(1)
+	return c.TCPConn.SetWriteDeadline(t)
+}
+
+// TestDeadlinesNotSetPerRequest: kept-alive requests served within a
+// sixteenth of the timeouts share their deadlines (issue 18: three timer
+// updates per pass-through request, the proxy's extension of the write
+// deadline included, showed in the profile).
+func TestDeadlinesNotSetPerRequest(t *testing.T) {
+	var sets atomic.Int64
+	srv := &Server{
+		Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			// As the proxy does when the body starts to move.
+			http.NewResponseController(w).SetWriteDeadline(time.Now().Add(5 * time.Second))
+			io.WriteString(w, "hello")
+		}),
+		Fallback:          func(_ context.Context, c net.Conn) { c.Close() },
+		ReadHeaderTimeout: 5 * time.Second,
+		IdleTimeout:       5 * time.Second,
+		WriteTimeout:      5 * time.Second,
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { ln.Close(); srv.Close() })
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			if !srv.Serve(deadlineCountingConn{c.(*net.TCPConn), &sets}) {
+				c.Close()
+			}
+		}
+	}()
+	c, err := net.Dial("tcp", ln.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	br := bufio.NewReader(c)
+	const n = 100
+	for i := range n {
+		if got := body(t, roundTrip(t, c, br, "GET / HTTP/1.1\r\nHost: x\r\n\r\n", "GET")); got != "hello" {
+			t.Fatalf("request %d: %q", i, got)
+		}
+	}
+	// Each sixteenth of the timeouts (over 300 ms) crossed costs a new
+	// read and write deadline; before, every request set three.
+	if got := sets.Load(); got > 30 {
+		t.Errorf("%d deadlines set for %d kept-alive requests, want at most 30", got, n)
+	}
+}

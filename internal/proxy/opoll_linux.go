@@ -3,6 +3,7 @@ package proxy
 import (
 	"os"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -35,6 +36,11 @@ type originPoll struct {
 	// conns holds every registered socket by descriptor.
 	conns map[int32]*h1conn
 	sweep uint64 // sweeps done; a waiter that saw an older one is woken
+	// waiters counts exchanges waiting, so a sweep with none (an idle
+	// node, or answers quicker than a period) does not walk conns.
+	waiters int
+	// answered counts waits ended by an event (tests).
+	answered atomic.Int64
 }
 
 const pollSweep = 50 * time.Millisecond
@@ -138,11 +144,8 @@ func (p *originPoll) deliver(fd int32) {
 		return
 	}
 	if c.ps.waiting {
-		c.ps.waiting = false
-		select {
-		case c.ps.wake <- struct{}{}:
-		default:
-		}
+		p.wake(c)
+		p.answered.Add(1)
 		return
 	}
 	c.ps.event = true
@@ -157,12 +160,10 @@ func (p *originPoll) sweeper() {
 		p.mu.Lock()
 		gen := p.sweep
 		p.sweep++
-		for _, c := range p.conns {
-			if c.ps.waiting && c.ps.waitGen < gen {
-				c.ps.waiting = false
-				select {
-				case c.ps.wake <- struct{}{}:
-				default:
+		if p.waiters > 0 {
+			for _, c := range p.conns {
+				if c.ps.waiting && c.ps.waitGen < gen {
+					p.wake(c)
 				}
 			}
 		}
@@ -215,6 +216,9 @@ func (p *originPoll) unregister(c *h1conn) {
 	}
 	c.ps.registered = false
 	p.mu.Lock()
+	if c.ps.waiting { // not expected: the exchange closes after its wait
+		p.wake(c)
+	}
 	if p.conns[c.ps.fd] == c {
 		delete(p.conns, c.ps.fd)
 	}
@@ -228,6 +232,9 @@ func (p *originPoll) waitAnswer(c *h1conn) {
 	ps := &c.ps
 	p.mu.Lock()
 	if ps.event || ps.cut {
+		if ps.event {
+			p.answered.Add(1)
+		}
 		ps.event = false
 		p.mu.Unlock()
 		return
@@ -237,6 +244,7 @@ func (p *originPoll) waitAnswer(c *h1conn) {
 	default:
 	}
 	ps.waiting = true
+	p.waiters++
 	ps.waitGen = p.sweep
 	p.mu.Unlock()
 	<-ps.wake
@@ -276,13 +284,19 @@ func (p *originPoll) interrupt(c *h1conn) {
 	p.mu.Lock()
 	c.ps.cut = true
 	if c.ps.waiting {
-		c.ps.waiting = false
-		select {
-		case c.ps.wake <- struct{}{}:
-		default:
-		}
+		p.wake(c)
 	}
 	p.mu.Unlock()
+}
+
+// wake ends c's wait. Call with p.mu held and c waiting.
+func (p *originPoll) wake(c *h1conn) {
+	c.ps.waiting = false
+	p.waiters--
+	select {
+	case c.ps.wake <- struct{}{}:
+	default:
+	}
 }
 
 // clearEvent forgets an event on idle c once a peek found it alive.

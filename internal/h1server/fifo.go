@@ -192,12 +192,7 @@ func (f *fifo) waitReadable(cn *conn, d time.Duration) (ok, fallback bool) {
 	f.mu.Unlock()
 	var idle <-chan time.Time
 	if d > 0 {
-		if cn.idle == nil {
-			cn.idle = time.NewTimer(d)
-		} else {
-			cn.idle.Reset(d)
-		}
-		defer cn.idle.Stop()
+		cn.armIdle(time.Now().Add(d), deadlineGranule(d))
 		idle = cn.idle.C
 	}
 	select {
@@ -266,6 +261,25 @@ func (f *fifo) ctl(cn *conn, op int) error {
 		return err
 	}
 	return c.err
+}
+
+// armIdle makes the connection's idle timer fire at t, or at most slack
+// later. The timer is not stopped when a wait ends: kept-alive requests
+// within the same slack share it instead of resetting and stopping a
+// runtime timer on every request (issue 18). A timer that fired while the
+// connection was busy has an expiry before t, so it is reset here (which
+// drops the stale tick); one that stands expires at or after t, so a tick
+// received while waiting is always a real idle timeout.
+func (cn *conn) armIdle(t time.Time, slack time.Duration) {
+	if cn.idle != nil && keepDeadline(cn.idleAt, t, slack) {
+		return
+	}
+	cn.idleAt = roundUp(t, slack)
+	if cn.idle == nil {
+		cn.idle = time.NewTimer(time.Until(cn.idleAt))
+		return
+	}
+	cn.idle.Reset(time.Until(cn.idleAt))
 }
 
 // forget removes cn from the waiting set and drains a wake-up that raced.

@@ -230,6 +230,7 @@ type conn struct {
 	killed                      chan struct{}
 	killOnce                    sync.Once
 	idle                        *time.Timer
+	idleAt                      time.Time // when idle fires (fifo.go armIdle)
 }
 
 // kill closes the connection from the server's side, waking it if it waits
@@ -282,6 +283,9 @@ func (cn *conn) serve() {
 		cn.unregister(!handedOff)
 		s.track(cn, false)
 		cn.watch.release()
+		if cn.idle != nil {
+			cn.idle.Stop()
+		}
 		if cn.rctx != nil {
 			cn.rctx.cancel()
 		}

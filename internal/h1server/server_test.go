@@ -1029,3 +1029,31 @@ func TestDeadlinesNotSetPerRequest(t *testing.T) {
 		t.Errorf("%d deadlines set for %d kept-alive requests, want at most 30", got, n)
 	}
 }
+
+// TestIdleTimerThatFiredWhileBusyDoesNotCut: the fifo's idle timer is not
+// stopped after each wait (issue 18); when it fired during a request that
+// ran longer than the idle timeout, the next wait must not take that tick
+// for an idle timeout, and a connection left idle is still closed.
+func TestIdleTimerThatFiredWhileBusyDoesNotCut(t *testing.T) {
+	const idle = 150 * time.Millisecond
+	hs := start(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/slow" {
+			time.Sleep(2 * idle)
+		}
+		io.WriteString(w, r.URL.Path)
+	}), func(s *Server) { s.IdleTimeout = idle })
+	c, br := hs.dial()
+	for _, p := range []string{"/a", "/b", "/slow", "/c"} {
+		if got := body(t, roundTrip(t, c, br, "GET "+p+" HTTP/1.1\r\nHost: x\r\n\r\n", "GET")); got != p {
+			t.Fatalf("%s: %q", p, got)
+		}
+	}
+	time.Sleep(idle / 3)
+	if got := body(t, roundTrip(t, c, br, "GET /d HTTP/1.1\r\nHost: x\r\n\r\n", "GET")); got != "/d" {
+		t.Fatalf("/d after a short pause: %q", got)
+	}
+	c.SetReadDeadline(time.Now().Add(5 * time.Second))
+	if _, err := br.ReadByte(); err != io.EOF {
+		t.Fatalf("idle connection: %v, want EOF", err)
+	}
+}

@@ -105,7 +105,11 @@ func (f *fifo) run() {
 // read, which tells a client gone from pipelined bytes). Call with f.mu
 // held.
 func (f *fifo) deliver(fd int32, events uint32) (watched *conn) {
+	hangUp := events&(unix.EPOLLRDHUP|unix.EPOLLHUP|unix.EPOLLERR) != 0
 	if cn := f.waiting[fd]; cn != nil {
+		// A hang-up that came with the request (or instead of one) is
+		// remembered: the request is then watched by the read.
+		cn.hungUp = cn.hungUp || hangUp
 		delete(f.waiting, fd)
 		f.wakes.Add(1)
 		select {
@@ -116,10 +120,17 @@ func (f *fifo) deliver(fd int32, events uint32) (watched *conn) {
 	}
 	if cn := f.registered[fd]; cn != nil {
 		cn.ready = true
-		if events&(unix.EPOLLRDHUP|unix.EPOLLHUP|unix.EPOLLERR) != 0 {
+		if hangUp {
 			cn.hungUp = true
 			if cn.watched {
 				cn.watched = false
+				// A handler is watched once it ran for watchDelay; a
+				// hang-up before that starts the read then (rare: an
+				// allocated timer is fine).
+				if d := watchDelay - time.Since(cn.watchedSince); d > 0 {
+					time.AfterFunc(d, cn.watch.read)
+					return nil
+				}
 				return cn
 			}
 		}
@@ -127,17 +138,18 @@ func (f *fifo) deliver(fd int32, events uint32) (watched *conn) {
 	return nil
 }
 
-// watchByEvent is the client watch of a registered connection: instead of
-// a goroutine parked in a read, the fifo's events tell when the client
-// hangs up. It reports false when the caller must start the read at once:
-// the connection is not registered, or a hang-up came already.
-func (f *fifo) watchByEvent(cn *conn) bool {
+// watchByEvent is the client watch of a registered connection whose
+// handler started at since: instead of a timer and then a goroutine parked
+// in a read, the fifo's events tell when the client hangs up. It reports
+// false when the caller must watch by the timer and the read: the
+// connection is not registered, or a hang-up came already.
+func (f *fifo) watchByEvent(cn *conn, since time.Time) bool {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	if f.registered[int32(cn.fd)] != cn || cn.hungUp {
 		return false
 	}
-	cn.watched = true
+	cn.watched, cn.watchedSince = true, since
 	f.eventWatches.Add(1)
 	return true
 }

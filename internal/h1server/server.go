@@ -220,8 +220,9 @@ type conn struct {
 	// hungUp: the client hung up (EPOLLRDHUP, HUP or ERR) while the
 	// connection was busy; watched: its request is watched by events.
 	// Both guarded by the fifo's mu.
-	hungUp  bool
-	watched bool
+	hungUp       bool
+	watched      bool
+	watchedSince time.Time
 	// The deadlines set on c (deadline.go); zero: none.
 	readDeadline, writeDeadline time.Time
 	ctl                         epollCtl

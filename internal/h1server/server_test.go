@@ -1057,3 +1057,41 @@ func TestIdleTimerThatFiredWhileBusyDoesNotCut(t *testing.T) {
 		t.Fatalf("idle connection: %v, want EOF", err)
 	}
 }
+
+// TestEarlyHangUpOnFifoConnectionCancels: a client that hangs up before
+// its request ran for the watch delay, on a connection in the fifo, still
+// has the request cancelled (the read starts once the delay is over).
+func TestEarlyHangUpOnFifoConnectionCancels(t *testing.T) {
+	// With the request, and a moment after it (while the handler runs).
+	for _, pause := range []time.Duration{0, time.Millisecond} {
+		t.Run(pause.String(), func(t *testing.T) { earlyHangUp(t, pause) })
+	}
+}
+
+func earlyHangUp(t *testing.T, pause time.Duration) {
+	cancelled := make(chan error, 1)
+	hs := start(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path != "/hang" {
+			io.WriteString(w, r.URL.Path)
+			return
+		}
+		ctx, cancel := context.WithTimeout(r.Context(), 5*time.Second)
+		defer cancel()
+		<-ctx.Done()
+		cancelled <- ctx.Err()
+	}), nil)
+	c, br := hs.dial()
+	body(t, roundTrip(t, c, br, "GET /first HTTP/1.1\r\nHost: x\r\n\r\n", "GET"))
+	body(t, roundTrip(t, c, br, "GET /second HTTP/1.1\r\nHost: x\r\n\r\n", "GET"))
+	io.WriteString(c, "GET /hang HTTP/1.1\r\nHost: x\r\n\r\n")
+	time.Sleep(pause)
+	c.Close()
+	select {
+	case err := <-cancelled:
+		if !errors.Is(err, context.Canceled) {
+			t.Fatalf("request context: %v, want canceled when the client left", err)
+		}
+	case <-time.After(3 * time.Second):
+		t.Fatal("the client hung up early and the request's context was not cancelled")
+	}
+}

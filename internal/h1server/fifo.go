@@ -38,6 +38,8 @@ type fifo struct {
 	wakes      atomic.Int64 // connections woken (tests)
 	ctls       atomic.Int64 // epoll_ctl calls (tests)
 	readies    atomic.Int64 // waits that found their connection marked ready (tests)
+	// eventWatches counts client watches left to events (tests).
+	eventWatches atomic.Int64
 }
 
 func newFifo() (*fifo, error) {
@@ -65,6 +67,7 @@ func (f *fifo) run() {
 	var evs [128]unix.EpollEvent
 	var n int
 	var werr error
+	var hung []*conn // watched connections whose client hung up
 	// One closure for the whole loop: made per round it cost allocations
 	// per wake-up.
 	drain := func(fd uintptr) bool {
@@ -81,16 +84,32 @@ func (f *fifo) run() {
 		}
 		f.mu.Lock()
 		for i := range n {
-			f.deliver(evs[i].Fd)
+			if cn := f.deliver(evs[i].Fd, evs[i].Events); cn != nil {
+				hung = append(hung, cn)
+			}
 		}
 		f.mu.Unlock()
+		// Outside f.mu: the watch takes its own lock, which is held
+		// around calls into the fifo.
+		for i, cn := range hung {
+			cn.watch.read()
+			hung[i] = nil
+		}
+		hung = hung[:0]
 	}
 }
 
 // deliver wakes the connection waiting on fd, or marks a registered one
-// that is busy as ready. Call with f.mu held.
-func (f *fifo) deliver(fd int32) {
+// that is busy as ready. A hang-up on a busy connection is remembered, and
+// returned when its request is watched (the caller then starts the watch's
+// read, which tells a client gone from pipelined bytes). Call with f.mu
+// held.
+func (f *fifo) deliver(fd int32, events uint32) (watched *conn) {
+	hangUp := events&(unix.EPOLLRDHUP|unix.EPOLLHUP|unix.EPOLLERR) != 0
 	if cn := f.waiting[fd]; cn != nil {
+		// A hang-up that came with the request (or instead of one) is
+		// remembered: the request is then watched by the read.
+		cn.hungUp = cn.hungUp || hangUp
 		delete(f.waiting, fd)
 		f.wakes.Add(1)
 		select {
@@ -101,7 +120,45 @@ func (f *fifo) deliver(fd int32) {
 	}
 	if cn := f.registered[fd]; cn != nil {
 		cn.ready = true
+		if hangUp {
+			cn.hungUp = true
+			if cn.watched {
+				cn.watched = false
+				// A handler is watched once it ran for watchDelay; a
+				// hang-up before that starts the read then (rare: an
+				// allocated timer is fine).
+				if d := watchDelay - time.Since(cn.watchedSince); d > 0 {
+					time.AfterFunc(d, cn.watch.read)
+					return nil
+				}
+				return cn
+			}
+		}
 	}
+	return nil
+}
+
+// watchByEvent is the client watch of a registered connection whose
+// handler started at since: instead of a timer and then a goroutine parked
+// in a read, the fifo's events tell when the client hangs up. It reports
+// false when the caller must watch by the timer and the read: the
+// connection is not registered, or a hang-up came already.
+func (f *fifo) watchByEvent(cn *conn, since time.Time) bool {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.registered[int32(cn.fd)] != cn || cn.hungUp {
+		return false
+	}
+	cn.watched, cn.watchedSince = true, since
+	f.eventWatches.Add(1)
+	return true
+}
+
+// unwatch ends an event watch.
+func (f *fifo) unwatch(cn *conn) {
+	f.mu.Lock()
+	cn.watched = false
+	f.mu.Unlock()
 }
 
 func (f *fifo) close() { f.ep.Close() }
@@ -147,12 +204,7 @@ func (f *fifo) waitReadable(cn *conn, d time.Duration) (ok, fallback bool) {
 	f.mu.Unlock()
 	var idle <-chan time.Time
 	if d > 0 {
-		if cn.idle == nil {
-			cn.idle = time.NewTimer(d)
-		} else {
-			cn.idle.Reset(d)
-		}
-		defer cn.idle.Stop()
+		cn.armIdle(time.Now().Add(d), deadlineGranule(d))
 		idle = cn.idle.C
 	}
 	select {
@@ -221,6 +273,25 @@ func (f *fifo) ctl(cn *conn, op int) error {
 		return err
 	}
 	return c.err
+}
+
+// armIdle makes the connection's idle timer fire at t, or at most slack
+// later. The timer is not stopped when a wait ends: kept-alive requests
+// within the same slack share it instead of resetting and stopping a
+// runtime timer on every request (issue 18). A timer that fired while the
+// connection was busy has an expiry before t, so it is reset here (which
+// drops the stale tick); one that stands expires at or after t, so a tick
+// received while waiting is always a real idle timeout.
+func (cn *conn) armIdle(t time.Time, slack time.Duration) {
+	if cn.idle != nil && keepDeadline(cn.idleAt, t, slack) {
+		return
+	}
+	cn.idleAt = roundUp(t, slack)
+	if cn.idle == nil {
+		cn.idle = time.NewTimer(time.Until(cn.idleAt))
+		return
+	}
+	cn.idle.Reset(time.Until(cn.idleAt))
 }
 
 // forget removes cn from the waiting set and drains a wake-up that raced.

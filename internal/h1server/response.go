@@ -189,8 +189,21 @@ func (w *response) FlushError() error {
 }
 
 // SetReadDeadline and SetWriteDeadline serve http.ResponseController.
-func (w *response) SetReadDeadline(t time.Time) error  { return w.cn.c.SetReadDeadline(t) }
-func (w *response) SetWriteDeadline(t time.Time) error { return w.cn.c.SetWriteDeadline(t) }
+// A write deadline already set at most a sixteenth of WriteTimeout later
+// than t stands (the proxy extends the response's deadline as its body
+// starts to move: the one the request began with).
+//
+// The read deadline is also set by the client watch's read, on another
+// goroutine, under the watch's lock: taken here too.
+func (w *response) SetReadDeadline(t time.Time) error {
+	w.cn.watch.mu.Lock()
+	defer w.cn.watch.mu.Unlock()
+	return w.cn.setReadDeadline(t, 0)
+}
+
+func (w *response) SetWriteDeadline(t time.Time) error {
+	return w.cn.setWriteDeadline(t, deadlineGranule(w.cn.srv.WriteTimeout))
+}
 
 // finish completes the response after the handler returned and reports
 // whether the connection may carry another request.

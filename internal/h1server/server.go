@@ -217,12 +217,21 @@ type conn struct {
 	regMu      sync.Mutex // guards registered, closed and ctl
 	registered bool
 	ready      bool // an event came while not waiting; guarded by the fifo's mu
-	ctl        epollCtl
-	closed     bool
-	wake       chan struct{}
-	killed     chan struct{}
-	killOnce   sync.Once
-	idle       *time.Timer
+	// hungUp: the client hung up (EPOLLRDHUP, HUP or ERR) while the
+	// connection was busy; watched: its request is watched by events.
+	// Both guarded by the fifo's mu.
+	hungUp       bool
+	watched      bool
+	watchedSince time.Time
+	// The deadlines set on c (deadline.go); zero: none.
+	readDeadline, writeDeadline time.Time
+	ctl                         epollCtl
+	closed                      bool
+	wake                        chan struct{}
+	killed                      chan struct{}
+	killOnce                    sync.Once
+	idle                        *time.Timer
+	idleAt                      time.Time // when idle fires (fifo.go armIdle)
 }
 
 // kill closes the connection from the server's side, waking it if it waits
@@ -275,6 +284,9 @@ func (cn *conn) serve() {
 		cn.unregister(!handedOff)
 		s.track(cn, false)
 		cn.watch.release()
+		if cn.idle != nil {
+			cn.idle.Stop()
+		}
 		if cn.rctx != nil {
 			cn.rctx.cancel()
 		}
@@ -326,7 +338,7 @@ func (cn *conn) awaitRequest(first bool) bool {
 			// and a spurious wake-up.
 			cn.state.Store(stateActive)
 			if d := cn.srv.ReadHeaderTimeout; d > 0 {
-				cn.c.SetReadDeadline(time.Now().Add(d))
+				cn.setReadDeadline(time.Now().Add(d), deadlineGranule(d))
 			}
 			_, err := cn.br.Peek(1)
 			return err == nil
@@ -338,7 +350,7 @@ func (cn *conn) awaitRequest(first bool) bool {
 			d = cn.srv.ReadHeaderTimeout
 		}
 		if d > 0 {
-			cn.c.SetReadDeadline(time.Now().Add(d))
+			cn.setReadDeadline(time.Now().Add(d), deadlineGranule(d))
 		}
 		if _, err := cn.br.Peek(1); err != nil {
 			return false
@@ -346,7 +358,7 @@ func (cn *conn) awaitRequest(first bool) bool {
 	}
 	cn.state.Store(stateActive)
 	if d := cn.srv.ReadHeaderTimeout; d > 0 {
-		cn.c.SetReadDeadline(time.Now().Add(d))
+		cn.setReadDeadline(time.Now().Add(d), deadlineGranule(d))
 	}
 	return true
 }
@@ -358,6 +370,6 @@ func (cn *conn) handOff() {
 	rc := &replayConn{Conn: cn.c, pending: append([]byte(nil), buffered...)}
 	cn.br.Reset(nil)
 	readers.Put(cn.br)
-	cn.c.SetReadDeadline(time.Time{})
+	cn.setReadDeadline(time.Time{}, 0)
 	cn.srv.Fallback(cn.ctx, rc)
 }

@@ -904,3 +904,194 @@ func TestStoppedAfterFuncLeavesContextToNextRequest(t *testing.T) {
 	default:
 	}
 }
+
+// TestSlowRequestWatchedByEventsNotARead: a slow request on a connection
+// in the fifo is watched through the fifo's events (issue 18): no watch
+// goroutine and no parked read while the client stays, and the client
+// hanging up still cancels the request.
+func TestSlowRequestWatchedByEventsNotARead(t *testing.T) {
+	var watchReads atomic.Int64
+	cancelled := make(chan error, 1)
+	hs := start(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		switch r.URL.Path {
+		case "/slow":
+			time.Sleep(4 * watchDelay)
+		case "/hang":
+			ctx, cancel := context.WithTimeout(r.Context(), 5*time.Second)
+			defer cancel()
+			<-ctx.Done()
+			cancelled <- ctx.Err()
+			return
+		}
+		io.WriteString(w, r.URL.Path)
+	}), func(s *Server) {
+		s.Go = func(name string, fn func()) {
+			if name == "http1-watch" {
+				watchReads.Add(1)
+			}
+			go fn()
+		}
+	})
+	c, br := hs.dial()
+	// The first request is read before the connection joins the fifo.
+	body(t, roundTrip(t, c, br, "GET /first HTTP/1.1\r\nHost: x\r\n\r\n", "GET"))
+	f := fifoOf(t, hs)
+	for i := range 3 {
+		if got := body(t, roundTrip(t, c, br, "GET /slow HTTP/1.1\r\nHost: x\r\n\r\n", "GET")); got != "/slow" {
+			t.Fatalf("slow request %d: %q", i, got)
+		}
+	}
+	if n := watchReads.Load(); n != 0 {
+		t.Errorf("%d watch reads started for 3 slow requests on a fifo connection, want 0", n)
+	}
+	if n := f.eventWatches.Load(); n != 3 {
+		t.Errorf("%d slow requests watched by events, want 3", n)
+	}
+	io.WriteString(c, "GET /hang HTTP/1.1\r\nHost: x\r\n\r\n")
+	time.Sleep(4 * watchDelay)
+	c.Close()
+	select {
+	case err := <-cancelled:
+		if !errors.Is(err, context.Canceled) {
+			t.Fatalf("request context: %v, want canceled when the client left", err)
+		}
+	case <-time.After(3 * time.Second):
+		t.Fatal("the client hung up and the request's context was not cancelled")
+	}
+}
+
+// deadlineCountingConn counts the deadlines set on a TCP connection; it
+// keeps the socket reachable, so the connection still joins the fifo.
+type deadlineCountingConn struct {
+	*net.TCPConn
+	sets *atomic.Int64
+}
+
+func (c deadlineCountingConn) SetReadDeadline(t time.Time) error {
+	c.sets.Add(1)
+	return c.TCPConn.SetReadDeadline(t)
+}
+
+func (c deadlineCountingConn) SetWriteDeadline(t time.Time) error {
+	c.sets.Add(1)
+	return c.TCPConn.SetWriteDeadline(t)
+}
+
+// TestDeadlinesNotSetPerRequest: kept-alive requests served within a
+// sixteenth of the timeouts share their deadlines (issue 18: three timer
+// updates per pass-through request, the proxy's extension of the write
+// deadline included, showed in the profile).
+func TestDeadlinesNotSetPerRequest(t *testing.T) {
+	var sets atomic.Int64
+	srv := &Server{
+		Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			// As the proxy does when the body starts to move.
+			http.NewResponseController(w).SetWriteDeadline(time.Now().Add(5 * time.Second))
+			io.WriteString(w, "hello")
+		}),
+		Fallback:          func(_ context.Context, c net.Conn) { c.Close() },
+		ReadHeaderTimeout: 5 * time.Second,
+		IdleTimeout:       5 * time.Second,
+		WriteTimeout:      5 * time.Second,
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { ln.Close(); srv.Close() })
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			if !srv.Serve(deadlineCountingConn{c.(*net.TCPConn), &sets}) {
+				c.Close()
+			}
+		}
+	}()
+	c, err := net.Dial("tcp", ln.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	br := bufio.NewReader(c)
+	const n = 100
+	for i := range n {
+		if got := body(t, roundTrip(t, c, br, "GET / HTTP/1.1\r\nHost: x\r\n\r\n", "GET")); got != "hello" {
+			t.Fatalf("request %d: %q", i, got)
+		}
+	}
+	// Each sixteenth of the timeouts (over 300 ms) crossed costs a new
+	// read and write deadline; before, every request set three.
+	t.Logf("%d deadlines set for %d requests", sets.Load(), n)
+	if got := sets.Load(); got > 30 {
+		t.Errorf("%d deadlines set for %d kept-alive requests, want at most 30", got, n)
+	}
+}
+
+// TestIdleTimerThatFiredWhileBusyDoesNotCut: the fifo's idle timer is not
+// stopped after each wait (issue 18); when it fired during a request that
+// ran longer than the idle timeout, the next wait must not take that tick
+// for an idle timeout, and a connection left idle is still closed.
+func TestIdleTimerThatFiredWhileBusyDoesNotCut(t *testing.T) {
+	const idle = 150 * time.Millisecond
+	hs := start(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/slow" {
+			time.Sleep(2 * idle)
+		}
+		io.WriteString(w, r.URL.Path)
+	}), func(s *Server) { s.IdleTimeout = idle })
+	c, br := hs.dial()
+	for _, p := range []string{"/a", "/b", "/slow", "/c"} {
+		if got := body(t, roundTrip(t, c, br, "GET "+p+" HTTP/1.1\r\nHost: x\r\n\r\n", "GET")); got != p {
+			t.Fatalf("%s: %q", p, got)
+		}
+	}
+	time.Sleep(idle / 3)
+	if got := body(t, roundTrip(t, c, br, "GET /d HTTP/1.1\r\nHost: x\r\n\r\n", "GET")); got != "/d" {
+		t.Fatalf("/d after a short pause: %q", got)
+	}
+	c.SetReadDeadline(time.Now().Add(5 * time.Second))
+	if _, err := br.ReadByte(); err != io.EOF {
+		t.Fatalf("idle connection: %v, want EOF", err)
+	}
+}
+
+// TestEarlyHangUpOnFifoConnectionCancels: a client that hangs up before
+// its request ran for the watch delay, on a connection in the fifo, still
+// has the request cancelled (the read starts once the delay is over).
+func TestEarlyHangUpOnFifoConnectionCancels(t *testing.T) {
+	// With the request, and a moment after it (while the handler runs).
+	for _, pause := range []time.Duration{0, time.Millisecond} {
+		t.Run(pause.String(), func(t *testing.T) { earlyHangUp(t, pause) })
+	}
+}
+
+func earlyHangUp(t *testing.T, pause time.Duration) {
+	cancelled := make(chan error, 1)
+	hs := start(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path != "/hang" {
+			io.WriteString(w, r.URL.Path)
+			return
+		}
+		ctx, cancel := context.WithTimeout(r.Context(), 5*time.Second)
+		defer cancel()
+		<-ctx.Done()
+		cancelled <- ctx.Err()
+	}), nil)
+	c, br := hs.dial()
+	body(t, roundTrip(t, c, br, "GET /first HTTP/1.1\r\nHost: x\r\n\r\n", "GET"))
+	body(t, roundTrip(t, c, br, "GET /second HTTP/1.1\r\nHost: x\r\n\r\n", "GET"))
+	io.WriteString(c, "GET /hang HTTP/1.1\r\nHost: x\r\n\r\n")
+	time.Sleep(pause)
+	c.Close()
+	select {
+	case err := <-cancelled:
+		if !errors.Is(err, context.Canceled) {
+			t.Fatalf("request context: %v, want canceled when the client left", err)
+		}
+	case <-time.After(3 * time.Second):
+		t.Fatal("the client hung up early and the request's context was not cancelled")
+	}
+}

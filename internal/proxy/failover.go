@@ -42,6 +42,7 @@ func (a *attempt) release() {
 type retrier struct {
 	p      *Proxy
 	r      *http.Request
+	ctx    context.Context // r's, with the 1xx trace
 	ex     *pipeline.Exchange
 	route  *router.Route
 	pol    *RoutePolicy
@@ -78,7 +79,7 @@ func (p *Proxy) serve(w http.ResponseWriter, r *http.Request, ex *pipeline.Excha
 		return err
 	}
 	var it *interim
-	rt.r, it = attachInterim(w, r)
+	rt.ctx, it = attachInterim(w, r)
 	for mode := pool.Ramp; mode <= pool.Any; mode++ {
 		if mode == pool.Any && rt.tries > 0 {
 			break
@@ -124,7 +125,7 @@ func (rt *retrier) pass(mode pool.Mode) (*attempt, bool, error) {
 			}
 			k := rt.free()
 			a := &rt.slots[k]
-			perr := rt.p.try(rt.r, rt.ex, rt.route, pl, o, rt.pol, rt.body, a)
+			perr := rt.p.try(rt.r, rt.ctx, rt.ex, rt.route, pl, o, rt.pol, rt.body, a)
 			if perr == errCircuitOpen {
 				continue
 			}
@@ -234,19 +235,19 @@ func (rt *retrier) fallback(w http.ResponseWriter) error {
 // try sends one request to o, filling a once response headers arrived;
 // else it returns the classified error, errCircuitOpen when o's limits
 // turned it away before anything was sent.
-func (p *Proxy) try(r *http.Request, ex *pipeline.Exchange, route *router.Route, pl *pool.Pool, o *pool.Origin,
+//
+// tctx is r's context with the 1xx trace (attachInterim).
+func (p *Proxy) try(r *http.Request, tctx context.Context, ex *pipeline.Exchange, route *router.Route, pl *pool.Pool, o *pool.Origin,
 	pol *RoutePolicy, body []byte, a *attempt) *pipeline.Error {
-	if !o.Acquire(r.Context(), pl.QueueWait) {
+	if !o.Acquire(tctx, pl.QueueWait) {
 		if p.Failover != nil {
 			p.Failover.Metrics.CircuitOpen.Inc()
 		}
 		return errCircuitOpen
 	}
 	a.pl, a.o = pl, o
-	out := target(r, route, o)
-	setBody(out, body)
 	var timer *time.Timer
-	ctx := r.Context()
+	ctx := tctx
 	var cancelTotal context.CancelFunc
 	if pl.Total > 0 {
 		ctx, cancelTotal = context.WithTimeout(ctx, pl.Total)
@@ -261,9 +262,8 @@ func (p *Proxy) try(r *http.Request, ex *pipeline.Exchange, route *router.Route,
 		}
 		timer = time.AfterFunc(pol.PerTry, cancelTry)
 	}
-	if ctx != r.Context() {
-		out = out.WithContext(ctx)
-	}
+	out := target(r, ctx, route, o)
+	setBody(out, body)
 	ex.Origin = o.Host
 	start := time.Now()
 	res, err := pl.Transport.RoundTrip(out)

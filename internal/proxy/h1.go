@@ -65,6 +65,20 @@ type h1conn struct {
 	// cut unblocks the connection's reads and writes when the request is
 	// cancelled; made once per connection, not per request.
 	cut func()
+	// readDeadline is the read deadline set on nc (zero: none); a head's
+	// deadline stays set after a head whose body was in the buffer.
+	readDeadline time.Time
+	// poll watches the socket (opoll_linux.go); nil when it does not.
+	poll *originPoll
+	ps   pollState
+}
+
+// close unregisters c from the poll before closing its socket.
+func (c *h1conn) close() {
+	if c.poll != nil {
+		c.poll.unregister(c)
+	}
+	c.nc.Close()
 }
 
 // handles reports whether r can take the lean path.
@@ -95,7 +109,7 @@ func (t *h1Transport) RoundTrip(r *http.Request) (*http.Response, error) {
 	if err == nil {
 		return res, nil
 	}
-	c.nc.Close()
+	c.close()
 	var silent *silentClose
 	if !reused || !errors.As(err, &silent) || r.Context().Err() != nil {
 		return nil, unwrapSilent(err)
@@ -106,7 +120,7 @@ func (t *h1Transport) RoundTrip(r *http.Request) (*http.Response, error) {
 	}
 	res, err = t.exchange(c, r)
 	if err != nil {
-		c.nc.Close()
+		c.close()
 		return nil, unwrapSilent(err)
 	}
 	return res, nil
@@ -173,7 +187,10 @@ func (t *h1Transport) exchange(c *h1conn, r *http.Request) (*http.Response, erro
 		return nil, err
 	}
 	if t.headerWait > 0 {
-		c.nc.SetReadDeadline(time.Now().Add(t.headerWait))
+		c.setReadDeadline(headerDeadline(time.Now(), t.headerWait))
+	}
+	if c.poll != nil {
+		c.poll.waitAnswer(c)
 	}
 	if _, err := c.br.Peek(1); err != nil {
 		stop()
@@ -186,8 +203,11 @@ func (t *h1Transport) exchange(c *h1conn, r *http.Request) (*http.Response, erro
 		return nil, err
 	}
 	if lh, ok := readLeanHead(c.br, r); ok {
-		if t.headerWait > 0 {
-			c.nc.SetReadDeadline(time.Time{})
+		if lh.length > int64(c.br.Buffered()) {
+			// Body bytes still to come are read without the header
+			// deadline; a body already in the buffer needs no read, and
+			// the deadline left set saves a timer update per request.
+			c.setReadDeadline(time.Time{})
 		}
 		res := lh.res
 		c.noteKeepAlive(res)
@@ -203,8 +223,8 @@ func (t *h1Transport) exchange(c *h1conn, r *http.Request) (*http.Response, erro
 		reportInterim(r, res) // 103 Early Hints and the like go to the client
 		res, err = http.ReadResponse(c.br, r)
 	}
-	if t.headerWait > 0 && err == nil {
-		c.nc.SetReadDeadline(time.Time{})
+	if err == nil {
+		c.setReadDeadline(time.Time{})
 	}
 	if err != nil {
 		stop()
@@ -216,6 +236,29 @@ func (t *h1Transport) exchange(c *h1conn, r *http.Request) (*http.Response, erro
 	c.noteKeepAlive(res)
 	res.Body = &h1body{t: t, c: c, rc: res.Body, stop: stop, reuse: !res.Close && !r.Close}
 	return res, nil
+}
+
+// headerDeadline is the deadline for an origin's response head: wait
+// after now, rounded up to a sixteenth of wait, so that requests in the
+// same sixteenth share one deadline and the connection's timer is not
+// updated for each (a runtime timer update per request showed in the
+// profile). The head is thus waited for at most wait*17/16.
+func headerDeadline(now time.Time, wait time.Duration) time.Time {
+	g := wait / 16
+	at := now.Add(wait)
+	if g <= 0 {
+		return at
+	}
+	return at.Add(g - 1).Truncate(g)
+}
+
+// setReadDeadline sets c's read deadline unless it is the one set.
+func (c *h1conn) setReadDeadline(t time.Time) {
+	if t.Equal(c.readDeadline) {
+		return
+	}
+	c.readDeadline = t
+	c.nc.SetReadDeadline(t)
 }
 
 // onCancel runs cut when ctx is done, until stop is called. A context with
@@ -306,11 +349,32 @@ func (t *h1Transport) takeIdle(key originKey) *h1conn {
 		if c == nil {
 			return nil
 		}
-		if time.Since(c.idleAt) < c.idleFor && !c.closedByPeer() {
+		now := time.Now()
+		if !c.readDeadline.IsZero() && !now.Before(c.readDeadline) {
+			// A head's deadline left set has passed while the connection
+			// was idle: the peek would read it as a failure.
+			c.setReadDeadline(time.Time{})
+		}
+		if now.Sub(c.idleAt) < c.idleFor && !c.closedByPeer() {
 			return c
 		}
-		c.nc.Close()
+		c.close()
 	}
+}
+
+// alive reports whether idle c can carry a request: without a peek when
+// the poll saw no event on it since it was returned.
+func (c *h1conn) alive() bool {
+	if c.poll != nil && c.poll.quiet(c) {
+		return true
+	}
+	if c.closedByPeer() {
+		return false
+	}
+	if c.poll != nil {
+		c.poll.clearEvent(c)
+	}
+	return true
 }
 
 func (t *h1Transport) pop(key originKey) *h1conn {
@@ -332,8 +396,8 @@ func (t *h1Transport) pop(key originKey) *h1conn {
 func (t *h1Transport) putIdle(c *h1conn) {
 	now := time.Now()
 	c.idleAt = now
-	if c.idleFor <= 0 {
-		c.nc.Close()
+	if c.idleFor <= 0 || c.poll != nil && !c.poll.settle(c) {
+		c.close()
 		return
 	}
 	var expired []*h1conn
@@ -355,10 +419,10 @@ func (t *h1Transport) putIdle(c *h1conn) {
 	t.idle[c.key] = stack
 	t.mu.Unlock()
 	for _, e := range expired {
-		e.nc.Close()
+		e.close()
 	}
 	if !keep {
-		c.nc.Close()
+		c.close()
 	}
 }
 
@@ -392,8 +456,20 @@ func (t *h1Transport) dial(ctx context.Context, scheme, hostport string) (*h1con
 		nc = tc
 	}
 	c := &h1conn{nc: nc, br: bufio.NewReaderSize(nc, 16<<10), bw: bufio.NewWriterSize(nc, 4<<10)}
-	c.cut = func() { nc.SetDeadline(time.Unix(1, 0)) }
 	c.preparePeek()
+	if _, isTLS := nc.(*tls.Conn); !isTLS {
+		// crypto/tls may hold read bytes the socket no longer shows, so
+		// only plain connections are watched.
+		if p := sharedOriginPoll(); p != nil {
+			p.register(c)
+		}
+	}
+	c.cut = func() {
+		nc.SetDeadline(time.Unix(1, 0))
+		if c.poll != nil {
+			c.poll.interrupt(c)
+		}
+	}
 	return c, nil
 }
 
@@ -402,7 +478,7 @@ func (t *h1Transport) CloseIdleConnections() {
 	t.mu.Lock()
 	for k, stack := range t.idle {
 		for _, c := range stack {
-			c.nc.Close()
+			c.close()
 		}
 		delete(t.idle, k)
 	}
@@ -484,7 +560,7 @@ func (b *h1body) finish(complete bool) {
 		b.t.putIdle(b.c)
 		return
 	}
-	b.c.nc.Close()
+	b.c.close()
 }
 
 func staleConnError(err error) bool {

@@ -29,14 +29,25 @@ type interim struct {
 	mu     sync.Mutex
 	done   bool
 	trace  httptrace.ClientTrace
+	// traced is the context handed out when the request's has an
+	// AfterFunc; part of the interim, not an allocation of its own.
+	traced tracedCtx
 }
 
-// attachInterim returns r carrying the trace that forwards 1xx responses
-// to w, and the interim to stop before the final response is written.
-func attachInterim(w http.ResponseWriter, r *http.Request) (*http.Request, *interim) {
+// attachInterim returns r's context carrying the trace that forwards 1xx
+// responses to w, and the interim to stop before the final response is
+// written. The context, not a copy of r: each try's request is made from
+// r with it (target), one copy of the request per try instead of two.
+func attachInterim(w http.ResponseWriter, r *http.Request) (context.Context, *interim) {
 	it := &interim{w: w, client: r}
 	it.trace.Got1xxResponse = it.got
-	return r.WithContext(withTrace(r.Context(), &it.trace)), it
+	ctx := r.Context()
+	traced := httptrace.WithClientTrace(ctx, &it.trace)
+	if af, ok := ctx.(afterFuncer); ok {
+		it.traced = tracedCtx{Context: traced, af: af}
+		return &it.traced, it
+	}
+	return traced, it
 }
 
 // afterFuncer is a context that runs a function when it is done without
@@ -45,19 +56,12 @@ type afterFuncer interface {
 	AfterFunc(func()) func() bool
 }
 
-// withTrace adds trace to ctx and keeps ctx's AfterFunc reachable. The
-// context package only finds AfterFunc on the very context it is given,
-// and the value context httptrace adds has none: every cancel hook put
-// on a request's context (the lean transport's, context.WithTimeout's)
+// The context package only finds AfterFunc on the very context it is
+// given, and the value context httptrace adds has none: every cancel hook
+// put on a request's context (the lean transport's, context.WithTimeout's)
 // then started a goroutine to wait on it, one per request, seen in a
-// runtime trace of the dyn bench.
-func withTrace(ctx context.Context, trace *httptrace.ClientTrace) context.Context {
-	traced := httptrace.WithClientTrace(ctx, trace)
-	if af, ok := ctx.(afterFuncer); ok {
-		return &tracedCtx{Context: traced, af: af}
-	}
-	return traced
-}
+// runtime trace of the dyn bench. So the traced context of a request
+// whose context has AfterFunc (h1server's) is a tracedCtx.
 
 // tracedCtx is a traced context whose AfterFunc is its parent's.
 type tracedCtx struct {

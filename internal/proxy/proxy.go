@@ -4,6 +4,7 @@
 package proxy
 
 import (
+	"context"
 	"net/http"
 	"net/url"
 	"time"
@@ -80,9 +81,8 @@ func prepareHeaders(r *http.Request, ex *pipeline.Exchange, route *router.Route)
 }
 
 // target returns the request of one try to origin o.
-func target(r *http.Request, route *router.Route, o *pool.Origin) *http.Request {
-	out := new(http.Request)
-	*out = *r
+func target(r *http.Request, ctx context.Context, route *router.Route, o *pool.Origin) *http.Request {
+	out := r.WithContext(ctx)
 	u := new(url.URL)
 	*u = *r.URL
 	u.Scheme, u.Host = o.URL.Scheme, o.Host

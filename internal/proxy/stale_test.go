@@ -140,3 +140,36 @@ func TestH1IdleTimeoutFromConfig(t *testing.T) {
 		t.Fatalf("fallback idle timeout %v, want the pool's 3s", tr.fallback.IdleConnTimeout)
 	}
 }
+
+// A head whose body came in the same read leaves its deadline set (issue
+// 18: one timer update per request fewer). A connection idle past that
+// deadline is still alive, and must be reused, not taken for dead by the
+// peek.
+func TestH1ConnectionIdlePastHeadDeadlineIsReused(t *testing.T) {
+	o := raworigin.Start(t, nil)
+	tr := testH1(t)
+	tr.headerWait = 30 * time.Millisecond
+	for i := range 2 {
+		if code, body, err := send(t, tr, "GET", o.URL+"/z", ""); err != nil || code != 200 {
+			t.Fatalf("request %d: %d %q %v", i, code, body, err)
+		}
+		time.Sleep(3 * tr.headerWait)
+	}
+	if got := o.Conns.Load(); got != 1 {
+		t.Fatalf("%d connections for two requests on one idle connection, want 1", got)
+	}
+}
+
+func TestHeaderDeadlineRoundsUpWithinASixteenth(t *testing.T) {
+	const wait = 16 * time.Second
+	for _, ns := range []int64{0, 1, 999_999_999, 1_000_000_000, 1_234_567_891} {
+		now := time.Unix(1_700_000_000, ns)
+		d := headerDeadline(now, wait)
+		if d.Before(now.Add(wait)) || !d.Before(now.Add(wait+wait/16)) {
+			t.Errorf("headerDeadline(%v) = %v, want in [now+wait, now+wait*17/16)", now, d)
+		}
+		if d2 := headerDeadline(now.Add(time.Nanosecond), wait); d2.Before(d) {
+			t.Errorf("a later request got an earlier deadline: %v < %v", d2, d)
+		}
+	}
+}

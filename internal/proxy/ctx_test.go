@@ -100,24 +100,7 @@ func TestCancelHookUsesRequestContextAfterFunc(t *testing.T) {
 
 // Cancelling such a context still cuts a request the origin sits on.
 func TestHookContextCancelCutsStalledOrigin(t *testing.T) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	go func() {
-		c, err := ln.Accept()
-		if err == nil {
-			defer c.Close()
-			buf := make([]byte, 4096)
-			for {
-				if _, err := c.Read(buf); err != nil {
-					return
-				}
-			}
-		}
-	}()
-	route := hookRoute(t, ln.Addr().String())
+	route := hookRoute(t, silentOrigin(t))
 	ctx := newHookCtx()
 	req := httptest.NewRequest("GET", "http://shop.example/dyn", nil).WithContext(ctx)
 	ex := pipeline.NewExchange(httptest.NewRecorder(), time.Time{})
@@ -140,3 +123,59 @@ func TestHookContextCancelCutsStalledOrigin(t *testing.T) {
 }
 
 var _ http.RoundTripper = (*h1Transport)(nil)
+
+// A cancel that lands after the request was written but before the
+// head's read deadline is set is not overridden by that deadline: the
+// request ends at once instead of waiting response_header (here an hour)
+// for an origin that never answers.
+func TestCancelBeforeHeadDeadlineIsKept(t *testing.T) {
+	tr := testH1(t)
+	tr.headerWait = time.Hour
+	u, _ := url.Parse("http://" + silentOrigin(t))
+	route := &router.Route{Pools: []*pool.Pool{pool.New("p", []*pool.Origin{pool.NewOrigin("o", u, 1, nil, 0, 0)}, tr)}}
+	ctx := newHookCtx()
+	var once sync.Once
+	afterWriteHook = func() {
+		once.Do(func() {
+			ctx.cancel()
+			time.Sleep(50 * time.Millisecond) // the cut runs on its own goroutine
+		})
+	}
+	defer func() { afterWriteHook = nil }()
+	req := httptest.NewRequest("GET", "http://shop.example/dyn", nil).WithContext(ctx)
+	ex := pipeline.NewExchange(httptest.NewRecorder(), time.Time{})
+	ex.Route = route
+	errc := make(chan error, 1)
+	go func() { errc <- (&Proxy{}).ServeHTTP(ex, req) }()
+	select {
+	case err := <-errc:
+		var perr *pipeline.Error
+		if !errors.As(err, &perr) || perr.Status != pipeline.StatusClientClosed {
+			t.Fatalf("got %v, want the client-gone error", err)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("a request cancelled before its head deadline was set waited on the origin")
+	}
+}
+
+// silentOrigin is an origin that reads requests and never answers.
+func silentOrigin(t *testing.T) string {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { ln.Close() })
+	go func() {
+		c, err := ln.Accept()
+		if err == nil {
+			defer c.Close()
+			buf := make([]byte, 4096)
+			for {
+				if _, err := c.Read(buf); err != nil {
+					return
+				}
+			}
+		}
+	}()
+	return ln.Addr().String()
+}

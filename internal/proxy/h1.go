@@ -68,18 +68,9 @@ type h1conn struct {
 	// readDeadline is the read deadline set on nc (zero: none); a head's
 	// deadline stays set after a head whose body was in the buffer.
 	readDeadline time.Time
-	// poll watches the socket (opoll_linux.go); nil when it does not.
-	poll *originPoll
-	ps   pollState
 }
 
-// close unregisters c from the poll before closing its socket.
-func (c *h1conn) close() {
-	if c.poll != nil {
-		c.poll.unregister(c)
-	}
-	c.nc.Close()
-}
+func (c *h1conn) close() { c.nc.Close() }
 
 // handles reports whether r can take the lean path.
 func (t *h1Transport) handles(r *http.Request) bool {
@@ -186,11 +177,19 @@ func (t *h1Transport) exchange(c *h1conn, r *http.Request) (*http.Response, erro
 		}
 		return nil, err
 	}
+	if afterWriteHook != nil {
+		afterWriteHook()
+	}
 	if t.headerWait > 0 {
 		c.setReadDeadline(headerDeadline(time.Now(), t.headerWait))
-	}
-	if c.poll != nil {
-		c.poll.waitAnswer(c)
+		// A cancel between onCancel and here cut the connection with a
+		// past deadline that the line above has just replaced: without
+		// this check the request would wait for the origin's head until
+		// response_header. A cancel after it lands after the deadline.
+		if err := r.Context().Err(); err != nil {
+			stop()
+			return nil, err
+		}
 	}
 	if _, err := c.br.Peek(1); err != nil {
 		stop()
@@ -237,6 +236,10 @@ func (t *h1Transport) exchange(c *h1conn, r *http.Request) (*http.Response, erro
 	res.Body = &h1body{t: t, c: c, rc: res.Body, stop: stop, reuse: !res.Close && !r.Close}
 	return res, nil
 }
+
+// afterWriteHook, when a test sets it, runs between writing a request and
+// setting its head deadline: the window a cancel must not be lost in.
+var afterWriteHook func()
 
 // headerDeadline is the deadline for an origin's response head: wait
 // after now, rounded up to a sixteenth of wait, so that requests in the
@@ -362,21 +365,6 @@ func (t *h1Transport) takeIdle(key originKey) *h1conn {
 	}
 }
 
-// alive reports whether idle c can carry a request: without a peek when
-// the poll saw no event on it since it was returned.
-func (c *h1conn) alive() bool {
-	if c.poll != nil && c.poll.quiet(c) {
-		return true
-	}
-	if c.closedByPeer() {
-		return false
-	}
-	if c.poll != nil {
-		c.poll.clearEvent(c)
-	}
-	return true
-}
-
 func (t *h1Transport) pop(key originKey) *h1conn {
 	t.mu.Lock()
 	defer t.mu.Unlock()
@@ -396,7 +384,7 @@ func (t *h1Transport) pop(key originKey) *h1conn {
 func (t *h1Transport) putIdle(c *h1conn) {
 	now := time.Now()
 	c.idleAt = now
-	if c.idleFor <= 0 || c.poll != nil && !c.poll.settle(c) {
+	if c.idleFor <= 0 {
 		c.close()
 		return
 	}
@@ -457,19 +445,7 @@ func (t *h1Transport) dial(ctx context.Context, scheme, hostport string) (*h1con
 	}
 	c := &h1conn{nc: nc, br: bufio.NewReaderSize(nc, 16<<10), bw: bufio.NewWriterSize(nc, 4<<10)}
 	c.preparePeek()
-	if _, isTLS := nc.(*tls.Conn); !isTLS {
-		// crypto/tls may hold read bytes the socket no longer shows, so
-		// only plain connections are watched.
-		if p := sharedOriginPoll(); p != nil {
-			p.register(c)
-		}
-	}
-	c.cut = func() {
-		nc.SetDeadline(time.Unix(1, 0))
-		if c.poll != nil {
-			c.poll.interrupt(c)
-		}
-	}
+	c.cut = func() { nc.SetDeadline(time.Unix(1, 0)) }
 	return c, nil
 }
 

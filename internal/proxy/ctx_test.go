@@ -73,10 +73,37 @@ func (c *hookCtx) hookCount() int {
 	return c.hooks
 }
 
-func hookRoute(t *testing.T, addr string) *router.Route {
-	spec := testH1(t)
+func hookRoute(t *testing.T, addr string) *router.Route { return routeVia(testH1(t), addr) }
+
+// routeVia is a route to the origin at addr through transport tr.
+func routeVia(tr *h1Transport, addr string) *router.Route {
 	u, _ := url.Parse("http://" + addr)
-	return &router.Route{Pools: []*pool.Pool{pool.New("p", []*pool.Origin{pool.NewOrigin("o", u, 1, nil, 0, 0)}, spec)}}
+	return &router.Route{Pools: []*pool.Pool{pool.New("p", []*pool.Origin{pool.NewOrigin("o", u, 1, nil, 0, 0)}, tr)}}
+}
+
+// serveAsync runs the proxy for a GET with ctx on route; its result
+// arrives on the channel.
+func serveAsync(ctx context.Context, route *router.Route) <-chan error {
+	req := httptest.NewRequest("GET", "http://shop.example/dyn", nil).WithContext(ctx)
+	ex := pipeline.NewExchange(httptest.NewRecorder(), time.Time{})
+	ex.Route = route
+	errc := make(chan error, 1)
+	go func() { errc <- (&Proxy{}).ServeHTTP(ex, req) }()
+	return errc
+}
+
+// wantClientGone waits up to 10 s for the client-gone error on errc.
+func wantClientGone(t *testing.T, errc <-chan error, what string) {
+	t.Helper()
+	select {
+	case err := <-errc:
+		var perr *pipeline.Error
+		if !errors.As(err, &perr) || perr.Status != pipeline.StatusClientClosed {
+			t.Fatalf("got %v, want the client-gone error", err)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal(what)
+	}
 }
 
 // The lean transport's cancel hook goes through the request context's
@@ -100,39 +127,25 @@ func TestCancelHookUsesRequestContextAfterFunc(t *testing.T) {
 
 // Cancelling such a context still cuts a request the origin sits on.
 func TestHookContextCancelCutsStalledOrigin(t *testing.T) {
-	route := hookRoute(t, silentOrigin(t))
 	ctx := newHookCtx()
-	req := httptest.NewRequest("GET", "http://shop.example/dyn", nil).WithContext(ctx)
-	ex := pipeline.NewExchange(httptest.NewRecorder(), time.Time{})
-	ex.Route = route
-	errc := make(chan error, 1)
-	go func() { errc <- (&Proxy{}).ServeHTTP(ex, req) }()
+	errc := serveAsync(ctx, hookRoute(t, silentOrigin(t)))
 	for i := 0; i < 500 && ctx.hookCount() == 0; i++ {
 		time.Sleep(2 * time.Millisecond)
 	}
 	ctx.cancel()
-	select {
-	case err := <-errc:
-		var perr *pipeline.Error
-		if !errors.As(err, &perr) || perr.Status != pipeline.StatusClientClosed {
-			t.Fatalf("got %v, want the client-gone error", err)
-		}
-	case <-time.After(10 * time.Second):
-		t.Fatal("the request outlived its cancelled context")
-	}
+	wantClientGone(t, errc, "the request outlived its cancelled context")
 }
 
 var _ http.RoundTripper = (*h1Transport)(nil)
 
-// A cancel that lands after the request was written but before the
-// head's read deadline is set is not overridden by that deadline: the
-// request ends at once instead of waiting response_header (here an hour)
-// for an origin that never answers.
+// A cancel that lands right after the request was written is not
+// overridden by the head's read deadline: the request ends at once instead
+// of waiting response_header (here an hour) for an origin that never
+// answers.
 func TestCancelBeforeHeadDeadlineIsKept(t *testing.T) {
 	tr := testH1(t)
 	tr.headerWait = time.Hour
-	u, _ := url.Parse("http://" + silentOrigin(t))
-	route := &router.Route{Pools: []*pool.Pool{pool.New("p", []*pool.Origin{pool.NewOrigin("o", u, 1, nil, 0, 0)}, tr)}}
+	route := routeVia(tr, silentOrigin(t))
 	ctx := newHookCtx()
 	var once sync.Once
 	afterWriteHook = func() {
@@ -142,20 +155,7 @@ func TestCancelBeforeHeadDeadlineIsKept(t *testing.T) {
 		})
 	}
 	defer func() { afterWriteHook = nil }()
-	req := httptest.NewRequest("GET", "http://shop.example/dyn", nil).WithContext(ctx)
-	ex := pipeline.NewExchange(httptest.NewRecorder(), time.Time{})
-	ex.Route = route
-	errc := make(chan error, 1)
-	go func() { errc <- (&Proxy{}).ServeHTTP(ex, req) }()
-	select {
-	case err := <-errc:
-		var perr *pipeline.Error
-		if !errors.As(err, &perr) || perr.Status != pipeline.StatusClientClosed {
-			t.Fatalf("got %v, want the client-gone error", err)
-		}
-	case <-time.After(10 * time.Second):
-		t.Fatal("a request cancelled before its head deadline was set waited on the origin")
-	}
+	wantClientGone(t, serveAsync(ctx, route), "a request cancelled after it was written waited on the origin")
 }
 
 // silentOrigin is an origin that reads requests and never answers.

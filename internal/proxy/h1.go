@@ -169,6 +169,13 @@ func isTimeout(err error) bool {
 
 // exchange writes r on c and reads the response header.
 func (t *h1Transport) exchange(c *h1conn, r *http.Request) (*http.Response, error) {
+	// The head's deadline is set before the cancel hook is attached: a
+	// cancel cuts the connection with a past deadline, which a deadline
+	// set after it would replace, leaving the request to wait for the
+	// origin's head until response_header.
+	if t.headerWait > 0 {
+		c.setReadDeadline(headerDeadline(time.Now(), t.headerWait))
+	}
 	stop := onCancel(r.Context(), c.cut)
 	if err := writeRequest(c.bw, r); err != nil {
 		stop()
@@ -179,17 +186,6 @@ func (t *h1Transport) exchange(c *h1conn, r *http.Request) (*http.Response, erro
 	}
 	if afterWriteHook != nil {
 		afterWriteHook()
-	}
-	if t.headerWait > 0 {
-		c.setReadDeadline(headerDeadline(time.Now(), t.headerWait))
-		// A cancel between onCancel and here cut the connection with a
-		// past deadline that the line above has just replaced: without
-		// this check the request would wait for the origin's head until
-		// response_header. A cancel after it lands after the deadline.
-		if err := r.Context().Err(); err != nil {
-			stop()
-			return nil, err
-		}
 	}
 	if _, err := c.br.Peek(1); err != nil {
 		stop()
@@ -238,7 +234,7 @@ func (t *h1Transport) exchange(c *h1conn, r *http.Request) (*http.Response, erro
 }
 
 // afterWriteHook, when a test sets it, runs between writing a request and
-// setting its head deadline: the window a cancel must not be lost in.
+// reading its answer: a cancel there must not be lost.
 var afterWriteHook func()
 
 // headerDeadline is the deadline for an origin's response head: wait

@@ -950,14 +950,7 @@ func TestSlowRequestWatchedByEventsNotARead(t *testing.T) {
 	io.WriteString(c, "GET /hang HTTP/1.1\r\nHost: x\r\n\r\n")
 	time.Sleep(4 * watchDelay)
 	c.Close()
-	select {
-	case err := <-cancelled:
-		if !errors.Is(err, context.Canceled) {
-			t.Fatalf("request context: %v, want canceled when the client left", err)
-		}
-	case <-time.After(3 * time.Second):
-		t.Fatal("the client hung up and the request's context was not cancelled")
-	}
+	wantCancelled(t, cancelled, "the client hung up and the request's context was not cancelled")
 }
 
 // deadlineCountingConn counts the deadlines set on a TCP connection; it
@@ -1086,12 +1079,19 @@ func earlyHangUp(t *testing.T, pause time.Duration) {
 	io.WriteString(c, "GET /hang HTTP/1.1\r\nHost: x\r\n\r\n")
 	time.Sleep(pause)
 	c.Close()
+	wantCancelled(t, cancelled, "the client hung up early and the request's context was not cancelled")
+}
+
+// wantCancelled waits up to 3 s for a request context's error on
+// cancelled, and wants context.Canceled.
+func wantCancelled(t *testing.T, cancelled <-chan error, what string) {
+	t.Helper()
 	select {
 	case err := <-cancelled:
 		if !errors.Is(err, context.Canceled) {
 			t.Fatalf("request context: %v, want canceled when the client left", err)
 		}
 	case <-time.After(3 * time.Second):
-		t.Fatal("the client hung up early and the request's context was not cancelled")
+		t.Fatal(what)
 	}
 }

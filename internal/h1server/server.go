@@ -14,6 +14,7 @@ import (
 	"bufio"
 	"context"
 	"crypto/tls"
+	"io"
 	"log/slog"
 	"net"
 	"net/http"
@@ -21,6 +22,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"levee/internal/rawio"
 )
 
 // ReadBufferSize is the per-connection read buffer and so the largest
@@ -276,9 +279,13 @@ func (cn *conn) serve() {
 		return
 	}
 	cn.br = readers.Get().(*bufio.Reader)
-	cn.br.Reset(cn.c)
+	var rw io.ReadWriter = cn.c
+	if s := rawio.New(cn.c); s != nil {
+		rw = s
+	}
+	cn.br.Reset(rw)
 	cn.bw = writers.Get().(*bufio.Writer)
-	cn.bw.Reset(cn.c)
+	cn.bw.Reset(rw)
 	defer func() {
 		handedOff := cn.handedOff
 		cn.unregister(!handedOff)

@@ -15,6 +15,8 @@ import (
 	"sync/atomic"
 	"syscall"
 	"time"
+
+	"levee/internal/rawio"
 )
 
 // h1Transport is a lean HTTP/1.1 origin client for body-less requests, the
@@ -439,7 +441,11 @@ func (t *h1Transport) dial(ctx context.Context, scheme, hostport string) (*h1con
 		}
 		nc = tc
 	}
-	c := &h1conn{nc: nc, br: bufio.NewReaderSize(nc, 16<<10), bw: bufio.NewWriterSize(nc, 4<<10)}
+	var rw io.ReadWriter = nc
+	if s := rawio.New(nc); s != nil {
+		rw = s
+	}
+	c := &h1conn{nc: nc, br: bufio.NewReaderSize(rw, 16<<10), bw: bufio.NewWriterSize(rw, 4<<10)}
 	c.preparePeek()
 	c.cut = func() { nc.SetDeadline(time.Unix(1, 0)) }
 	return c, nil

@@ -5,6 +5,7 @@ package proxy
 import (
 	"crypto/tls"
 	"syscall"
+	"unsafe"
 )
 
 // preparePeek keeps what closedByPeer needs, once per connection: the
@@ -26,7 +27,9 @@ func (c *h1conn) preparePeek() {
 	c.raw = raw
 	c.peek = func(fd uintptr) bool {
 		var buf [1]byte
-		_, _, rerr := syscall.Recvfrom(int(fd), buf[:], syscall.MSG_PEEK|syscall.MSG_DONTWAIT)
+		// A raw call: the peek never blocks, so the scheduler need not
+		// hand the P to another thread while it runs.
+		_, _, rerr := syscall.RawSyscall6(syscall.SYS_RECVFROM, fd, uintptr(unsafe.Pointer(&buf[0])), 1, syscall.MSG_PEEK|syscall.MSG_DONTWAIT, 0, 0)
 		// Nothing to read is the one answer of a healthy idle connection;
 		// EOF (no error, no byte), data and errors all mean dead.
 		c.dead = rerr != syscall.EAGAIN && rerr != syscall.EWOULDBLOCK

@@ -144,6 +144,14 @@ func (c *gatedConn) ReadFrom(r io.Reader) (int64, error) {
 	return io.Copy(c.Conn, r)
 }
 
+// StreamSocket tells internal/rawio that reading and writing the socket
+// below is the same as reading and writing this connection: the gate adds
+// nothing to the bytes.
+func (c *gatedConn) StreamSocket() bool {
+	_, ok := c.Conn.(*net.TCPConn)
+	return ok
+}
+
 // SyscallConn reaches the socket (levee's HTTP/1 server watches it with
 // its own epoll).
 func (c *gatedConn) SyscallConn() (syscall.RawConn, error) {

@@ -1,0 +1,161 @@
+// Package rawio reads and writes a connection's socket with raw system
+// calls. See README.md for why.
+package rawio
+
+import (
+	"io"
+	"net"
+	"os"
+	"sync"
+	"syscall"
+)
+
+// Sock reads and writes one socket. Reads and writes may run at the same
+// time; each direction is serialised by its own mutex, as net.Conn's are.
+type Sock struct {
+	c  net.Conn
+	rc syscall.RawConn
+	r  op
+	w  op
+}
+
+// op is one direction's call in progress. Its function is made once per
+// socket, so a call allocates nothing.
+type op struct {
+	mu  sync.Mutex
+	buf []byte
+	n   int
+	err syscall.Errno
+	eof bool // a read found the end of the stream; a write made no progress
+	fn  func(fd uintptr) bool
+}
+
+// New returns a Sock for c when c is a TCP connection, or a wrapper that
+// says it reads and writes one unchanged (StreamSocket). Otherwise (TLS, a
+// pipe, a test's wrapper) it returns nil and the caller keeps using c.
+func New(c net.Conn) *Sock {
+	if _, tcp := c.(*net.TCPConn); !tcp && !isWrapped(c) {
+		return nil
+	}
+	sc, ok := c.(syscall.Conn)
+	if !ok {
+		return nil
+	}
+	rc, err := sc.SyscallConn()
+	if err != nil {
+		return nil
+	}
+	s := &Sock{c: c, rc: rc}
+	s.r.fn = s.readOnce
+	s.w.fn = s.writeSome
+	return s
+}
+
+// isWrapped accepts a wrapper (the shield's gate) that says it carries a
+// TCP socket and adds nothing to its bytes. A wrapper that reaches a socket
+// through SyscallConn but changes or buffers the bytes must not say so.
+func isWrapped(c net.Conn) bool {
+	w, ok := c.(interface{ StreamSocket() bool })
+	return ok && w.StreamSocket()
+}
+
+// readOnce is called by the poller with the socket descriptor. It returns
+// false when nothing is there yet, so the poller parks the goroutine.
+func (s *Sock) readOnce(fd uintptr) bool {
+	o := &s.r
+	for {
+		n, e := sysRead(fd, o.buf)
+		switch e {
+		case 0:
+			o.n, o.eof = n, n == 0
+			return true
+		case syscall.EINTR:
+			continue
+		case syscall.EAGAIN:
+			return false
+		default:
+			o.err = e
+			return true
+		}
+	}
+}
+
+// writeSome writes what is left of the buffer; it returns false to wait
+// for room when the socket's send buffer is full.
+func (s *Sock) writeSome(fd uintptr) bool {
+	o := &s.w
+	for o.n < len(o.buf) {
+		rest := o.buf[o.n:]
+		n, e := sysWrite(fd, rest)
+		switch {
+		case e == 0 && n == 0:
+			o.eof = true
+			return true
+		case e == 0:
+			o.n += n
+		case e == syscall.EINTR:
+		case e == syscall.EAGAIN:
+			return false
+		default:
+			o.err = e
+			return true
+		}
+	}
+	return true
+}
+
+// Read reads like net.Conn's Read: the read deadline and Close apply.
+func (s *Sock) Read(p []byte) (int, error) {
+	if len(p) == 0 {
+		return 0, nil
+	}
+	o := &s.r
+	o.mu.Lock()
+	o.buf, o.n, o.err, o.eof = p, 0, 0, false
+	err := s.rc.Read(o.fn)
+	n, errno, eof := o.n, o.err, o.eof
+	o.buf = nil
+	o.mu.Unlock()
+	switch {
+	case err != nil:
+		return 0, s.opError("read", err)
+	case errno != 0:
+		return 0, s.opError("read", os.NewSyscallError("read", errno))
+	case eof:
+		return 0, io.EOF
+	}
+	return n, nil
+}
+
+// Write writes all of p like net.Conn's Write: the write deadline and
+// Close apply, and n says how much went out before an error.
+func (s *Sock) Write(p []byte) (int, error) {
+	if len(p) == 0 {
+		return 0, nil
+	}
+	o := &s.w
+	o.mu.Lock()
+	o.buf, o.n, o.err, o.eof = p, 0, 0, false
+	err := s.rc.Write(o.fn)
+	n, errno, stuck := o.n, o.err, o.eof
+	o.buf = nil
+	o.mu.Unlock()
+	switch {
+	case err != nil:
+		return n, s.opError("write", err)
+	case errno != 0:
+		return n, s.opError("write", os.NewSyscallError("write", errno))
+	case stuck:
+		return n, io.ErrUnexpectedEOF // as net.Conn's Write when write(2) takes nothing
+	}
+	return n, nil
+}
+
+// opError words an error as net.Conn's would be: a deadline stays a
+// net.Error whose Timeout is true, a closed socket stays net.ErrClosed.
+func (s *Sock) opError(opname string, err error) error {
+	if oe, ok := err.(*net.OpError); ok {
+		err = oe.Err
+	}
+	return &net.OpError{Op: opname, Net: s.c.LocalAddr().Network(), Source: s.c.LocalAddr(), Addr: s.c.RemoteAddr(), Err: err}
+}

@@ -148,14 +148,26 @@ func TestDeadlinesApply(t *testing.T) {
 	if n, err := b.Read(make([]byte, 8)); n != 0 || !errors.Is(err, os.ErrDeadlineExceeded) {
 		t.Fatalf("Read with a past deadline = %d, %v", n, err)
 	}
-	// A write that cannot finish stops at its deadline, saying how much went.
+	// A write that cannot finish stops at its deadline and says exactly how
+	// much went: the peer then reads that many bytes and no more.
 	s.SetReadDeadline(time.Time{})
+	if _, err := io.ReadFull(b, make([]byte, 4)); err != nil { // "late"
+		t.Fatal(err)
+	}
 	a := sock(t, c)
 	c.SetWriteBuffer(8 << 10)
-	c.SetWriteDeadline(time.Now().Add(50 * time.Millisecond))
-	n, err := a.Write(make([]byte, 32<<20)) // nobody reads
-	if !errors.Is(err, os.ErrDeadlineExceeded) || n <= 0 || n >= 32<<20 {
+	c.SetWriteDeadline(time.Now().Add(200 * time.Millisecond))
+	n, err := a.Write(make([]byte, 32<<20)) // nobody reads yet
+	if !errors.Is(err, os.ErrDeadlineExceeded) || n >= 32<<20 {
 		t.Fatalf("blocked Write = %d, %v; want part of it and a timeout", n, err)
+	}
+	s.SetReadDeadline(time.Now().Add(10 * time.Second))
+	if _, err := io.ReadFull(s, make([]byte, n)); err != nil {
+		t.Fatalf("reading the %d bytes Write reported: %v", n, err)
+	}
+	s.SetReadDeadline(time.Now().Add(200 * time.Millisecond))
+	if m, err := s.Read(make([]byte, 1)); m != 0 || !errors.Is(err, os.ErrDeadlineExceeded) {
+		t.Fatalf("after the %d bytes Write reported, %d more arrived (%v)", n, m, err)
 	}
 }
 

@@ -8,6 +8,7 @@ import (
 	"os"
 	"sync"
 	"syscall"
+	"time"
 )
 
 // Sock reads and writes one socket. Reads and writes may run at the same
@@ -45,10 +46,30 @@ func New(c net.Conn) *Sock {
 	if err != nil {
 		return nil
 	}
+	keepMonitor.Do(func() { go keepMonitorAwake() })
 	s := &Sock{c: c, rc: rc}
 	s.r.fn = s.readOnce
 	s.w.fn = s.writeSome
 	return s
+}
+
+// monitorTick bounds how long the runtime's monitor thread sleeps.
+const monitorTick = 20 * time.Millisecond
+
+var keepMonitor sync.Once
+
+// keepMonitorAwake keeps a timer pending at all times. The monitor thread
+// (sysmon) sleeps, once every P is idle, until the next timer or until a
+// goroutine makes a system call through the scheduler; raw calls make none.
+// A goroutine woken by the netpoller that then runs for long would
+// otherwise not be preempted, and connections that became ready meanwhile
+// would not be polled, until some timer came due. Waking from a timer does
+// not put the monitor back to its 20 µs polling, so this costs 50
+// wake-ups a second. It never ends: its Socks may be anywhere.
+func keepMonitorAwake() {
+	for {
+		time.Sleep(monitorTick)
+	}
 }
 
 // isWrapped accepts a wrapper (the shield's gate) that says it carries a

@@ -6,9 +6,12 @@ import (
 	"bytes"
 	"crypto/tls"
 	"errors"
+	"fmt"
 	"io"
 	"net"
 	"os"
+	"os/exec"
+	"runtime"
 	"sync"
 	"syscall"
 	"testing"
@@ -257,5 +260,75 @@ func TestOnlyPlainStreamSockets(t *testing.T) {
 	buf := make([]byte, 2)
 	if _, err := io.ReadFull(w, buf); err != nil || string(buf) != "ok" {
 		t.Fatalf("through a stream wrapper: %q, %v", buf, err)
+	}
+}
+
+// A goroutine woken by the network that then runs for long must not keep
+// other connections that became ready from being served: raw calls never
+// wake the runtime's monitor thread, so a pending timer of rawio's own
+// does. Everything here arrives from a child process, so no timer and no
+// system call of the test wakes the monitor in between.
+func TestReadyConnectionsNotStuckBehindABusyGoroutine(t *testing.T) {
+	if testing.Short() {
+		t.Skip("spins for 600 ms")
+	}
+	bash, err := exec.LookPath("bash")
+	if err != nil {
+		t.Skip("needs bash for its /dev/tcp")
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	port := ln.Addr().(*net.TCPAddr).Port
+	// The child connects twice, waits, wakes the spinner, then 50 ms later
+	// sends the byte the other reader waits for.
+	script := fmt.Sprintf(`exec 3<>/dev/tcp/127.0.0.1/%d; exec 4<>/dev/tcp/127.0.0.1/%d; sleep 0.4; printf a >&3; sleep 0.05; printf x >&4; sleep 3`, port, port)
+	cmd := exec.Command(bash, "-c", script)
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer func() { cmd.Process.Kill(); cmd.Wait() }()
+	first, err := ln.Accept()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer first.Close()
+	second, err := ln.Accept()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer second.Close()
+	spinner, reader := sock(t, first), sock(t, second)
+
+	prev := runtime.GOMAXPROCS(1)
+	defer runtime.GOMAXPROCS(prev)
+	const spin = 600 * time.Millisecond
+	started, served := make(chan time.Time, 1), make(chan time.Time, 1)
+	go func() {
+		buf := make([]byte, 1)
+		if _, err := spinner.Read(buf); err != nil {
+			started <- time.Time{}
+			return
+		}
+		start := time.Now()
+		started <- start
+		for time.Since(start) < spin { // busy, no system call
+		}
+	}()
+	go func() {
+		buf := make([]byte, 1)
+		reader.Read(buf)
+		served <- time.Now()
+	}()
+	start, at := <-started, <-served
+	if start.IsZero() {
+		t.Fatal("the spinner's read failed")
+	}
+	if wait := at.Sub(start); wait > spin/2 {
+		t.Fatalf("a connection ready 50 ms into a %v busy spell was served after %v", spin, wait)
+	} else {
+		t.Logf("served %v after the busy spell began (the byte was sent 50 ms in)", wait)
 	}
 }

@@ -12,7 +12,7 @@ var (
 	// A measured figure: a rate, a time per operation or a ratio to a peer.
 	benchFigure = regexp.MustCompile(`(?i)\d[\d,.]*\s*(req/s|requests/s|qps|ns/op|ns per)|vs nginx|\d(\.\d+)?x (nginx|knot|nsd|coredns)|req/s \|`)
 	// The command that produced it.
-	benchCommand = regexp.MustCompile("shared/bench/(dns/|tls/)?run|go test |wrk |bench/go-bench\\.sh|bench/compress-side-by-side\\.sh|levee-h3load")
+	benchCommand = regexp.MustCompile("shared/bench/(dns/|tls/)?run|go test |wrk |bench/go-bench\\.sh|bench/dyn-split\\.sh|bench/compress-side-by-side\\.sh|levee-h3load")
 	benchPeer    = regexp.MustCompile(`(?i)\b(nginx|varnish|haproxy|caddy|knot|nsd|coredns)\b`)
 	// A peer's version, or the honest absence of one.
 	peerVersion = regexp.MustCompile(`\d+\.\d+\.\d+|versions? not recorded`)

@@ -10,6 +10,8 @@ import (
 	"unsafe"
 
 	"golang.org/x/sys/unix"
+
+	"levee/internal/deadline"
 )
 
 // fifo wakes keep-alive connections waiting for their next request in the
@@ -212,7 +214,7 @@ func (f *fifo) waitReadable(cn *conn, d time.Duration) (ok, fallback bool) {
 	f.mu.Unlock()
 	var idle <-chan time.Time
 	if d > 0 {
-		cn.armIdle(time.Now().Add(d), deadlineGranule(d))
+		cn.armIdle(time.Now().Add(d), deadline.Granule(d))
 		idle = cn.idle.C
 	}
 	select {
@@ -291,10 +293,10 @@ func (f *fifo) ctl(cn *conn, op int) error {
 // drops the stale tick); one that stands expires at or after t, so a tick
 // received while waiting is always a real idle timeout.
 func (cn *conn) armIdle(t time.Time, slack time.Duration) {
-	if cn.idle != nil && keepDeadline(cn.idleAt, t, slack) {
+	if cn.idle != nil && deadline.Keep(cn.idleAt, t, slack) {
 		return
 	}
-	cn.idleAt = roundUp(t, slack)
+	cn.idleAt = deadline.Round(t, slack)
 	if cn.idle == nil {
 		cn.idle = time.NewTimer(time.Until(cn.idleAt))
 		return

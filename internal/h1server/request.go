@@ -6,6 +6,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"levee/internal/deadline"
 )
 
 // serveRequest runs the handler for the connection's parsed request and
@@ -15,7 +17,7 @@ func (cn *conn) serveRequest() bool {
 	w := &cn.w
 	w.reset(cn, r)
 	if d := cn.srv.WriteTimeout; d > 0 {
-		cn.setWriteDeadline(time.Now().Add(d), deadlineGranule(d))
+		cn.setWriteDeadline(time.Now().Add(d), deadline.Granule(d))
 	}
 	cn.watch.arm(cn.rctx)
 	completed := cn.runHandler(w, r)

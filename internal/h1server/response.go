@@ -9,6 +9,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"levee/internal/deadline"
 )
 
 // response is the http.ResponseWriter of one request. The header is written
@@ -202,7 +204,7 @@ func (w *response) SetReadDeadline(t time.Time) error {
 }
 
 func (w *response) SetWriteDeadline(t time.Time) error {
-	return w.cn.setWriteDeadline(t, deadlineGranule(w.cn.srv.WriteTimeout))
+	return w.cn.setWriteDeadline(t, deadline.Granule(w.cn.srv.WriteTimeout))
 }
 
 // finish completes the response after the handler returned and reports

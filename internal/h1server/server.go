@@ -23,6 +23,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"levee/internal/deadline"
 	"levee/internal/rawio"
 )
 
@@ -345,7 +346,7 @@ func (cn *conn) awaitRequest(first bool) bool {
 			// and a spurious wake-up.
 			cn.state.Store(stateActive)
 			if d := cn.srv.ReadHeaderTimeout; d > 0 {
-				cn.setReadDeadline(time.Now().Add(d), deadlineGranule(d))
+				cn.setReadDeadline(time.Now().Add(d), deadline.Granule(d))
 			}
 			_, err := cn.br.Peek(1)
 			return err == nil
@@ -357,7 +358,7 @@ func (cn *conn) awaitRequest(first bool) bool {
 			d = cn.srv.ReadHeaderTimeout
 		}
 		if d > 0 {
-			cn.setReadDeadline(time.Now().Add(d), deadlineGranule(d))
+			cn.setReadDeadline(time.Now().Add(d), deadline.Granule(d))
 		}
 		if _, err := cn.br.Peek(1); err != nil {
 			return false
@@ -365,7 +366,7 @@ func (cn *conn) awaitRequest(first bool) bool {
 	}
 	cn.state.Store(stateActive)
 	if d := cn.srv.ReadHeaderTimeout; d > 0 {
-		cn.setReadDeadline(time.Now().Add(d), deadlineGranule(d))
+		cn.setReadDeadline(time.Now().Add(d), deadline.Granule(d))
 	}
 	return true
 }

@@ -16,6 +16,7 @@ import (
 	"syscall"
 	"time"
 
+	"levee/internal/deadline"
 	"levee/internal/rawio"
 )
 
@@ -245,21 +246,12 @@ var afterWriteHook func()
 // updated for each (a runtime timer update per request showed in the
 // profile). The head is thus waited for at most wait*17/16.
 func headerDeadline(now time.Time, wait time.Duration) time.Time {
-	g := wait / 16
-	at := now.Add(wait)
-	if g <= 0 {
-		return at
-	}
-	return at.Add(g - 1).Truncate(g)
+	return deadline.Round(now.Add(wait), deadline.Granule(wait))
 }
 
 // setReadDeadline sets c's read deadline unless it is the one set.
 func (c *h1conn) setReadDeadline(t time.Time) {
-	if t.Equal(c.readDeadline) {
-		return
-	}
-	c.readDeadline = t
-	c.nc.SetReadDeadline(t)
+	deadline.Set(&c.readDeadline, t, 0, c.nc.SetReadDeadline)
 }
 
 // onCancel runs cut when ctx is done, until stop is called. A context with

@@ -11,8 +11,11 @@ import (
 	"time"
 )
 
-// Sock reads and writes one socket. Reads and writes may run at the same
-// time; each direction is serialised by its own mutex, as net.Conn's are.
+// Sock reads and writes one socket. A read and a write may run at the same
+// time, but not two reads or two writes: each direction keeps its call's
+// state in the Sock. Its users are one bufio.Reader and one bufio.Writer,
+// which allow no more anyway (h1server's client watch reads only while the
+// handler does not, and hands the reader back through a channel).
 type Sock struct {
 	c  net.Conn
 	rc syscall.RawConn
@@ -23,7 +26,6 @@ type Sock struct {
 // op is one direction's call in progress. Its function is made once per
 // socket, so a call allocates nothing.
 type op struct {
-	mu  sync.Mutex
 	buf []byte
 	n   int
 	err syscall.Errno
@@ -131,12 +133,10 @@ func (s *Sock) Read(p []byte) (int, error) {
 		return 0, nil
 	}
 	o := &s.r
-	o.mu.Lock()
 	o.buf, o.n, o.err, o.eof = p, 0, 0, false
 	err := s.rc.Read(o.fn)
 	n, errno, eof := o.n, o.err, o.eof
 	o.buf = nil
-	o.mu.Unlock()
 	switch {
 	case err != nil:
 		return 0, s.opError("read", err)
@@ -155,12 +155,10 @@ func (s *Sock) Write(p []byte) (int, error) {
 		return 0, nil
 	}
 	o := &s.w
-	o.mu.Lock()
 	o.buf, o.n, o.err, o.eof = p, 0, 0, false
 	err := s.rc.Write(o.fn)
 	n, errno, stuck := o.n, o.err, o.eof
 	o.buf = nil
-	o.mu.Unlock()
 	switch {
 	case err != nil:
 		return n, s.opError("write", err)

@@ -153,6 +153,12 @@ func (w *response) ReadFrom(src io.Reader) (int64, error) {
 		}
 		src = &io.LimitedReader{R: src, N: remaining}
 	}
+	// The head waits in the socket for the body's first bytes (MSG_MORE):
+	// sent alone it is a packet of its own, delivered and read apart.
+	more := w.cn.sock != nil && remaining > 0 && w.cn.bw.Buffered() > 0
+	if more {
+		w.cn.sock.MoreFollows()
+	}
 	if err := w.cn.bw.Flush(); err != nil {
 		w.closeAfter = true
 		return 0, err
@@ -161,6 +167,12 @@ func (w *response) ReadFrom(src io.Reader) (int64, error) {
 	w.written += n
 	if err != nil {
 		w.closeAfter = true
+	}
+	if more && n == 0 {
+		// Nothing followed the head: send it now (the connection is closed
+		// after an error, which sends it too, but not before the handler
+		// returns).
+		_ = w.cn.sock.Push()
 	}
 	return n, err
 }

@@ -198,6 +198,7 @@ type conn struct {
 	c      net.Conn
 	br     *bufio.Reader
 	bw     *bufio.Writer
+	sock   *rawio.Sock // under br and bw on a plain TCP socket, else nil
 	ctx    context.Context
 	remote string
 	state  atomic.Int32
@@ -282,7 +283,7 @@ func (cn *conn) serve() {
 	cn.br = readers.Get().(*bufio.Reader)
 	var rw io.ReadWriter = cn.c
 	if s := rawio.New(cn.c); s != nil {
-		rw = s
+		rw, cn.sock = s, s
 	}
 	cn.br.Reset(rw)
 	cn.bw = writers.Get().(*bufio.Writer)

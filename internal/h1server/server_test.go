@@ -20,6 +20,7 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+	"golang.org/x/sys/unix"
 
 	"levee/internal/guard"
 )
@@ -240,6 +241,76 @@ func TestFramingWithoutContentLength(t *testing.T) {
 	if res.StatusCode != 200 {
 		t.Fatal(res.Status)
 	}
+}
+
+// A head held for the body's sendfile (MSG_MORE) is sent even when the
+// file gives nothing: when the handler's copy returns, the socket has no
+// unsent bytes (the kernel would otherwise hold them up to 200 ms, or
+// until the connection closes).
+func TestSendfileHeadSentWhenTheFileGivesNothing(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "empty")
+	if err := os.WriteFile(path, nil, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	var accepted atomic.Pointer[net.TCPConn]
+	unsent := make(chan int, 1)
+	srv := &Server{
+		Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			f, err := os.Open(path)
+			if err != nil {
+				panic(err)
+			}
+			defer f.Close()
+			w.Header().Set("Content-Length", "10")
+			io.Copy(w, &io.LimitedReader{R: f, N: 10})
+			unsent <- unsentBytes(t, accepted.Load())
+		}),
+		Fallback:          func(_ context.Context, c net.Conn) { c.Close() },
+		ReadHeaderTimeout: 5 * time.Second, IdleTimeout: 5 * time.Second, WriteTimeout: 5 * time.Second,
+		MaxHeaderBytes: 64 << 10,
+	}
+	defer srv.Close()
+	go func() {
+		c, err := ln.Accept()
+		if err != nil {
+			return
+		}
+		accepted.Store(c.(*net.TCPConn))
+		srv.Serve(c)
+	}()
+	c, err := net.Dial("tcp", ln.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	io.WriteString(c, "GET / HTTP/1.1\r\nHost: x\r\n\r\n")
+	select {
+	case n := <-unsent:
+		if n != 0 {
+			t.Fatalf("%d bytes of the head left unsent after the file gave nothing", n)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("the handler did not run")
+	}
+}
+
+// unsentBytes is what c's socket holds not yet sent (SIOCOUTQNSD).
+func unsentBytes(t *testing.T, c *net.TCPConn) int {
+	rc, err := c.SyscallConn()
+	if err != nil {
+		t.Error(err)
+		return -1
+	}
+	n, ierr := -1, error(nil)
+	if err := rc.Control(func(fd uintptr) { n, ierr = unix.IoctlGetInt(int(fd), unix.SIOCOUTQNSD) }); err != nil || ierr != nil {
+		t.Error(err, ierr)
+	}
+	return n
 }
 
 func TestShortBodyClosesConnection(t *testing.T) {

@@ -3,7 +3,6 @@
 package rawio_test
 
 import (
-	"os/exec"
 	"testing"
 
 	"levee/internal/leveetest"
@@ -13,13 +12,5 @@ import (
 // package syscall, so this runs the package's tests once more built
 // without it: the raw calls levee ships are the ones tested.
 func TestRawCallsWithoutRaceDetector(t *testing.T) {
-	if testing.Short() {
-		t.Skip("builds the package once more")
-	}
-	goTool := leveetest.NeedTool(t, "go")
-	out, err := exec.Command(goTool, "test", "-count=1", "-v", ".").CombinedOutput()
-	if err != nil {
-		t.Fatalf("go test without -race: %v\n%s", err, out)
-	}
-	t.Logf("%s", out)
+	leveetest.RerunWithoutRace(t, "")
 }

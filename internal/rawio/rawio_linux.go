@@ -30,7 +30,10 @@ type op struct {
 	n   int
 	err syscall.Errno
 	eof bool // a read found the end of the stream; a write made no progress
-	fn  func(fd uintptr) bool
+	// more (writes only) sends with MSG_MORE: the bytes wait in the
+	// socket for the next send, whose data joins them in one segment.
+	more bool
+	fn   func(fd uintptr) bool
 }
 
 // New returns a Sock for c when c is a TCP connection, or a wrapper that
@@ -109,7 +112,13 @@ func (s *Sock) writeSome(fd uintptr) bool {
 	o := &s.w
 	for o.n < len(o.buf) {
 		rest := o.buf[o.n:]
-		n, e := sysWrite(fd, rest)
+		var n int
+		var e syscall.Errno
+		if o.more {
+			n, e = sysSendMore(fd, rest)
+		} else {
+			n, e = sysWrite(fd, rest)
+		}
 		switch {
 		case e == 0 && n == 0:
 			o.eof = true
@@ -158,7 +167,7 @@ func (s *Sock) Write(p []byte) (int, error) {
 	o.buf, o.n, o.err, o.eof = p, 0, 0, false
 	err := s.rc.Write(o.fn)
 	n, errno, stuck := o.n, o.err, o.eof
-	o.buf = nil
+	o.buf, o.more = nil, false
 	switch {
 	case err != nil:
 		return n, s.opError("write", err)
@@ -168,6 +177,29 @@ func (s *Sock) Write(p []byte) (int, error) {
 		return n, io.ErrUnexpectedEOF // as net.Conn's Write when write(2) takes nothing
 	}
 	return n, nil
+}
+
+// MoreFollows makes the next Write send with MSG_MORE: its bytes wait in
+// the socket until the next send (a write or sendfile) without it, and
+// leave in the same segment as that send's first bytes. h1server sends a
+// response head this way before the body's sendfile, so the head is not a
+// packet of its own (one delivery and one wake-up of the client fewer).
+// The caller must send again, or call Push, or close the socket: the
+// kernel holds such bytes until then, or for up to 200 ms.
+func (s *Sock) MoreFollows() { s.w.more = true }
+
+// Push sends bytes held by a MoreFollows write that no send followed.
+// Setting TCP_NODELAY (levee's sockets have it already) pushes what the
+// socket holds.
+func (s *Sock) Push() error {
+	var serr error
+	err := s.rc.Control(func(fd uintptr) {
+		serr = syscall.SetsockoptInt(int(fd), syscall.IPPROTO_TCP, syscall.TCP_NODELAY, 1)
+	})
+	if err != nil {
+		return err
+	}
+	return serr
 }
 
 // opError words an error as net.Conn's would be: a deadline stays a

@@ -13,3 +13,5 @@ func New(net.Conn) *Sock { return nil }
 
 func (*Sock) Read([]byte) (int, error)  { panic("rawio: Linux only") }
 func (*Sock) Write([]byte) (int, error) { panic("rawio: Linux only") }
+func (*Sock) MoreFollows()              { panic("rawio: Linux only") }
+func (*Sock) Push() error               { panic("rawio: Linux only") }

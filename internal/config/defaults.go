@@ -23,7 +23,7 @@ const (
 	DefaultTLSTimeout           = 5 * time.Second
 	DefaultResponseHeader       = 60 * time.Second
 	DefaultOriginIdle           = 4 * time.Second
-	DefaultMaxIdlePerOrigin     = 256
+	DefaultMaxIdlePerOrigin     = 1024
 	DefaultOriginWeight         = 1
 )
 

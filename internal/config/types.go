@@ -195,7 +195,7 @@ type PoolSpec struct {
 	// prior knowledge to an http:// origin).
 	Protocol string `yaml:"protocol"`
 	// MaxIdlePerOrigin is the keep-alive connections kept per origin.
-	// Default 256, at most 4096.
+	// Default 1024, at most 4096.
 	MaxIdlePerOrigin int `yaml:"max_idle_per_origin"`
 	// Balance, Health and SlowStart: balancing policy, health checks and
 	// ramp-up of recovered origins (internal/health).

@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"levee/internal/config"
 	"levee/internal/leveetest/raworigin"
 )
 
@@ -171,5 +172,31 @@ func TestHeaderDeadlineRoundsUpWithinASixteenth(t *testing.T) {
 		if d2 := headerDeadline(now.Add(time.Nanosecond), wait); d2.Before(d) {
 			t.Errorf("a later request got an earlier deadline: %v < %v", d2, d)
 		}
+	}
+}
+
+// With the default pool size, the connections a burst of 1,000 concurrent
+// requests needed (the harness's heaviest load) are all kept, and the next
+// burst dials none: a pool smaller than the load closes connections as
+// they come back and dials new ones moments later, which halved levee's
+// pass-through rate at 1,000 connections (internal/proxy/README.md).
+func TestDefaultPoolKeepsAThousandConnectionBurst(t *testing.T) {
+	const burst = 1000
+	o := raworigin.Start(t, nil)
+	spec := config.PoolSpec{Protocol: "http1", MaxIdlePerOrigin: config.DefaultMaxIdlePerOrigin}
+	spec.Timeouts.Dial = config.Duration(5 * time.Second)
+	spec.Timeouts.ResponseHeader = config.Duration(10 * time.Second)
+	spec.Timeouts.Idle = config.Duration(time.Minute)
+	tr, err := NewTransport(&spec)
+	if err != nil {
+		t.Fatal(err)
+	}
+	h := tr.(*h1Transport)
+	t.Cleanup(h.CloseIdleConnections)
+	o.Warm(t, h, burst)
+	first := o.Conns.Load()
+	o.Warm(t, h, burst)
+	if dialed := o.Conns.Load() - first; dialed != 0 {
+		t.Fatalf("the second burst of %d dialed %d new connections; the pool (%d) dropped them", burst, dialed, config.DefaultMaxIdlePerOrigin)
 	}
 }

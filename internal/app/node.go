@@ -97,6 +97,7 @@ func New(opts Options) *Node {
 	n.caps = newCapabilities(pipeline.Host{Log: lg, Registry: m.Registry, Wall: n.wall, DataDir: opts.DataDir, Stopped: n.stopped}, budget, opts.Version)
 	n.caps.cluster.SetApplier(n.applyClusterVersion, validateConfig)
 	n.failover = &proxy.Failover{Budget: budget, Health: n.caps.health.Store(), Metrics: proxy.NewFailoverMetrics(m.Registry)}
+	proxy.RegisterPoolMetrics(m.Registry, n.transports.Counters())
 	sh := n.caps.shield
 	n.listeners = listener.NewSet(lg, n.wall, n, listener.Hooks{Admit: sh.Admit, Wrap: sh.WrapServer, Hello: bots.JA4,
 		Certificate: n.caps.autotls.GetCertificate}, n.stopped)

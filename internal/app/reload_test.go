@@ -258,3 +258,32 @@ func TestPostedConfigIsNotSilentlyUndoneByTheFile(t *testing.T) {
 		t.Fatalf("after a rejected reload: %q", body)
 	}
 }
+
+// The origin pools' counters are the node's: three requests across a
+// reload that keeps the pool's settings reuse the one connection dialed.
+func TestOriginPoolCountersSurviveReload(t *testing.T) {
+	o := markerOrigin(t)
+	n := leveetest.Start(t, baseConfig(o.URL, "v1"))
+	for i, marker := range []string{"v1", "v1", "v2"} {
+		if marker == "v2" {
+			if code, body := n.PostConfig(baseConfig(o.URL, "v2")); code != 200 {
+				t.Fatalf("POST /config: %d %s", code, body)
+			}
+		}
+		if _, body, _ := leveetest.Get(t, n.URL("/")); body != marker {
+			t.Fatalf("request %d: %q, want %q", i, body, marker)
+		}
+	}
+	_, m, _ := leveetest.Get(t, n.AdminURL("/metrics"))
+	for _, want := range []string{
+		"levee_proxy_origin_dials_total 1",
+		`levee_proxy_origin_idle_closed_total{reason="pool_full"} 0`,
+		`levee_proxy_origin_idle_closed_total{reason="expired"} 0`,
+		`levee_proxy_origin_idle_closed_total{reason="closed_by_origin"} 0`,
+		"levee_proxy_stale_retries_total 0",
+	} {
+		if !strings.Contains(m, want) {
+			t.Errorf("metrics lack %q", want)
+		}
+	}
+}

@@ -39,9 +39,8 @@ type h1Transport struct {
 	// on a new connection after a pooled one failed.
 	fresh *http.Transport
 
-	// staleRetries counts requests sent again on a new connection after a
-	// pooled one failed before any response byte.
-	staleRetries atomic.Int64
+	// counts are the node's pool counters, shared by its transports.
+	counts *PoolCounters
 
 	mu   sync.Mutex
 	idle map[originKey][]*h1conn
@@ -108,7 +107,7 @@ func (t *h1Transport) RoundTrip(r *http.Request) (*http.Response, error) {
 	if !reused || !errors.As(err, &silent) || r.Context().Err() != nil {
 		return nil, unwrapSilent(err)
 	}
-	t.staleRetries.Add(1)
+	t.counts.StaleRetries.Add(1)
 	if c, err = t.dialFor(r); err != nil {
 		return nil, err
 	}
@@ -161,7 +160,7 @@ func (t *h1Transport) roundTripFallback(r *http.Request) (*http.Response, error)
 		again = r.Clone(r.Context())
 		again.Body = body
 	}
-	t.staleRetries.Add(1)
+	t.counts.StaleRetries.Add(1)
 	return t.fresh.RoundTrip(again)
 }
 
@@ -348,7 +347,12 @@ func (t *h1Transport) takeIdle(key originKey) *h1conn {
 			// was idle: the peek would read it as a failure.
 			c.setReadDeadline(time.Time{})
 		}
-		if now.Sub(c.idleAt) < c.idleFor && !c.closedByPeer() {
+		switch {
+		case now.Sub(c.idleAt) >= c.idleFor:
+			t.counts.Expired.Add(1)
+		case c.closedByPeer():
+			t.counts.ClosedByOrigin.Add(1)
+		default:
 			return c
 		}
 		c.close()
@@ -396,10 +400,12 @@ func (t *h1Transport) putIdle(c *h1conn) {
 	}
 	t.idle[c.key] = stack
 	t.mu.Unlock()
+	t.counts.Expired.Add(int64(len(expired)))
 	for _, e := range expired {
 		e.close()
 	}
 	if !keep {
+		t.counts.PoolFull.Add(1)
 		c.close()
 	}
 }
@@ -417,6 +423,7 @@ func (t *h1Transport) dial(ctx context.Context, scheme, hostport string) (*h1con
 	if err != nil {
 		return nil, err
 	}
+	t.counts.Dials.Add(1)
 	if scheme == "https" {
 		cfg := t.tlsConfig.Clone()
 		if cfg.ServerName == "" {

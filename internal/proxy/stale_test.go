@@ -5,6 +5,8 @@ import (
 	"io"
 	"net/http"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -49,6 +51,9 @@ func TestH1RequestOnDeadPooledConnectionGoesToAFreshOne(t *testing.T) {
 			t.Fatalf("%s dialed %d connections, want 1", m, got)
 		}
 	}
+	if got := tr.counts.StaleRetries.Load(); got != 3 {
+		t.Fatalf("levee_proxy_stale_retries_total counted %d, want 3 (one per method)", got)
+	}
 }
 
 // The origin closed its idle connections (FIN): they are found dead before
@@ -68,8 +73,11 @@ func TestH1IdleConnectionsTheOriginClosedAreDropped(t *testing.T) {
 	if got := o.Conns.Load(); got != 5 {
 		t.Fatalf("connections %d, want 4 warm + 1 new", got)
 	}
-	if got := tr.staleRetries.Load(); got != 0 {
+	if got := tr.counts.StaleRetries.Load(); got != 0 {
 		t.Fatalf("%d requests were sent on closed connections and retried; the check before reuse should have dropped them", got)
+	}
+	if got := tr.counts.ClosedByOrigin.Load(); got != 4 {
+		t.Fatalf("levee_proxy_origin_idle_closed_total{reason=\"closed_by_origin\"} counted %d, want the 4 the origin closed", got)
 	}
 }
 
@@ -104,8 +112,17 @@ func TestH1KeepAliveTimeoutShortensIdle(t *testing.T) {
 	if len(stack) != 1 {
 		t.Fatalf("%d idle connections, want 1", len(stack))
 	}
-	if d := stack[0].idleFor; d <= 0 || d >= time.Second {
+	d := stack[0].idleFor
+	if d <= 0 || d >= time.Second {
 		t.Fatalf("idle timeout %v after Keep-Alive: timeout=1, want under 1s", d)
+	}
+	// Past it, the connection is closed (and counted), not reused.
+	time.Sleep(d + 50*time.Millisecond)
+	if code, _, err := send(t, tr, "GET", o.URL+"/", ""); err != nil || code != 200 {
+		t.Fatalf("%d %v", code, err)
+	}
+	if conns, expired := o.Conns.Load(), tr.counts.Expired.Load(); conns != 2 || expired != 1 {
+		t.Fatalf("after the idle timeout: %d connections, %d counted expired; want 2 and 1", conns, expired)
 	}
 }
 
@@ -198,5 +215,42 @@ func TestDefaultPoolKeepsAThousandConnectionBurst(t *testing.T) {
 	o.Warm(t, h, burst)
 	if dialed := o.Conns.Load() - first; dialed != 0 {
 		t.Fatalf("the second burst of %d dialed %d new connections; the pool (%d) dropped them", burst, dialed, config.DefaultMaxIdlePerOrigin)
+	}
+	if d, full := h.counts.Dials.Load(), h.counts.PoolFull.Load(); d != burst || full != 0 {
+		t.Fatalf("pool counters: %d dials, %d closed as pool_full; want %d and 0", d, full, burst)
+	}
+}
+
+// More connections coming back than max_idle_per_origin: the surplus is
+// closed and counted (pool_full), and every dial is counted.
+func TestPoolFullClosesAreCounted(t *testing.T) {
+	const inFlight = 12 // testH1 keeps 8 idle
+	var arrived atomic.Int64
+	o := raworigin.Start(t, func(o *raworigin.Origin) {
+		o.Answer = func(*http.Request, int64) string {
+			arrived.Add(1)
+			for end := time.Now().Add(5 * time.Second); arrived.Load() < inFlight && time.Now().Before(end); {
+				time.Sleep(time.Millisecond)
+			}
+			return "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok"
+		}
+	})
+	tr := testH1(t)
+	var wg sync.WaitGroup
+	for i := 0; i < inFlight; i++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if code, _, err := send(t, tr, "GET", o.URL+"/held", ""); err != nil || code != 200 {
+				t.Errorf("held request: %d %v", code, err)
+			}
+		}()
+	}
+	wg.Wait()
+	if arrived.Load() != inFlight {
+		t.Fatalf("%d requests reached the origin at once, want %d", arrived.Load(), inFlight)
+	}
+	if d, full := tr.counts.Dials.Load(), tr.counts.PoolFull.Load(); d != inFlight || full != inFlight-8 {
+		t.Fatalf("pool counters: %d dials, %d closed as pool_full; want %d and %d", d, full, inFlight, inFlight-8)
 	}
 }

@@ -1,6 +1,7 @@
 package proxy
 
 import (
+	"context"
 	"crypto/tls"
 	"crypto/x509"
 	"fmt"
@@ -18,8 +19,9 @@ import (
 // change gets the same transport back. It lives on the node, not in a
 // generation.
 type TransportStore struct {
-	mu    sync.Mutex
-	byKey map[string]Transport
+	mu     sync.Mutex
+	byKey  map[string]Transport
+	counts *PoolCounters
 }
 
 // Transport is an origin transport that can drop its idle connections.
@@ -30,8 +32,11 @@ type Transport interface {
 
 // NewTransportStore returns an empty store.
 func NewTransportStore() *TransportStore {
-	return &TransportStore{byKey: map[string]Transport{}}
+	return &TransportStore{byKey: map[string]Transport{}, counts: &PoolCounters{}}
 }
+
+// Counters returns the pool counters of every transport of the store.
+func (s *TransportStore) Counters() *PoolCounters { return s.counts }
 
 // Get returns the transport for spec, building it if no transport with the
 // same settings exists. It fails if a TLS file cannot be read.
@@ -42,7 +47,7 @@ func (s *TransportStore) Get(spec *config.PoolSpec) (Transport, string, error) {
 	if t, ok := s.byKey[key]; ok {
 		return t, key, nil
 	}
-	t, err := NewTransport(spec)
+	t, err := newTransport(spec, s.counts)
 	if err != nil {
 		return nil, "", err
 	}
@@ -81,8 +86,14 @@ func transportKey(p *config.PoolSpec) string {
 
 // NewTransport builds an origin transport: for HTTP/1.1 pools the lean
 // path (h1.go) in front of net/http, for h2 pools net/http alone.
+// Its pool counters are its own; a TransportStore's transports share the
+// store's.
 func NewTransport(p *config.PoolSpec) (Transport, error) {
-	std, err := newStdTransport(p)
+	return newTransport(p, &PoolCounters{})
+}
+
+func newTransport(p *config.PoolSpec, counts *PoolCounters) (Transport, error) {
+	std, err := newStdTransport(p, counts)
 	if err != nil {
 		return nil, err
 	}
@@ -100,6 +111,7 @@ func NewTransport(p *config.PoolSpec) (Transport, error) {
 		maxIdle:    p.MaxIdlePerOrigin,
 		fallback:   std,
 		fresh:      fresh,
+		counts:     counts,
 		idle:       map[originKey][]*h1conn{},
 	}, nil
 }
@@ -107,15 +119,21 @@ func NewTransport(p *config.PoolSpec) (Transport, error) {
 // newStdTransport builds a net/http transport sized for a busy edge: many
 // idle connections per origin (net/http keeps 2 by default), no proxy from
 // the environment, no transparent decompression.
-func newStdTransport(p *config.PoolSpec) (*http.Transport, error) {
+func newStdTransport(p *config.PoolSpec, counts *PoolCounters) (*http.Transport, error) {
 	tlsConf, err := originTLS(&p.OriginTLS)
 	if err != nil {
 		return nil, err
 	}
 	d := &net.Dialer{Timeout: p.Timeouts.Dial.D(), KeepAlive: 30 * time.Second}
 	t := &http.Transport{
-		Proxy:                  nil,
-		DialContext:            d.DialContext,
+		Proxy: nil,
+		DialContext: func(ctx context.Context, network, addr string) (net.Conn, error) {
+			c, err := d.DialContext(ctx, network, addr)
+			if err == nil {
+				counts.Dials.Add(1)
+			}
+			return c, err
+		},
 		TLSClientConfig:        tlsConf,
 		TLSHandshakeTimeout:    p.Timeouts.TLS.D(),
 		ResponseHeaderTimeout:  p.Timeouts.ResponseHeader.D(),

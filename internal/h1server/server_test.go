@@ -245,8 +245,8 @@ func TestFramingWithoutContentLength(t *testing.T) {
 
 // A head held for the body's sendfile (MSG_MORE) is sent even when the
 // file gives nothing: when the handler's copy returns, the socket has no
-// unsent bytes (the kernel would otherwise hold them up to 200 ms, or
-// until the connection closes).
+// unsent bytes (the kernel would otherwise hold them for a while, about
+// 200 ms when seen, or until the connection closes).
 func TestSendfileHeadSentWhenTheFileGivesNothing(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "empty")
 	if err := os.WriteFile(path, nil, 0o600); err != nil {

@@ -220,7 +220,7 @@ func (c *Capability) newManager(cfg *Config, siteHosts []string, storage certmag
 		})})
 	}
 	if has(cfg.Challenges, HTTP01) || has(cfg.Challenges, TLSALPN01) {
-		magic.Issuers = append(magic.Issuers, m.issuer)
+		magic.Issuers = append(magic.Issuers, issuerFor(m.issuer))
 	}
 	m.magic = magic
 	return m, nil

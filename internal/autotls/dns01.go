@@ -117,7 +117,7 @@ func (z zoneIssuer) PreCheck(ctx context.Context, names []string, interactive bo
 			return fmt.Errorf("%s is in no zone this node serves: not for DNS-01", n)
 		}
 	}
-	return z.ACMEIssuer.PreCheck(ctx, names, interactive)
+	return accountPreCheck(ctx, z.ACMEIssuer, names, interactive)
 }
 
 // wildcardNames are the wildcard site hosts ("*.shop.example") whose zone

@@ -8,13 +8,18 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"testing"
 	"time"
 
+	"levee/internal/app"
 	"levee/internal/autotls"
 	"levee/internal/leveetest"
+
+	"github.com/caddyserver/certmagic"
 )
 
 // nodeYAML is a node that serves one site over HTTP and auto HTTPS, and
@@ -341,5 +346,36 @@ func TestWildcardViaDNS01(t *testing.T) {
 		if !strings.Contains(metrics, want) {
 			t.Errorf("metrics lack %s", want)
 		}
+	}
+}
+
+// A config without an email gets an account without a contact, even when
+// the data directory holds an account left half-written (its registration
+// without its key, as a crash between the two writes leaves it, or as a
+// node of a cluster sees the account another node is writing). certmagic
+// took the directory's name, "default", for an address, and the CA
+// refused "mailto:default"; every later attempt in the process did too.
+func TestHalfWrittenAccountIsNotTakenForAnEmail(t *testing.T) {
+	o := leveetest.NewOrigin(t, leveetest.Text("hello over tls"))
+	httpPort, httpsPort, dnsPort := leveetest.FreePort(t), leveetest.FreePort(t), leveetest.FreePort(t)
+	pb := leveetest.StartPebble(t, "127.0.0.1:"+strconv.Itoa(dnsPort), httpPort, httpsPort)
+	dataDir := t.TempDir()
+	issuer := (&certmagic.ACMEIssuer{CA: pb.Directory}).IssuerKey()
+	reg := filepath.Join(dataDir, "certificates", "acme", certmagic.StorageKeys.Safe(issuer), "users", "default", "default.json")
+	if err := os.MkdirAll(filepath.Dir(reg), 0o700); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(reg, []byte(`{"status":"valid"}`), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	n := leveetest.Start(t, nodeYAML(o.URL, httpPort, httpsPort, dnsPort, pb, "http-01", ""),
+		func(o *app.Options) { o.DataDir = dataDir })
+	res, err := httpsClient(t, pb, httpsPort).Get("https://a.levee.test/")
+	if err != nil {
+		t.Fatalf("first request: %v\nlogs:\n%s", err, n.Logs.String())
+	}
+	res.Body.Close()
+	if logs := n.Logs.String(); strings.Contains(logs, "mailto:") {
+		t.Fatalf("an attempt registered a contact the config does not give:\n%s", logs)
 	}
 }

@@ -8,8 +8,6 @@ import (
 	"strconv"
 	"sync"
 	"sync/atomic"
-
-	"golang.org/x/sys/unix"
 )
 
 // MemfdMin is the smallest body the memory tier keeps in a memfd (an
@@ -91,13 +89,10 @@ func (b *memBody) putDesc(f *os.File) {
 	}
 }
 
-// memfdCreate is unix.MemfdCreate; tests replace it to make it fail.
-var memfdCreate = unix.MemfdCreate
-
 // newMemBody copies body into a new sealed memfd, with one reference
 // held by the caller.
 func newMemBody(body []byte) (*memBody, error) {
-	fd, err := memfdCreate("levee-cache", unix.MFD_CLOEXEC|unix.MFD_ALLOW_SEALING)
+	fd, err := memfdCreate("levee-cache", memfdFlags)
 	if err != nil {
 		return nil, err
 	}
@@ -106,9 +101,7 @@ func newMemBody(body []byte) (*memBody, error) {
 		_ = f.Close()
 		return nil, err
 	}
-	// Sealed: nothing can change the body under a reader. Best effort.
-	_, _ = unix.FcntlInt(uintptr(fd), unix.F_ADD_SEALS,
-		unix.F_SEAL_WRITE|unix.F_SEAL_SHRINK|unix.F_SEAL_GROW|unix.F_SEAL_SEAL)
+	seal(fd)
 	b := &memBody{f: f, path: "/proc/self/fd/" + strconv.Itoa(fd), crc: crc32.Checksum(body, castagnoli),
 		size: int64(len(body))}
 	b.refs.Store(1)

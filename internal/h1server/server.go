@@ -236,7 +236,7 @@ type conn struct {
 	killed                      chan struct{}
 	killOnce                    sync.Once
 	idle                        *time.Timer
-	idleAt                      time.Time // when idle fires (fifo.go armIdle)
+	idleAt                      time.Time // when idle fires (idle.go armIdle)
 }
 
 // kill closes the connection from the server's side, waking it if it waits

@@ -27,9 +27,7 @@ import (
 type noEmailIssuer struct{ *certmagic.ACMEIssuer }
 
 // PreCheck leaves the account without a contact.
-func (i noEmailIssuer) PreCheck(ctx context.Context, names []string, interactive bool) error {
-	return accountPreCheck(ctx, i.ACMEIssuer, names, interactive)
-}
+func (noEmailIssuer) PreCheck(context.Context, []string, bool) error { return nil }
 
 // accountPreCheck is certmagic's PreCheck for an issuer with an email, and
 // nothing for one without.

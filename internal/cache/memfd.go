@@ -1,6 +1,7 @@
 package cache
 
 import (
+	"errors"
 	"hash/crc32"
 	"io"
 	"net/http"
@@ -145,12 +146,16 @@ func (b *memBody) reader(start, n int64) io.Reader {
 
 // toMemfd moves o's body into a memfd when it is at least MemfdMin bytes;
 // the caller owns the returned reference (nil when the body stays on the
-// heap). A failure keeps the heap body, counted and logged once.
+// heap). A failure keeps the heap body, counted and logged once; a
+// system without memfds (ENOSYS, or not Linux) is not asked again.
 func (s *Store) toMemfd(o *Object) *memBody {
 	if o.mb != nil || int64(len(o.Body)) < s.memfdMin || o.Marker || s.memfdOff.Load() {
 		return nil
 	}
 	b, err := newMemBody(o.Body)
+	if errors.Is(err, errors.ErrUnsupported) {
+		s.memfdOff.Store(true)
+	}
 	if err == nil {
 		// A description of our own must open through /proc, or sendfile
 		// would share (and race on) the memfd's offset.

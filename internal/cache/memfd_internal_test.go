@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"os"
+	"syscall"
 	"testing"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -186,5 +187,26 @@ func TestMemfdDescriptionsReused(t *testing.T) {
 	st.remove(1)
 	if _, err := idle.Stat(); !errors.Is(err, os.ErrClosed) || idleDescs.Load() != base {
 		t.Fatalf("idle description not closed with its memfd: %v", err)
+	}
+}
+
+// A system without memfds (ENOSYS; every system but Linux) is asked once:
+// the next large body goes to the heap without another attempt, counted
+// once.
+func TestMemfdUnsupportedIsNotAskedAgain(t *testing.T) {
+	st := memfdStore(t, 8<<20)
+	saved := memfdCreate
+	calls := 0
+	memfdCreate = func(string, int) (int, error) { calls++; return -1, syscall.ENOSYS }
+	defer func() { memfdCreate = saved }()
+	for i, key := range []string{"a", "b"} {
+		o := bigObject(key, 64<<10)
+		st.put(uint64(i+1), o)
+		if o.mb != nil || o.Body == nil {
+			t.Fatalf("%s: not kept on the heap", key)
+		}
+	}
+	if calls != 1 || telemetryValue(st.m.MemfdErrors) != 1 {
+		t.Fatalf("memfd_create called %d times, errors counted %v; want 1 and 1", calls, telemetryValue(st.m.MemfdErrors))
 	}
 }

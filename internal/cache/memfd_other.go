@@ -2,14 +2,17 @@
 
 package cache
 
-import "errors"
+import (
+	"errors"
+	"fmt"
+)
 
 // Without memfd (Linux only) every memory-tier body stays on the heap:
-// toMemfd logs the failure once and stops trying, as on a Linux without
-// memfd.
+// the error is errors.ErrUnsupported, so toMemfd logs it once and stops
+// trying, as on a Linux kernel without memfd_create (ENOSYS).
 func memfdCreate(string, int) (int, error) { return -1, errNoMemfd }
 
-var errNoMemfd = errors.New("memfd bodies need Linux")
+var errNoMemfd = fmt.Errorf("memfd bodies need Linux: %w", errors.ErrUnsupported)
 
 const memfdFlags = 0
 

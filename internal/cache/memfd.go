@@ -29,9 +29,14 @@ const MemfdMin = 32 << 10
 type memBody struct {
 	f    *os.File
 	path string // /proc/self/fd/N: opening it gives a new description at offset 0
-	crc  uint32 // CRC-32C of the body, for the disk tier
-	size int64
-	refs atomic.Int64
+	// data maps the memfd read-only (nil when it could not be mapped):
+	// plain HTTP/1 writes it to the socket. It is unmapped with the last
+	// reference, so only a holder of one may touch it.
+	data   []byte
+	mapErr error  // why data is nil
+	crc    uint32 // CRC-32C of the body, for the disk tier
+	size   int64
+	refs   atomic.Int64
 	// idle are descriptions of the memfd free for the next request (at
 	// most maxIdleDesc), so a hit costs one lseek, not open and close.
 	mu     sync.Mutex
@@ -48,6 +53,30 @@ const (
 
 // idleDescs counts the idle descriptions of all memfd bodies.
 var idleDescs atomic.Int64
+
+// maxMappedBodies bounds the memfd bodies mapped into the process at once.
+// Each mapping is an entry in the kernel's table of the process's
+// mappings, which holds 65,530 by default (vm.max_map_count) for the
+// runtime and everything else too; a body past the bound is served with
+// sendfile. mappedBodies counts them.
+const maxMappedBodies = 16384
+
+var mappedBodies atomic.Int64
+
+var errMapsFull = errors.New("the table of mapped bodies is full")
+
+// mapMemBody maps b's memfd unless the table of mappings is full.
+func (b *memBody) mapMemBody(fd int) {
+	if mappedBodies.Add(1) > maxMappedBodies {
+		mappedBodies.Add(-1)
+		b.mapErr = errMapsFull
+		return
+	}
+	if b.data, b.mapErr = mapBody(fd, b.size); b.mapErr != nil {
+		b.data = nil
+		mappedBodies.Add(-1)
+	}
+}
 
 // desc returns a description of the memfd positioned at start: an idle
 // one, or a new one. Hold a reference.
@@ -105,6 +134,7 @@ func newMemBody(body []byte) (*memBody, error) {
 	seal(fd)
 	b := &memBody{f: f, path: "/proc/self/fd/" + strconv.Itoa(fd), crc: crc32.Checksum(body, castagnoli),
 		size: int64(len(body))}
+	b.mapMemBody(fd)
 	b.refs.Store(1)
 	return b, nil
 }
@@ -133,6 +163,11 @@ func (b *memBody) release() {
 		b.mu.Unlock()
 		for _, f := range idle {
 			_ = f.Close()
+		}
+		if b.data != nil {
+			unmapBody(b.data)
+			b.data = nil
+			mappedBodies.Add(-1)
 		}
 		_ = b.f.Close()
 	}
@@ -174,6 +209,13 @@ func (s *Store) toMemfd(o *Object) *memBody {
 		}
 		return nil
 	}
+	if b.mapErr != nil {
+		s.m.Overflow.WithLabelValues("memfd_map").Inc()
+		if s.mapWarn.CompareAndSwap(false, true) {
+			s.log.Warn("cache: a memfd body could not be mapped; such bodies are sent with sendfile (logged once)",
+				"error", b.mapErr.Error(), "mapped", mappedBodies.Load())
+		}
+	}
 	o.mb, o.Body = b, nil
 	return b
 }
@@ -188,6 +230,17 @@ func serveMemfd(w http.ResponseWriter, r *http.Request, b *memBody, status int, 
 	}
 	defer b.release()
 	if r.TLS == nil && r.ProtoMajor == 1 {
+		if b.data != nil {
+			// Written from the mapping: on loopback and fast links a copy
+			// into the socket costs less than sendfile, whose splice
+			// looks up and references each 4 KiB page of the memfd in
+			// turn (cache README, "memfd bodies"). An io.Writer keeps
+			// no part of p after Write returns, and the reference held
+			// here keeps the mapping until then.
+			w.WriteHeader(status)
+			_, _ = w.Write(b.data[start : start+n])
+			return nil
+		}
 		if f, err := b.desc(start); err == nil {
 			w.WriteHeader(status)
 			_, err := io.Copy(w, &io.LimitedReader{R: f, N: n})

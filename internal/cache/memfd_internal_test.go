@@ -154,31 +154,81 @@ func TestMemfdWithoutSendfile(t *testing.T) {
 	}
 }
 
-// Plain HTTP/1 hits reuse an idle description of the memfd (seeked to
-// each request's start); the idle ones are closed with the memfd.
-func TestMemfdDescriptionsReused(t *testing.T) {
+// serveRange serves o over plain HTTP/1 with the Range rng (none, bytes=5000-5099
+// or bytes=-7) and checks the bytes against want.
+func serveRange(t *testing.T, c *Cache, o *Object, want []byte, rng string) {
+	t.Helper()
+	req := httptest.NewRequest("GET", "/", nil)
+	start, end := 0, len(want)
+	switch rng {
+	case "bytes=5000-5099":
+		start, end = 5000, 5100
+	case "bytes=-7":
+		start = len(want) - 7
+	}
+	if rng != "" {
+		req.Header.Set("Range", rng)
+	}
+	rec := httptest.NewRecorder()
+	if err := c.serve(rec, req, o, csHit, o.RespTime); err != nil || !bytes.Equal(rec.Body.Bytes(), want[start:end]) {
+		t.Fatalf("%q: %d, %d bytes, %v", rng, rec.Code, rec.Body.Len(), err)
+	}
+}
+
+// Plain HTTP/1 hits are written from the memfd's mapping, ranges
+// included, and open no description of it; the mapping goes with the
+// last reference.
+func TestMemfdServedFromMapping(t *testing.T) {
 	st := memfdStore(t, 8<<20)
+	base := mappedBodies.Load()
 	o := bigObject("a", 100<<10)
 	want := append([]byte(nil), o.Body...)
 	st.put(1, o)
+	b := o.mb
+	if b == nil || len(b.data) != len(want) || mappedBodies.Load() != base+1 {
+		t.Fatalf("not mapped: %+v (mapped bodies %d, want %d)", b, mappedBodies.Load(), base+1)
+	}
+	c := New(st, Settings{})
+	for _, rng := range []string{"", "bytes=5000-5099", "bytes=-7"} {
+		serveRange(t, c, o, want, rng)
+	}
+	if len(b.idle) != 0 {
+		t.Fatalf("%d descriptions opened for a mapped body", len(b.idle))
+	}
+	if !b.acquire() { // a request still writing it
+		t.Fatal("acquire")
+	}
+	st.remove(1)
+	if b.data == nil || mappedBodies.Load() != base+1 {
+		t.Fatal("unmapped under a request's reference")
+	}
+	b.release()
+	if b.data != nil || mappedBodies.Load() != base {
+		t.Fatalf("mapping kept after the last reference (mapped bodies %d, want %d)", mappedBodies.Load(), base)
+	}
+}
+
+// Past maxMappedBodies a body is not mapped: it is counted, logged once,
+// and plain HTTP/1 hits send it with sendfile from an idle description of
+// the memfd (seeked to each request's start); the idle ones are closed
+// with the memfd.
+func TestMemfdUnmappedBodyUsesDescriptions(t *testing.T) {
+	st := memfdStore(t, 8<<20)
+	saved := mappedBodies.Swap(maxMappedBodies)
+	defer mappedBodies.Store(saved)
+	o := bigObject("a", 100<<10)
+	want := append([]byte(nil), o.Body...)
+	st.put(1, o)
+	if o.mb == nil || o.mb.data != nil || !errors.Is(o.mb.mapErr, errMapsFull) {
+		t.Fatalf("a body past the table's bound was mapped: %+v", o.mb)
+	}
+	if got := telemetryValue(st.m.Overflow.WithLabelValues("memfd_map")); got != 1 {
+		t.Fatalf("memfd_map overflows %v, want 1", got)
+	}
 	c := New(st, Settings{})
 	base := idleDescs.Load()
 	for i, rng := range []string{"", "bytes=5000-5099", "", "bytes=-7"} {
-		req := httptest.NewRequest("GET", "/", nil)
-		start, end := 0, len(want)
-		switch rng {
-		case "bytes=5000-5099":
-			start, end = 5000, 5100
-		case "bytes=-7":
-			start = len(want) - 7
-		}
-		if rng != "" {
-			req.Header.Set("Range", rng)
-		}
-		rec := httptest.NewRecorder()
-		if err := c.serve(rec, req, o, csHit, o.RespTime); err != nil || !bytes.Equal(rec.Body.Bytes(), want[start:end]) {
-			t.Fatalf("request %d (%q): %d, %d bytes, %v", i, rng, rec.Code, rec.Body.Len(), err)
-		}
+		serveRange(t, c, o, want, rng)
 		if len(o.mb.idle) != 1 || idleDescs.Load() != base+1 {
 			t.Fatalf("request %d: %d idle descriptions, want 1 reused", i, len(o.mb.idle))
 		}

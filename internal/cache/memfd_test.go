@@ -45,6 +45,16 @@ func memfds(t testing.TB) int {
 	return n
 }
 
+// memfdMaps counts this process's mappings of memfd bodies.
+func memfdMaps(t testing.TB) int {
+	t.Helper()
+	maps, err := os.ReadFile("/proc/self/maps")
+	if err != nil {
+		t.Skip("no /proc/self/maps")
+	}
+	return strings.Count(string(maps), "/memfd:levee-cache")
+}
+
 func fdCount(t testing.TB) int {
 	t.Helper()
 	ents, err := os.ReadDir("/proc/self/fd")
@@ -64,11 +74,11 @@ func bigOrigin(t *testing.T, body []byte) *leveetest.Origin {
 	}))
 }
 
-// A memory-tier hit over MemfdMin is served from a memfd with sendfile:
-// 50 goroutines x 8 requests (plus ranges) all get byte-identical bodies,
-// so no two requests share a file offset; the memfd closes with the node.
+// A memory-tier hit over MemfdMin is served from a memfd, written from its
+// mapping: 50 goroutines x 8 requests (plus ranges) all get byte-identical
+// bodies; the memfd and its mapping go with the node.
 func TestMemfdConcurrentHits(t *testing.T) {
-	before := memfds(t)
+	before, mapsBefore := memfds(t), memfdMaps(t)
 	body := randomBody(200<<10, 1)
 	want := sha256.Sum256(body)
 	o := bigOrigin(t, body)
@@ -80,6 +90,9 @@ func TestMemfdConcurrentHits(t *testing.T) {
 	}
 	if got := memfds(t) - before; got != 1 {
 		t.Fatalf("%d memfds after one large fill, want 1", got)
+	}
+	if got := memfdMaps(t) - mapsBefore; got != 1 {
+		t.Fatalf("%d memfd mappings after one large fill, want 1", got)
 	}
 	client := leveetest.Client()
 	var wg sync.WaitGroup
@@ -127,9 +140,9 @@ func TestMemfdConcurrentHits(t *testing.T) {
 	if o.Hits() != 1 {
 		t.Fatalf("origin hits %d, want 1", o.Hits())
 	}
-	// The memfd and at most 4 idle descriptions of it (maxIdleDesc).
-	if got := memfds(t) - before; got < 1 || got > 5 {
-		t.Fatalf("%d memfd descriptors open after the hits, want 1 to 5", got)
+	// The memfd alone: a mapped body needs no description per request.
+	if got := memfds(t) - before; got != 1 {
+		t.Fatalf("%d memfd descriptors open after the hits, want 1", got)
 	}
 	if got := metric(n, "levee_cache_memfd_errors_total"); got != 0 {
 		t.Fatalf("memfd errors %v", got)
@@ -137,6 +150,9 @@ func TestMemfdConcurrentHits(t *testing.T) {
 	n.Shutdown()
 	if got := memfds(t) - before; got != 0 {
 		t.Fatalf("%d memfds left open after shutdown", got)
+	}
+	if got := memfdMaps(t) - mapsBefore; got != 0 {
+		t.Fatalf("%d memfd mappings left after shutdown", got)
 	}
 }
 
@@ -206,7 +222,7 @@ func TestMemfdPurgeWhileStreaming(t *testing.T) {
 	for deadline := time.Now().Add(5 * time.Second); memfds(t) < 1 && time.Now().Before(deadline); {
 		time.Sleep(5 * time.Millisecond)
 	}
-	base, baseMemfd := fdCount(t), memfds(t)
+	base, baseMemfd, baseMaps := fdCount(t), memfds(t), memfdMaps(t)
 	if baseMemfd < 1 {
 		t.Fatalf("no memfd for a 12 MiB memory-tier object")
 	}
@@ -222,9 +238,10 @@ func TestMemfdPurgeWhileStreaming(t *testing.T) {
 	if c, _ := purge(t, n, `{"all":true}`); c != 200 {
 		t.Fatalf("purge: %d", c)
 	}
-	// The request's own description of the memfd links as a memfd too.
-	if got := memfds(t); got != baseMemfd+1 {
-		t.Fatalf("memfd closed under a streaming request (%d open, want %d)", got, baseMemfd+1)
+	// The request writes from the memfd's mapping: both stay.
+	if got, maps := memfds(t), memfdMaps(t); got != baseMemfd || maps != baseMaps {
+		t.Fatalf("memfd closed under a streaming request (%d open, want %d; %d mapped, want %d)",
+			got, baseMemfd, maps, baseMaps)
 	}
 	rest, err := io.ReadAll(res.Body)
 	res.Body.Close()
@@ -237,7 +254,7 @@ func TestMemfdPurgeWhileStreaming(t *testing.T) {
 	waitFor(t, func() bool {
 		client.CloseIdleConnections()
 		http.DefaultTransport.(*http.Transport).CloseIdleConnections() // the purge's
-		return memfds(t) == baseMemfd-1 && fdCount(t) <= base-1
+		return memfds(t) == baseMemfd-1 && memfdMaps(t) == baseMaps-1 && fdCount(t) <= base-1
 	})
 	res, _ = get(t, "GET", n.URL("/big"))
 	wantStatus(t, res, 200, "stored")

@@ -65,7 +65,7 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 		Purged: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "levee_cache_purged_objects_total",
 			Help: "Objects touched by purges, by kind (hard, soft)."}, []string{"kind"}),
 		Overflow: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "levee_cache_overflow_total",
-			Help: "Times a bounded cache table was full: inflight (fills not coalesced), disk_queue (disk write skipped)."}, []string{"what"}),
+			Help: "Times a bounded cache table was full: inflight (fills not coalesced), disk_queue (disk write skipped), memfd_map (a large body not mapped, served with sendfile)."}, []string{"what"}),
 		MemfdErrors: prometheus.NewCounter(prometheus.CounterOpts{Name: "levee_cache_memfd_errors_total",
 			Help: "Large memory-tier bodies kept on the Go heap because a memfd could not be made (served without sendfile)."}),
 		StaleOnError: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "levee_cache_stale_on_error_total",

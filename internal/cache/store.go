@@ -26,14 +26,14 @@ type Store struct {
 	purgeSeq     atomic.Uint64
 	// memfdMin is MemfdMin (lowered by tests); memfdOff is set when
 	// /proc/self/fd cannot be opened, memfdWarn after the first logged
-	// memfd failure.
-	memfdMin            int64
-	memfdOff, memfdWarn atomic.Bool
-	memRefusedWarn      atomic.Bool // the first object the memory tier refused is logged
-	goFn                func(name string, fn func())
-	enc                 *encoding // encoded variants (encoded.go); made at first use
-	encOnce             sync.Once
-	onPanic             func(where string, v any)
+	// memfd failure, mapWarn after the first memfd body left unmapped.
+	memfdMin                     int64
+	memfdOff, memfdWarn, mapWarn atomic.Bool
+	memRefusedWarn               atomic.Bool // the first object the memory tier refused is logged
+	goFn                         func(name string, fn func())
+	enc                          *encoding // encoded variants (encoded.go); made at first use
+	encOnce                      sync.Once
+	onPanic                      func(where string, v any)
 }
 
 // Options configure a Store.

@@ -125,6 +125,9 @@ func (w *response) Write(p []byte) (int, error) {
 func (w *response) writeBody(p []byte) (int, error) {
 	bw := w.cn.bw
 	if !w.chunked {
+		if w.cn.sock != nil && len(p) > bw.Available() {
+			return w.writeLarge(p)
+		}
 		return bw.Write(p)
 	}
 	size := strconv.AppendInt(bw.AvailableBuffer(), int64(len(p)), 16)
@@ -134,6 +137,20 @@ func (w *response) writeBody(p []byte) (int, error) {
 		_, err = bw.WriteString("\r\n")
 	}
 	return n, err
+}
+
+// writeLarge writes a body part larger than the room left in the write
+// buffer straight from p. What the buffer holds (the head) goes first with
+// MSG_MORE, so it leaves with p's first bytes: bufio would copy the start
+// of p into the buffer and send it as a segment of its own.
+func (w *response) writeLarge(p []byte) (int, error) {
+	if w.cn.bw.Buffered() > 0 {
+		w.cn.sock.MoreFollows()
+		if err := w.cn.bw.Flush(); err != nil {
+			return 0, err
+		}
+	}
+	return w.cn.sock.Write(p)
 }
 
 // ReadFrom sends a file (or memfd) body with sendfile when the length is

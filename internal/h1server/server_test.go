@@ -1166,3 +1166,37 @@ func wantCancelled(t *testing.T, cancelled <-chan error, what string) {
 		t.Fatal(what)
 	}
 }
+
+// A body part larger than the write buffer is written straight from the
+// handler's slice, after the head (and any smaller part before it): the
+// bytes arrive whole and in order, kept alive, with and without a
+// declared length.
+func TestLargeWritesArriveWhole(t *testing.T) {
+	big := strings.Repeat("0123456789abcdef", 20000) // 320,000 bytes
+	hs := start(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		switch r.URL.Path {
+		case "/one":
+			w.Header().Set("Content-Length", fmt.Sprint(len(big)))
+			io.WriteString(w, big)
+		case "/small-then-large":
+			w.Header().Set("Content-Length", fmt.Sprint(len(big)+5))
+			io.WriteString(w, "start")
+			io.WriteString(w, big)
+		case "/chunked":
+			io.WriteString(w, big)
+			io.WriteString(w, big)
+		}
+	}), nil)
+	c, br := hs.dial()
+	for _, tc := range []struct{ path, want string }{
+		{"/one", big}, {"/small-then-large", "start" + big}, {"/chunked", big + big}, {"/one", big},
+	} {
+		res := roundTrip(t, c, br, "GET "+tc.path+" HTTP/1.1\r\nHost: x\r\n\r\n", "GET")
+		if got := body(t, res); got != tc.want {
+			t.Fatalf("%s: body of %d bytes differs (want %d)", tc.path, len(got), len(tc.want))
+		}
+		if res.Close {
+			t.Fatalf("%s: connection closed, want keep-alive", tc.path)
+		}
+	}
+}

@@ -7,7 +7,6 @@ import (
 	"os/exec"
 	"strconv"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
@@ -50,9 +49,7 @@ func StartBrowser(t *testing.T) context.Context {
 		chromedp.Flag("disable-sync", true),
 		chromedp.WindowSize(1200, 900),
 		chromedp.ModifyCmdFunc(func(c *exec.Cmd) {
-			// The browser dies with the thread that started it, so a
-			// crashed test leaves nothing behind.
-			c.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
+			c.SysProcAttr = dieWithParent()
 			cmd = c
 		}),
 	)

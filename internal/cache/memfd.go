@@ -73,7 +73,6 @@ func (b *memBody) mapMemBody(fd int) {
 		return
 	}
 	if b.data, b.mapErr = mapBody(fd, b.size); b.mapErr != nil {
-		b.data = nil
 		mappedBodies.Add(-1)
 	}
 }

@@ -140,17 +140,27 @@ func (w *response) writeBody(p []byte) (int, error) {
 }
 
 // writeLarge writes a body part larger than the room left in the write
-// buffer straight from p. What the buffer holds (the head) goes first with
-// MSG_MORE, so it leaves with p's first bytes: bufio would copy the start
-// of p into the buffer and send it as a segment of its own.
+// buffer straight from p, after what the buffer holds (the head): bufio
+// would copy the start of p into the buffer and send it as a segment of
+// its own.
 func (w *response) writeLarge(p []byte) (int, error) {
-	if w.cn.bw.Buffered() > 0 {
-		w.cn.sock.MoreFollows()
-		if err := w.cn.bw.Flush(); err != nil {
-			return 0, err
-		}
+	if _, err := w.flushBefore(int64(len(p))); err != nil {
+		return 0, err
 	}
 	return w.cn.sock.Write(p)
+}
+
+// flushBefore flushes the write buffer ahead of n body bytes sent past it.
+// On a raw socket the buffered bytes (the head) wait in the socket for the
+// body's first bytes (MSG_MORE): sent alone they are a packet of their
+// own, delivered and read apart. more says MSG_MORE was used: the caller
+// must send again, or Push.
+func (w *response) flushBefore(n int64) (more bool, err error) {
+	more = w.cn.sock != nil && n > 0 && w.cn.bw.Buffered() > 0
+	if more {
+		w.cn.sock.MoreFollows()
+	}
+	return more, w.cn.bw.Flush()
 }
 
 // ReadFrom sends a file (or memfd) body with sendfile when the length is
@@ -170,13 +180,8 @@ func (w *response) ReadFrom(src io.Reader) (int64, error) {
 		}
 		src = &io.LimitedReader{R: src, N: remaining}
 	}
-	// The head waits in the socket for the body's first bytes (MSG_MORE):
-	// sent alone it is a packet of its own, delivered and read apart.
-	more := w.cn.sock != nil && remaining > 0 && w.cn.bw.Buffered() > 0
-	if more {
-		w.cn.sock.MoreFollows()
-	}
-	if err := w.cn.bw.Flush(); err != nil {
+	more, err := w.flushBefore(remaining)
+	if err != nil {
 		w.closeAfter = true
 		return 0, err
 	}

@@ -36,6 +36,10 @@ type LimiterStatus struct {
 	// MinRTTMicros is the origin's best latency seen; it explains a limit
 	// above min_limit (the floor is what 50ms of it holds).
 	MinRTTMicros int64 `json:"min_rtt_us"`
+	// BaseRTTMicros is the origin's mean latency at low concurrency, what
+	// the limit's gradient compares each window's mean with (0 until the
+	// first calibration ended).
+	BaseRTTMicros int64 `json:"base_rtt_us"`
 }
 
 // RoomStatus describes a waiting room.
@@ -75,7 +79,7 @@ func (st *State) Status() Status {
 		out.Tables[name] = TableStatus{Keys: t.Len(), Cap: t.Cap(), Evictions: t.Evictions()}
 	}
 	for name, l := range st.limiters {
-		out.Limits[name] = LimiterStatus{Limit: l.Limit(), Inflight: l.Inflight(), Queued: l.Queued(), MinRTTMicros: l.MinRTT().Microseconds()}
+		out.Limits[name] = LimiterStatus{Limit: l.Limit(), Inflight: l.Inflight(), Queued: l.Queued(), MinRTTMicros: l.MinRTT().Microseconds(), BaseRTTMicros: l.BaseRTT().Microseconds()}
 		st.m.AdmitLimit.WithLabelValues(name).Set(float64(l.Limit()))
 		st.m.AdmitInflight.WithLabelValues(name).Set(float64(l.Inflight()))
 	}

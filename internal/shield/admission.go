@@ -12,8 +12,12 @@ import (
 // of samples compares the window's mean latency with the lowest seen; while
 // they are close the limit grows, as latency rises it shrinks:
 //
-//	gradient = clamp(tolerance * minRTT / meanRTT, 0.5, 1)
+//	gradient = clamp(tolerance * baseRTT / meanRTT, 0.5, 1)
 //	limit    = limit*gradient + queue
+//
+// baseRTT is the origin's mean latency at low concurrency, measured in a
+// calibration window (baseline.go): the same statistic as meanRTT, so an
+// origin whose latency merely varies is not read as one that queues.
 //
 // A request that finds the pool at its limit waits in levee, not at the
 // origin: in a bounded queue (maxQueue in all, maxPerKey per client) for at
@@ -49,12 +53,19 @@ type Limiter struct {
 	qmu   sync.Mutex
 	lanes [numLanes]fairQueue
 
+	// calCap, when not 0, caps admission while the limiter measures the
+	// origin's latency at low concurrency (baseline.go).
+	calCap    atomic.Int64
+	baseRTTNS atomic.Int64 // baseRTT, for /shield
+
 	mu      sync.Mutex
 	cur     float64
 	minRTT  float64 // ns
 	winMin  float64 // lowest sample of the window
 	sum     float64
 	samples int
+	cal     calibration
+	now     func() time.Time // time.Now; a simulated clock in tests
 }
 
 // Limiter tuning: tolerance is how far latency may rise over its minimum
@@ -78,8 +89,11 @@ const (
 
 // NewLimiter returns a limiter starting at initial.
 func NewLimiter(minLimit, maxLimit, initial int, keepReserve float64) *Limiter {
-	l := &Limiter{minLimit: float64(minLimit), maxLimit: float64(maxLimit), keepReserve: keepReserve, cur: float64(initial)}
+	l := &Limiter{minLimit: float64(minLimit), maxLimit: float64(maxLimit), keepReserve: keepReserve, cur: float64(initial), now: time.Now}
 	l.limit.Store(int64(initial))
+	// The first calibration skips as many completions as it admits at once:
+	// those requests dialed the origin's connections.
+	l.startCalibrationLocked(max(1, int64(minLimit)))
 	return l
 }
 
@@ -116,7 +130,7 @@ func (l *Limiter) Acquire(keep bool, now time.Time) bool {
 }
 
 func (l *Limiter) tryAcquire(keep bool) bool {
-	if l.inflight.Add(1) > l.laneLimit(keep) {
+	if l.inflight.Add(1) > l.admitLimit(keep) {
 		l.inflight.Add(-1)
 		return false
 	}
@@ -127,6 +141,16 @@ func (l *Limiter) laneLimit(keep bool) int64 {
 	lim := l.limit.Load()
 	if !keep {
 		lim = max(1, int64(float64(lim)*(1-l.keepReserve)))
+	}
+	return lim
+}
+
+// admitLimit is laneLimit under a calibration's cap. The wait estimate
+// keeps laneLimit: a calibration lasts a few dozen requests.
+func (l *Limiter) admitLimit(keep bool) int64 {
+	lim := l.laneLimit(keep)
+	if c := l.calCap.Load(); c > 0 && c < lim {
+		return c
 	}
 	return lim
 }
@@ -280,7 +304,7 @@ func (l *Limiter) dispatchLocked() {
 
 // takeSlot counts one more request in flight if the lane's limit allows.
 func (l *Limiter) takeSlot(keep bool) bool {
-	lim := l.laneLimit(keep)
+	lim := l.admitLimit(keep)
 	for {
 		cur := l.inflight.Load()
 		if cur >= lim {
@@ -302,6 +326,9 @@ func (l *Limiter) Release(rtt time.Duration, ok bool) {
 		l.dispatchLocked()
 		l.qmu.Unlock()
 	}
+	if l.calCap.Load() > 0 && l.calibrate(rtt, ok) {
+		return
+	}
 	if !ok || rtt <= 0 {
 		return
 	}
@@ -315,6 +342,32 @@ func (l *Limiter) Release(rtt time.Duration, ok bool) {
 	if l.samples < max(16, int(l.cur)) {
 		return
 	}
+	l.endWindowLocked(inflight, l.now())
+}
+
+// calibrate takes a completion while a calibration may be on, and reports
+// whether the calibration took it. Slots its end frees go to waiters.
+func (l *Limiter) calibrate(rtt time.Duration, ok bool) bool {
+	if !ok {
+		rtt = 0
+	}
+	l.mu.Lock()
+	if !l.cal.on {
+		l.mu.Unlock()
+		return false
+	}
+	ended := l.calibrateLocked(float64(rtt), l.now())
+	l.mu.Unlock()
+	if ended && l.queued.Load() > 0 {
+		l.qmu.Lock()
+		l.dispatchLocked()
+		l.qmu.Unlock()
+	}
+	return true
+}
+
+// endWindowLocked updates the limit from the window's samples.
+func (l *Limiter) endWindowLocked(inflight int64, now time.Time) {
 	mean := l.sum / float64(l.samples)
 	l.sum, l.samples = 0, 0
 	l.meanRTT.Store(int64(mean))
@@ -323,12 +376,19 @@ func (l *Limiter) Release(rtt time.Duration, ok bool) {
 	} else {
 		l.minRTT += (mean - l.minRTT) * minRTTDrift
 	}
-	grad := math.Max(0.5, math.Min(1, limitTolerance*l.minRTT/mean))
+	l.minRTTNS.Store(int64(l.minRTT))
+	base := l.cal.base
+	if base == 0 {
+		base = l.minRTT
+	}
+	grad := math.Max(0.5, math.Min(1, limitTolerance*base/mean))
 	next := l.cur*grad + limitQueue
 	if grad == 1 && float64(inflight) < l.cur/2 {
 		next = l.cur // app-limited: the window says nothing about more
 	}
 	l.cur = math.Max(l.floorLocked(), math.Min(l.maxLimit, next))
 	l.limit.Store(int64(l.cur))
-	l.minRTTNS.Store(int64(l.minRTT))
+	if grad < 1 && now.Sub(l.cal.last) >= calibrateEvery {
+		l.startCalibrationLocked(inflight - 1) // less the one just released
+	}
 }

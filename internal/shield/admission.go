@@ -91,9 +91,6 @@ const (
 func NewLimiter(minLimit, maxLimit, initial int, keepReserve float64) *Limiter {
 	l := &Limiter{minLimit: float64(minLimit), maxLimit: float64(maxLimit), keepReserve: keepReserve, cur: float64(initial), now: time.Now}
 	l.limit.Store(int64(initial))
-	// The first calibration skips as many completions as it admits at once:
-	// those requests dialed the origin's connections.
-	l.startCalibrationLocked(max(1, int64(minLimit)))
 	return l
 }
 
@@ -130,7 +127,11 @@ func (l *Limiter) Acquire(keep bool, now time.Time) bool {
 }
 
 func (l *Limiter) tryAcquire(keep bool) bool {
-	if l.inflight.Add(1) > l.admitLimit(keep) {
+	return l.tryAcquireUnder(l.admitLimit(keep))
+}
+
+func (l *Limiter) tryAcquireUnder(lim int64) bool {
+	if l.inflight.Add(1) > lim {
 		l.inflight.Add(-1)
 		return false
 	}
@@ -204,15 +205,17 @@ func (l *Limiter) AcquireWait(key uint64, lane int, now time.Time, gone <-chan s
 func (l *Limiter) enqueue(key uint64, lane int) (*waiter, int) {
 	l.qmu.Lock()
 	defer l.qmu.Unlock()
+	// A request that cannot wait is admitted under the limit itself, past
+	// a calibration's cap: a calibration never sheds on its own account.
 	if l.maxWait.Load() <= 0 || l.queued.Load() >= l.maxQueue.Load() ||
 		int64(l.lanes[lane].perKey(key)) >= l.maxPerKey.Load() {
-		if l.tryAcquire(lane == laneKeep) {
+		if l.tryAcquireUnder(l.laneLimit(lane == laneKeep)) {
 			return nil, admitted
 		}
 		return nil, shedFull
 	}
 	if l.estimatedWaitLocked(key, lane) > l.maxWait.Load() {
-		if l.tryAcquire(lane == laneKeep) {
+		if l.tryAcquireUnder(l.laneLimit(lane == laneKeep)) {
 			return nil, admitted
 		}
 		return nil, shedEarly
@@ -326,7 +329,7 @@ func (l *Limiter) Release(rtt time.Duration, ok bool) {
 		l.dispatchLocked()
 		l.qmu.Unlock()
 	}
-	if l.calCap.Load() > 0 && l.calibrate(rtt, ok) {
+	if l.calCap.Load() > 0 && l.calibrate(rtt, ok, inflight) {
 		return
 	}
 	if !ok || rtt <= 0 {
@@ -347,7 +350,7 @@ func (l *Limiter) Release(rtt time.Duration, ok bool) {
 
 // calibrate takes a completion while a calibration may be on, and reports
 // whether the calibration took it. Slots its end frees go to waiters.
-func (l *Limiter) calibrate(rtt time.Duration, ok bool) bool {
+func (l *Limiter) calibrate(rtt time.Duration, ok bool, inflight int64) bool {
 	if !ok {
 		rtt = 0
 	}
@@ -356,7 +359,7 @@ func (l *Limiter) calibrate(rtt time.Duration, ok bool) bool {
 		l.mu.Unlock()
 		return false
 	}
-	ended := l.calibrateLocked(float64(rtt), l.now())
+	ended := l.calibrateLocked(float64(rtt), inflight, l.now())
 	l.mu.Unlock()
 	if ended && l.queued.Load() > 0 {
 		l.qmu.Lock()
@@ -388,7 +391,7 @@ func (l *Limiter) endWindowLocked(inflight int64, now time.Time) {
 	}
 	l.cur = math.Max(l.floorLocked(), math.Min(l.maxLimit, next))
 	l.limit.Store(int64(l.cur))
-	if grad < 1 && now.Sub(l.cal.last) >= calibrateEvery {
+	if l.calibrationDue(grad, mean, now) {
 		l.startCalibrationLocked(inflight - 1) // less the one just released
 	}
 }

@@ -184,12 +184,7 @@ func TestAdmissionJitteryOriginNotPinned(t *testing.T) {
 // its clients are all served at the new latency.
 func TestAdmissionRelearnsASlowerOrigin(t *testing.T) {
 	lim := NewLimiter(8, 1000, 32, 0.2)
-	got := closedLoop(lim, 100, 100*time.Second, func(now time.Duration) time.Duration {
-		if now < 20*time.Second {
-			return 2 * time.Millisecond
-		}
-		return 10 * time.Millisecond
-	})
+	got := closedLoop(lim, 100, 100*time.Second, stepLatency(20*time.Second, 2*time.Millisecond, 10*time.Millisecond))
 	t.Logf("%.0f answers/s, limit %d, base %v", got, lim.Limit(), lim.BaseRTT())
 	if want := 0.9 * 100 / 0.010; got < want {
 		t.Errorf("%.0f answers/s, want at least %.0f (limit %d, base %v)", got, want, lim.Limit(), lim.BaseRTT())
@@ -208,6 +203,9 @@ func TestCalibrationBoundedByMaxWait(t *testing.T) {
 	t0 := time.Unix(1e6, 0)
 	now := t0
 	lim.now = func() time.Time { return now }
+	lim.mu.Lock()
+	lim.startCalibrationLocked(0)
+	lim.mu.Unlock()
 	n := 0
 	for lim.Acquire(false, now) {
 		n++
@@ -228,5 +226,43 @@ func TestCalibrationBoundedByMaxWait(t *testing.T) {
 	}
 	if lim.BaseRTT() != 0 {
 		t.Fatalf("base %v from fewer than %d latencies", lim.BaseRTT(), calibrateMin)
+	}
+}
+
+// TestAdmissionRelearnsAFasterOrigin: a baseRTT far above what the windows
+// see (an origin that became faster, or a calibration while the node's
+// own CPU was saturated) is measured again.
+func TestAdmissionRelearnsAFasterOrigin(t *testing.T) {
+	lim := NewLimiter(8, 1000, 32, 0.2)
+	closedLoop(lim, 100, 100*time.Second, stepLatency(20*time.Second, 10*time.Millisecond, 2*time.Millisecond))
+	if b := lim.BaseRTT(); b < 1900*time.Microsecond || b > 2100*time.Microsecond {
+		t.Errorf("base latency %v, want the new 2ms", b)
+	}
+}
+
+// TestNoCalibrationWhileTheFloorHoldsMaxLimit: an origin fast enough that
+// the floor holds the limit at max_limit (50 ms / 400 µs = 125 > 100) is
+// not calibrated again when its latency rises tenfold: nothing measured
+// could move the limit, and the cap would only hold requests back (with
+// a thousand connections from one address behind it, past the per-client
+// queue bound: 503s).
+func TestNoCalibrationWhileTheFloorHoldsMaxLimit(t *testing.T) {
+	lim := NewLimiter(8, 100, 32, 0.2)
+	closedLoop(lim, 100, 40*time.Second, stepLatency(5*time.Second, 40*time.Microsecond, 400*time.Microsecond))
+	if b := lim.BaseRTT(); b > 100*time.Microsecond {
+		t.Errorf("base latency %v: calibrated again while the floor held the limit at max_limit", b)
+	}
+	if l := lim.Limit(); l != 100 {
+		t.Errorf("limit %d, want max_limit", l)
+	}
+}
+
+// stepLatency is an origin latency of before until at, then after.
+func stepLatency(at, before, after time.Duration) func(time.Duration) time.Duration {
+	return func(now time.Duration) time.Duration {
+		if now < at {
+			return before
+		}
+		return after
 	}
 }

@@ -16,15 +16,25 @@ import "time"
 // the queueing.
 //
 // A calibration caps admission at min_limit until it has
-// calibrateSamples latencies; requests in flight when it began are
-// skipped (they were admitted under the old limit). It runs when the
-// limiter starts, and again when a window's gradient is below 1 and the
-// last one ended calibrateEvery ago: an origin under load is measured
-// again at low concurrency (which a limit shrinking anyway costs little),
-// and one that became slower for good is relearned. A healthy origin is
-// not measured again. One that answers too slowly ends it after
-// calibrationTime, keeping the old baseRTT (minRTT before the first)
-// unless it gave calibrateMin latencies.
+// calibrateSamples latencies of requests that completed with at most
+// min_limit in flight; those in flight when it began are skipped (they
+// were admitted under the old limit). A request that cannot wait (its
+// client's share of the queue is full) is still admitted under the limit
+// itself, so a calibration sheds nothing on its own account; its latency
+// is not counted.
+//
+// It runs when a window's gradient is below 1, or its mean is under half
+// of baseRTT, and the last one ended calibrateEvery ago; never while the
+// floor holds the limit at max_limit. So an origin whose latency merely
+// varies is measured once, when its first window reads as queueing; an
+// origin under load is measured again at low concurrency (which a limit
+// shrinking anyway costs little); one that became slower or faster for
+// good is relearned, and so is a baseRTT measured while the node's own
+// CPU was saturated (answers then wait for the node, not the origin). A
+// healthy origin is never measured, and a node that starts under a burst
+// is not held at min_limit for it. A calibration that gets too few
+// latencies within calibrationTime keeps the old baseRTT (minRTT before
+// the first).
 type calibration struct {
 	on      bool
 	started time.Time // the first completion counted; zero until then
@@ -37,13 +47,16 @@ type calibration struct {
 
 const (
 	calibrateSamples = 32
-	calibrateMin     = 8 // fewer at calibrateMaxTime: keep the old baseRTT
+	calibrateMin     = 8 // fewer by calibrationTime: keep the old baseRTT
 	calibrateEvery   = 30 * time.Second
 	calibrateMaxTime = 5 * time.Second
 )
 
 // startCalibrationLocked caps admission at min_limit; inflight requests
-// still hold slots taken under the old limit.
+// still hold slots taken under the old limit. (Capped at the limit's
+// floor instead, the calibration measured the queueing of an origin the
+// floor already overloads, and the 3x-capacity simulation with jittery
+// service times let its p99 reach 14.9 ms of the 15 allowed.)
 func (l *Limiter) startCalibrationLocked(inflight int64) {
 	l.cal.on, l.cal.started, l.cal.skip = true, time.Time{}, max(0, inflight)
 	l.cal.sum, l.cal.n = 0, 0
@@ -51,10 +64,11 @@ func (l *Limiter) startCalibrationLocked(inflight int64) {
 }
 
 // calibrateLocked takes one completion during a calibration (rtt 0: one
-// that says nothing of the origin) and ends the calibration when it has
+// that says nothing of the origin; inflight: the requests in flight with
+// it, itself included) and ends the calibration when it has
 // enough. It reports whether it ended, so the caller can hand the slots
 // the cap held back to waiters.
-func (l *Limiter) calibrateLocked(rtt float64, now time.Time) bool {
+func (l *Limiter) calibrateLocked(rtt float64, inflight int64, now time.Time) bool {
 	c := &l.cal
 	if c.started.IsZero() {
 		c.started = now
@@ -63,6 +77,9 @@ func (l *Limiter) calibrateLocked(rtt float64, now time.Time) bool {
 	case rtt <= 0:
 	case c.skip > 0:
 		c.skip--
+	case inflight > l.calCap.Load():
+		// Admitted past the cap (requests that could not wait are), or
+		// completing beside such: not a low-concurrency latency.
 	default:
 		c.sum += rtt
 		c.n++
@@ -82,6 +99,20 @@ func (l *Limiter) calibrateLocked(rtt float64, now time.Time) bool {
 	l.sum, l.samples = 0, 0 // the next window starts at the restored limit
 	l.calCap.Store(0)
 	return true
+}
+
+// due reports whether the window just ended calls for a calibration: its
+// gradient is below 1 (the origin may be queueing, or slower for good), or
+// its mean is under half of baseRTT, which must then be too high (a
+// calibration while the node's own CPU was saturated counts the time
+// answers wait for it); and the last one ended calibrateEvery ago.
+//
+// Never while the floor holds the limit at max_limit: nothing measured
+// could move it, and the cap would only hold requests back.
+func (l *Limiter) calibrationDue(grad, mean float64, now time.Time) bool {
+	c := &l.cal
+	return (grad < 1 || mean < c.base/2) && now.Sub(c.last) >= calibrateEvery &&
+		l.floorLocked() < l.maxLimit
 }
 
 // calibrationTime bounds a calibration: calibrateMaxTime, and at most half

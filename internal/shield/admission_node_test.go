@@ -2,10 +2,12 @@ package shield_test
 
 import (
 	"encoding/json"
+	"io"
 	"net/http"
 	"sync"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"levee/internal/leveetest"
 	"levee/internal/shield"
@@ -73,5 +75,58 @@ func TestAdmissionClosedLoopNoShed(t *testing.T) {
 	}
 	if shed.Load() != 0 || other.Load() != 0 {
 		t.Fatalf("closed-loop load of %d connections: %d requests shed with 503, %d failed otherwise, want none", conns, shed.Load(), other.Load())
+	}
+}
+
+// A node in front of an origin whose latency varies from request to
+// request (20-60 ms, evenly) but does not grow with load, with 32
+// closed-loop connections: admission must let all of them through (800
+// answers a second). The limiter that compared each window's mean with
+// the lowest sample held the pool at min_limit, 6 ordinary requests in
+// flight: 150 a second, the rest waiting in levee.
+func TestAdmissionJitteryOriginServedWhole(t *testing.T) {
+	if testing.Short() {
+		t.Skip("load test")
+	}
+	var seed atomic.Uint64
+	o := leveetest.NewOrigin(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		x := seed.Add(0x9e3779b97f4a7c15) * 0xbf58476d1ce4e5b9 // a cheap spread, safe for concurrent use
+		time.Sleep(20*time.Millisecond + time.Duration(x>>32%40000)*time.Microsecond)
+		io.WriteString(w, "ok")
+	}))
+	n := leveetest.Start(t, nodeYAML(o.URL, ""))
+	const conns = 32
+	c := clientFrom("127.0.0.1", conns)
+	url := n.URL("/dyn")
+	start := time.Now()
+	measureFrom := start.Add(2 * time.Second) // the limiter's first windows and its calibration
+	end := measureFrom.Add(2 * time.Second)
+	var measured, failed atomic.Int64
+	var wg sync.WaitGroup
+	for i := 0; i < conns; i++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for j := 0; j < 1000 && time.Now().Before(end); j++ {
+				code, _, _, err := get(c, url)
+				if err != nil || code != http.StatusOK {
+					failed.Add(1)
+					continue
+				}
+				if now := time.Now(); now.After(measureFrom) && now.Before(end) {
+					measured.Add(1)
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	st := shieldStatus(t, n)
+	rate := float64(measured.Load()) / end.Sub(measureFrom).Seconds()
+	t.Logf("%.0f answers/s (all 32 connections: 800), %d failed; admission %+v", rate, failed.Load(), st.Limits)
+	if failed.Load() != 0 {
+		t.Errorf("%d requests failed or were shed", failed.Load())
+	}
+	if rate < 500 {
+		t.Errorf("%.0f answers/s, want at least 500 of the 800 the origin gives 32 connections: admission holds back an origin that does not queue", rate)
 	}
 }

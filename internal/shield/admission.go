@@ -9,8 +9,9 @@ import (
 
 // Limiter is an adaptive concurrency limit for one origin pool, a
 // gradient limit in the manner of Netflix's concurrency-limits: each window
-// of samples compares the window's mean latency with the lowest seen; while
-// they are close the limit grows, as latency rises it shrinks:
+// of samples compares the window's mean latency with the origin's at low
+// concurrency; while they are close the limit grows, as latency rises it
+// shrinks:
 //
 //	gradient = clamp(tolerance * baseRTT / meanRTT, 0.5, 1)
 //	limit    = limit*gradient + queue

@@ -101,11 +101,12 @@ func (l *Limiter) calibrateLocked(rtt float64, inflight int64, now time.Time) bo
 	return true
 }
 
-// due reports whether the window just ended calls for a calibration: its
-// gradient is below 1 (the origin may be queueing, or slower for good), or
-// its mean is under half of baseRTT, which must then be too high (a
-// calibration while the node's own CPU was saturated counts the time
-// answers wait for it); and the last one ended calibrateEvery ago.
+// calibrationDue reports whether the window just ended calls for a
+// calibration: its gradient is below 1 (the origin may be queueing, or
+// slower for good), or its mean is under half of baseRTT, which must then
+// be too high (a calibration while the node's own CPU was saturated
+// counts the time answers wait for it); and the last one ended
+// calibrateEvery ago.
 //
 // Never while the floor holds the limit at max_limit: nothing measured
 // could move it, and the cap would only hold requests back.

@@ -1,13 +1,9 @@
 package app_test
 
 import (
-	"crypto/tls"
-	"net"
 	"net/http"
 	"strings"
 	"testing"
-
-	"golang.org/x/net/http2"
 
 	"levee/internal/leveetest"
 )
@@ -41,8 +37,7 @@ sites: [{name: t, hosts: ["*"], routes: [{origins: [{url: "`+o.URL+`"}]}]}]
 	// field far over the limit is refused by the HPACK decoder before any
 	// request exists (a connection error), which also keeps it from the
 	// origin.
-	h2 := &http.Client{Transport: &http2.Transport{AllowHTTP: true,
-		DialTLS: func(network, addr string, _ *tls.Config) (net.Conn, error) { return net.Dial(network, addr) }}}
+	h2 := leveetest.H2CClient()
 	heads := map[string]http.Header{"one field just over": {"X-Big": {big[:1000]}}}
 	for name, hdr := range heads {
 		req, _ := http.NewRequest("GET", "http://"+n.Addr("127.0.0.3:0")+"/", nil)

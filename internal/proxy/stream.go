@@ -21,6 +21,11 @@ func (p *Proxy) stream(w http.ResponseWriter, ex *pipeline.Exchange, res *http.R
 	for k, vv := range res.Header {
 		dst[k] = vv
 	}
+	if _, ok := res.Header["Content-Type"]; !ok {
+		// The origin stated no media type: none is guessed for it. A
+		// present key with no value keeps the servers from sniffing one.
+		dst["Content-Type"] = nil
+	}
 	if len(res.Trailer) > 0 {
 		names := make([]string, 0, len(res.Trailer))
 		for k := range res.Trailer {

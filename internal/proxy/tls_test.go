@@ -4,13 +4,10 @@ import (
 	"crypto/tls"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"net/http/httptest"
 	"strings"
 	"testing"
-
-	"golang.org/x/net/http2"
 
 	"levee/internal/leveetest"
 )
@@ -59,9 +56,7 @@ admin: {listen: "off"}
 listeners: [{listen: "127.0.0.1:0", h2c: %v}]
 sites: [{name: t, hosts: ["*"], routes: [{origins: [{url: %q}]}]}]
 `
-	h2c := &http.Client{Transport: &http2.Transport{AllowHTTP: true, DialTLS: func(network, addr string, _ *tls.Config) (net.Conn, error) {
-		return net.Dial(network, addr)
-	}}}
+	h2c := leveetest.H2CClient()
 	on := leveetest.Start(t, fmt.Sprintf(cfg, true, o.URL))
 	res, err := h2c.Get(on.URL("/"))
 	if err != nil {

@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"strings"
 	"testing"
+	"time"
 
 	"levee/internal/leveetest"
 	"levee/internal/leveetest/raworigin"
@@ -21,11 +22,7 @@ import (
 func TestNoContentTypeAddedToOriginAnswers(t *testing.T) {
 	t.Parallel()
 	const body = "<html><body>hi</body></html>"
-	o := raworigin.Start(t, func(o *raworigin.Origin) {
-		o.Answer = func(*http.Request, int64) string {
-			return fmt.Sprintf("HTTP/1.1 200 OK\r\nContent-Length: %d\r\nCache-Control: max-age=60\r\n\r\n%s", len(body), body)
-		}
-	})
+	o := untypedOrigin(t, body)
 	n := leveetest.Start(t, fmt.Sprintf(`
 listeners: [{listen: "127.0.0.1:0", h2c: true}]
 log: {access: false}
@@ -67,4 +64,69 @@ sites:
 			t.Errorf("%s: Content-Type %q added to an answer the origin sent without one", c.name, ct)
 		}
 	}
+}
+
+// The same after the answer went to the disk tier and the node restarted:
+// the stored head keeps "no type" and the hit is not sniffed either.
+func TestNoContentTypeAddedFromDisk(t *testing.T) {
+	t.Parallel()
+	body := "<html><body>" + strings.Repeat("x", 64<<10) + "</body></html>"
+	o := untypedOrigin(t, body)
+	yaml := fmt.Sprintf(`
+admin: {listen: "127.0.0.1:0"}
+listeners: [{listen: "127.0.0.1:0"}]
+log: {access: false}
+cache: {memory: 64MiB, disk: {path: %q}}
+sites:
+  - name: s
+    hosts: ["*"]
+    routes:
+      - path: /
+        origins: [{url: %q}]
+        cache: {}
+`, t.TempDir(), o.URL)
+	n := leveetest.Start(t, yaml)
+	if code, _, h := leveetest.Get(t, n.URL("/d")); code != 200 || h["Content-Type"] != nil {
+		t.Fatalf("miss: %d, Content-Type %q", code, h["Content-Type"])
+	}
+	deadline := time.Now().Add(30 * time.Second)
+	for !strings.Contains(adminText(t, n, "/metrics"), `levee_cache_objects{tier="disk"} 1`) {
+		if time.Now().After(deadline) {
+			t.Fatal("the answer never reached the disk tier")
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	if err := n.Shutdown(); err != nil {
+		t.Fatal(err)
+	}
+	asked := o.Requests.Load()
+	n2 := leveetest.Start(t, yaml)
+	code, got, h := leveetest.Get(t, n2.URL("/d"))
+	if code != 200 || got != body || o.Requests.Load() != asked {
+		t.Fatalf("after restart: %d, same body %v, origin asked %d more times", code, got == body, o.Requests.Load()-asked)
+	}
+	if ct, ok := h["Content-Type"]; ok {
+		t.Errorf("hit from disk: Content-Type %q added to an answer the origin sent without one", ct)
+	}
+}
+
+func adminText(t *testing.T, n *leveetest.Node, path string) string {
+	t.Helper()
+	res, err := leveetest.Client().Get(n.AdminURL(path))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer res.Body.Close()
+	b, _ := io.ReadAll(res.Body)
+	return string(b)
+}
+
+// untypedOrigin answers every request with body, cacheable for ten
+// minutes, and no Content-Type.
+func untypedOrigin(t *testing.T, body string) *raworigin.Origin {
+	return raworigin.Start(t, func(o *raworigin.Origin) {
+		o.Answer = func(*http.Request, int64) string {
+			return fmt.Sprintf("HTTP/1.1 200 OK\r\nContent-Length: %d\r\nCache-Control: max-age=600\r\n\r\n%s", len(body), body)
+		}
+	})
 }

@@ -356,7 +356,7 @@ func (l *Limiter) calibrate(rtt time.Duration, ok bool, inflight int64) bool {
 		rtt = 0
 	}
 	l.mu.Lock()
-	if !l.cal.on {
+	if l.calCap.Load() == 0 { // another completion ended it meanwhile
 		l.mu.Unlock()
 		return false
 	}

@@ -35,8 +35,10 @@ import "time"
 // is not held at min_limit for it. A calibration that gets too few
 // latencies within calibrationTime keeps the old baseRTT (minRTT before
 // the first).
+//
+// A calibration is on while the limiter's calCap is not 0 (both are set
+// under the limiter's mu).
 type calibration struct {
-	on      bool
 	started time.Time // the first completion counted; zero until then
 	last    time.Time // when the last one ended
 	skip    int64     // completions still to skip
@@ -58,7 +60,7 @@ const (
 // floor already overloads, and the 3x-capacity simulation with jittery
 // service times let its p99 reach 14.9 ms of the 15 allowed.)
 func (l *Limiter) startCalibrationLocked(inflight int64) {
-	l.cal.on, l.cal.started, l.cal.skip = true, time.Time{}, max(0, inflight)
+	l.cal.started, l.cal.skip = time.Time{}, max(0, inflight)
 	l.cal.sum, l.cal.n = 0, 0
 	l.calCap.Store(max(1, int64(l.minLimit)))
 }
@@ -95,7 +97,7 @@ func (l *Limiter) calibrateLocked(rtt float64, inflight int64, now time.Time) bo
 		c.base = c.sum / float64(c.n)
 		l.baseRTTNS.Store(int64(c.base))
 	}
-	c.on, c.last = false, now
+	c.last = now
 	l.sum, l.samples = 0, 0 // the next window starts at the restored limit
 	l.calCap.Store(0)
 	return true

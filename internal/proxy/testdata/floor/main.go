@@ -1,20 +1,8 @@
 // Command floor is a diagnostic, not part of levee: the least a
-// goroutine-per-connection Go proxy does for the bench's dyn load (a
-// body-less GET answered with a Content-Length body), to measure beside
-// nginx what levee's layers cost over the bare exchange. It checks almost
-// nothing (no limits, no framing rules, no timeouts) and must never serve
-// real traffic. See ../../README.md, "Session 12".
-//
-//	go build -o /tmp/floor ./internal/proxy/testdata/floor
-//	/tmp/floor -from 127.0.0.1:8080 -to 127.0.0.1:9000 [-mode loop|h1server] [-raw=false]
-//
-// -mode loop: one goroutine per client connection reads a request head,
-// writes it with X-Forwarded-For to its own origin connection, reads the
-// answer's head and body and writes them back. -mode h1server: levee's
-// HTTP/1.1 server with a handler that does only that exchange (requests
-// as *http.Request, answers through http.ResponseWriter, a pool of origin
-// connections). -raw=false reads and writes through Go's net package
-// instead of levee's rawio. It prints "listening on ADDR" once ready.
+// goroutine-per-connection Go proxy does for the bench's dyn load, to
+// measure beside nginx what levee's layers cost over the bare exchange.
+// It checks almost nothing a proxy must and must never serve real traffic.
+// Its modes, flags and limits are in README.md.
 package main
 
 import (

@@ -11,6 +11,7 @@ import (
 	"sync"
 	"time"
 
+	"levee/internal/httpwire"
 	"levee/internal/modswitch"
 	"levee/internal/pipeline"
 )
@@ -207,7 +208,16 @@ func (c *Cache) pass(next pipeline.Handler, w http.ResponseWriter, r *http.Reque
 		ex.Decide("bypass")
 	}
 	w.Header()["Cache-Status"] = cs
-	return next.ServeHTTP(&untargeted{ResponseWriter: w}, r)
+	return next.ServeHTTP(passWriter(w, r), r)
+}
+
+// passWriter wraps the client's writer for a request passed through. An
+// unsafe method's answer is read after it is sent (invalidation reads
+// Location and Content-Location from the header map), so its fields must
+// land in the map.
+func passWriter(w http.ResponseWriter, r *http.Request) *untargeted {
+	keep := r.Method != http.MethodGet && r.Method != http.MethodHead
+	return &untargeted{ResponseWriter: w, keepFields: keep}
 }
 
 // untargeted passes a response through, without the origin's
@@ -216,6 +226,23 @@ func (c *Cache) pass(next pipeline.Handler, w http.ResponseWriter, r *http.Reque
 type untargeted struct {
 	http.ResponseWriter
 	wrote bool
+	// keepFields: the origin's fields must land in the header map, so
+	// WriteWireHead declines.
+	keepFields bool
+}
+
+// WriteWireHead passes a head given as wire bytes on, unless it holds the
+// field this wrapper removes or the fields are wanted in the map.
+func (u *untargeted) WriteWireHead(code int, length int64, fields []byte, hasDate bool) bool {
+	inner, ok := u.ResponseWriter.(httpwire.HeadWriter)
+	if !ok || u.wrote || u.keepFields || httpwire.Has(fields, "Levee-Cache-Control") {
+		return false
+	}
+	if !inner.WriteWireHead(code, length, fields, hasDate) {
+		return false
+	}
+	u.wrote = true
+	return true
 }
 
 func (u *untargeted) WriteHeader(code int) {

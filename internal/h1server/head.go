@@ -10,7 +10,11 @@ import (
 	"time"
 
 	"golang.org/x/net/http/httpguts"
+
+	"levee/internal/httpwire"
 )
+
+var _ httpwire.HeadWriter = (*response)(nil)
 
 // sendHead decides the framing and writes the status line and header into
 // the write buffer. first is the start of the body, for Content-Type
@@ -69,6 +73,44 @@ func (w *response) sendHead(first []byte, final bool) {
 		bw.WriteString("Transfer-Encoding: chunked\r\n")
 	}
 	bw.WriteString("\r\n")
+}
+
+// WriteWireHead sends a final head whose fields come as wire bytes
+// (httpwire.HeadWriter): the status line, the header map's fields but
+// those fields replaces, fields as they are, and the body's length. It
+// takes only a head with a body of known length, before anything was
+// sent, with no framing or trailer set in the map; otherwise it returns
+// false and the handler writes the head the usual way.
+func (w *response) WriteWireHead(code int, length int64, fields []byte, hasDate bool) bool {
+	h := w.header
+	if w.wroteHeader || w.done || code < 200 || code > 999 || code == http.StatusNoContent ||
+		code == http.StatusNotModified || w.req.Method == http.MethodHead || length < 0 {
+		return false
+	}
+	if h["Content-Length"] != nil || h["Transfer-Encoding"] != nil || h["Trailer"] != nil {
+		return false
+	}
+	w.wroteHeader, w.headSent, w.status, w.length = true, true, code, length
+	w.decideConnection()
+	bw := w.cn.bw
+	writeStatusLine(bw, code)
+	if _, ok := h["Date"]; !ok && !hasDate {
+		writeField(bw, "Date", httpDate())
+	}
+	for k, vv := range h {
+		if strings.HasPrefix(k, http.TrailerPrefix) || httpwire.Has(fields, k) {
+			continue
+		}
+		for _, v := range vv {
+			writeField(bw, k, v)
+		}
+	}
+	bw.Write(fields)
+	line := append(bw.AvailableBuffer(), "Content-Length: "...)
+	line = strconv.AppendInt(line, length, 10)
+	line = append(line, "\r\n\r\n"...)
+	bw.Write(line)
+	return true
 }
 
 // decideConnection settles keep-alive: the client's wish, the handler's

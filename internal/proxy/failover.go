@@ -266,7 +266,7 @@ func (p *Proxy) try(r *http.Request, tctx context.Context, ex *pipeline.Exchange
 	setBody(out, body)
 	ex.Origin = o.Host
 	start := time.Now()
-	res, err := pl.Transport.RoundTrip(out)
+	res, err := roundTrip(pl.Transport, out)
 	lat := time.Since(start)
 	ex.OriginNS += lat
 	// Stop fails exactly when the per-try timer has fired.
@@ -328,7 +328,7 @@ func (p *Proxy) finish(w http.ResponseWriter, r *http.Request, ex *pipeline.Exch
 	res := a.res
 	a.res = nil
 	if s, ok := a.pl.Picker.(pool.Stamper); ok {
-		s.Stamp(r, res.Header, a.o)
+		s.Stamp(r, responseHeader(res), a.o)
 	}
 	if res.StatusCode == http.StatusSwitchingProtocols {
 		return p.upgrade(w, r, ex, res)

@@ -70,6 +70,9 @@ type h1conn struct {
 	// readDeadline is the read deadline set on nc (zero: none); a head's
 	// deadline stays set after a head whose body was in the buffer.
 	readDeadline time.Time
+	// wire holds the head of the response being read, when the caller
+	// takes it as bytes; its buffer is reused by the next response.
+	wire wireHead
 }
 
 func (c *h1conn) close() { c.nc.Close() }
@@ -91,6 +94,13 @@ func (t *h1Transport) handles(r *http.Request) bool {
 // could be just as dead, so none is taken. The retry happens inside one
 // round trip: it costs the route no retry token and the origin no health.
 func (t *h1Transport) RoundTrip(r *http.Request) (*http.Response, error) {
+	return t.roundTrip(r, false)
+}
+
+// roundTrip is RoundTrip; with wire, a plain head is kept as bytes
+// (wireHead, in the response body) and the response's Header is nil:
+// the proxy's stream sends it on, or builds the map (responseHeader).
+func (t *h1Transport) roundTrip(r *http.Request, wire bool) (*http.Response, error) {
 	if !t.handles(r) {
 		return t.roundTripFallback(r)
 	}
@@ -98,7 +108,7 @@ func (t *h1Transport) RoundTrip(r *http.Request) (*http.Response, error) {
 	if err != nil {
 		return nil, err
 	}
-	res, err := t.exchange(c, r)
+	res, err := t.exchange(c, r, wire)
 	if err == nil {
 		return res, nil
 	}
@@ -111,7 +121,7 @@ func (t *h1Transport) RoundTrip(r *http.Request) (*http.Response, error) {
 	if c, err = t.dialFor(r); err != nil {
 		return nil, err
 	}
-	res, err = t.exchange(c, r)
+	res, err = t.exchange(c, r, wire)
 	if err != nil {
 		c.close()
 		return nil, unwrapSilent(err)
@@ -169,8 +179,9 @@ func isTimeout(err error) bool {
 	return errors.Is(err, context.DeadlineExceeded) || errors.As(err, &ne) && ne.Timeout()
 }
 
-// exchange writes r on c and reads the response header.
-func (t *h1Transport) exchange(c *h1conn, r *http.Request) (*http.Response, error) {
+// exchange writes r on c and reads the response header, as wire bytes
+// when wire is set and the head is plain.
+func (t *h1Transport) exchange(c *h1conn, r *http.Request, wire bool) (*http.Response, error) {
 	// The head's deadline is set before the cancel hook is attached: a
 	// cancel cuts the connection with a past deadline, which a deadline
 	// set after it would replace, leaving the request to wait for the
@@ -199,7 +210,11 @@ func (t *h1Transport) exchange(c *h1conn, r *http.Request) (*http.Response, erro
 		}
 		return nil, err
 	}
-	if lh, ok := readLeanHead(c.br, r); ok {
+	var wh *wireHead
+	if wire {
+		wh = &c.wire
+	}
+	if lh, ok := readLeanHead(c.br, r, wh); ok {
 		if lh.length > int64(c.br.Buffered()) {
 			// Body bytes still to come are read without the header
 			// deadline; a body already in the buffer needs no read, and
@@ -207,8 +222,14 @@ func (t *h1Transport) exchange(c *h1conn, r *http.Request) (*http.Response, erro
 			c.setReadDeadline(time.Time{})
 		}
 		res := lh.res
-		c.noteKeepAlive(res)
-		res.Body = &h1body{t: t, c: c, stop: stop, reuse: !r.Close, lean: true, left: lh.length}
+		if lh.wire != nil {
+			if ka := lh.wire.keepAlive; ka != "" {
+				c.idleFor = keepAliveIdle([]string{ka}, c.idleFor)
+			}
+		} else {
+			c.noteKeepAlive(res)
+		}
+		res.Body = &h1body{t: t, c: c, stop: stop, reuse: !r.Close, lean: true, left: lh.length, wire: lh.wire}
 		return res, nil
 	}
 	res, err := http.ReadResponse(c.br, r)
@@ -477,6 +498,9 @@ type h1body struct {
 	// net/http's in between.
 	lean bool
 	left int64
+	// wire, when set, is the response's head as bytes (the response's
+	// Header is nil until responseHeader builds it).
+	wire *wireHead
 }
 
 func (b *h1body) Read(p []byte) (int, error) {

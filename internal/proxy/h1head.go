@@ -13,6 +13,8 @@ import (
 type leanHead struct {
 	res    *http.Response
 	length int64 // Content-Length: the body's exact size
+	// wire, when set, holds the head's fields (res.Header is nil).
+	wire *wireHead
 }
 
 // readLeanHead parses a response head already whole in br's buffer, the
@@ -28,7 +30,10 @@ type leanHead struct {
 // and returns ok false: http.ReadResponse then reads it, with its own
 // rules and errors. What it accepts it reads as http.ReadResponse does
 // (FuzzLeanHead checks it).
-func readLeanHead(br *bufio.Reader, r *http.Request) (leanHead, bool) {
+//
+// With wh set, the head is read into wh instead of an http.Header when it
+// can be (parseWireHead): lh.res.Header is then nil and lh.wire is wh.
+func readLeanHead(br *bufio.Reader, r *http.Request, wh *wireHead) (leanHead, bool) {
 	if r.Method == http.MethodHead {
 		return leanHead{}, false
 	}
@@ -38,9 +43,18 @@ func readLeanHead(br *bufio.Reader, r *http.Request) (leanHead, bool) {
 		return leanHead{}, false
 	}
 	head := buf[:end+2] // each line with its CRLF
-	lh, ok := parseLeanHead(head)
+	var lh leanHead
+	ok := false
+	if wh != nil {
+		lh.res, lh.length, ok = parseWireHead(head, wh)
+		if ok {
+			lh.wire = wh
+		}
+	}
 	if !ok {
-		return leanHead{}, false
+		if lh, ok = parseLeanHead(head); !ok {
+			return leanHead{}, false
+		}
 	}
 	lh.res.Request = r
 	br.Discard(end + 4)

@@ -6,6 +6,7 @@ import (
 	"io"
 	"net/http"
 	"reflect"
+	"strconv"
 	"strings"
 	"testing"
 )
@@ -34,6 +35,9 @@ var leanHeads = []struct {
 	{"HTTP/1.1 200 OK\r\n\r\nclose-delimited", false},
 	{"HTTP/1.1 200 OK\r\nContent-Length: 2\r\nX: a\rb\r\n\r\nok", false},
 	{"HTTP/1.1 200 OK\r\nContent-Length: 2\r\nTrailer: X\r\n\r\nok", false},
+	{"HTTP/1.1 200 OK\r\ncontent-type: text/event-stream\r\nKEEP-ALIVE: timeout=5\r\nproxy-connection: x\r\nDate: Mon, 07 Dec 2026 11:36:35 GMT\r\nContent-Length: 2\r\n\r\nok", true},
+	{"HTTP/1.1 200 OK\r\nConnection: keep-alive, X-Hop\r\nX-Hop: 1\r\nContent-Length: 2\r\n\r\nok", true},
+	{"HTTP/1.1 200 OK\r\nUpgrade: h2c\r\nTe: trailers\r\nContent-Length: 2\r\n\r\nok", true},
 }
 
 func TestLeanHeadTakesOnlyPlainHeads(t *testing.T) {
@@ -41,7 +45,7 @@ func TestLeanHeadTakesOnlyPlainHeads(t *testing.T) {
 		req, _ := http.NewRequest("GET", "http://o/", nil)
 		br := bufio.NewReader(strings.NewReader(tc.head))
 		br.Peek(1)
-		_, ok := readLeanHead(br, req)
+		_, ok := readLeanHead(br, req, nil)
 		if ok != tc.lean {
 			t.Errorf("%q: lean %v, want %v", tc.head, ok, tc.lean)
 		}
@@ -53,7 +57,7 @@ func TestLeanHeadTakesOnlyPlainHeads(t *testing.T) {
 	req, _ := http.NewRequest("HEAD", "http://o/", nil)
 	br := bufio.NewReader(strings.NewReader(leanHeads[0].head))
 	br.Peek(1)
-	if _, ok := readLeanHead(br, req); ok {
+	if _, ok := readLeanHead(br, req, nil); ok {
 		t.Error("the answer to a HEAD request was read as having a body")
 	}
 }
@@ -64,7 +68,7 @@ func compareWithNetHTTP(t *testing.T, data []byte) {
 	req, _ := http.NewRequest("GET", "http://o/", nil)
 	br := bufio.NewReaderSize(bytes.NewReader(data), 4096)
 	br.Peek(1)
-	lh, ok := readLeanHead(br, req)
+	lh, ok := readLeanHead(br, req, nil)
 	if !ok {
 		return
 	}
@@ -79,6 +83,7 @@ func compareWithNetHTTP(t *testing.T, data []byte) {
 			got.Status, got.StatusCode, got.ContentLength, got.Close, got.Header,
 			want.Status, want.StatusCode, want.ContentLength, want.Close, want.Header)
 	}
+	compareWireHead(t, data, want)
 	wantBody, werr := io.ReadAll(want.Body)
 	gotBody := make([]byte, lh.length)
 	n, gerr := io.ReadFull(br, gotBody)
@@ -97,4 +102,48 @@ func FuzzLeanHead(f *testing.F) {
 		}
 		compareWithNetHTTP(t, data)
 	})
+}
+
+// compareWireHead checks that a head read as wire bytes says what net/http
+// read, less the fields the proxy never forwards: status, length, and the
+// fields once built into a header.
+func compareWireHead(t *testing.T, data []byte, want *http.Response) {
+	t.Helper()
+	req, _ := http.NewRequest("GET", "http://o/", nil)
+	br := bufio.NewReaderSize(bytes.NewReader(data), 4096)
+	br.Peek(1)
+	var wh wireHead
+	lh, ok := readLeanHead(br, req, &wh)
+	if !ok {
+		t.Fatalf("%q: taken by the lean parser, not with a wire head", data)
+	}
+	if lh.wire == nil {
+		// A Connection naming other fields: the header map path.
+		if lh.res.Header == nil {
+			t.Fatalf("%q: neither a wire head nor a header", data)
+		}
+		return
+	}
+	if lh.res.Header != nil || lh.res.Status != want.Status || lh.res.StatusCode != want.StatusCode ||
+		lh.length != want.ContentLength {
+		t.Fatalf("%q: wire head %q %d %d, net/http %q %d %d", data, lh.res.Status, lh.res.StatusCode,
+			lh.length, want.Status, want.StatusCode, want.ContentLength)
+	}
+	wantHeader := want.Header.Clone()
+	removeHopHeaders(wantHeader)
+	// The length goes on in its plain form ("00" as "0").
+	wantHeader["Content-Length"] = []string{strconv.FormatInt(want.ContentLength, 10)}
+	if got := wh.header(lh.length); !reflect.DeepEqual(got, wantHeader) {
+		t.Fatalf("%q:\nwire %q\nnet/http less hop-by-hop %q", data, got, wantHeader)
+	}
+	_, hasDate := wantHeader["Date"]
+	if wh.hasDate != hasDate {
+		t.Fatalf("%q: hasDate %v, want %v", data, wh.hasDate, hasDate)
+	}
+	if es := strings.HasPrefix(want.Header.Get("Content-Type"), "text/event-stream"); wh.eventStream != es {
+		t.Fatalf("%q: event stream %v, want %v", data, wh.eventStream, es)
+	}
+	if ka := strings.Join(want.Header["Keep-Alive"], ", "); wh.keepAlive != ka {
+		t.Fatalf("%q: Keep-Alive %q, want %q", data, wh.keepAlive, ka)
+	}
 }

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"levee/internal/leveetest"
+	"levee/internal/leveetest/raworigin"
 )
 
 func site(origin string, extra string) string {
@@ -338,5 +339,72 @@ sites: [{name: t, hosts: ["*"], routes: [{origins: [{url: %q}], timeouts: {total
 	}
 	if time.Since(start) > 4*time.Second {
 		t.Fatal("total timeout did not cut the exchange")
+	}
+}
+
+// A plain origin head goes to the client as wire bytes through the whole
+// node: names canonical, hop-by-hop fields gone, the origin's fields in
+// the origin's order, its Date and length once each, levee's own fields
+// added.
+func TestOriginHeadReachesClientThroughNode(t *testing.T) {
+	o := raworigin.Start(t, func(o *raworigin.Origin) {
+		o.Answer = func(*http.Request, int64) string {
+			return "HTTP/1.1 200 OK\r\ncontent-type: text/plain\r\nKeep-Alive: timeout=5\r\n" +
+				"Proxy-Connection: keep-alive\r\nset-cookie: a=1\r\nSet-Cookie: b=2\r\nX-Padded: \t v \r\n" +
+				"Date: Mon, 07 Dec 2026 11:36:35 GMT\r\nContent-Length: 5\r\n\r\nhello"
+		}
+	})
+	n := leveetest.Start(t, site(o.URL, ""))
+	c, err := net.Dial("tcp", n.Addr(""))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	c.SetDeadline(time.Now().Add(5 * time.Second))
+	br := bufio.NewReader(c)
+	for i := 0; i < 2; i++ { // the second on a pooled origin connection
+		fmt.Fprintf(c, "GET /x HTTP/1.1\r\nHost: shop\r\n\r\n")
+		var head []string
+		for {
+			line, err := br.ReadString('\n')
+			if err != nil {
+				t.Fatal(err)
+			}
+			if line == "\r\n" {
+				break
+			}
+			head = append(head, strings.TrimSuffix(line, "\r\n"))
+		}
+		body := make([]byte, 5)
+		if _, err := io.ReadFull(br, body); err != nil || string(body) != "hello" {
+			t.Fatalf("body %q %v", body, err)
+		}
+		count := map[string]int{}
+		var cookies, order []string
+		for _, l := range head[1:] {
+			k, v, _ := strings.Cut(l, ": ")
+			count[k]++
+			if k != "X-Request-Id" {
+				order = append(order, k)
+			}
+			if k == "Set-Cookie" {
+				cookies = append(cookies, v)
+			}
+			if k == "X-Padded" && v != "v" {
+				t.Errorf("X-Padded %q, want trimmed", v)
+			}
+		}
+		if head[0] != "HTTP/1.1 200 OK" || count["Content-Type"] != 1 || count["Content-Length"] != 1 ||
+			count["Date"] != 1 || count["X-Request-Id"] != 1 || strings.Join(cookies, "|") != "a=1|b=2" {
+			t.Fatalf("head %q", head)
+		}
+		if got := strings.Join(order, ","); got != "Content-Type,Set-Cookie,Set-Cookie,X-Padded,Date,Content-Length" {
+			t.Fatalf("origin fields in the order %s", got)
+		}
+		for _, hop := range []string{"Keep-Alive", "Proxy-Connection", "Connection", "content-type", "set-cookie"} {
+			if count[hop] != 0 {
+				t.Fatalf("%s reached the client: %q", hop, head)
+			}
+		}
 	}
 }

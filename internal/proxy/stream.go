@@ -7,6 +7,7 @@ import (
 	"sync"
 	"time"
 
+	"levee/internal/httpwire"
 	"levee/internal/pipeline"
 )
 
@@ -16,6 +17,12 @@ var bufPool = sync.Pool{New: func() any { b := make([]byte, 32<<10); return &b }
 // length and event streams are flushed as they arrive.
 func (p *Proxy) stream(w http.ResponseWriter, ex *pipeline.Exchange, res *http.Response) error {
 	defer res.Body.Close()
+	if b, ok := res.Body.(*h1body); ok && b.wire != nil && res.Header == nil {
+		if sendWireHead(w, res, b.wire) {
+			return p.copyBody(w, res.Body, b.wire.eventStream)
+		}
+		res.Header = responseHeader(res)
+	}
 	removeHopHeaders(res.Header)
 	dst := w.Header()
 	for k, vv := range res.Header {
@@ -42,6 +49,35 @@ func (p *Proxy) stream(w http.ResponseWriter, ex *pipeline.Exchange, res *http.R
 		dst[http.TrailerPrefix+k] = vv
 	}
 	return nil
+}
+
+// sendWireHead sends the head of a response read as bytes, when every
+// writer down to the server's takes it that way (httpwire.HeadWriter).
+func sendWireHead(w http.ResponseWriter, res *http.Response, wh *wireHead) bool {
+	hw, ok := w.(httpwire.HeadWriter)
+	return ok && hw.WriteWireHead(res.StatusCode, res.ContentLength, wh.fields, wh.hasDate)
+}
+
+// roundTrip sends r through t, taking a plain response head as bytes when
+// t is the lean transport.
+func roundTrip(t http.RoundTripper, r *http.Request) (*http.Response, error) {
+	if h1, ok := t.(*h1Transport); ok {
+		return h1.roundTrip(r, true)
+	}
+	return t.RoundTrip(r)
+}
+
+// responseHeader returns res's header, building it from the head's bytes
+// if it was read that way.
+func responseHeader(res *http.Response) http.Header {
+	if res.Header == nil {
+		if b, ok := res.Body.(*h1body); ok && b.wire != nil {
+			res.Header = b.wire.header(res.ContentLength)
+		} else {
+			res.Header = http.Header{}
+		}
+	}
+	return res.Header
 }
 
 // copyBody streams body to w, extending the write deadline while data

@@ -166,12 +166,18 @@ const (
 	shedEarly   // its estimated wait is past max_wait: shed at once
 )
 
+// TryAdmit takes a slot when one is free and nobody waits for one: no
+// lock, no allocation. AcquireWait does the same first.
+func (l *Limiter) TryAdmit(lane int) bool {
+	return l.queued.Load() == 0 && l.tryAcquire(lane == laneKeep)
+}
+
 // AcquireWait takes a slot, waiting for one in the client's lane (by
 // client key) for at most the limiter's max wait, or until gone is
 // closed. It returns admitted or the reason the request must be shed.
 // With nobody waiting it is Acquire: no lock, no allocation.
 func (l *Limiter) AcquireWait(key uint64, lane int, now time.Time, gone <-chan struct{}) int {
-	if l.queued.Load() == 0 && l.tryAcquire(lane == laneKeep) {
+	if l.TryAdmit(lane) {
 		return admitted
 	}
 	w, why := l.enqueue(key, lane)

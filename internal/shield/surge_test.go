@@ -1,6 +1,7 @@
 package shield
 
 import (
+	"context"
 	"fmt"
 	"io"
 	"log/slog"
@@ -247,4 +248,36 @@ func BenchmarkSurgeObserve(b *testing.B) {
 			s.observe(c, fps[k], i*0x9E3779B97F4A7C15, rs[k], "", true, t0)
 		}
 	})
+}
+
+// doneCounter is a request context that counts the calls of Done.
+type doneCounter struct {
+	context.Context
+	calls int
+}
+
+func (c *doneCounter) Done() <-chan struct{} { c.calls++; return c.Context.Done() }
+
+// Admission with a free slot does not take the request context's Done:
+// h1server makes a channel for the first Done and cannot reuse that
+// context for the connection's next request.
+func TestAdmissionWithAFreeSlotTakesNoDone(t *testing.T) {
+	s, _ := testShield(t, "shield: {}")
+	h := s.Phase()(okNextHandler{})
+	ctx := &doneCounter{Context: context.Background()}
+	r := browserReq("Mozilla/5.0 Firefox/130").WithContext(ctx)
+	for range 3 {
+		ex := pipeline.NewExchange(httptest.NewRecorder(), time.Now())
+		ex.Client = netip.MustParseAddr("192.0.2.1")
+		ex.Site, ex.Route = testSite, testRoute
+		if err := h.ServeHTTP(ex, r); err != nil {
+			t.Fatal(err)
+		}
+		if ex.OriginGate == nil {
+			t.Fatal("no admission gate: the test does not reach it")
+		}
+	}
+	if ctx.calls != 0 {
+		t.Fatalf("Done taken %d times for 3 requests admitted at once", ctx.calls)
+	}
 }

@@ -266,7 +266,7 @@ func (p *Proxy) try(r *http.Request, tctx context.Context, ex *pipeline.Exchange
 	setBody(out, body)
 	ex.Origin = o.Host
 	start := time.Now()
-	res, err := roundTrip(pl.Transport, out)
+	res, err := roundTrip(pl.Transport, out, start)
 	lat := time.Since(start)
 	ex.OriginNS += lat
 	// Stop fails exactly when the per-try timer has fired.

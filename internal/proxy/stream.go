@@ -60,9 +60,9 @@ func sendWireHead(w http.ResponseWriter, res *http.Response, wh *wireHead) bool 
 
 // roundTrip sends r through t, taking a plain response head as bytes when
 // t is the lean transport.
-func roundTrip(t http.RoundTripper, r *http.Request) (*http.Response, error) {
+func roundTrip(t http.RoundTripper, r *http.Request, now time.Time) (*http.Response, error) {
 	if h1, ok := t.(*h1Transport); ok {
-		return h1.roundTrip(r, true)
+		return h1.roundTrip(r, true, now)
 	}
 	return t.RoundTrip(r)
 }

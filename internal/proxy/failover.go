@@ -42,7 +42,8 @@ func (a *attempt) release() {
 type retrier struct {
 	p      *Proxy
 	r      *http.Request
-	ctx    context.Context // r's, with the 1xx trace
+	ctx    context.Context // r's
+	it     *interim        // forwards the origin's 1xx responses
 	ex     *pipeline.Exchange
 	route  *router.Route
 	pol    *RoutePolicy
@@ -78,8 +79,8 @@ func (p *Proxy) serve(w http.ResponseWriter, r *http.Request, ex *pipeline.Excha
 	if rt.body, rt.replay, err = bufferBody(r, rt.pol); err != nil {
 		return err
 	}
-	var it *interim
-	rt.ctx, it = attachInterim(w, r)
+	it := newInterim(w, r)
+	rt.ctx, rt.it = r.Context(), it
 	for mode := pool.Ramp; mode <= pool.Any; mode++ {
 		if mode == pool.Any && rt.tries > 0 {
 			break
@@ -125,7 +126,7 @@ func (rt *retrier) pass(mode pool.Mode) (*attempt, bool, error) {
 			}
 			k := rt.free()
 			a := &rt.slots[k]
-			perr := rt.p.try(rt.r, rt.ctx, rt.ex, rt.route, pl, o, rt.pol, rt.body, a)
+			perr := rt.p.try(rt.r, rt.ctx, rt.it, rt.ex, rt.route, pl, o, rt.pol, rt.body, a)
 			if perr == errCircuitOpen {
 				continue
 			}
@@ -236,8 +237,8 @@ func (rt *retrier) fallback(w http.ResponseWriter) error {
 // else it returns the classified error, errCircuitOpen when o's limits
 // turned it away before anything was sent.
 //
-// tctx is r's context with the 1xx trace (attachInterim).
-func (p *Proxy) try(r *http.Request, tctx context.Context, ex *pipeline.Exchange, route *router.Route, pl *pool.Pool, o *pool.Origin,
+// tctx is r's context; it forwards the origin's 1xx responses.
+func (p *Proxy) try(r *http.Request, tctx context.Context, it *interim, ex *pipeline.Exchange, route *router.Route, pl *pool.Pool, o *pool.Origin,
 	pol *RoutePolicy, body []byte, a *attempt) *pipeline.Error {
 	if !o.Acquire(tctx, pl.QueueWait) {
 		if p.Failover != nil {
@@ -266,7 +267,7 @@ func (p *Proxy) try(r *http.Request, tctx context.Context, ex *pipeline.Exchange
 	setBody(out, body)
 	ex.Origin = o.Host
 	start := time.Now()
-	res, err := roundTrip(pl.Transport, out, start)
+	res, err := roundTrip(pl.Transport, out, start, it)
 	lat := time.Since(start)
 	ex.OriginNS += lat
 	// Stop fails exactly when the per-try timer has fired.

@@ -94,7 +94,7 @@ func (t *h1Transport) handles(r *http.Request) bool {
 // could be just as dead, so none is taken. The retry happens inside one
 // round trip: it costs the route no retry token and the origin no health.
 func (t *h1Transport) RoundTrip(r *http.Request) (*http.Response, error) {
-	return t.roundTrip(r, false, time.Now())
+	return t.roundTrip(r, false, time.Now(), nil)
 }
 
 // roundTrip is RoundTrip; with wire, a plain head is kept as bytes
@@ -102,15 +102,20 @@ func (t *h1Transport) RoundTrip(r *http.Request) (*http.Response, error) {
 // the proxy's stream sends it on, or builds the map (responseHeader).
 // now is the caller's clock read as the try started: a clock read is
 // about 70 ns on this kind of machine, and the try's is microseconds old.
-func (t *h1Transport) roundTrip(r *http.Request, wire bool, now time.Time) (*http.Response, error) {
+// it, when set, takes the origin's 1xx responses; a request net/http
+// carries gets it as a trace.
+func (t *h1Transport) roundTrip(r *http.Request, wire bool, now time.Time, it *interim) (*http.Response, error) {
 	if !t.handles(r) {
+		if it != nil {
+			r = it.traced(r)
+		}
 		return t.roundTripFallback(r)
 	}
 	c, reused, err := t.conn(r, now)
 	if err != nil {
 		return nil, err
 	}
-	res, err := t.exchange(c, r, wire, now)
+	res, err := t.exchange(c, r, wire, now, it)
 	if err == nil {
 		return res, nil
 	}
@@ -123,7 +128,7 @@ func (t *h1Transport) roundTrip(r *http.Request, wire bool, now time.Time) (*htt
 	if c, err = t.dialFor(r); err != nil {
 		return nil, err
 	}
-	res, err = t.exchange(c, r, wire, time.Now())
+	res, err = t.exchange(c, r, wire, time.Now(), it)
 	if err != nil {
 		c.close()
 		return nil, unwrapSilent(err)
@@ -183,7 +188,7 @@ func isTimeout(err error) bool {
 
 // exchange writes r on c and reads the response header, as wire bytes
 // when wire is set and the head is plain.
-func (t *h1Transport) exchange(c *h1conn, r *http.Request, wire bool, now time.Time) (*http.Response, error) {
+func (t *h1Transport) exchange(c *h1conn, r *http.Request, wire bool, now time.Time, it *interim) (*http.Response, error) {
 	// The head's deadline is set before the cancel hook is attached: a
 	// cancel cuts the connection with a past deadline, which a deadline
 	// set after it would replace, leaving the request to wait for the
@@ -240,7 +245,7 @@ func (t *h1Transport) exchange(c *h1conn, r *http.Request, wire bool, now time.T
 			err = errTooManyInterim
 			break
 		}
-		reportInterim(r, res) // 103 Early Hints and the like go to the client
+		reportInterim(r, res, it) // 103 Early Hints and the like go to the client
 		res, err = http.ReadResponse(c.br, r)
 	}
 	if err == nil {

@@ -28,26 +28,30 @@ type interim struct {
 	client *http.Request
 	mu     sync.Mutex
 	done   bool
-	trace  httptrace.ClientTrace
-	// traced is the context handed out when the request's has an
-	// AfterFunc; part of the interim, not an allocation of its own.
-	traced tracedCtx
 }
 
-// attachInterim returns r's context carrying the trace that forwards 1xx
-// responses to w, and the interim to stop before the final response is
-// written. The context, not a copy of r: each try's request is made from
-// r with it (target), one copy of the request per try instead of two.
-func attachInterim(w http.ResponseWriter, r *http.Request) (context.Context, *interim) {
-	it := &interim{w: w, client: r}
-	it.trace.Got1xxResponse = it.got
+// newInterim returns the interim that forwards r's 1xx responses to w; stop
+// it before the final response is written. The lean transport reports to
+// it directly (reportInterim); a request that goes through net/http
+// carries it in its context as an httptrace (traced), built only then:
+// the value context and the trace cost a pass-through request allocations
+// it does not need.
+func newInterim(w http.ResponseWriter, r *http.Request) *interim {
+	return &interim{w: w, client: r}
+}
+
+// traced returns r with a context carrying the trace that forwards 1xx
+// responses, for a transport that reports them through httptrace.
+// Each call makes a trace of its own: WithClientTrace merges into the
+// trace it is given the hooks of one already in the context, and a trace
+// shared between tries could be changed under a try still running.
+func (it *interim) traced(r *http.Request) *http.Request {
 	ctx := r.Context()
-	traced := httptrace.WithClientTrace(ctx, &it.trace)
+	var traced context.Context = httptrace.WithClientTrace(ctx, &httptrace.ClientTrace{Got1xxResponse: it.got})
 	if af, ok := ctx.(afterFuncer); ok {
-		it.traced = tracedCtx{Context: traced, af: af}
-		return &it.traced, it
+		traced = &tracedCtx{Context: traced, af: af}
 	}
-	return traced, it
+	return r.WithContext(traced)
 }
 
 // afterFuncer is a context that runs a function when it is done without
@@ -108,8 +112,13 @@ func WriteInterim(w http.ResponseWriter, client *http.Request, code int, h http.
 	maps.Copy(dst, saved)
 }
 
-// reportInterim hands a 1xx read on the lean path to the request's trace.
-func reportInterim(r *http.Request, res *http.Response) {
+// reportInterim hands a 1xx read on the lean path to it, or without one
+// (a caller of RoundTrip) to the request's trace.
+func reportInterim(r *http.Request, res *http.Response, it *interim) {
+	if it != nil {
+		_ = it.got(res.StatusCode, textproto.MIMEHeader(res.Header))
+		return
+	}
 	if t := httptrace.ContextClientTrace(r.Context()); t != nil && t.Got1xxResponse != nil {
 		_ = t.Got1xxResponse(res.StatusCode, textproto.MIMEHeader(res.Header))
 	}

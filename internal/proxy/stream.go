@@ -59,12 +59,12 @@ func sendWireHead(w http.ResponseWriter, res *http.Response, wh *wireHead) bool 
 }
 
 // roundTrip sends r through t, taking a plain response head as bytes when
-// t is the lean transport.
-func roundTrip(t http.RoundTripper, r *http.Request, now time.Time) (*http.Response, error) {
+// t is the lean transport; it forwards the origin's 1xx responses.
+func roundTrip(t http.RoundTripper, r *http.Request, now time.Time, it *interim) (*http.Response, error) {
 	if h1, ok := t.(*h1Transport); ok {
-		return h1.roundTrip(r, true, now)
+		return h1.roundTrip(r, true, now, it)
 	}
-	return t.RoundTrip(r)
+	return t.RoundTrip(it.traced(r))
 }
 
 // responseHeader returns res's header, building it from the head's bytes

@@ -61,7 +61,7 @@ func TestWireHeadStreamsAsTheHeaderMapWould(t *testing.T) {
 	get := func() *http.Response {
 		r := httptest.NewRequest("GET", o.URL+"/", nil)
 		r.RequestURI = ""
-		res, err := tr.roundTrip(r, true, time.Now())
+		res, err := tr.roundTrip(r, true, time.Now(), nil)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -118,7 +118,7 @@ func TestWireHeadConnectionNamingAFieldTakesTheMap(t *testing.T) {
 	tr := testH1(t)
 	r := httptest.NewRequest("GET", o.URL+"/", nil)
 	r.RequestURI = ""
-	res, err := tr.roundTrip(r, true, time.Now())
+	res, err := tr.roundTrip(r, true, time.Now(), nil)
 	if err != nil {
 		t.Fatal(err)
 	}

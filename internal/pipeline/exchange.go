@@ -114,14 +114,19 @@ func (ex *Exchange) WriteHeader(code int) {
 	if code >= 200 || code == http.StatusSwitchingProtocols {
 		ex.wroteHeader = true
 		ex.Status = code
-		if ex.closeConn {
-			ex.w.Header().Set("Connection", "close")
-		}
-		if ex.Site != nil && ex.Site.DebugHeader {
-			ex.w.Header().Set("Levee-Debug", ex.debugValue())
-		}
+		ex.setFinalFields()
 	}
 	ex.w.WriteHeader(code)
+}
+
+// setFinalFields sets the fields the exchange adds to a final head.
+func (ex *Exchange) setFinalFields() {
+	if ex.closeConn {
+		ex.w.Header().Set("Connection", "close")
+	}
+	if ex.Site != nil && ex.Site.DebugHeader {
+		ex.w.Header().Set("Levee-Debug", ex.debugValue())
+	}
 }
 
 // Write sends body bytes, sending a 200 status first if none was sent.

@@ -10,13 +10,8 @@ func (ex *Exchange) WriteWireHead(code int, length int64, fields []byte, hasDate
 	if !ok || ex.wroteHeader || code < 200 {
 		return false
 	}
-	// Set as WriteHeader sets them; set again by it if inner declines.
-	if ex.closeConn {
-		ex.w.Header().Set("Connection", "close")
-	}
-	if ex.Site != nil && ex.Site.DebugHeader {
-		ex.w.Header().Set("Levee-Debug", ex.debugValue())
-	}
+	// Set again by WriteHeader if inner declines.
+	ex.setFinalFields()
 	if !inner.WriteWireHead(code, length, fields, hasDate) {
 		return false
 	}

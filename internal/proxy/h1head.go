@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"bytes"
 	"net/http"
+	"strings"
 
 	"golang.org/x/net/http/httpguts"
 )
@@ -163,26 +164,33 @@ func leanStatus(line []byte) (int, bool) {
 // leanField splits "Key: value" into its canonical key and its value
 // trimmed of spaces and tabs.
 func leanField(line string) (string, string, bool) {
-	colon := -1
-	for i := 0; i < len(line); i++ {
-		c := line[i]
-		if c == ':' {
-			colon = i
-			break
-		}
-		if !(c == '-' || isDigit(c) || c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z') {
-			return "", "", false
-		}
-	}
-	if colon <= 0 {
+	colon := strings.IndexByte(line, ':')
+	if colon <= 0 || !leanKey(line[:colon]) || !leanValue(line[colon+1:]) {
 		return "", "", false
 	}
-	for i := colon + 1; i < len(line); i++ {
-		if !leanValueByte(line[i]) {
-			return "", "", false
+	return http.CanonicalHeaderKey(line[:colon]), trimSPHT(line[colon+1:]), true
+}
+
+// leanKey reports whether k is a field name the lean path takes: letters,
+// digits and '-'.
+func leanKey[T string | []byte](k T) bool {
+	for i := 0; i < len(k); i++ {
+		c := k[i]
+		if !(c == '-' || isDigit(c) || c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z') {
+			return false
 		}
 	}
-	return http.CanonicalHeaderKey(line[:colon]), trimSPHT(line[colon+1:]), true
+	return true
+}
+
+// leanValue reports whether every byte of v may be in a field value.
+func leanValue[T string | []byte](v T) bool {
+	for i := 0; i < len(v); i++ {
+		if !leanValueByte(v[i]) {
+			return false
+		}
+	}
+	return true
 }
 
 // leanValueByte is a byte a field value may hold: visible ASCII, space,
@@ -191,7 +199,7 @@ func leanValueByte(c byte) bool {
 	return c >= 0x20 && c != 0x7f || c == '\t'
 }
 
-func trimSPHT(s string) string {
+func trimSPHT[T string | []byte](s T) T {
 	for len(s) > 0 && (s[0] == ' ' || s[0] == '\t') {
 		s = s[1:]
 	}
@@ -202,7 +210,7 @@ func trimSPHT(s string) string {
 }
 
 // leanLength parses a Content-Length of 1 to 18 digits, or returns -1.
-func leanLength(v string) int64 {
+func leanLength[T string | []byte](v T) int64 {
 	if len(v) == 0 || len(v) > 18 {
 		return -1
 	}

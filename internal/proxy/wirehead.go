@@ -55,39 +55,39 @@ func parseWireHead(head []byte, wh *wireHead) (res *http.Response, length int64,
 		}
 		start := len(out)
 		out = appendCanonical(out, line[:colon])
-		value := trimSPHTBytes(line[colon+1:])
-		drop := true
+		value := trimSPHT(line[colon+1:])
+		drop := false
 		switch string(out[start:]) {
 		case "Content-Length":
 			if length >= 0 {
 				return nil, 0, false
 			}
-			if length = leanLength(string(value)); length < 0 {
+			if length = leanLength(value); length < 0 {
 				return nil, 0, false
 			}
+			drop = true
 		case "Transfer-Encoding", "Trailer":
 			return nil, 0, false
 		case "Connection":
 			if !onlyKeepAlive(value) {
 				return nil, 0, false
 			}
+			drop = true
 		case "Keep-Alive":
 			wh.keepAlive = joinValue(wh.keepAlive, value)
+			drop = true
 		case "Proxy-Connection", "Proxy-Authenticate", "Proxy-Authorization", "Te", "Upgrade":
-		default:
-			drop = false
-		}
-		if drop {
-			out = out[:start]
-			continue
-		}
-		switch string(out[start:]) {
+			drop = true
 		case "Date":
 			wh.hasDate = true
 		case "Content-Type":
 			if !sawType { // the first value decides, as Header.Get reads it
 				wh.eventStream, sawType = bytes.HasPrefix(value, eventStreamType), true
 			}
+		}
+		if drop {
+			out = out[:start]
+			continue
 		}
 		out = append(out, ": "...)
 		out = append(out, value...)
@@ -111,14 +111,20 @@ var eventStreamType = []byte("text/event-stream")
 // keep-alive: "close" ends the lean path, and other names are fields to
 // remove, which the header map path does.
 func onlyKeepAlive(v []byte) bool {
-	for _, tok := range strings.Split(string(v), ",") {
-		tok = strings.TrimSpace(tok)
-		if tok != "" && !strings.EqualFold(tok, "keep-alive") {
+	for len(v) > 0 {
+		var tok []byte
+		tok, v, _ = bytes.Cut(v, comma)
+		if tok = bytes.TrimSpace(tok); len(tok) > 0 && !bytes.EqualFold(tok, keepAliveToken) {
 			return false
 		}
 	}
 	return true
 }
+
+var (
+	comma          = []byte(",")
+	keepAliveToken = []byte("keep-alive")
+)
 
 func joinValue(prior string, v []byte) string {
 	if prior == "" {
@@ -153,26 +159,6 @@ func (wh *wireHead) header(length int64) http.Header {
 	return h
 }
 
-// leanKey reports whether b is a field name the lean path takes: letters,
-// digits and '-'.
-func leanKey(b []byte) bool {
-	for _, c := range b {
-		if !(c == '-' || isDigit(c) || c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z') {
-			return false
-		}
-	}
-	return true
-}
-
-func leanValue(b []byte) bool {
-	for _, c := range b {
-		if !leanValueByte(c) {
-			return false
-		}
-	}
-	return true
-}
-
 // appendCanonical appends key in canonical form (http.CanonicalHeaderKey
 // for names of letters, digits and '-').
 func appendCanonical(out, key []byte) []byte {
@@ -187,14 +173,4 @@ func appendCanonical(out, key []byte) []byte {
 		upper = c == '-'
 	}
 	return out
-}
-
-func trimSPHTBytes(b []byte) []byte {
-	for len(b) > 0 && (b[0] == ' ' || b[0] == '\t') {
-		b = b[1:]
-	}
-	for len(b) > 0 && (b[len(b)-1] == ' ' || b[len(b)-1] == '\t') {
-		b = b[:len(b)-1]
-	}
-	return b
 }

@@ -138,28 +138,32 @@ func TestHookContextCancelCutsStalledOrigin(t *testing.T) {
 
 var _ http.RoundTripper = (*h1Transport)(nil)
 
-// A cancel that lands right after the request was written is not
-// overridden by the head's read deadline: the request ends at once instead
-// of waiting response_header (here an hour) for an origin that never
-// answers.
+// A cancel that lands once the request was written, while the answer is
+// awaited, is not overridden by the head's read deadline: the request
+// ends at once instead of waiting response_header (here an hour) for an
+// origin that never answers.
 func TestCancelBeforeHeadDeadlineIsKept(t *testing.T) {
 	tr := testH1(t)
 	tr.headerWait = time.Hour
-	route := routeVia(tr, silentOrigin(t))
+	got := make(chan struct{}, 1)
+	route := routeVia(tr, silentOriginTold(t, got))
 	ctx := newHookCtx()
-	var once sync.Once
-	afterWriteHook = func() {
-		once.Do(func() {
-			ctx.cancel()
-			time.Sleep(50 * time.Millisecond) // the cut runs on its own goroutine
-		})
+	errc := serveAsync(ctx, route)
+	select {
+	case <-got:
+	case <-time.After(10 * time.Second):
+		t.Fatal("the origin never got the request")
 	}
-	defer func() { afterWriteHook = nil }()
-	wantClientGone(t, serveAsync(ctx, route), "a request cancelled after it was written waited on the origin")
+	ctx.cancel()
+	wantClientGone(t, errc, "a request cancelled after it was written waited on the origin")
 }
 
 // silentOrigin is an origin that reads requests and never answers.
-func silentOrigin(t *testing.T) string {
+func silentOrigin(t *testing.T) string { return silentOriginTold(t, nil) }
+
+// silentOriginTold is silentOrigin, and it sends on got (when not nil)
+// each time it reads.
+func silentOriginTold(t *testing.T, got chan<- struct{}) string {
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
@@ -173,6 +177,12 @@ func silentOrigin(t *testing.T) string {
 			for {
 				if _, err := c.Read(buf); err != nil {
 					return
+				}
+				if got != nil {
+					select {
+					case got <- struct{}{}:
+					default:
+					}
 				}
 			}
 		}

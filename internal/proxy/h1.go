@@ -55,11 +55,14 @@ type h1conn struct {
 	key originKey
 	nc  net.Conn
 	// raw peeks at the socket under nc, if it has one (peek_unix.go).
-	raw    syscall.RawConn
-	peek   func(fd uintptr) bool
-	dead   bool
-	br     *bufio.Reader
-	bw     *bufio.Writer
+	raw  syscall.RawConn
+	peek func(fd uintptr) bool
+	dead bool
+	br   *bufio.Reader
+	// sock reads and writes nc's socket when it is plain TCP (else nil).
+	sock *rawio.Sock
+	// out holds the request being sent; kept for the next one.
+	out    []byte
 	idleAt time.Time
 	// idleFor is the transport's idle timeout, or less when the origin
 	// said it closes sooner (Keep-Alive: timeout=N).
@@ -197,15 +200,12 @@ func (t *h1Transport) exchange(c *h1conn, r *http.Request, wire bool, now time.T
 		c.setReadDeadline(headerDeadline(now, t.headerWait))
 	}
 	stop := onCancel(r.Context(), c.cut)
-	if err := writeRequest(c.bw, r); err != nil {
+	if err := c.send(r); err != nil {
 		stop()
 		if staleConnError(err) && r.Context().Err() == nil {
 			return nil, &silentClose{err}
 		}
 		return nil, err
-	}
-	if afterWriteHook != nil {
-		afterWriteHook()
 	}
 	if _, err := c.br.Peek(1); err != nil {
 		stop()
@@ -263,10 +263,6 @@ func (t *h1Transport) exchange(c *h1conn, r *http.Request, wire bool, now time.T
 	return res, nil
 }
 
-// afterWriteHook, when a test sets it, runs between writing a request and
-// reading its answer: a cancel there must not be lost.
-var afterWriteHook func()
-
 // headerDeadline is the deadline for an origin's response head: wait
 // after now, rounded up to a sixteenth of wait, so that requests in the
 // same sixteenth share one deadline and the connection's timer is not
@@ -301,42 +297,64 @@ func (c *h1conn) noteKeepAlive(res *http.Response) {
 	}
 }
 
-// writeRequest writes a body-less request in origin form.
-func writeRequest(bw *bufio.Writer, r *http.Request) error {
-	bw.WriteString(r.Method)
-	bw.WriteByte(' ')
+// appendRequest appends a body-less request in origin form to dst.
+func appendRequest(dst []byte, r *http.Request) []byte {
+	dst = append(dst, r.Method...)
+	dst = append(dst, ' ')
 	if p := r.URL.EscapedPath(); p != "" {
-		bw.WriteString(p)
+		dst = append(dst, p...)
 	} else {
-		bw.WriteByte('/')
+		dst = append(dst, '/')
 	}
 	if r.URL.RawQuery != "" || r.URL.ForceQuery {
-		bw.WriteByte('?')
-		bw.WriteString(r.URL.RawQuery)
+		dst = append(dst, '?')
+		dst = append(dst, r.URL.RawQuery...)
 	}
-	bw.WriteString(" HTTP/1.1\r\nHost: ")
+	dst = append(dst, " HTTP/1.1\r\nHost: "...)
 	host := r.Host
 	if host == "" {
 		host = r.URL.Host
 	}
-	bw.WriteString(host)
-	bw.WriteString("\r\n")
+	dst = append(dst, host...)
+	dst = append(dst, "\r\n"...)
 	for k, vv := range r.Header {
 		if k == "Host" || k == "Content-Length" || k == "Transfer-Encoding" {
 			continue
 		}
 		for _, v := range vv {
-			bw.WriteString(k)
-			bw.WriteString(": ")
-			bw.WriteString(v)
-			bw.WriteString("\r\n")
+			dst = append(dst, k...)
+			dst = append(dst, ": "...)
+			dst = append(dst, v...)
+			dst = append(dst, "\r\n"...)
 		}
 	}
 	if r.Close {
-		bw.WriteString("Connection: close\r\n")
+		dst = append(dst, "Connection: close\r\n"...)
 	}
-	bw.WriteString("\r\n")
-	return bw.Flush()
+	return append(dst, "\r\n"...)
+}
+
+// maxKeptRequestBuf bounds the request buffer a pooled connection keeps
+// between requests; a larger head's buffer is let go after it is sent.
+const maxKeptRequestBuf = 8 << 10
+
+// send writes r on c. On a plain TCP connection it also waits until the
+// answer is there to read (rawio's SendThenAwait), which saves the read
+// that would find nothing yet.
+func (c *h1conn) send(r *http.Request) error {
+	out := appendRequest(c.out[:0], r)
+	if cap(out) <= maxKeptRequestBuf {
+		c.out = out
+	}
+	if c.sock == nil {
+		_, err := c.nc.Write(out)
+		return err
+	}
+	n, err := c.sock.SendThenAwait(out)
+	if err == nil && n < len(out) {
+		_, err = c.sock.Write(out[n:])
+	}
+	return err
 }
 
 // conn returns an idle pooled connection or dials a new one; reused says
@@ -467,11 +485,12 @@ func (t *h1Transport) dial(ctx context.Context, scheme, hostport string) (*h1con
 		}
 		nc = tc
 	}
-	var rw io.ReadWriter = nc
-	if s := rawio.New(nc); s != nil {
-		rw = s
+	var rd io.Reader = nc
+	sock := rawio.New(nc)
+	if sock != nil {
+		rd = sock
 	}
-	c := &h1conn{nc: nc, br: bufio.NewReaderSize(rw, 16<<10), bw: bufio.NewWriterSize(rw, 4<<10)}
+	c := &h1conn{nc: nc, br: bufio.NewReaderSize(rd, 16<<10), sock: sock}
 	c.preparePeek()
 	c.cut = func() { nc.SetDeadline(time.Unix(1, 0)) }
 	return c, nil
@@ -548,6 +567,24 @@ func (b *h1body) readLean(p []byte) (int, error) {
 		b.finish(false)
 	}
 	return n, err
+}
+
+// whole returns the rest of a lean body when all of it is in the
+// connection's buffer. The bytes are the buffer's: the caller must be done
+// with them before consumeWhole, which hands the connection back.
+func (b *h1body) whole() ([]byte, bool) {
+	if !b.lean || b.done || b.left <= 0 || int64(b.c.br.Buffered()) < b.left {
+		return nil, false
+	}
+	p, err := b.c.br.Peek(int(b.left))
+	return p, err == nil
+}
+
+// consumeWhole ends a body taken by whole, as reading it to the end would.
+func (b *h1body) consumeWhole() {
+	b.c.br.Discard(int(b.left))
+	b.left = 0
+	b.finish(true)
 }
 
 func (b *h1body) Close() error {

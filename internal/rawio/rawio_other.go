@@ -15,3 +15,5 @@ func (*Sock) Read([]byte) (int, error)  { panic("rawio: Linux only") }
 func (*Sock) Write([]byte) (int, error) { panic("rawio: Linux only") }
 func (*Sock) MoreFollows()              { panic("rawio: Linux only") }
 func (*Sock) Push() error               { panic("rawio: Linux only") }
+
+func (*Sock) SendThenAwait([]byte) (int, error) { panic("rawio: Linux only") }

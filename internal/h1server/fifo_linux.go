@@ -33,12 +33,12 @@ import (
 // request is served); such an event marks the connection ready, and its
 // next wait reads the socket directly instead of parking.
 type fifo struct {
-	ep      *os.File // the epoll instance, non-blocking, in the netpoller
-	raw     syscall.RawConn
-	mu      sync.Mutex
-	waiting map[int32]*conn
-	// registered holds every socket in the epoll instance, so an event for
-	// a connection that is not waiting marks it ready.
+	ep  *os.File // the epoll instance, non-blocking, in the netpoller
+	raw syscall.RawConn
+	mu  sync.Mutex
+	// registered holds every socket in the epoll instance: an event wakes
+	// the connection if it waits (its waiting flag, set and cleared per
+	// request without a map update), and marks it ready if not.
 	registered map[int32]*conn
 	wakes      atomic.Int64 // connections woken (tests)
 	ctls       atomic.Int64 // epoll_ctl calls (tests)
@@ -63,7 +63,7 @@ func newFifo() (*fifo, error) {
 		ep.Close()
 		return nil, err
 	}
-	f := &fifo{ep: ep, raw: raw, waiting: make(map[int32]*conn), registered: make(map[int32]*conn)}
+	f := &fifo{ep: ep, raw: raw, registered: make(map[int32]*conn)}
 	return f, nil
 }
 
@@ -111,40 +111,42 @@ func (f *fifo) run() {
 	}
 }
 
-// deliver wakes the connection waiting on fd, or marks a registered one
-// that is busy as ready. A hang-up on a busy connection is remembered, and
+// deliver wakes the connection of fd if it waits, or marks it ready if
+// it is busy. A hang-up on a busy connection is remembered, and
 // returned when its request is watched (the caller then starts the watch's
 // read, which tells a client gone from pipelined bytes). Call with f.mu
 // held.
 func (f *fifo) deliver(fd int32, events uint32) (watched *conn) {
 	hangUp := events&(unix.EPOLLRDHUP|unix.EPOLLHUP|unix.EPOLLERR) != 0
-	if cn := f.waiting[fd]; cn != nil {
+	cn := f.registered[fd]
+	if cn == nil {
+		return nil
+	}
+	if cn.waiting {
 		// A hang-up that came with the request (or instead of one) is
 		// remembered: the request is then watched by the read.
 		cn.hungUp = cn.hungUp || hangUp
-		delete(f.waiting, fd)
+		cn.waiting = false
 		f.wakes.Add(1)
 		select {
 		case cn.wake <- struct{}{}:
 		default:
 		}
-		return
+		return nil
 	}
-	if cn := f.registered[fd]; cn != nil {
-		cn.ready = true
-		if hangUp {
-			cn.hungUp = true
-			if cn.watched {
-				cn.watched = false
-				// A handler is watched once it ran for watchDelay; a
-				// hang-up before that starts the read then (rare: an
-				// allocated timer is fine).
-				if d := watchDelay - time.Since(cn.watchedSince); d > 0 {
-					time.AfterFunc(d, cn.watch.read)
-					return nil
-				}
-				return cn
+	cn.ready = true
+	if hangUp {
+		cn.hungUp = true
+		if cn.watched {
+			cn.watched = false
+			// A handler is watched once it ran for watchDelay; a
+			// hang-up before that starts the read then (rare: an
+			// allocated timer is fine).
+			if d := watchDelay - time.Since(cn.watchedSince); d > 0 {
+				time.AfterFunc(d, cn.watch.read)
+				return nil
 			}
+			return cn
 		}
 	}
 	return nil
@@ -185,7 +187,6 @@ func (f *fifo) waitReadable(cn *conn, d time.Duration) (ok, fallback bool) {
 	if err := f.arm(cn); err != nil {
 		return false, !errors.Is(err, errKilled)
 	}
-	fd := int32(cn.fd)
 	f.mu.Lock()
 	if cn.ready {
 		cn.ready = false
@@ -193,7 +194,7 @@ func (f *fifo) waitReadable(cn *conn, d time.Duration) (ok, fallback bool) {
 		f.readies.Add(1)
 		return false, true
 	}
-	f.waiting[fd] = cn
+	cn.waiting = true
 	f.mu.Unlock()
 	var idle <-chan time.Time
 	if d > 0 {
@@ -271,9 +272,7 @@ func (f *fifo) ctl(cn *conn, op int) error {
 // forget removes cn from the waiting set and drains a wake-up that raced.
 func (f *fifo) forget(cn *conn) {
 	f.mu.Lock()
-	if f.waiting[int32(cn.fd)] == cn {
-		delete(f.waiting, int32(cn.fd))
-	}
+	cn.waiting = false
 	f.mu.Unlock()
 	select {
 	case <-cn.wake:

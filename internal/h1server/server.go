@@ -222,6 +222,9 @@ type conn struct {
 	regMu      sync.Mutex // guards registered, closed and ctl
 	registered bool
 	ready      bool // an event came while not waiting; guarded by the fifo's mu
+	// waiting: parked in the fifo for its next request; guarded by the
+	// fifo's mu.
+	waiting bool
 	// hungUp: the client hung up (EPOLLRDHUP, HUP or ERR) while the
 	// connection was busy; watched: its request is watched by events.
 	// Both guarded by the fifo's mu.

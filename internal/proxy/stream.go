@@ -83,10 +83,17 @@ func responseHeader(res *http.Response) http.Header {
 // copyBody streams body to w, extending the write deadline while data
 // moves, so a slow but live client is not cut and a stalled one is.
 func (p *Proxy) copyBody(w http.ResponseWriter, body io.Reader, flush bool) error {
+	rc := http.NewResponseController(w)
+	if b, ok := body.(*h1body); ok {
+		if whole, ok := b.whole(); ok {
+			// The whole body is in the connection's buffer (most small
+			// answers): one write from there, no copy buffer.
+			return p.writeWhole(w, rc, b, whole, flush)
+		}
+	}
 	bp := bufPool.Get().(*[]byte)
 	defer bufPool.Put(bp)
 	buf := *bp
-	rc := http.NewResponseController(w)
 	var lastExtend time.Time
 	for {
 		n, rerr := body.Read(buf)
@@ -112,4 +119,22 @@ func (p *Proxy) copyBody(w http.ResponseWriter, body io.Reader, flush bool) erro
 			return pipeline.Errorf(pipeline.SourceOrigin, http.StatusBadGateway, "origin_body", "origin response body failed", rerr)
 		}
 	}
+}
+
+// writeWhole writes a body that is whole in the origin connection's buffer
+// straight from there, then lets the connection go back to the pool (the
+// buffer is the connection's: it must not be reused before the write).
+func (p *Proxy) writeWhole(w http.ResponseWriter, rc *http.ResponseController, b *h1body, whole []byte, flush bool) error {
+	if p.WriteTimeout > 0 {
+		_ = rc.SetWriteDeadline(time.Now().Add(p.WriteTimeout))
+	}
+	_, werr := w.Write(whole)
+	b.consumeWhole()
+	if werr != nil {
+		return pipeline.Errorf(pipeline.SourceClient, pipeline.StatusClientClosed, "client_write", "client went away", werr)
+	}
+	if flush {
+		_ = rc.Flush()
+	}
+	return nil
 }

@@ -17,9 +17,9 @@ func (cn *conn) serveRequest() bool {
 	w := &cn.w
 	w.reset(cn, r)
 	if d := cn.srv.WriteTimeout; d > 0 {
-		cn.setWriteDeadline(time.Now().Add(d), deadline.Granule(d))
+		cn.setWriteDeadline(cn.arrived.Add(d), deadline.Granule(d))
 	}
-	cn.watch.arm(cn.rctx)
+	cn.watch.arm(cn.rctx, cn.arrived)
 	completed := cn.runHandler(w, r)
 	gone := cn.watch.disarm()
 	if !cn.rctx.finish() {
@@ -88,16 +88,16 @@ func (wt *watcher) release() {
 	}
 }
 
-// arm watches the request from now on. A connection in the fifo is
+// arm watches the request, which arrived at since. A connection in the fifo is
 // watched by its events from the start (no timer: a reset and a stop of
 // one per request showed in the profile, issue 18); the others by the
 // timer, then a read.
-func (wt *watcher) arm(ctx *reqCtx) {
+func (wt *watcher) arm(ctx *reqCtx, since time.Time) {
 	wt.mu.Lock()
 	wt.armed, wt.ctx = true, ctx
 	wt.mu.Unlock()
 	wt.gone.Store(false)
-	if f := wt.cn.srv.fifo; f != nil && wt.cn.fd >= 0 && f.watchByEvent(wt.cn, time.Now()) {
+	if f := wt.cn.srv.fifo; f != nil && wt.cn.fd >= 0 && f.watchByEvent(wt.cn, since) {
 		wt.byEvent = true
 		return
 	}

@@ -48,6 +48,10 @@ func (w *response) reset(cn *conn, r *http.Request) {
 
 func (w *response) Header() http.Header { return w.header }
 
+// Arrived is when the request's first bytes were found readable
+// (httpwire.Arrival).
+func (w *response) Arrived() time.Time { return w.cn.arrived }
+
 func (w *response) WriteHeader(code int) {
 	if w.wroteHeader || w.done {
 		return

@@ -233,13 +233,17 @@ type conn struct {
 	watchedSince time.Time
 	// The deadlines set on c (deadline.go); zero: none.
 	readDeadline, writeDeadline time.Time
-	ctl                         epollCtl
-	closed                      bool
-	wake                        chan struct{}
-	killed                      chan struct{}
-	killOnce                    sync.Once
-	idle                        *time.Timer
-	idleAt                      time.Time // when idle fires (idle.go armIdle)
+	// arrived is when the request's first bytes were found readable (the
+	// clock read for its header deadline); the write deadline, the client
+	// watch and the pipeline's start take it (httpwire.Arrival).
+	arrived  time.Time
+	ctl      epollCtl
+	closed   bool
+	wake     chan struct{}
+	killed   chan struct{}
+	killOnce sync.Once
+	idle     *time.Timer
+	idleAt   time.Time // when idle fires (idle.go armIdle)
 }
 
 // kill closes the connection from the server's side, waking it if it waits
@@ -349,8 +353,9 @@ func (cn *conn) awaitRequest(first bool) bool {
 			// Readable (or closed): the header timeout covers the read,
 			// and a spurious wake-up.
 			cn.state.Store(stateActive)
+			cn.arrived = time.Now()
 			if d := cn.srv.ReadHeaderTimeout; d > 0 {
-				cn.setReadDeadline(time.Now().Add(d), deadline.Granule(d))
+				cn.setReadDeadline(cn.arrived.Add(d), deadline.Granule(d))
 			}
 			_, err := cn.br.Peek(1)
 			return err == nil
@@ -369,8 +374,9 @@ func (cn *conn) awaitRequest(first bool) bool {
 		}
 	}
 	cn.state.Store(stateActive)
+	cn.arrived = time.Now()
 	if d := cn.srv.ReadHeaderTimeout; d > 0 {
-		cn.setReadDeadline(time.Now().Add(d), deadline.Granule(d))
+		cn.setReadDeadline(cn.arrived.Add(d), deadline.Granule(d))
 	}
 	return true
 }

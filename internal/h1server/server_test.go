@@ -23,6 +23,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"levee/internal/guard"
+	"levee/internal/httpwire"
 )
 
 // harness runs a Server on a loopback listener, with a real net/http
@@ -1198,5 +1199,34 @@ func TestLargeWritesArriveWhole(t *testing.T) {
 		if res.Close {
 			t.Fatalf("%s: connection closed, want keep-alive", tc.path)
 		}
+	}
+}
+
+// Each request's arrival (httpwire.Arrival) is when its bytes were found,
+// read anew for every request of a kept-alive connection: after the
+// client sent it, and before the handler ran.
+func TestArrivalIsEachRequestsOwn(t *testing.T) {
+	type seen struct{ arrived, handled time.Time }
+	got := make(chan seen, 3)
+	hs := start(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		a, ok := w.(httpwire.Arrival)
+		if !ok {
+			t.Error("the response does not tell its arrival")
+			return
+		}
+		got <- seen{a.Arrived(), time.Now()}
+		hello(w, r)
+	}), nil)
+	c, br := hs.dial()
+	var prev time.Time
+	for i := range 3 {
+		sent := time.Now()
+		body(t, roundTrip(t, c, br, "GET / HTTP/1.1\r\nHost: a\r\n\r\n", "GET"))
+		s := <-got
+		if s.arrived.Before(sent) || s.arrived.After(s.handled) || !s.arrived.After(prev) {
+			t.Fatalf("request %d: sent %v, arrived %v, handled %v, previous arrival %v", i, sent, s.arrived, s.handled, prev)
+		}
+		prev = s.arrived
+		time.Sleep(5 * time.Millisecond)
 	}
 }

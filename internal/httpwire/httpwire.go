@@ -3,7 +3,10 @@
 // them (README.md).
 package httpwire
 
-import "bytes"
+import (
+	"bytes"
+	"time"
+)
 
 // HeadWriter is a ResponseWriter that can send a final response head
 // whose fields arrive as wire bytes, as the proxy reads them from an
@@ -39,4 +42,13 @@ func Has(fields []byte, name string) bool {
 		fields = fields[i+1:]
 	}
 	return false
+}
+
+// Arrival is a ResponseWriter that knows when its request's first bytes
+// were found readable: the server read the clock then for the request's
+// header deadline, and the pipeline takes the same reading as the
+// request's start instead of reading the clock again (a read costs about
+// 70 ns on a virtual machine's clock, and a request made a dozen).
+type Arrival interface {
+	Arrived() time.Time
 }

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"levee/internal/guard"
+	"levee/internal/httpwire"
 	"levee/internal/telemetry"
 )
 
@@ -28,7 +29,7 @@ type Wall struct {
 // http.ErrAbortHandler, which net/http turns into a cut connection.
 func (wl *Wall) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	ex := exchanges.Get().(*Exchange)
-	*ex = Exchange{w: w, Start: time.Now()}
+	*ex = Exchange{w: w, Start: startOf(w)}
 	ex.ID = newID()
 	ex.Peer = peerAddr(r.RemoteAddr)
 	ex.Client = ex.Peer
@@ -175,4 +176,15 @@ func newID() string {
 		v >>= 4
 	}
 	return string(b[:])
+}
+
+// startOf is the request's start: when the server found its first bytes,
+// if it says so (httpwire.Arrival), else now.
+func startOf(w http.ResponseWriter) time.Time {
+	if a, ok := w.(httpwire.Arrival); ok {
+		if t := a.Arrived(); !t.IsZero() {
+			return t
+		}
+	}
+	return time.Now()
 }

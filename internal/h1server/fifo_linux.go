@@ -269,7 +269,7 @@ func (f *fifo) ctl(cn *conn, op int) error {
 	return c.err
 }
 
-// forget removes cn from the waiting set and drains a wake-up that raced.
+// forget ends cn's wait and drains a wake-up that raced.
 func (f *fifo) forget(cn *conn) {
 	f.mu.Lock()
 	cn.waiting = false

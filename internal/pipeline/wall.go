@@ -182,9 +182,7 @@ func newID() string {
 // if it says so (httpwire.Arrival), else now.
 func startOf(w http.ResponseWriter) time.Time {
 	if a, ok := w.(httpwire.Arrival); ok {
-		if t := a.Arrived(); !t.IsZero() {
-			return t
-		}
+		return a.Arrived()
 	}
 	return time.Now()
 }

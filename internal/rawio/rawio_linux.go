@@ -25,13 +25,11 @@ type Sock struct {
 	sa sendAwait
 }
 
-// sendAwait is SendThenAwait's state; its function is made once per socket.
+// sendAwait is SendThenAwait's state: a write's, and whether it is done
+// (the next call then means the socket is readable).
 type sendAwait struct {
-	buf  []byte
-	n    int
-	err  syscall.Errno
-	sent bool // all of buf went; the next call means the socket is readable
-	fn   func(fd uintptr) bool
+	op
+	sent bool
 }
 
 // op is one direction's call in progress. Its function is made once per
@@ -121,7 +119,13 @@ func (s *Sock) readOnce(fd uintptr) bool {
 // writeSome writes what is left of the buffer; it returns false to wait
 // for room when the socket's send buffer is full.
 func (s *Sock) writeSome(fd uintptr) bool {
-	o := &s.w
+	return !writeOut(fd, &s.w)
+}
+
+// writeOut writes what is left of o.buf. It stops when all of it went, at
+// an error (o.err), when write(2) takes nothing (o.eof), or when the send
+// buffer is full, which it reports.
+func writeOut(fd uintptr, o *op) (full bool) {
 	for o.n < len(o.buf) {
 		rest := o.buf[o.n:]
 		var n int
@@ -134,18 +138,18 @@ func (s *Sock) writeSome(fd uintptr) bool {
 		switch {
 		case e == 0 && n == 0:
 			o.eof = true
-			return true
+			return false
 		case e == 0:
 			o.n += n
 		case e == syscall.EINTR:
 		case e == syscall.EAGAIN:
-			return false
+			return true
 		default:
 			o.err = e
-			return true
+			return false
 		}
 	}
-	return true
+	return false
 }
 
 // answerLikely is how long a write must have taken for the answer to be
@@ -170,18 +174,8 @@ func (s *Sock) sendThenWait(fd uintptr) bool {
 		return true
 	}
 	start := time.Now()
-	for o.n < len(o.buf) {
-		n, e := sysWrite(fd, o.buf[o.n:])
-		switch {
-		case e == 0 && n > 0:
-			o.n += n
-		case e == syscall.EINTR:
-		case e == 0 || e == syscall.EAGAIN:
-			return true
-		default:
-			o.err = e
-			return true
-		}
+	if writeOut(fd, &o.op); o.n < len(o.buf) {
+		return true // a full send buffer, an error, or nothing taken
 	}
 	o.sent = true
 	return time.Since(start) >= answerLikely
@@ -210,7 +204,7 @@ func (s *Sock) sendThenWait(fd uintptr) bool {
 // and then reads. err is a write error only.
 func (s *Sock) SendThenAwait(p []byte) (n int, err error) {
 	o := &s.sa
-	o.buf, o.n, o.err, o.sent = p, 0, 0, false
+	o.buf, o.n, o.err, o.eof, o.sent = p, 0, 0, false, false
 	// An error of the wait itself (a deadline, Close) is left to the
 	// next Read, which meets it again: the request went.
 	werr := s.rc.Read(o.fn)

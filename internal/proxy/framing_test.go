@@ -34,7 +34,7 @@ func TestChunkedWithContentLengthClosesConnection(t *testing.T) {
 			o := raworigin.Start(t, nil)
 			url := o.URL
 			if c.down {
-				url = closedPort(t)
+				url = leveetest.RefusedURL(t)
 			}
 			n := leveetest.Start(t, fmt.Sprintf(`
 admin: {listen: "127.0.0.1:0"}
@@ -59,10 +59,10 @@ sites:
 			if err != nil {
 				t.Fatalf("first response: %v", err)
 			}
-			io.Copy(io.Discard, res.Body)
+			body, _ := io.ReadAll(res.Body)
 			res.Body.Close()
 			if c.down != (res.StatusCode == http.StatusBadGateway) {
-				t.Fatalf("first response %d", res.StatusCode)
+				t.Fatalf("first response %d %q\naccess log:\n%s", res.StatusCode, body, n.Access.String())
 			}
 			if next, err := http.ReadResponse(br, nil); err == nil {
 				t.Errorf("a second response (%d) came on the connection; it must be closed after the first", next.StatusCode)
@@ -76,15 +76,4 @@ sites:
 			}
 		})
 	}
-}
-
-// closedPort returns the URL of a loopback port nothing listens on.
-func closedPort(t *testing.T) string {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	addr := ln.Addr().String()
-	ln.Close()
-	return "http://" + addr
 }

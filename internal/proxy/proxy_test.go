@@ -260,10 +260,7 @@ func TestExpectContinue(t *testing.T) {
 }
 
 func TestOriginErrorsAreClassified(t *testing.T) {
-	ln, _ := net.Listen("tcp", "127.0.0.1:0")
-	dead := "http://" + ln.Addr().String()
-	ln.Close()
-	n := leveetest.Start(t, site(dead, ""))
+	n := leveetest.Start(t, site(leveetest.RefusedURL(t), ""))
 	status, body, _ := leveetest.Get(t, n.URL("/"))
 	if status != 502 || !strings.Contains(body, "origin unreachable") || !strings.Contains(body, "request id: ") {
 		t.Fatalf("refused origin: %d %q", status, body)

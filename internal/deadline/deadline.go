@@ -8,12 +8,30 @@ import "time"
 func Granule(d time.Duration) time.Duration { return d / 16 }
 
 // Round rounds t up to a multiple of g (t itself when zero or g <= 0).
+// Within 272 years of 1970 it works in nanoseconds since then: Truncate's
+// general 128-bit division was most of Round's cost, and Round runs for
+// each deadline a request sets.
 func Round(t time.Time, g time.Duration) time.Time {
 	if t.IsZero() || g <= 0 {
 		return t
 	}
-	return t.Add(g - 1).Truncate(g)
+	if sec := t.Unix(); sec < -maxUnixSec || sec > maxUnixSec {
+		return t.Add(g - 1).Truncate(g)
+	}
+	ns := t.UnixNano()
+	r := ns % int64(g)
+	if r < 0 {
+		r += int64(g)
+	}
+	if r == 0 {
+		return time.Unix(0, ns)
+	}
+	return time.Unix(0, ns-r+int64(g))
 }
+
+// maxUnixSec bounds the seconds from 1970 that Round takes in nanoseconds,
+// well inside int64's 292 years.
+const maxUnixSec = 1 << 33
 
 // Keep reports whether the deadline set, cur, may stand for t: both are
 // none, or cur is t or at most slack later.

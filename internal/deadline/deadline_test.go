@@ -65,3 +65,40 @@ func TestSetOnlyWhenChanged(t *testing.T) {
 		t.Fatalf("cur = %v after clearing, want none", cur)
 	}
 }
+
+// Round agrees with the rounding up through Truncate it replaces, for
+// multiples of a second (where 1970 and Truncate's year 1 agree), and
+// stays within [t, t+g) for any g, before 1970 and far from it too.
+func TestRoundAgreesWithTruncate(t *testing.T) {
+	times := []time.Time{
+		time.Date(2026, 12, 7, 17, 40, 1, 999_999_999, time.UTC),
+		time.Date(2026, 12, 7, 17, 40, 2, 0, time.UTC),
+		time.Date(1969, 12, 31, 23, 59, 59, 500_000_000, time.UTC),
+		time.Date(1, 1, 1, 0, 0, 1, 7, time.UTC),
+		time.Date(9999, 1, 1, 0, 0, 0, 3, time.UTC),
+		time.Now(),
+	}
+	for _, at := range times {
+		for _, g := range []time.Duration{time.Second, 2 * time.Second, time.Minute} {
+			if got, want := Round(at, g), at.Add(g-1).Truncate(g); !got.Equal(want) {
+				t.Errorf("Round(%v, %v) = %v, want %v", at, g, got, want)
+			}
+		}
+		for _, g := range []time.Duration{1, 7, 625 * time.Millisecond, 3*time.Second + 1} {
+			got := Round(at, g)
+			if got.Before(at) || got.Sub(at) >= g {
+				t.Errorf("Round(%v, %v) = %v: outside [t, t+g)", at, g, got)
+			}
+		}
+	}
+}
+
+func BenchmarkRound(b *testing.B) {
+	at := time.Now()
+	g := Granule(10 * time.Second)
+	var sink time.Time
+	for i := 0; i < b.N; i++ {
+		sink = Round(at.Add(time.Duration(i)), g)
+	}
+	_ = sink
+}

@@ -33,6 +33,7 @@ type h1Transport struct {
 	tlsTimeout time.Duration
 	headerWait time.Duration // response header timeout
 	idleFor    time.Duration // idle connections older than this are closed
+	peekAfter  time.Duration // idle connections this old are peeked at when taken (defaultPeekAfter)
 	maxIdle    int           // per origin
 	fallback   *http.Transport
 	// fresh is fallback without keep-alive, for sending a request again
@@ -378,9 +379,21 @@ func (t *h1Transport) dialFor(r *http.Request) (*h1conn, error) {
 	return c, nil
 }
 
+// defaultPeekAfter is how long a connection must have sat idle before it is
+// peeked at (closedByPeer) when taken. Origins close idle connections
+// after their idle timeout, seconds in every common server, and that is
+// when a stray byte (a 408 sent as they close) can be waiting. A
+// connection back in the pool for less is taken without the system call,
+// one of five a pass-through request made: if the origin did close it
+// meanwhile, the request gets no response byte and roundTrip sends it again
+// on a new connection (levee_proxy_stale_retries_total), as it already did
+// for a close that lands between the peek and the write.
+const defaultPeekAfter = 100 * time.Millisecond
+
 // takeIdle pops the most recently used idle connection that is within
 // its idle timeout and still open. Those found expired or closed by the
-// origin are closed and dropped; the check costs one non-blocking peek.
+// origin are closed and dropped; the check costs one non-blocking peek,
+// made on connections idle for t.peekAfter or longer.
 func (t *h1Transport) takeIdle(key originKey, now time.Time) *h1conn {
 	for {
 		c := t.pop(key)
@@ -392,10 +405,11 @@ func (t *h1Transport) takeIdle(key originKey, now time.Time) *h1conn {
 			// was idle: the peek would read it as a failure.
 			c.setReadDeadline(time.Time{})
 		}
+		idle := now.Sub(c.idleAt)
 		switch {
-		case now.Sub(c.idleAt) >= c.idleFor:
+		case idle >= c.idleFor:
 			t.counts.Expired.Add(1)
-		case c.closedByPeer():
+		case idle >= t.peekAfter && c.closedByPeer():
 			t.counts.ClosedByOrigin.Add(1)
 		default:
 			return c

@@ -56,11 +56,13 @@ func TestH1RequestOnDeadPooledConnectionGoesToAFreshOne(t *testing.T) {
 	}
 }
 
-// The origin closed its idle connections (FIN): they are found dead before
+// The origin closed its idle connections (FIN) after they sat idle for a
+// while, as origins do at their idle timeout: they are found dead before
 // use, nothing is sent on them and no retry is needed.
 func TestH1IdleConnectionsTheOriginClosedAreDropped(t *testing.T) {
 	o := raworigin.Start(t, nil)
 	tr := testH1(t)
+	tr.peekAfter = 0 // every connection counts as idle long enough
 	o.Warm(t, tr, 4)
 	if n := o.CloseIdle(); n != 4 {
 		t.Fatalf("origin closed %d idle connections, want 4", n)
@@ -78,6 +80,33 @@ func TestH1IdleConnectionsTheOriginClosedAreDropped(t *testing.T) {
 	}
 	if got := tr.counts.ClosedByOrigin.Load(); got != 4 {
 		t.Fatalf("levee_proxy_origin_idle_closed_total{reason=\"closed_by_origin\"} counted %d, want the 4 the origin closed", got)
+	}
+}
+
+// A connection back in the pool for less than peekAfter is taken without
+// the peek (the test makes every connection that recent). When the origin closed it in that moment, the request goes out
+// on it, gets no response byte, and is sent again on a new connection:
+// answered, counted as a stale retry, never a 502.
+func TestH1RecentlyUsedClosedConnectionIsRetriedNotPeeked(t *testing.T) {
+	o := raworigin.Start(t, nil)
+	tr := testH1(t)
+	tr.peekAfter = time.Hour
+	o.Warm(t, tr, 1)
+	if n := o.CloseIdle(); n != 1 {
+		t.Fatalf("origin closed %d idle connections, want 1", n)
+	}
+	code, body, err := send(t, tr, "GET", o.URL+"/r", "")
+	if err != nil || code != 200 || !strings.HasPrefix(body, "GET /r") {
+		t.Fatalf("GET on a connection the origin had just closed: %d %q %v", code, body, err)
+	}
+	if got := tr.counts.StaleRetries.Load(); got != 1 {
+		t.Fatalf("levee_proxy_stale_retries_total counted %d, want 1: the request went out on the closed connection", got)
+	}
+	if got := tr.counts.ClosedByOrigin.Load(); got != 0 {
+		t.Fatalf("closed_by_origin counted %d, want 0: a connection idle under %v is not peeked at", got, tr.peekAfter)
+	}
+	if got := o.Conns.Load(); got != 2 {
+		t.Fatalf("connections %d, want the warm one and one new", got)
 	}
 }
 

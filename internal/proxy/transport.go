@@ -108,6 +108,7 @@ func newTransport(p *config.PoolSpec, counts *PoolCounters) (Transport, error) {
 		tlsTimeout: p.Timeouts.TLS.D(),
 		headerWait: p.Timeouts.ResponseHeader.D(),
 		idleFor:    idleTimeout(p),
+		peekAfter:  defaultPeekAfter,
 		maxIdle:    p.MaxIdlePerOrigin,
 		fallback:   std,
 		fresh:      fresh,

@@ -84,9 +84,10 @@ func TestH1IdleConnectionsTheOriginClosedAreDropped(t *testing.T) {
 }
 
 // A connection back in the pool for less than peekAfter is taken without
-// the peek (the test makes every connection that recent). When the origin closed it in that moment, the request goes out
-// on it, gets no response byte, and is sent again on a new connection:
-// answered, counted as a stale retry, never a 502.
+// the peek (the test makes every connection that recent). When the origin
+// closed it in that moment, the request goes out on it, gets no response
+// byte, and is sent again on a new connection: answered, counted as a
+// stale retry, never a 502.
 func TestH1RecentlyUsedClosedConnectionIsRetriedNotPeeked(t *testing.T) {
 	o := raworigin.Start(t, nil)
 	tr := testH1(t)
@@ -196,6 +197,7 @@ func TestH1ConnectionIdlePastHeadDeadlineIsReused(t *testing.T) {
 	o := raworigin.Start(t, nil)
 	tr := testH1(t)
 	tr.headerWait = 30 * time.Millisecond
+	tr.peekAfter = 0 // the connection is peeked at however briefly it sat idle
 	for i := range 2 {
 		if code, body, err := send(t, tr, "GET", o.URL+"/z", ""); err != nil || code != 200 {
 			t.Fatalf("request %d: %d %q %v", i, code, body, err)

@@ -19,14 +19,12 @@ func Round(t time.Time, g time.Duration) time.Time {
 		return t.Add(g - 1).Truncate(g)
 	}
 	ns := t.UnixNano()
-	r := ns % int64(g)
-	if r < 0 {
-		r += int64(g)
+	if r := ns % int64(g); r > 0 {
+		ns += int64(g) - r
+	} else if r < 0 { // before 1970: % keeps the sign
+		ns -= r
 	}
-	if r == 0 {
-		return time.Unix(0, ns)
-	}
-	return time.Unix(0, ns-r+int64(g))
+	return time.Unix(0, ns)
 }
 
 // maxUnixSec bounds the seconds from 1970 that Round takes in nanoseconds,

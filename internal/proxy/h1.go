@@ -381,7 +381,7 @@ func (t *h1Transport) dialFor(r *http.Request) (*h1conn, error) {
 
 // defaultPeekAfter is how long a connection must have sat idle before it is
 // peeked at (closedByPeer) when taken. Origins close idle connections
-// after their idle timeout, seconds in every common server, and that is
+// after their idle timeout, seconds in common servers' defaults, and that is
 // when a stray byte (a 408 sent as they close) can be waiting. A
 // connection back in the pool for less is taken without the system call,
 // one of five a pass-through request made: if the origin did close it

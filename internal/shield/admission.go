@@ -71,7 +71,7 @@ type Limiter struct {
 
 // Limiter tuning: tolerance is how far latency may rise over its minimum
 // before the limit shrinks; queue the headroom added each window; drift
-// moves minRTT a little towards each window's mean, so an origin that got
+// moves minRTT a little towards each window's lowest sample, so an origin that got
 // slower for good is relearned over about ten thousand windows, while an
 // overload of a few minutes does not teach the limiter that slow is normal.
 const (
@@ -214,8 +214,7 @@ func (l *Limiter) enqueue(key uint64, lane int) (*waiter, int) {
 	defer l.qmu.Unlock()
 	// A request that cannot wait is admitted under the limit itself, past
 	// a calibration's cap: a calibration never sheds on its own account.
-	if l.maxWait.Load() <= 0 || l.queued.Load() >= l.maxQueue.Load() ||
-		int64(l.lanes[lane].perKey(key)) >= l.maxPerKey.Load() {
+	if l.maxWait.Load() <= 0 || l.queued.Load() >= l.maxQueue.Load() || l.overShare(key, lane) {
 		if l.tryAcquireUnder(l.laneLimit(lane == laneKeep)) {
 			return nil, admitted
 		}
@@ -237,6 +236,19 @@ func (l *Limiter) enqueue(key uint64, lane int) (*waiter, int) {
 	l.queued.Add(1)
 	l.dispatchLocked() // slots may have freed since the fast path looked
 	return w, admitted
+}
+
+// overShare reports whether key already has its share of lane's queue.
+// Until the first window ends the limit is initial_limit, a guess, so a
+// client is not shed for its share then: a node that starts under a crowd
+// behind one address (a carrier's NAT) would otherwise answer most of it
+// 503 before it has measured the origin once. The queue's bound in all
+// still holds, and dispatch still serves one request per client a round.
+func (l *Limiter) overShare(key uint64, lane int) bool {
+	if l.meanRTT.Load() == 0 {
+		return false
+	}
+	return int64(l.lanes[lane].perKey(key)) >= l.maxPerKey.Load()
 }
 
 // estimatedWaitLocked is how long a new waiter of key in lane would wait,
@@ -384,7 +396,10 @@ func (l *Limiter) endWindowLocked(inflight int64, now time.Time) {
 	if l.minRTT == 0 || l.winMin < l.minRTT {
 		l.minRTT = l.winMin
 	} else {
-		l.minRTT += (mean - l.minRTT) * minRTTDrift
+		// Towards the window's lowest sample, not its mean: a mean that
+		// queueing or CPU contention puts a hundred times above minRTT
+		// doubled minRTT, and halved the floor, within seconds.
+		l.minRTT += (l.winMin - l.minRTT) * minRTTDrift
 	}
 	l.minRTTNS.Store(int64(l.minRTT))
 	base := l.cal.base

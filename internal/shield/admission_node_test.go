@@ -78,6 +78,49 @@ func TestAdmissionClosedLoopNoShed(t *testing.T) {
 	}
 }
 
+// A node that has not yet measured its origin, hit at once by more
+// requests from one address than that client's share of the queue (a
+// crowd behind a carrier's NAT): the limit is still initial_limit, a
+// guess, so none of them may be shed. Before, 6 went in (80% of 8), 16
+// waited (the client's share) and the other 42 were answered 503.
+func TestAdmissionColdStartCrowdFromOneAddress(t *testing.T) {
+	o := newSmallOrigin(t, 20*time.Millisecond, 1000)
+	n := leveetest.Start(t, nodeYAML(o.URL, "shield: {admission: {min_limit: 8, initial_limit: 8, max_queue_per_client: 16}}"))
+	const conns = 64
+	c := clientFrom("127.0.0.1", conns)
+	url := n.URL("/dyn")
+	var ok, shed, other atomic.Int64
+	var wg sync.WaitGroup
+	start := make(chan struct{})
+	for range conns {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			<-start
+			code, _, _, err := get(c, url)
+			switch {
+			case err == nil && code == 200:
+				ok.Add(1)
+			case code == http.StatusServiceUnavailable:
+				shed.Add(1)
+			default:
+				other.Add(1)
+			}
+		}()
+	}
+	close(start)
+	wg.Wait()
+	t.Logf("cold start: %d ok, %d shed, %d other; origin held %d at once", ok.Load(), shed.Load(), other.Load(), o.maxHeld.Load())
+	if shed.Load() != 0 || other.Load() != 0 {
+		t.Fatalf("%d requests at once from one address to a node that had not measured its origin: %d shed with 503, %d failed otherwise, want none", conns, shed.Load(), other.Load())
+	}
+	// Four windows at most (16 latencies each, +2 to the limit a window):
+	// admission still held the crowd in levee, not at the origin.
+	if h := o.maxHeld.Load(); h > 16 {
+		t.Errorf("the origin held %d requests at once, want at most 16 (initial_limit 8, grown by 2 a window)", h)
+	}
+}
+
 // A node in front of an origin whose latency varies from request to
 // request (20-60 ms, evenly) but does not grow with load, with 32
 // closed-loop connections: admission must let all of them through (800

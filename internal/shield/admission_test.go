@@ -266,3 +266,39 @@ func stepLatency(at, before, after time.Duration) func(time.Duration) time.Durat
 		return after
 	}
 }
+
+// minRTT drifts towards each window's lowest sample, not its mean: with
+// the node's CPU shared with its origin, a thousand connections put the
+// mean a hundred times above the lowest latency, and drifting towards the
+// mean doubled minRTT (halving the limit's floor, 50ms/minRTT) within
+// seconds, so a closed-loop client of that many connections was shed.
+func TestMinRTTDriftsTowardsTheLowestSample(t *testing.T) {
+	lim := NewLimiter(8, 1000, 32, 0.2)
+	t0 := time.Unix(1e6, 0)
+	lim.now = func() time.Time { return t0 }
+	feed := func(rtt time.Duration) {
+		if !lim.Acquire(true, t0) {
+			t.Fatal("no slot with nothing in flight")
+		}
+		lim.Release(rtt, true)
+	}
+	for range 32 { // the first window: the origin at its best
+		feed(100 * time.Microsecond)
+	}
+	if m := lim.MinRTT(); m != 100*time.Microsecond {
+		t.Fatalf("minRTT %v after the first window, want 100µs", m)
+	}
+	// 300 windows whose lowest sample is 150µs and whose mean is ~10ms.
+	for w := 0; w < 300; w++ {
+		n := max(16, int(lim.Limit()))
+		feed(150 * time.Microsecond)
+		for i := 1; i < n; i++ {
+			feed(10 * time.Millisecond)
+		}
+	}
+	m := lim.MinRTT()
+	t.Logf("minRTT %v, limit %d", m, lim.Limit())
+	if m > 110*time.Microsecond {
+		t.Fatalf("minRTT %v after 300 windows whose lowest sample was 150µs, want it near 100µs (it drifted towards the mean)", m)
+	}
+}

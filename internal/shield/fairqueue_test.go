@@ -118,6 +118,7 @@ func TestLimiterQueueBounds(t *testing.T) {
 		t.Fatalf("queue full: got %d, want shedFull", why)
 	}
 	lim.SetQueue(time.Minute, 10, 2)
+	lim.meanRTT.Store(int64(time.Millisecond)) // a window ended: the share holds
 	if why := lim.AcquireWait(1, laneOther, now, nil); why != shedFull {
 		t.Fatalf("client's share full: got %d, want shedFull", why)
 	}
@@ -184,5 +185,53 @@ func TestLimiterShedsOnEstimatedWait(t *testing.T) {
 	close(gone)
 	if why := <-res; why != shedGone && why != shedTimeout {
 		t.Fatalf("the waiter that could make it: got %d, want it to have waited", why)
+	}
+}
+
+// Until the limiter has measured the origin once (its first window), a
+// client's share of the queue does not shed: the limit is still the
+// initial guess. The queue's bound in all still does. After the first
+// window the share holds again.
+func TestLimiterShareWaitsForFirstWindow(t *testing.T) {
+	lim := NewLimiter(1, 1, 1, 0)
+	lim.SetQueue(time.Minute, 4, 2)
+	now := time.Now()
+	if lim.AcquireWait(1, laneOther, now, nil) != admitted {
+		t.Fatal("free slot not taken")
+	}
+	gone := make(chan struct{})
+	res := make(chan int, 4)
+	for range 4 { // twice the client's share, the queue's whole bound
+		go func() { res <- lim.AcquireWait(1, laneOther, now, gone) }()
+	}
+	for i := 0; i < 5000 && lim.Queued() < 4; i++ {
+		time.Sleep(time.Millisecond)
+	}
+	if q := lim.Queued(); q != 4 {
+		t.Fatalf("before the first window %d of one client's 4 requests wait, want 4 (its share is 2)", q)
+	}
+	if why := lim.AcquireWait(2, laneOther, now, nil); why != shedFull {
+		t.Fatalf("queue full in all: got %d, want shedFull", why)
+	}
+	close(gone)
+	for range 4 {
+		if why := <-res; why != shedGone {
+			t.Fatalf("waiter: got %d, want shedGone", why)
+		}
+	}
+	lim.meanRTT.Store(int64(time.Millisecond)) // a window ended
+	gone = make(chan struct{})
+	for range 2 {
+		go func() { res <- lim.AcquireWait(1, laneOther, now, gone) }()
+	}
+	for i := 0; i < 5000 && lim.Queued() < 2; i++ {
+		time.Sleep(time.Millisecond)
+	}
+	if why := lim.AcquireWait(1, laneOther, now, nil); why != shedFull {
+		t.Fatalf("after the first window, past the client's share: got %d, want shedFull", why)
+	}
+	close(gone)
+	for range 2 {
+		<-res
 	}
 }

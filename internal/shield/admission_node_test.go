@@ -27,6 +27,18 @@ func shieldStatus(t *testing.T, n *leveetest.Node) shield.Status {
 	return st
 }
 
+// tally counts an answer as served (200), shed (503) or anything else.
+func tally(code int, err error, ok, shed, other *atomic.Int64) {
+	switch {
+	case err == nil && code == 200:
+		ok.Add(1)
+	case code == http.StatusServiceUnavailable:
+		shed.Add(1)
+	default:
+		other.Add(1)
+	}
+}
+
 // A closed-loop load (50 keep-alive connections from one address, each
 // sending its next request when the last one is answered, as wrk does)
 // through a node with the default shield, on a fast origin sharing the
@@ -56,14 +68,7 @@ func TestAdmissionClosedLoopNoShed(t *testing.T) {
 			defer wg.Done()
 			for j := 0; j < perConn; j++ {
 				code, _, _, err := get(c, url)
-				switch {
-				case err == nil && code == 200:
-					ok.Add(1)
-				case code == http.StatusServiceUnavailable:
-					shed.Add(1)
-				default:
-					other.Add(1)
-				}
+				tally(code, err, &ok, &shed, &other)
 			}
 		}()
 	}
@@ -98,14 +103,7 @@ func TestAdmissionColdStartCrowdFromOneAddress(t *testing.T) {
 			defer wg.Done()
 			<-start
 			code, _, _, err := get(c, url)
-			switch {
-			case err == nil && code == 200:
-				ok.Add(1)
-			case code == http.StatusServiceUnavailable:
-				shed.Add(1)
-			default:
-				other.Add(1)
-			}
+			tally(code, err, &ok, &shed, &other)
 		}()
 	}
 	close(start)

@@ -97,6 +97,18 @@ func TestLimiterQueuesFairly(t *testing.T) {
 	}
 }
 
+// queueUp starts a waiter for each key (its verdict goes to res) and
+// returns once they all wait, or after 5 s.
+func queueUp(lim *Limiter, keys []uint64, now time.Time, gone chan struct{}, res chan int) {
+	want := lim.Queued() + int64(len(keys))
+	for _, k := range keys {
+		go func() { res <- lim.AcquireWait(k, laneOther, now, gone) }()
+	}
+	for i := 0; i < 5000 && lim.Queued() < want; i++ {
+		time.Sleep(time.Millisecond)
+	}
+}
+
 // Past the queue's bounds (in all, per client) a request is shed at once,
 // and a request whose wait runs out is shed and leaves the queue.
 func TestLimiterQueueBounds(t *testing.T) {
@@ -108,12 +120,7 @@ func TestLimiterQueueBounds(t *testing.T) {
 	}
 	gone := make(chan struct{})
 	res := make(chan int, 4)
-	for _, k := range []uint64{1, 1, 2} {
-		go func() { res <- lim.AcquireWait(k, laneOther, now, gone) }()
-	}
-	for i := 0; i < 5000 && lim.Queued() < 3; i++ {
-		time.Sleep(time.Millisecond)
-	}
+	queueUp(lim, []uint64{1, 1, 2}, now, gone, res)
 	if why := lim.AcquireWait(3, laneOther, now, nil); why != shedFull {
 		t.Fatalf("queue full: got %d, want shedFull", why)
 	}
@@ -201,12 +208,7 @@ func TestLimiterShareWaitsForFirstWindow(t *testing.T) {
 	}
 	gone := make(chan struct{})
 	res := make(chan int, 4)
-	for range 4 { // twice the client's share, the queue's whole bound
-		go func() { res <- lim.AcquireWait(1, laneOther, now, gone) }()
-	}
-	for i := 0; i < 5000 && lim.Queued() < 4; i++ {
-		time.Sleep(time.Millisecond)
-	}
+	queueUp(lim, []uint64{1, 1, 1, 1}, now, gone, res) // twice the client's share, the queue's whole bound
 	if q := lim.Queued(); q != 4 {
 		t.Fatalf("before the first window %d of one client's 4 requests wait, want 4 (its share is 2)", q)
 	}
@@ -221,12 +223,7 @@ func TestLimiterShareWaitsForFirstWindow(t *testing.T) {
 	}
 	lim.meanRTT.Store(int64(time.Millisecond)) // a window ended
 	gone = make(chan struct{})
-	for range 2 {
-		go func() { res <- lim.AcquireWait(1, laneOther, now, gone) }()
-	}
-	for i := 0; i < 5000 && lim.Queued() < 2; i++ {
-		time.Sleep(time.Millisecond)
-	}
+	queueUp(lim, []uint64{1, 1}, now, gone, res)
 	if why := lim.AcquireWait(1, laneOther, now, nil); why != shedFull {
 		t.Fatalf("after the first window, past the client's share: got %d, want shedFull", why)
 	}

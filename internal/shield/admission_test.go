@@ -269,9 +269,10 @@ func stepLatency(at, before, after time.Duration) func(time.Duration) time.Durat
 
 // minRTT drifts towards each window's lowest sample, not its mean: with
 // the node's CPU shared with its origin, a thousand connections put the
-// mean a hundred times above the lowest latency, and drifting towards the
-// mean doubled minRTT (halving the limit's floor, 50ms/minRTT) within
-// seconds, so a closed-loop client of that many connections was shed.
+// mean far above the lowest latency (milliseconds against 40 µs), and
+// drifting towards the mean raised minRTT from 39 to 71 µs (cutting the
+// limit's floor, 50ms/minRTT, from 1,000 to about 700) within seconds, so
+// a closed-loop client of that many connections was shed.
 func TestMinRTTDriftsTowardsTheLowestSample(t *testing.T) {
 	lim := NewLimiter(8, 1000, 32, 0.2)
 	t0 := time.Unix(1e6, 0)

@@ -9,6 +9,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"strconv"
 	"strings"
 	"syscall"
 	"testing"
@@ -106,10 +107,7 @@ func TestServeExitCodes(t *testing.T) {
 
 func freeAddr(t *testing.T) string {
 	t.Helper()
-	s := leveetest.NewOrigin(t, leveetest.Text(""))
-	addr := strings.TrimPrefix(s.URL, "http://")
-	s.Close()
-	return addr
+	return "127.0.0.1:" + strconv.Itoa(leveetest.FreePort(t))
 }
 
 func waitUp(t *testing.T, addr string) {

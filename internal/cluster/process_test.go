@@ -3,7 +3,6 @@ package cluster_test
 import (
 	"encoding/json"
 	"fmt"
-	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -24,16 +23,10 @@ type procNode struct {
 	logs              *leveetest.SyncBuffer
 }
 
-// freePortOn is a free port on ip (the test's own; nothing else binds
-// 127.0.0.2-3 here).
+// freePortOn is a free port on ip (leveetest.FreePortOn).
 func freePortOn(t *testing.T, ip string) string {
 	t.Helper()
-	ln, err := net.Listen("tcp", ip+":0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	return ip + ":" + strconv.Itoa(ln.Addr().(*net.TCPAddr).Port)
+	return ip + ":" + strconv.Itoa(leveetest.FreePortOn(t, ip))
 }
 
 // startProcNode runs `levee serve` for node n<i> on 127.0.0.<i>.

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"levee/internal/cache"
+	"levee/internal/leveetest"
 )
 
 // startRedisCluster runs three redis-server masters in cluster mode on
@@ -72,20 +73,13 @@ func startRedisCluster(t *testing.T) []string {
 
 func freeClusterAddr(t *testing.T) string {
 	for range 50 {
-		ln, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
-			t.Fatal(err)
-		}
-		port := ln.Addr().(*net.TCPAddr).Port
-		if port+10000 > 65535 {
-			ln.Close()
-			continue
-		}
+		port := leveetest.FreePort(t)
+		// The cluster bus is port+10000: above FreePort's range, so only
+		// checked free now.
 		bus, err := net.Listen("tcp", fmt.Sprintf("127.0.0.1:%d", port+10000))
-		ln.Close()
 		if err == nil {
 			bus.Close()
-			return ln.Addr().String()
+			return fmt.Sprintf("127.0.0.1:%d", port)
 		}
 	}
 	t.Fatal("no free port pair for a cluster-mode redis-server")

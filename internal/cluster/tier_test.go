@@ -5,20 +5,17 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"strconv"
 	"testing"
 	"time"
 
 	"levee/internal/leveetest"
 )
 
-// freePort returns a port free right now on ip.
+// freePort returns a free port on ip (leveetest.FreePortOn).
 func freePort(t *testing.T, ip string) string {
-	ln, err := net.Listen("tcp", ip+":0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	return ln.Addr().String()
+	t.Helper()
+	return net.JoinHostPort(ip, strconv.Itoa(leveetest.FreePortOn(t, ip)))
 }
 
 func tierYAML(redisURL, name, addr, origin string) string {

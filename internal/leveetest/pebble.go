@@ -37,17 +37,6 @@ func NeedTool(t testing.TB, name string) string {
 	return ""
 }
 
-// FreePort returns a loopback TCP port free at the time of the call.
-func FreePort(t testing.TB) int {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	return ln.Addr().(*net.TCPAddr).Port
-}
-
 // Pebble is a Pebble ACME test CA running as its own process on loopback.
 type Pebble struct {
 	// Directory is the ACME directory URL.

@@ -117,10 +117,6 @@ func (r *Redis) pingLocked() bool {
 
 // freeLoopbackAddr returns a loopback address with a port free right now.
 func freeLoopbackAddr(t testing.TB) string {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	return "127.0.0.1:" + strconv.Itoa(ln.Addr().(*net.TCPAddr).Port)
+	t.Helper()
+	return "127.0.0.1:" + strconv.Itoa(FreePort(t))
 }

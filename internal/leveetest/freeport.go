@@ -14,13 +14,13 @@ import (
 // the call, for a server that must be told its port before it binds
 // (Pebble, redis-server, a node's listeners).
 //
-// A port freed by closing a listener bound to port 0 is the kernel's next
-// ephemeral port, and any test running beside this one (another package's
-// process, a server bound to port 0, an outgoing connection) may be given
-// it before the caller binds; two FreePort calls could even return the same
-// port. CI once failed so: Pebble's ACME port and a node's DNS port were
-// one. So the port is taken from below the kernel's ephemeral range, where
-// nothing is handed out unasked, and never twice in one process.
+// A port freed by closing a listener bound to port 0 is an ephemeral port,
+// and anything running beside the test (another package's process, a
+// server bound to port 0, an outgoing connection) may be given it before
+// the caller binds; two such calls could even return the same port. CI
+// once failed so: Pebble's ACME port and a node's DNS port were one. So the
+// port is taken from below the kernel's ephemeral range, where nothing is
+// handed out unasked, and never twice in one process.
 func FreePort(t testing.TB) int {
 	t.Helper()
 	return FreePortOn(t, "127.0.0.1")

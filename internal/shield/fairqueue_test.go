@@ -97,6 +97,19 @@ func TestLimiterQueuesFairly(t *testing.T) {
 	}
 }
 
+// busyLimiter is a limiter of one slot, taken, whose queue holds maxQueue
+// requests in all and maxPerKey per client, with the time it was taken.
+func busyLimiter(t *testing.T, maxQueue, maxPerKey int) (*Limiter, time.Time) {
+	t.Helper()
+	lim := NewLimiter(1, 1, 1, 0)
+	lim.SetQueue(time.Minute, maxQueue, maxPerKey)
+	now := time.Now()
+	if lim.AcquireWait(1, laneOther, now, nil) != admitted {
+		t.Fatal("free slot not taken")
+	}
+	return lim, now
+}
+
 // queueUp starts a waiter for each key (its verdict goes to res) and
 // returns once they all wait, or after 5 s.
 func queueUp(lim *Limiter, keys []uint64, now time.Time, gone chan struct{}, res chan int) {
@@ -112,12 +125,7 @@ func queueUp(lim *Limiter, keys []uint64, now time.Time, gone chan struct{}, res
 // Past the queue's bounds (in all, per client) a request is shed at once,
 // and a request whose wait runs out is shed and leaves the queue.
 func TestLimiterQueueBounds(t *testing.T) {
-	lim := NewLimiter(1, 1, 1, 0)
-	lim.SetQueue(time.Minute, 3, 2)
-	now := time.Now()
-	if lim.AcquireWait(1, laneOther, now, nil) != admitted {
-		t.Fatal("free slot not taken")
-	}
+	lim, now := busyLimiter(t, 3, 2)
 	gone := make(chan struct{})
 	res := make(chan int, 4)
 	queueUp(lim, []uint64{1, 1, 2}, now, gone, res)
@@ -200,12 +208,7 @@ func TestLimiterShedsOnEstimatedWait(t *testing.T) {
 // initial guess. The queue's bound in all still does. After the first
 // window the share holds again.
 func TestLimiterShareWaitsForFirstWindow(t *testing.T) {
-	lim := NewLimiter(1, 1, 1, 0)
-	lim.SetQueue(time.Minute, 4, 2)
-	now := time.Now()
-	if lim.AcquireWait(1, laneOther, now, nil) != admitted {
-		t.Fatal("free slot not taken")
-	}
+	lim, now := busyLimiter(t, 4, 2)
 	gone := make(chan struct{})
 	res := make(chan int, 4)
 	queueUp(lim, []uint64{1, 1, 1, 1}, now, gone, res) // twice the client's share, the queue's whole bound

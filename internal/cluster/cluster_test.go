@@ -92,7 +92,7 @@ func TestPurgeReplayAfterAway(t *testing.T) {
 	for i := range 50 {
 		a.cache.purge(cache.Purge{URL: fmt.Sprintf("/away%d", i)})
 	}
-	eventually(t, 5*time.Second, "50 published", func() bool { return r.Do("GET", "{levee}:purge-seq") == "$2" })
+	eventually(t, 5*time.Second, "51 published", func() bool { return r.Get("{levee}:purge-seq") == "51" })
 	back := startNode(t, fastConfig(r.URL(), "c"), dir)
 	eventually(t, 5*time.Second, "50 replayed", func() bool { return len(back.cache.got()) == 50 })
 	for i, p := range back.cache.got() {
@@ -118,7 +118,7 @@ func TestPurgeMissedPastRetentionMarksStale(t *testing.T) {
 	for i := range 20 {
 		a.cache.purge(cache.Purge{URL: fmt.Sprintf("/away%d", i)})
 	}
-	eventually(t, 5*time.Second, "20 published", func() bool { return r.Do("GET", "{levee}:purge-seq") == "$2" })
+	eventually(t, 5*time.Second, "21 published", func() bool { return r.Get("{levee}:purge-seq") == "21" })
 	back := startNode(t, fastConfig(r.URL(), "c"), dir)
 	eventually(t, 5*time.Second, "stale mark and the 5 kept", func() bool { return len(back.cache.got()) == 6 })
 	got := back.cache.got()

@@ -89,18 +89,47 @@ func (r *Redis) Stop() {
 // Do sends one command (inline protocol) and returns the first reply line.
 func (r *Redis) Do(args ...string) string {
 	r.T.Helper()
-	c, err := net.DialTimeout("tcp", r.Addr, time.Second)
-	if err != nil {
-		r.T.Fatalf("redis: %v", err)
-	}
+	c := r.dial()
 	defer c.Close()
-	_ = c.SetDeadline(time.Now().Add(2 * time.Second))
 	fmt.Fprintf(c, "%s\r\n", strings.Join(args, " "))
 	line, err := bufio.NewReader(c).ReadString('\n')
 	if err != nil {
 		r.T.Fatalf("redis %v: %v", args, err)
 	}
 	return strings.TrimSpace(line)
+}
+
+// dial connects to the server for one command, failing the test if it cannot.
+func (r *Redis) dial() net.Conn {
+	r.T.Helper()
+	c, err := net.DialTimeout("tcp", r.Addr, time.Second)
+	if err != nil {
+		r.T.Fatalf("redis: %v", err)
+	}
+	_ = c.SetDeadline(time.Now().Add(2 * time.Second))
+	return c
+}
+
+// Get returns the string value at key, or "" when the key is absent.
+// Do reads only a reply's first line, which for a string is its length.
+func (r *Redis) Get(key string) string {
+	r.T.Helper()
+	c := r.dial()
+	defer c.Close()
+	fmt.Fprintf(c, "GET %s\r\n", key)
+	br := bufio.NewReader(c)
+	head, err := br.ReadString('\n')
+	if err != nil {
+		r.T.Fatalf("redis GET %s: %v", key, err)
+	}
+	if !strings.HasPrefix(head, "$") || strings.HasPrefix(head, "$-1") {
+		return ""
+	}
+	val, err := br.ReadString('\n')
+	if err != nil {
+		r.T.Fatalf("redis GET %s: %v", key, err)
+	}
+	return strings.TrimSpace(val)
 }
 
 func (r *Redis) pingLocked() bool {

@@ -303,3 +303,31 @@ func TestMinRTTDriftsTowardsTheLowestSample(t *testing.T) {
 		t.Fatalf("minRTT %v after 300 windows whose lowest sample was 150µs, want it near 100µs (it drifted towards the mean)", m)
 	}
 }
+
+// The keep reserve is held only when some request can be keep: with no
+// allow list and no keep class, every request may use the whole limit.
+func TestKeepReserveOnlyWithAKeepClass(t *testing.T) {
+	for _, tc := range []struct {
+		name, yaml string
+		want       float64
+	}{
+		{"no keep class", `shield: {}`, 0},
+		{"keep paths", `shield: {admission: {keep: {paths: [/healthz]}}}`, 0.2},
+		{"keep cookies", `shield: {admission: {keep: {cookies: [session]}}}`, 0.2},
+		{"keep prefixes", `shield: {admission: {keep: {prefixes: [10.0.0.0/8]}}}`, 0.2},
+		{"allow list", `shield: {lists: {allow: [192.0.2.1]}}`, 0.2},
+		{"reserve set, no class", `shield: {admission: {keep_reserve: 0.5}}`, 0},
+	} {
+		_, st := testShield(t, tc.yaml)
+		lim := st.limiters["s/"]
+		if lim == nil {
+			t.Fatalf("%s: no limiter", tc.name)
+		}
+		if lim.keepReserve != tc.want {
+			t.Errorf("%s: reserve %v, want %v", tc.name, lim.keepReserve, tc.want)
+		}
+		if got, want := lim.laneLimit(false), int64(float64(lim.Limit())*(1-tc.want)); got != want {
+			t.Errorf("%s: ordinary requests may use %d of %d, want %d", tc.name, got, lim.Limit(), want)
+		}
+	}
+}

@@ -138,9 +138,15 @@ func Build(sc *Config, st *State, env Env) (*Shield, error) {
 		s.keepPfx = append(s.keepPfx, pfx)
 	}
 	s.keepCook, s.keepPaths = a.Keep.Cookies, a.Keep.Paths
+	reserve := a.KeepReserve
+	if !s.hasKeepClass() {
+		// No request can be keep: a share held for them would stay idle
+		// while every other request queued for it.
+		reserve = 0
+	}
 	for _, pool := range pools {
 		if *a.Enabled {
-			l := st.limiter(pool, a.MinLimit, a.MaxLimit, a.InitialLimit, a.KeepReserve)
+			l := st.limiter(pool, a.MinLimit, a.MaxLimit, a.InitialLimit, reserve)
 			l.SetQueue(a.MaxWait.D(), a.MaxQueue, a.MaxQueuePerClient)
 			s.limiters[pool] = l
 		}

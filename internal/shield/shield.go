@@ -373,6 +373,12 @@ func startOf(ex *pipeline.Exchange) time.Time {
 	return ex.Start
 }
 
+// hasKeepClass reports whether any request can be keep: an allow list or
+// a keep class is configured.
+func (s *Shield) hasKeepClass() bool {
+	return s.allow.Len() > 0 || len(s.keepPfx) > 0 || len(s.keepPaths) > 0 || len(s.keepCook) > 0
+}
+
 // isKeep reports whether r is in a configured "keep" class.
 func (s *Shield) isKeep(r *http.Request, client netip.Addr) bool {
 	for _, p := range s.keepPfx {

@@ -9,7 +9,6 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
-	"strconv"
 	"strings"
 	"syscall"
 	"testing"
@@ -75,7 +74,7 @@ func TestReverseProxyQuickMode(t *testing.T) {
 	bin := buildLevee(t)
 	a := leveetest.NewOrigin(t, leveetest.Text("a"))
 	b := leveetest.NewOrigin(t, leveetest.Text("b"))
-	addr := freeAddr(t)
+	addr := leveetest.FreeAddr(t)
 	cmd := exec.Command(bin, "reverse-proxy", "--from", addr, "--to", a.URL, "--to", strings.TrimPrefix(b.URL, "http://"))
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
@@ -103,11 +102,6 @@ func TestServeExitCodes(t *testing.T) {
 	if ee, ok := err.(*exec.ExitError); !ok || ee.ExitCode() != 2 {
 		t.Fatalf("serve on a missing config: %v, want exit 2", err)
 	}
-}
-
-func freeAddr(t *testing.T) string {
-	t.Helper()
-	return "127.0.0.1:" + strconv.Itoa(leveetest.FreePort(t))
 }
 
 func waitUp(t *testing.T, addr string) {
@@ -157,7 +151,7 @@ func TestSIGHUPHandledByEveryCommand(t *testing.T) {
 	zone := filepath.Join(t.TempDir(), "example.test.zone")
 	soa := "$ORIGIN example.test.\n$TTL 300\n@ IN SOA ns1 hostmaster 1 7200 3600 1209600 300\n@ IN NS ns1\nns1 IN A 192.0.2.53\n"
 	os.WriteFile(zone, []byte(soa+"www IN A 192.0.2.10\n"), 0o600)
-	dnsAddr := freeAddr(t)
+	dnsAddr := leveetest.FreeAddr(t)
 	cases := []struct {
 		name, ready, afterHUP string
 		args                  []string
@@ -168,7 +162,7 @@ func TestSIGHUPHandledByEveryCommand(t *testing.T) {
 				t.Errorf("after SIGHUP, new.example.test. A = %q", got)
 			}
 		}},
-		{"reverse-proxy", `"msg":"serving"`, "SIGHUP ignored", []string{"reverse-proxy", "--from", freeAddr(t), "--to", origin.URL}, nil},
+		{"reverse-proxy", `"msg":"serving"`, "SIGHUP ignored", []string{"reverse-proxy", "--from", leveetest.FreeAddr(t), "--to", origin.URL}, nil},
 		{"demo", `"msg":"serving"`, "SIGHUP ignored", []string{"demo", "--listen", "127.0.0.1:0", "--admin", "127.0.0.1:0"}, nil},
 	}
 	for _, tc := range cases {

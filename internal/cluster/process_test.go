@@ -6,7 +6,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -23,17 +22,11 @@ type procNode struct {
 	logs              *leveetest.SyncBuffer
 }
 
-// freePortOn is a free port on ip (leveetest.FreePortOn).
-func freePortOn(t *testing.T, ip string) string {
-	t.Helper()
-	return ip + ":" + strconv.Itoa(leveetest.FreePortOn(t, ip))
-}
-
 // startProcNode runs `levee serve` for node n<i> on 127.0.0.<i>.
 func startProcNode(t *testing.T, bin, redisURL, origin string, i int) *procNode {
 	t.Helper()
 	ip := fmt.Sprintf("127.0.0.%d", i)
-	n := &procNode{name: fmt.Sprintf("n%d", i), addr: freePortOn(t, ip), admin: freePortOn(t, ip), logs: &leveetest.SyncBuffer{}}
+	n := &procNode{name: fmt.Sprintf("n%d", i), addr: leveetest.FreeAddrOn(t, ip), admin: leveetest.FreeAddrOn(t, ip), logs: &leveetest.SyncBuffer{}}
 	dir := t.TempDir()
 	cfg := fmt.Sprintf(`admin: {listen: %q}
 listeners: [{listen: %q}]

@@ -3,20 +3,12 @@ package cluster_test
 import (
 	"fmt"
 	"io"
-	"net"
 	"net/http"
-	"strconv"
 	"testing"
 	"time"
 
 	"levee/internal/leveetest"
 )
-
-// freePort returns a free port on ip (leveetest.FreePortOn).
-func freePort(t *testing.T, ip string) string {
-	t.Helper()
-	return net.JoinHostPort(ip, strconv.Itoa(leveetest.FreePortOn(t, ip)))
-}
 
 func tierYAML(redisURL, name, addr, origin string) string {
 	return fmt.Sprintf(`listeners: [{listen: %q}]
@@ -41,7 +33,7 @@ func TestTieredCacheOneOriginFetchPerObject(t *testing.T) {
 	o := cachedOrigin(t)
 	var nodes []*leveetest.Node
 	for i := 1; i <= 3; i++ {
-		addr := freePort(t, fmt.Sprintf("127.0.0.%d", i))
+		addr := leveetest.FreeAddrOn(t, fmt.Sprintf("127.0.0.%d", i))
 		nodes = append(nodes, leveetest.Start(t, tierYAML(r.URL(), fmt.Sprintf("n%d", i), addr, o.URL)))
 	}
 	for _, n := range nodes {

@@ -26,6 +26,18 @@ func FreePort(t testing.TB) int {
 	return FreePortOn(t, "127.0.0.1")
 }
 
+// FreeAddr is FreePort as an address, "127.0.0.1:port".
+func FreeAddr(t testing.TB) string {
+	t.Helper()
+	return FreeAddrOn(t, "127.0.0.1")
+}
+
+// FreeAddrOn is FreePortOn as an address, "ip:port".
+func FreeAddrOn(t testing.TB, ip string) string {
+	t.Helper()
+	return net.JoinHostPort(ip, strconv.Itoa(FreePortOn(t, ip)))
+}
+
 // FreePortOn is FreePort on another loopback address.
 func FreePortOn(t testing.TB, ip string) int {
 	t.Helper()

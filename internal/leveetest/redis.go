@@ -6,7 +6,6 @@ import (
 	"net"
 	"os"
 	"os/exec"
-	"strconv"
 	"strings"
 	"sync"
 	"syscall"
@@ -38,7 +37,7 @@ func StartRedis(t testing.TB) *Redis {
 		}
 		t.Skip("redis-server not installed")
 	}
-	r := &Redis{T: t, dir: t.TempDir(), bin: bin, Addr: freeLoopbackAddr(t)}
+	r := &Redis{T: t, dir: t.TempDir(), bin: bin, Addr: FreeAddr(t)}
 	r.Start()
 	t.Cleanup(r.Stop)
 	return r
@@ -142,10 +141,4 @@ func (r *Redis) pingLocked() bool {
 	fmt.Fprintf(c, "PING\r\n")
 	line, _ := bufio.NewReader(c).ReadString('\n')
 	return strings.HasPrefix(line, "+PONG")
-}
-
-// freeLoopbackAddr returns a loopback address with a port free right now.
-func freeLoopbackAddr(t testing.TB) string {
-	t.Helper()
-	return "127.0.0.1:" + strconv.Itoa(FreePort(t))
 }

@@ -86,8 +86,9 @@ func TestAdmissionClosedLoopNoShed(t *testing.T) {
 // A node that has not yet measured its origin, hit at once by more
 // requests from one address than that client's share of the queue (a
 // crowd behind a carrier's NAT): the limit is still initial_limit, a
-// guess, so none of them may be shed. Before, 6 went in (80% of 8), 16
-// waited (the client's share) and the other 42 were answered 503.
+// guess, so none of them may be shed. Before, 6 went in (80% of 8: the
+// keep reserve was then held with no keep class), 16 waited (the
+// client's share) and the other 42 were answered 503.
 func TestAdmissionColdStartCrowdFromOneAddress(t *testing.T) {
 	o := newSmallOrigin(t, 20*time.Millisecond, 1000)
 	n := leveetest.Start(t, nodeYAML(o.URL, "shield: {admission: {min_limit: 8, initial_limit: 8, max_queue_per_client: 16}}"))
